@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('gives a working local configuration with nothing set', () => {
+    const c = loadConfig({});
+    expect(c.env.DATABASE_URL).toBe('postgresql://localhost:5432/gtc');
+    expect(c.env.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(c.env.INGRESS_PORT).toBe(3000);
+    expect(c.secretsKey).toHaveLength(32);
+    expect(c.warnings.join('\n')).toMatch(/SECRETS_KEY/);
+  });
+
+  it('names the variable when a value is bad', () => {
+    expect(() => loadConfig({ INGRESS_PORT: 'eighty' })).toThrow(/INGRESS_PORT/);
+    expect(() => loadConfig({ REDIS_URL: 'http://nope' })).toThrow(/REDIS_URL: must be a URL/);
+    expect(() => loadConfig({ SECRETS_KEY: 'short' })).toThrow(/SECRETS_KEY: must be 32 bytes/);
+  });
+
+  it('lists every bad variable at once', () => {
+    try {
+      loadConfig({ ADMIN_PORT: '-1', LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues.map((i) => i.variable).sort()).toEqual(['ADMIN_PORT', 'LOG_LEVEL']);
+    }
+  });
+
+  it('refuses development defaults for secrets in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SECRETS_KEY: required in production[\s\S]*ADMIN_API_KEY/);
+    const ok = loadConfig({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'x'.repeat(20) });
+    expect(ok.warnings).toEqual([]);
+  });
+});

@@ -1,0 +1,35 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Pool } from 'pg';
+import { PrismaClient } from './generated/prisma/client';
+import { withDefaultUser } from './pg-url';
+
+/** Options of the Postgres pool behind a Prisma client. */
+export interface PrismaPoolOptions {
+  /** Most connections this process opens. */
+  max?: number;
+  /** Per-statement timeout in ms (a hung database must not hang a request). */
+  statementTimeoutMs?: number;
+  /** How long to wait for a connection, in ms. */
+  connectionTimeoutMs?: number;
+}
+
+/** A node-postgres pool for a database URL. */
+export function createPgPool(databaseUrl: string, options: PrismaPoolOptions = {}): Pool {
+  const pool = new Pool({
+    connectionString: withDefaultUser(databaseUrl),
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    statement_timeout: options.statementTimeoutMs ?? 15_000,
+  });
+  // A broken idle connection is dropped by the pool; without a listener the error would crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * A Prisma client over node-postgres (driver adapter: no native engine needed). Pass a pool to share it with
+ * hot paths that run plain SQL on the same connections.
+ */
+export function createPrismaClient(databaseUrl: string, options: PrismaPoolOptions = {}, pool?: Pool): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg(pool ?? createPgPool(databaseUrl, options), { disposeExternalPool: !pool }) });
+}

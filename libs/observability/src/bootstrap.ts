@@ -1,0 +1,97 @@
+import 'reflect-metadata';
+import { INestApplication, INestApplicationContext, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppConfig, ConfigError, loadConfig } from '@gtc/config';
+import { Logger } from 'nestjs-pino';
+import { HealthService } from './health.service';
+import { createLogger } from './logging.module';
+import { MetricsService } from './metrics.service';
+import { WorkerHttpServer } from './worker-http.server';
+
+/** Validates config before Nest starts so a bad value stops the process with a message naming the variable. */
+function preflight(service: string): AppConfig {
+  try {
+    const config = loadConfig();
+    const log = createLogger(service, config);
+    for (const w of config.warnings) log.warn(w);
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${service}: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** On SIGTERM/SIGINT: fail readiness, close (drain HTTP, finish current jobs), exit; forced after the timeout. */
+function onShutdown(app: INestApplicationContext, config: AppConfig, before?: () => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.get(HealthService).markDraining();
+    const logger = app.get(Logger);
+    logger.log(`${signal} received: draining`);
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out: exiting');
+      process.exit(1);
+    }, config.env.SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    (async () => {
+      await before?.();
+      await app.close();
+    })()
+      .then(() => process.exit(0))
+      .catch((err: Error) => {
+        logger.error(`shutdown failed: ${err.message}`);
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** Options of an HTTP service. */
+export interface HttpServiceOptions {
+  service: string;
+  port: (config: AppConfig) => number;
+  bodyLimit?: (config: AppConfig) => number;
+  /** Keep the raw request bytes on `req.rawBody` (for signature checks). */
+  rawBody?: boolean;
+  /** Runs after the app is created and before it listens (routes, parsers, plugins). */
+  configure?: (app: NestFastifyApplication, config: AppConfig) => Promise<void> | void;
+}
+
+/** Starts a NestJS HTTP app on Fastify with logging, graceful shutdown and config checked first. */
+export async function runHttpService(module: Type<unknown>, options: HttpServiceOptions): Promise<INestApplication> {
+  const config = preflight(options.service);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    module,
+    new FastifyAdapter({ bodyLimit: options.bodyLimit?.(config) ?? 1024 * 1024, trustProxy: true }),
+    { bufferLogs: true, rawBody: options.rawBody },
+  );
+  app.useLogger(app.get(Logger));
+  await options.configure?.(app, config);
+  onShutdown(app, config);
+  const port = options.port(config);
+  await app.listen(port, '0.0.0.0');
+  app.get(Logger).log(`${options.service} listening on :${port}`);
+  return app;
+}
+
+/** Starts a worker (Nest application context) with its small /health and /metrics server. */
+export async function runWorkerService(
+  module: Type<unknown>,
+  options: { service: string; port: (config: AppConfig) => number },
+): Promise<INestApplicationContext> {
+  const config = preflight(options.service);
+  const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  const http = new WorkerHttpServer(app.get(HealthService), app.get(MetricsService));
+  const port = await http.listen(options.port(config));
+  onShutdown(app, config, () => http.close());
+  app.get(Logger).log(`${options.service} started; /health and /metrics on :${port}`);
+  return app;
+}

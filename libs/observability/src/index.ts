@@ -1,0 +1,10 @@
+export * from './redaction';
+export * from './logging.module';
+export * from './metrics.service';
+export * from './health.service';
+export * from './health.controller';
+export * from './worker-http.server';
+export * from './observability.module';
+export * from './bootstrap';
+export type { Counter, Gauge, Histogram } from 'prom-client';
+export * from './periodic-task';

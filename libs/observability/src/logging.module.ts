@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { LoggerModule } from 'nestjs-pino';
+import pino, { Logger, LoggerOptions } from 'pino';
+import { REDACT_PATHS } from './redaction';
+
+/** Pino options shared by HTTP apps, workers and scripts: JSON lines, service name, redaction. */
+export function loggerOptions(service: string, config: AppConfig): LoggerOptions {
+  return {
+    name: service,
+    level: config.env.LOG_LEVEL,
+    base: { service },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    transport: config.env.LOG_PRETTY
+      ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
+      : undefined,
+  };
+}
+
+/** A standalone pino logger (for code outside Nest DI, e.g. boot errors and scripts). */
+export function createLogger(service: string, config: AppConfig): Logger {
+  return pino(loggerOptions(service, config));
+}
+
+/** nestjs-pino for one service: request ids from `x-request-id` (or new), health/metrics requests not logged. */
+@Module({})
+export class LoggingModule {
+  /**
+   * `quietRoutes`: paths (Nest route patterns) served without the per-request logger middleware, for hot
+   * endpoints that log their own failures (ingress webhooks: thousands per second).
+   */
+  static forService(service: string, quietRoutes: string[] = []): DynamicModule {
+    return {
+      module: LoggingModule,
+      imports: [
+        LoggerModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => ({
+            exclude: quietRoutes.map((path) => ({ method: RequestMethod.ALL, path })),
+            pinoHttp: {
+              ...loggerOptions(service, config),
+              genReqId: (req, res) => {
+                const id = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
+                res.setHeader('x-request-id', id);
+                return id;
+              },
+              autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+              // Successful requests are logged at debug so a busy ingress does not drown in its own logs.
+              customLogLevel: (_req, res, err) =>
+                err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+            },
+          }),
+        }),
+      ],
+    };
+  }
+}
