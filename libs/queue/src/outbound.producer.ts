@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { jobIds, QueueName } from './queue.contracts';
+import { QueueService } from './queue.service';
+import { LimiterSettings, NumberLimits, SendLimiter, SlotRequest } from './send-limiter';
+import { RedisService } from './redis.service';
+
+/** The limiter settings of this deployment (environment). */
+export function limiterSettings(config: AppConfig): LimiterSettings {
+  const [t1, t2, t3] = config.env.TIER_LIMITS.split(',').map(Number);
+  return {
+    tierLimits: { '1': t1, '2': t2, '3': t3 },
+    tierWindowMs: config.env.TIER_WINDOW_SECONDS * 1000,
+    tierCounting: config.env.TIER_COUNTING,
+    pairLimit: config.env.PAIR_RATE_LIMIT,
+    pairWindowMs: config.env.PAIR_RATE_WINDOW_MS,
+    windowMarginMs: config.env.LIMIT_MARGIN_MS,
+  };
+}
+
+/**
+ * Enqueues outbound messages with their send slot already reserved: a message over a limit goes straight to
+ * BullMQ's delayed set until its slot, so one number's backlog never sits in front of another number's message.
+ */
+@Injectable()
+export class OutboundProducer {
+  readonly limiter: SendLimiter;
+
+  constructor(
+    private readonly queues: QueueService,
+    redis: RedisService,
+    config: AppConfig,
+  ) {
+    this.limiter = new SendLimiter(redis.client, redis.prefix, limiterSettings(config));
+  }
+
+  /** Reserves a slot for each message (in order) and enqueues it delayed until then. */
+  async enqueue(limits: NumberLimits, messages: SlotRequest[]): Promise<void> {
+    if (!messages.length) return;
+    const jobs = [];
+    for (const m of messages) {
+      const { at: slotAt } = await this.limiter.reserve(limits, m, 'plan');
+      jobs.push({
+        id: jobIds.outbound(m.messageId),
+        data: { outboundId: m.messageId, slotAt },
+        opts: { delay: Math.max(0, slotAt - Date.now()) },
+      });
+    }
+    await this.queues.addBulk(QueueName.Outbound, jobs);
+  }
+}

@@ -1,0 +1,41 @@
+/** The queues between services. Jobs carry row ids only: Postgres is the truth, Redis the transport. */
+export enum QueueName {
+  /** ingress → flow-runner: an inbound message row to run through the team's flows. */
+  Inbound = 'inbound',
+  /** flow-runner / admin → sender: an outbound message row to send. */
+  Outbound = 'outbound',
+  /** ingress → sender: a status event row to apply to its outbound message. */
+  Status = 'status',
+}
+
+/** inbound: one recorded inbound message (job id = the row id, so a duplicate enqueue is dropped). */
+export interface InboundJob {
+  inboundId: string;
+  contactId: string;
+}
+
+/** outbound: one outbound message row (job id = `o_<row id>`; retries reuse the row). */
+export interface OutboundJob {
+  outboundId: string;
+  /** Send slot (epoch ms) already reserved under the number's limits, if any. */
+  slotAt?: number;
+}
+
+/** status: one status event row (job id = the row id). */
+export interface StatusJob {
+  statusEventId: string;
+}
+
+/** Payload type of each queue. */
+export interface JobPayloads {
+  [QueueName.Inbound]: InboundJob;
+  [QueueName.Outbound]: OutboundJob;
+  [QueueName.Status]: StatusJob;
+}
+
+/** Deterministic job ids: the same row never has two live jobs. */
+export const jobIds = {
+  inbound: (inboundId: string) => `i_${inboundId}`,
+  outbound: (outboundId: string) => `o_${outboundId}`,
+  status: (statusEventId: string) => `s_${statusEventId}`,
+};

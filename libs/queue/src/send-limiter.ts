@@ -1,0 +1,155 @@
+import type Redis from 'ioredis';
+
+/**
+ * Reserves a send slot under three limits at once, atomically in Redis, shared by every sender replica:
+ * the tier's daily limit (moving window, per phone number), the throughput limit (per phone number) and the
+ * pair limit (per recipient). Each limit is a sliding log of reserved send times: a slot may lie in the future,
+ * and the caller sends at that time (a BullMQ delay), so a backlog is spread over future slots instead of
+ * retrying in a loop, and other numbers' messages never wait behind it.
+ *
+ * Why not rate-limiter-flexible or BullMQ's limiter: both count fixed windows, which let 2× the limit through
+ * across a window boundary (Meta counts any second), the BullMQ one is per queue, not per key, and neither can
+ * consume three limits atomically or reserve future slots.
+ */
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local member = ARGV[2]
+-- Sliding window: the earliest t at which fewer than max reservations lie after t - window (future ones
+-- included, so adding t can't overfill any window that contains it).
+local function earliest(key, max, window)
+  if max <= 0 then return now end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  redis.call('ZREM', key, member)
+  local n = redis.call('ZCARD', key)
+  if n < max then return now end
+  local e = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
+  return math.max(now, tonumber(e[2]) + window)
+end
+-- Throughput: slots at least interval apart (evenly spread, so jitter on the way can't bunch them at Meta):
+-- the first free gap at or after t, else after the last reservation.
+local function spaced(key, t, interval)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 2 * interval)
+  redis.call('ZREM', key, member)
+  for _ = 1, 32 do
+    local near = redis.call('ZRANGEBYSCORE', key, '(' .. (t - interval), '(' .. (t + interval), 'WITHSCORES')
+    if #near == 0 then return t end
+    t = tonumber(near[#near]) + interval
+  end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  return math.max(t, tonumber(last[2]) + interval)
+end
+local tierMax, tierWindow, tierMember = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local mpsMax, mpsWindow = tonumber(ARGV[6]), tonumber(ARGV[7])
+local pairMax, pairWindow = tonumber(ARGV[8]), tonumber(ARGV[9])
+-- A recipient already counted in the tier window (unique-recipients rule) takes no new tier slot.
+local tierCounted = tierMember == '' or tierMax <= 0
+if not tierCounted and tierMember ~= member then
+  local score = redis.call('ZSCORE', KEYS[1], tierMember)
+  if score and tonumber(score) > now - tierWindow then tierCounted = true end
+end
+local t = now
+if not tierCounted then t = math.max(t, earliest(KEYS[1], tierMax, tierWindow)) end
+t = math.max(t, earliest(KEYS[3], pairMax, pairWindow))
+if mpsMax > 0 then t = spaced(KEYS[2], t, mpsWindow / mpsMax) end
+-- Too far ahead for this log: say when to come back, but hold nothing meanwhile.
+local maxAhead = tonumber(ARGV[10])
+if maxAhead > 0 and t - now > maxAhead then return tostring(-t) end
+if not tierCounted then
+  redis.call('ZADD', KEYS[1], t, tierMember)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(t - now + tierWindow))
+end
+if mpsMax > 0 then
+  redis.call('ZADD', KEYS[2], t, member)
+  redis.call('PEXPIRE', KEYS[2], math.ceil(t - now + mpsWindow))
+end
+if pairMax > 0 then
+  redis.call('ZADD', KEYS[3], t, member)
+  redis.call('PEXPIRE', KEYS[3], math.ceil(t - now + pairWindow))
+end
+return tostring(t)
+`;
+
+
+/** The limits of one phone number. */
+export interface NumberLimits {
+  phoneNumberId: string;
+  /** "1" | "2" | "3" | "unlimited" */
+  tier: string;
+  throughputMps: number;
+}
+
+/** Settings shared by every number (from the environment). */
+export interface LimiterSettings {
+  /** Daily (moving window) limit of tiers "1", "2", "3"; "unlimited" has none. */
+  tierLimits: Record<string, number>;
+  tierWindowMs: number;
+  /** "messages": every message counts; "recipients": unique recipients of business-initiated messages. */
+  tierCounting: 'messages' | 'recipients';
+  pairLimit: number;
+  pairWindowMs: number;
+  /** Added to every window so jitter between our clock and Meta's never puts one send too many in a window. */
+  windowMarginMs: number;
+}
+
+/** One message to reserve a slot for. */
+export interface SlotRequest {
+  messageId: string;
+  recipient: string;
+  businessInitiated: boolean;
+}
+
+/**
+ * Which log a reservation goes to. "plan": the schedule a message is delayed to when enqueued (spreads a
+ * backlog over time; may lie far ahead). "send": confirmed right before the request, against actual sends only,
+ * so a job woken late never queues behind future plans and never bunches with others: this one holds the limits.
+ */
+export type SlotLog = 'plan' | 'send';
+
+/** A reservation: when to send, and whether the slot is held (a "send" slot too far ahead is not). */
+export interface Slot {
+  at: number;
+  held: boolean;
+}
+
+/** Atomic multi-limit slot reservation (see RESERVE above). */
+export class SendLimiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly settings: LimiterSettings,
+  ) {
+    if (!(redis as unknown as { gtcReserveSlot?: unknown }).gtcReserveSlot) {
+      redis.defineCommand('gtcReserveSlot', { numberOfKeys: 3, lua: RESERVE });
+    }
+  }
+
+  /**
+   * Reserves the earliest slot (epoch ms) at which the message may be sent under all three limits. With
+   * `maxAheadMs`, a slot further ahead than that is reported but not held (come back then and ask again).
+   */
+  async reserve(limits: NumberLimits, request: SlotRequest, log: SlotLog, maxAheadMs = 0, now = Date.now()): Promise<Slot> {
+    const s = this.settings;
+    // Keys of one number share a hash tag, so the script also runs on Redis Cluster.
+    const tag = `${this.prefix}:limits:{${limits.phoneNumberId}}:${log}`;
+    const tierMax = limits.tier === 'unlimited' ? 0 : (s.tierLimits[limits.tier] ?? s.tierLimits['1']);
+    const tierMember =
+      s.tierCounting === 'recipients' ? (request.businessInitiated ? `r:${request.recipient}` : '') : request.messageId;
+    const result = await (this.redis as unknown as { gtcReserveSlot: (...args: (string | number)[]) => Promise<string> }).gtcReserveSlot(
+      `${tag}:tier`,
+      `${tag}:mps`,
+      `${tag}:pair:${request.recipient}`,
+      now,
+      request.messageId,
+      tierMax,
+      s.tierWindowMs + s.windowMarginMs,
+      tierMember,
+      limits.throughputMps,
+      1000 + s.windowMarginMs,
+      s.pairLimit,
+      s.pairWindowMs + s.windowMarginMs,
+      maxAheadMs,
+    );
+    const at = Number(result);
+    return { at: Math.abs(at), held: at >= 0 };
+  }
+}

@@ -1,0 +1,362 @@
+import { z } from 'zod';
+import type { ContentError, OutboundMediaType } from './outbound.types';
+
+// Limits from https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages and
+// https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages (see WHATSAPP.md).
+
+/** Meta's content limits, in characters (Unicode code points) unless named otherwise. */
+export const CONTENT_LIMITS = {
+  textBody: 4096,
+  caption: 1024,
+  interactiveBody: 1024,
+  headerText: 60,
+  footerText: 60,
+  replyButtonsMin: 1,
+  replyButtonsMax: 3,
+  buttonTitle: 20,
+  buttonId: 256,
+  listButton: 20,
+  listSections: 10,
+  listRows: 10,
+  sectionTitle: 24,
+  rowId: 200,
+  rowTitle: 24,
+  rowDescription: 72,
+  templateName: 512,
+  callbackData: 512,
+  latitude: 90,
+  longitude: 180,
+} as const;
+
+/**
+ * How strings are checked: `send` for final text; `draft` for flow content at upload time, where strings may
+ * still hold `{{placeholders}}`: lengths then count only the text outside placeholders (the least the rendered
+ * text can be) and URLs with placeholders are not checked.
+ */
+export type ContentMode = 'send' | 'draft';
+
+const PLACEHOLDERS = /\{\{[^{}]*\}\}/g;
+const HAS_PLACEHOLDER = /\{\{[^{}]*\}\}/;
+
+function measure(text: string, mode: ContentMode): number {
+  return [...(mode === 'draft' ? text.replace(PLACEHOLDERS, '') : text)].length;
+}
+
+const requiredOr = (what: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? 'is required' : `must be ${what}`;
+
+/** The Graph-API-shaped content schemas shared by reply content and request bodies, for one mode. */
+export interface ContentSchemas {
+  /** A string, checked for emptiness (`required`) and length (`max`). */
+  text(opts: { max?: number; required?: boolean }): z.ZodType<string>;
+  /** `text` object: `{ body, preview_url? }`. */
+  textObject: z.ZodType;
+  /** Template `language` object: `{ code, policy? }`. */
+  templateLanguage: z.ZodType;
+  /** Template `components[]`. */
+  templateComponents: z.ZodType;
+  /** `interactive` object (button or list). */
+  interactive: z.ZodType;
+  /** The media object of a message of the given type. */
+  mediaObject(type: OutboundMediaType): z.ZodType;
+  /** `location` object. */
+  location: z.ZodType;
+}
+
+function buildSchemas(mode: ContentMode): ContentSchemas {
+  const text = ({ max, required }: { max?: number; required?: boolean }): z.ZodType<string> =>
+    z.string({ error: requiredOr('a string') }).superRefine((value, ctx) => {
+      if (required && value.trim() === '') ctx.addIssue({ code: 'custom', message: 'must not be empty' });
+      const length = max === undefined ? 0 : measure(value, mode);
+      if (max !== undefined && length > max) {
+        ctx.addIssue({ code: 'custom', message: `at most ${max} characters (has ${length})` });
+      }
+    });
+
+  const link = z.string({ error: requiredOr('a string') }).superRefine((value, ctx) => {
+    if (mode === 'draft' && HAS_PLACEHOLDER.test(value)) return;
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+    }
+  });
+
+  /** Checks `link` xor `id` on a media reference. */
+  const linkOrId = (value: { link?: string; id?: string }, ctx: z.RefinementCtx): void => {
+    if (value.link === undefined && value.id === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'needs link or id' });
+    } else if (value.link !== undefined && value.id !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['id'], message: 'give link or id, not both' });
+    }
+  };
+
+  const mediaRef = (extra: z.ZodRawShape = {}) =>
+    z
+      .strictObject({ link: link.optional(), id: text({ required: true }).optional(), ...extra })
+      .superRefine(linkOrId);
+
+  const mediaObject = (type: OutboundMediaType): z.ZodType =>
+    z
+      .strictObject({
+        link: link.optional(),
+        id: text({ required: true }).optional(),
+        caption: text({ max: CONTENT_LIMITS.caption }).optional(),
+        filename: text({ required: true }).optional(),
+      })
+      .superRefine((value, ctx) => {
+        linkOrId(value, ctx);
+        if (value.caption !== undefined && (type === 'audio' || type === 'sticker')) {
+          ctx.addIssue({ code: 'custom', path: ['caption'], message: `${type} cannot have a caption` });
+        }
+        if (value.filename !== undefined && type !== 'document') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['filename'],
+            message: 'only a document can have a filename',
+          });
+        }
+      });
+
+  const textObject = z.strictObject({
+    body: text({ max: CONTENT_LIMITS.textBody, required: true }),
+    preview_url: z.boolean({ error: 'must be true or false' }).optional(),
+  });
+
+  const templateLanguage = z.strictObject(
+    {
+      code: text({ required: true }),
+      policy: z.literal('deterministic', { error: 'must be "deterministic"' }).optional(),
+    },
+    { error: requiredOr('an object like { code: "en" }') },
+  );
+
+  const parameterValue: Record<string, z.ZodType> = {
+    text: text({ required: true }),
+    payload: text({ required: true }),
+    image: mediaRef(),
+    video: mediaRef(),
+    document: mediaRef({ filename: text({ required: true }).optional() }),
+    currency: z.looseObject({
+      fallback_value: text({ required: true }),
+      code: text({ required: true }),
+      amount_1000: z.number(),
+    }),
+    date_time: z.looseObject({ fallback_value: text({ required: true }) }),
+  };
+
+  const templateParameter = z.looseObject({ type: text({ required: true }) }).superRefine((param, ctx) => {
+    const schema = parameterValue[param.type];
+    if (!schema) return; // other parameter types (location, coupon_code, action, …) are passed to Meta as they are
+    const result = schema.safeParse(param[param.type]);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        ctx.addIssue({ ...issue, path: [param.type, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+      }
+    }
+  });
+
+  const templateComponents = z.array(
+    z
+      .strictObject({
+        type: z.enum(['header', 'body', 'button'], { error: 'must be header, body or button' }),
+        sub_type: text({ required: true }).optional(),
+        index: z
+          .union([z.number().int().min(0), z.string().regex(/^\d+$/)], {
+            error: 'must be a button position (0, 1, …)',
+          })
+          .optional(),
+        parameters: z.array(templateParameter, { error: 'must be a list' }).optional(),
+      })
+      .superRefine((component, ctx) => {
+        if (component.type !== 'button') return;
+        if (component.sub_type === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['sub_type'], message: 'is required for a button' });
+        }
+        if (component.index === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['index'], message: 'is required for a button' });
+        }
+      }),
+    { error: 'must be a list' },
+  );
+
+  const body = z.strictObject(
+    { text: text({ max: CONTENT_LIMITS.interactiveBody, required: true }) },
+    { error: requiredOr('an object') },
+  );
+  const footer = z.strictObject({ text: text({ max: CONTENT_LIMITS.footerText, required: true }) });
+  const textHeader = z.strictObject({
+    type: z.literal('text'),
+    text: text({ max: CONTENT_LIMITS.headerText, required: true }),
+  });
+
+  const buttons = z
+    .array(
+      z.strictObject({
+        type: z.literal('reply', { error: 'must be "reply"' }),
+        reply: z.strictObject({
+          id: text({ max: CONTENT_LIMITS.buttonId, required: true }),
+          title: text({ max: CONTENT_LIMITS.buttonTitle, required: true }),
+        }),
+      }),
+      { error: requiredOr('a list') },
+    )
+    .superRefine((list, ctx) => {
+      if (list.length < CONTENT_LIMITS.replyButtonsMin) {
+        ctx.addIssue({ code: 'custom', message: `at least ${CONTENT_LIMITS.replyButtonsMin} reply button` });
+      }
+      if (list.length > CONTENT_LIMITS.replyButtonsMax) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [CONTENT_LIMITS.replyButtonsMax],
+          message: `at most ${CONTENT_LIMITS.replyButtonsMax} reply buttons`,
+        });
+      }
+      const seen = new Set<unknown>();
+      list.forEach((button, i) => {
+        const id: unknown = button?.reply?.id;
+        if (typeof id !== 'string') return;
+        if (seen.has(id))
+          ctx.addIssue({ code: 'custom', path: [i, 'reply', 'id'], message: `duplicate button id "${id}"` });
+        seen.add(id);
+      });
+    });
+
+  const sections = z
+    .array(
+      z.strictObject({
+        title: text({ max: CONTENT_LIMITS.sectionTitle, required: true }).optional(),
+        rows: z
+          .array(
+            z.strictObject({
+              id: text({ max: CONTENT_LIMITS.rowId, required: true }),
+              title: text({ max: CONTENT_LIMITS.rowTitle, required: true }),
+              description: text({ max: CONTENT_LIMITS.rowDescription }).optional(),
+            }),
+            { error: requiredOr('a list') },
+          )
+          .min(1, { error: 'at least 1 row' }),
+      }),
+      { error: requiredOr('a list') },
+    )
+    .superRefine((list, ctx) => {
+      if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'at least 1 section' });
+      if (list.length > CONTENT_LIMITS.listSections) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [CONTENT_LIMITS.listSections],
+          message: `at most ${CONTENT_LIMITS.listSections} sections`,
+        });
+      }
+      let rowCount = 0;
+      const seen = new Set<string>();
+      list.forEach((section, s) => {
+        if (list.length > 1 && section?.title === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [s, 'title'],
+            message: 'is required when there is more than one section',
+          });
+        }
+        if (!Array.isArray(section?.rows)) return;
+        section.rows.forEach((row, r) => {
+          rowCount += 1;
+          if (rowCount === CONTENT_LIMITS.listRows + 1) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [s, 'rows', r],
+              message: `at most ${CONTENT_LIMITS.listRows} rows in total`,
+            });
+          }
+          const id: unknown = row?.id;
+          if (typeof id !== 'string') return;
+          if (seen.has(id))
+            ctx.addIssue({ code: 'custom', path: [s, 'rows', r, 'id'], message: `duplicate row id "${id}"` });
+          seen.add(id);
+        });
+      });
+    });
+
+  const interactive = z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({
+        type: z.literal('button'),
+        header: z
+          .discriminatedUnion(
+            'type',
+            [
+              textHeader,
+              z.strictObject({ type: z.literal('image'), image: mediaRef() }),
+              z.strictObject({ type: z.literal('video'), video: mediaRef() }),
+              z.strictObject({
+                type: z.literal('document'),
+                document: mediaRef({ filename: text({ required: true }).optional() }),
+              }),
+            ],
+            { error: 'must be text, image, video or document' },
+          )
+          .optional(),
+        body,
+        footer: footer.optional(),
+        action: z.strictObject({ buttons }, { error: requiredOr('an object') }),
+      }),
+      z.strictObject({
+        type: z.literal('list'),
+        header: z
+          .strictObject({
+            type: z.literal('text', { error: 'a list header must be text' }),
+            text: text({ max: CONTENT_LIMITS.headerText, required: true }),
+          })
+          .optional(),
+        body,
+        footer: footer.optional(),
+        action: z.strictObject(
+          { button: text({ max: CONTENT_LIMITS.listButton, required: true }), sections },
+          { error: requiredOr('an object') },
+        ),
+      }),
+    ],
+    { error: 'must be "button" or "list"' },
+  );
+
+  const coordinate = (limit: number) =>
+    z
+      .number({ error: requiredOr('a number') })
+      .min(-limit, { error: `must be between -${limit} and ${limit}` })
+      .max(limit, { error: `must be between -${limit} and ${limit}` });
+
+  const location = z.strictObject({
+    latitude: coordinate(CONTENT_LIMITS.latitude),
+    longitude: coordinate(CONTENT_LIMITS.longitude),
+    name: text({}).optional(),
+    address: text({}).optional(),
+  });
+
+  return { text, textObject, templateLanguage, templateComponents, interactive, mediaObject, location };
+}
+
+/** Content schemas for final text (`send`) and for flow content with placeholders (`draft`). */
+export const CONTENT_SCHEMAS: Record<ContentMode, ContentSchemas> = {
+  send: buildSchemas('send'),
+  draft: buildSchemas('draft'),
+};
+
+/** Runs a schema and turns its issues into `ContentError`s under `prefix` (`interactive`, `template`, …). */
+export function checkContent(schema: z.ZodType, value: unknown, prefix: string): ContentError[] {
+  const result = schema.safeParse(value);
+  if (result.success) return [];
+  return result.error.issues.flatMap((issue) => {
+    const path = [...(prefix ? [prefix] : []), ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: formatPath([...path, key]), message: 'unknown field' }));
+    }
+    return [{ path: formatPath(path), message: issue.message }];
+  });
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((out, part) => {
+    if (typeof part === 'number') return `${out}[${part}]`;
+    return out ? `${out}.${String(part)}` : String(part);
+  }, '');
+}

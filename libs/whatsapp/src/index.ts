@@ -1,0 +1,9 @@
+export * from './webhook.types';
+export * from './webhook.parser';
+export * from './signature';
+export * from './outbound.types';
+export * from './outbound.builder';
+export { CONTENT_LIMITS } from './content-limits';
+export * from './graph-errors';
+export * from './graph-api.client';
+export * from './template-check';

@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import {
+  CONTENT_LIMITS,
+  CONTENT_SCHEMAS,
+  checkContent,
+  type ContentMode,
+  type ContentSchemas,
+} from './content-limits';
+import type {
+  ContentError,
+  GraphMessageBody,
+  GraphMessageType,
+  MediaReply,
+  OutboundMediaType,
+  ReplyContent,
+  TemplateObject,
+  TemplateReply,
+} from './outbound.types';
+
+/** The keys of a reply node config that carry content; exactly one must be present. */
+export const REPLY_CONTENT_KEYS = ['message', 'template', 'interactive', 'media', 'location'] as const;
+
+const MEDIA_TYPES = [
+  'image',
+  'document',
+  'audio',
+  'video',
+  'sticker',
+] as const satisfies readonly OutboundMediaType[];
+const MESSAGE_TYPES = [
+  'text',
+  'template',
+  'interactive',
+  'location',
+  ...MEDIA_TYPES,
+] as const satisfies readonly GraphMessageType[];
+
+/** Result of `buildMessageBody`: the request body, or every reason it cannot be built. */
+export type BuildResult =
+  { ok: true; type: GraphMessageType; body: GraphMessageBody } | { ok: false; errors: ContentError[] };
+
+/** Options for `buildMessageBody`. */
+export interface BuildOptions {
+  /** Sent as `biz_opaque_callback_data` (≤ 512 characters) and echoed in status webhooks: our message id. */
+  callbackData?: string;
+}
+
+/**
+ * Checks reply-node content at flow upload time. Strings may hold `{{placeholders}}`: limits then apply to the
+ * text outside them. Paths name the config field, e.g. `interactive.action.buttons[3]`.
+ */
+export function validateReplyContent(config: unknown): ContentError[] {
+  return validateIn(config, 'draft');
+}
+
+/**
+ * Turns rendered reply content (placeholders already substituted) into the exact Graph API request body for
+ * `to`, or lists every content error (same paths as `validateReplyContent`).
+ */
+export function buildMessageBody(config: ReplyContent, to: string, options: BuildOptions = {}): BuildResult {
+  const s = CONTENT_SCHEMAS.send;
+  const errors = [
+    ...validateIn(config, 'send'),
+    ...checkContent(s.text({ required: true }), to, 'to'),
+    ...checkContent(
+      s.text({ max: CONTENT_LIMITS.callbackData, required: true }).optional(),
+      options.callbackData,
+      'callbackData',
+    ),
+  ];
+  if (errors.length > 0) return { ok: false, errors };
+
+  const envelope = {
+    messaging_product: 'whatsapp',
+    recipient_type: 'individual',
+    to,
+    ...(options.callbackData !== undefined && { biz_opaque_callback_data: options.callbackData }),
+  } as const;
+  const body = contentBody(config);
+  return { ok: true, type: body.type, body: { ...envelope, ...body } };
+}
+
+/**
+ * Validates a complete `POST /{version}/{phone_number_id}/messages` body the way the Graph API does (envelope,
+ * type, the type's object and every content limit). An empty list means Meta would accept it.
+ */
+export function validateMessageBody(body: unknown): ContentError[] {
+  if (!isRecord(body)) return [{ path: '', message: 'must be a JSON object' }];
+  const s = CONTENT_SCHEMAS.send;
+  const envelope = {
+    messaging_product: z.literal('whatsapp', { error: 'must be "whatsapp"' }),
+    recipient_type: z.literal('individual', { error: 'must be "individual"' }).optional(),
+    to: s.text({ required: true }),
+    type: z.enum(MESSAGE_TYPES, { error: `must be one of ${MESSAGE_TYPES.join(', ')}` }),
+    biz_opaque_callback_data: s.text({ max: CONTENT_LIMITS.callbackData }).optional(),
+    context: z.strictObject({ message_id: s.text({ required: true }) }).optional(),
+  };
+  const type = body.type;
+  if (!isMessageType(type)) return checkContent(z.looseObject(envelope), body, '');
+  if (body[type] === undefined) return [{ path: type, message: 'is required' }];
+  return checkContent(z.strictObject({ ...envelope, [type]: bodySchema(type, s) }), body, '');
+}
+
+function validateIn(config: unknown, mode: ContentMode): ContentError[] {
+  const keys = REPLY_CONTENT_KEYS.join(', ');
+  if (!isRecord(config)) return [{ path: '', message: `must be an object with one of ${keys}` }];
+  const present = REPLY_CONTENT_KEYS.filter((key) => config[key] !== undefined);
+  const [key, second] = present;
+  if (key === undefined) return [{ path: '', message: `needs one of ${keys}` }];
+  if (second !== undefined) {
+    return [{ path: second, message: `a reply has exactly one of ${keys}; found ${present.join(', ')}` }];
+  }
+  const s = CONTENT_SCHEMAS[mode];
+  const value = config[key];
+  switch (key) {
+    case 'message':
+      if (typeof value === 'string')
+        return checkContent(s.text({ max: CONTENT_LIMITS.textBody, required: true }), value, key);
+      if (!isRecord(value)) return [{ path: key, message: 'must be text or { body, preview_url }' }];
+      return checkContent(s.textObject, value, key);
+    case 'template':
+      return checkContent(templateReplySchema(s), value, key);
+    case 'interactive':
+      return checkContent(s.interactive, value, key);
+    case 'media': {
+      if (!isRecord(value)) return [{ path: key, message: 'must be an object' }];
+      const { type, ...media } = value;
+      const typeErrors = checkContent(
+        z.enum(MEDIA_TYPES, { error: `must be one of ${MEDIA_TYPES.join(', ')}` }),
+        type,
+        'media.type',
+      );
+      return typeErrors.length > 0
+        ? typeErrors
+        : checkContent(s.mediaObject(type as OutboundMediaType), media, key);
+    }
+    case 'location':
+      return checkContent(s.location, value, key);
+  }
+}
+
+function templateReplySchema(s: ContentSchemas): z.ZodType {
+  return z.strictObject({
+    name: s.text({ max: CONTENT_LIMITS.templateName, required: true }),
+    language: z.union([s.text({ required: true }), s.templateLanguage], {
+      error: 'must be a language code such as "en" (or { code: "en" })',
+    }),
+    components: s.templateComponents.optional(),
+  });
+}
+
+function bodySchema(type: GraphMessageType, s: ContentSchemas): z.ZodType {
+  switch (type) {
+    case 'text':
+      return s.textObject;
+    case 'template':
+      return z.strictObject({
+        name: s.text({ max: CONTENT_LIMITS.templateName, required: true }),
+        language: s.templateLanguage,
+        components: s.templateComponents.optional(),
+      });
+    case 'interactive':
+      return s.interactive;
+    case 'location':
+      return s.location;
+    default:
+      return s.mediaObject(type);
+  }
+}
+
+/** The `type` and `<type>` object of the body; `config` has been validated. */
+function contentBody(config: ReplyContent): DistributiveOmit<GraphMessageBody, Envelope> {
+  if ('message' in config) {
+    const text = typeof config.message === 'string' ? { body: config.message } : config.message;
+    return { type: 'text', text };
+  }
+  if ('template' in config) return { type: 'template', template: templateObject(config.template) };
+  if ('interactive' in config) return { type: 'interactive', interactive: config.interactive };
+  if ('media' in config) return mediaBody(config.media);
+  return { type: 'location', location: config.location };
+}
+
+type Envelope = 'messaging_product' | 'recipient_type' | 'to' | 'biz_opaque_callback_data';
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function templateObject(template: TemplateReply): TemplateObject {
+  const language = typeof template.language === 'string' ? { code: template.language } : template.language;
+  return {
+    name: template.name,
+    language,
+    ...(template.components !== undefined && { components: template.components }),
+  };
+}
+
+function mediaBody({ type, ...media }: MediaReply): DistributiveOmit<GraphMessageBody, Envelope> {
+  const object = {
+    ...(media.link !== undefined && { link: media.link }),
+    ...(media.id !== undefined && { id: media.id }),
+    ...(media.caption !== undefined && { caption: media.caption }),
+    ...(media.filename !== undefined && { filename: media.filename }),
+  };
+  switch (type) {
+    case 'image':
+      return { type, image: object };
+    case 'video':
+      return { type, video: object };
+    case 'audio':
+      return { type, audio: object };
+    case 'document':
+      return { type, document: object };
+    case 'sticker':
+      return { type, sticker: object };
+  }
+}
+
+function isMessageType(value: unknown): value is GraphMessageType {
+  return typeof value === 'string' && (MESSAGE_TYPES as readonly string[]).includes(value);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

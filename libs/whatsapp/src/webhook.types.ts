@@ -1,0 +1,329 @@
+// Normalized shapes of Meta's WhatsApp Cloud API webhook notifications.
+// Payload reference: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+
+/** Result of parsing one webhook POST body; never thrown, always returned. */
+export type WebhookParseResult = ParsedWebhook | RejectedWebhook;
+
+/** A body that is not a WhatsApp Business Account notification at all (answer it, record nothing). */
+export interface RejectedWebhook {
+  /** Always false: nothing in the body can be used. */
+  ok: false;
+  /** Why the body was rejected, e.g. `object is "page", not "whatsapp_business_account"`. */
+  reason: string;
+}
+
+/** A WhatsApp Business Account notification, flattened to its changes. */
+export interface ParsedWebhook {
+  /** Always true: the envelope is a `whatsapp_business_account` notification. */
+  ok: true;
+  /** The envelope's `object`, always `whatsapp_business_account`. */
+  object: 'whatsapp_business_account';
+  /** Every `entry[].changes[]` in order of appearance. */
+  changes: WebhookChange[];
+  /** Entries or changes too malformed to yield a change (no WABA id, no `field`, not an object, …). */
+  invalid: InvalidItem[];
+}
+
+/**
+ * One `entry[].changes[]` element.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#notification-payload-object
+ */
+export interface WebhookChange {
+  /** `entry[].id`: the WhatsApp Business Account id. */
+  wabaId: string;
+  /** `changes[].field`, e.g. `messages`, `message_template_status_update`, `account_update`. */
+  field: string;
+  /** True when `field` is one this package normalizes (`messages`); others keep only `raw`. */
+  known: boolean;
+  /** `value.metadata.phone_number_id`: the business phone number the change is about. */
+  phoneNumberId?: string;
+  /** `value.metadata.display_phone_number`. */
+  displayPhoneNumber?: string;
+  /** `value.contacts[]`: the users the messages come from. */
+  contacts: WebhookContact[];
+  /** `value.messages[]`: what users sent. */
+  messages: InboundMessageEvent[];
+  /** `value.statuses[]`: what happened to what we sent. */
+  statuses: StatusUpdate[];
+  /** `value.errors[]`: errors about the whole change (not about one message). */
+  errors: GraphErrorInfo[];
+  /** Contacts, messages, statuses or errors that failed validation, kept with their raw JSON. */
+  invalid: InvalidItem[];
+  /** `changes[].value` exactly as received. */
+  raw: unknown;
+}
+
+/** Something in an otherwise good payload that could not be understood; its raw JSON is kept. */
+export interface InvalidItem {
+  /** What the item was meant to be. */
+  kind: 'entry' | 'change' | 'contact' | 'message' | 'status' | 'error';
+  /** Where it was, e.g. `entry[0].changes[1].value.messages[2]`. */
+  path: string;
+  /** What was wrong with it, e.g. `timestamp: expected a number of seconds`. */
+  reason: string;
+  /** The item's `id` when it had a string one (a message's wamid), so it can still be deduplicated. */
+  id?: string;
+  /** The item exactly as received. */
+  raw: unknown;
+}
+
+/**
+ * `value.contacts[]`: a user's identity. Username-only users may have a `user_id` and no `wa_id`.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#contacts-object
+ */
+export interface WebhookContact {
+  /** `wa_id`: the user's phone number, absent for username-only users. */
+  waId?: string;
+  /** `user_id`: the business-scoped user id, e.g. `US.13491208655302741918`. */
+  userId?: string;
+  /** `parent_user_id`. */
+  parentUserId?: string;
+  /** `profile.name`. */
+  profileName?: string;
+  /** `profile.username`. */
+  username?: string;
+}
+
+/** Message types this package normalizes; anything else becomes `unknown` with `rawType` set. */
+export const INBOUND_MESSAGE_TYPES = [
+  'text',
+  'interactive',
+  'button',
+  'image',
+  'video',
+  'audio',
+  'document',
+  'sticker',
+  'location',
+  'contacts',
+  'reaction',
+  'order',
+  'system',
+  'unsupported',
+] as const;
+
+/** A normalized inbound message type. */
+export type InboundMessageType = (typeof INBOUND_MESSAGE_TYPES)[number] | 'unknown';
+
+/** Media kinds a message can carry. */
+export type MediaKind = 'image' | 'video' | 'audio' | 'document' | 'sticker';
+
+/**
+ * One `value.messages[]` element, normalized.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface InboundMessageEvent {
+  /** `id`: the message's wamid, unique per message (the deduplication key). */
+  wamid: string;
+  /** `from`: the sender's phone number (wa_id); absent for username-only users. */
+  from?: string;
+  /** The sender's `user_id`: the message's `from_user_id`, else the matching contact's `user_id`. */
+  userId?: string;
+  /** The matching contact's `profile.name`. */
+  profileName?: string;
+  /** The matching contact's `profile.username`. */
+  username?: string;
+  /** `timestamp`, in epoch seconds. */
+  timestamp: number;
+  /** Normalized type; `unknown` for types this package does not know. */
+  type: InboundMessageType;
+  /** `type` exactly as received (`edit`, `revoke`, … for unknown ones). */
+  rawType: string;
+  /** False for unknown types and for interactive messages without a recognised reply; use `raw` then. */
+  known: boolean;
+  /** `text.body` (type `text`). */
+  text?: string;
+  /** `interactive.type` as received (type `interactive`). */
+  interactiveType?: string;
+  /** `interactive.button_reply`: a reply button was tapped. */
+  buttonReply?: { id: string; title: string };
+  /** `interactive.list_reply`: a list row was chosen. */
+  listReply?: { id: string; title: string; description?: string };
+  /** `interactive.nfm_reply`: a WhatsApp Flow was completed. */
+  nfmReply?: NfmReply;
+  /** `button`: a template quick-reply button was tapped. */
+  button?: { payload: string; text: string };
+  /** The media object (types image, video, audio, document, sticker). */
+  media?: InboundMedia;
+  /** `location` (type `location`). */
+  location?: InboundLocation;
+  /** `contacts` (type `contacts`): shared contact cards, as received. */
+  contacts?: unknown[];
+  /** `reaction` (type `reaction`). */
+  reaction?: InboundReaction;
+  /** `order` (type `order`). */
+  order?: InboundOrder;
+  /** `system` (type `system`): e.g. the user changed number. */
+  system?: InboundSystem;
+  /** `referral`: the ad or post the user came from (accompanies a text or media message). */
+  referral?: Record<string, unknown>;
+  /** `errors` (type `unsupported`, and whenever Meta attaches them). */
+  errors?: GraphErrorInfo[];
+  /** `context`: reply-to and forwarding information. */
+  context?: MessageContext;
+  /** The message exactly as received. */
+  raw: unknown;
+}
+
+/**
+ * `interactive.nfm_reply`: the answer to a WhatsApp Flow.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface NfmReply {
+  /** `name`, usually `flow`. */
+  name?: string;
+  /** `body`, usually `Sent`. */
+  body?: string;
+  /** `response_json` exactly as received (a JSON string). */
+  responseJson: string;
+  /** `response_json` parsed, or undefined when it is not valid JSON. */
+  response?: unknown;
+}
+
+/**
+ * An inbound media object; download it with `GraphApiClient.getMediaUrl` then `downloadMedia`.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface InboundMedia {
+  /** Which media type the message is. */
+  kind: MediaKind;
+  /** Media id (expires after about 7 days). */
+  id: string;
+  /** `mime_type`, e.g. `audio/ogg; codecs=opus`. */
+  mimeType: string;
+  /** `sha256` of the file, base64. */
+  sha256?: string;
+  /** `caption` (image, video, document). */
+  caption?: string;
+  /** `filename` (document). */
+  filename?: string;
+  /** `voice`: true for a recorded voice note (audio). */
+  voice?: boolean;
+  /** `animated` (sticker). */
+  animated?: boolean;
+  /** `url`, when Meta includes a download URL in the webhook. */
+  url?: string;
+}
+
+/**
+ * `location`: a shared or chosen place.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface InboundLocation {
+  /** Degrees, −90..90. */
+  latitude: number;
+  /** Degrees, −180..180. */
+  longitude: number;
+  /** Place name, for a chosen place. */
+  name?: string;
+  /** Place address, for a chosen place. */
+  address?: string;
+  /** Maps URL, for a chosen place. */
+  url?: string;
+}
+
+/**
+ * `reaction`: an emoji on one of our messages, or its removal.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface InboundReaction {
+  /** The wamid reacted to. */
+  messageId: string;
+  /** The emoji; absent when the reaction was removed. */
+  emoji?: string;
+  /** True when the user removed their reaction (Meta sends an empty or missing emoji). */
+  removed: boolean;
+}
+
+/**
+ * `order`: a cart sent from a catalog.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface InboundOrder {
+  /** `catalog_id`. */
+  catalogId: string;
+  /** `text` sent with the order. */
+  text?: string;
+  /** `product_items[]`. */
+  productItems: { productRetailerId: string; quantity: number; itemPrice: number; currency: string }[];
+}
+
+/**
+ * `system`: a change on the user's side (number or identity changed).
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface InboundSystem {
+  /** `type`, e.g. `user_changed_number`, `customer_identity_changed`. */
+  type?: string;
+  /** `body`: human-readable description. */
+  body?: string;
+  /** `wa_id`: the user's new number, for `user_changed_number`. */
+  newWaId?: string;
+}
+
+/**
+ * `context` of a message: what it replies to and whether it was forwarded.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+ */
+export interface MessageContext {
+  /** `context.from`: who sent the message replied to. */
+  from?: string;
+  /** `context.id`: wamid of the message replied to (for `button`, the template message). */
+  id?: string;
+  /** `context.forwarded`. */
+  forwarded?: boolean;
+  /** `context.frequently_forwarded`. */
+  frequentlyForwarded?: boolean;
+}
+
+/**
+ * An error object as Meta puts it in messages, statuses and changes.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+ */
+export interface GraphErrorInfo {
+  /** `code`, e.g. 131051. */
+  code: number;
+  /** `title`. */
+  title?: string;
+  /** `message`. */
+  message?: string;
+  /** `error_data.details`. */
+  details?: string;
+  /** `href` to Meta's error-code page. */
+  href?: string;
+}
+
+/** Status values Meta sends today. */
+export const MESSAGE_STATUSES = ['sent', 'delivered', 'read', 'failed', 'deleted', 'played'] as const;
+
+/** A known status value. */
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/**
+ * One `value.statuses[]` element, normalized.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object
+ */
+export interface StatusUpdate {
+  /** `id`: wamid of the message we sent. */
+  wamid: string;
+  /** `status`; unknown values are kept as received with `known` false. */
+  status: MessageStatus | (string & NonNullable<unknown>);
+  /** True when `status` is one of `MESSAGE_STATUSES`. */
+  known: boolean;
+  /** `timestamp`, in epoch seconds. */
+  timestamp: number;
+  /** `recipient_id`: the recipient's phone number (or a group id for group messages). */
+  recipientId?: string;
+  /** `recipient_user_id`: the recipient's business-scoped user id. */
+  recipientUserId?: string;
+  /** `biz_opaque_callback_data`: what we sent with the message (our own message id). */
+  callbackData?: string;
+  /** `errors` (status `failed`). */
+  errors?: GraphErrorInfo[];
+  /** `conversation`, as received. */
+  conversation?: unknown;
+  /** `pricing`, as received. */
+  pricing?: unknown;
+  /** The status exactly as received. */
+  raw: unknown;
+}
