@@ -1,0 +1,17 @@
+// Public API of @gtc/flows: the .ygtc flow language (loader, validator, triggers, expressions, engine). Pure, no I/O.
+export * from './flow.types';
+export { loadFlow, loadFragment, formatIssue, normalizeText, MAX_FLOW_SOURCE, type FragmentResult } from './flow.loader';
+export { flowFileSchema, nodeSchema, triggerSchema, fragmentSchema, flowJsonSchema, type FlowFile } from './flow.schema';
+export { matchTrigger, rankTrigger, keywordInText, MatchRank, type TriggerMatch } from './trigger.matcher';
+export {
+  compileExpression,
+  evaluateExpression,
+  buildExpressionScope,
+  MAX_EXPRESSION_LENGTH,
+  MAX_VARS_JSON_BYTES,
+  type ExpressionScope,
+  type ExpressionResult,
+} from './expression';
+export { interpolate, scanPlaceholders, checkPlaceholders, type InterpolationScope, type InterpolationResult } from './interpolate';
+export { runFlow, resumeWait, MAX_STEPS, type RunFlowInput, type ResumeWaitInput } from './flow.engine';
+export { unsafeRegexReason } from './safe-regex';
