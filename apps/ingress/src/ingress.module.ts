@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { GtcConfigModule } from '@gtc/config';
+import { DbModule } from '@gtc/db';
+import { HealthController, ObservabilityModule } from '@gtc/observability';
+import { QueueModule } from '@gtc/queue';
+import { IngressMetrics } from './ingress.metrics';
+import { ProviderDirectory } from './provider-directory.service';
+import { Reconciler } from './reconciler.service';
+import { WebhookController } from './webhook.controller';
+import { WebhookRecorder } from './webhook-recorder.service';
+
+/** ingress: Meta's webhooks in, durable rows and jobs out. */
+@Module({
+  imports: [GtcConfigModule, ObservabilityModule.forService('ingress', ['webhook/(.*)']), DbModule, QueueModule],
+  controllers: [HealthController, WebhookController],
+  providers: [IngressMetrics, ProviderDirectory, WebhookRecorder, Reconciler],
+})
+export class IngressModule {}

@@ -1,0 +1,10 @@
+import { runHttpService } from '@gtc/observability';
+import { IngressModule } from './ingress.module';
+
+void runHttpService(IngressModule, {
+  service: 'ingress',
+  port: (c) => c.env.INGRESS_PORT,
+  bodyLimit: (c) => c.env.INGRESS_BODY_LIMIT_BYTES,
+  // The signature is over the raw bytes, kept on req.rawBody.
+  rawBody: true,
+});

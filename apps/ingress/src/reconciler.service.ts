@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { PrismaService } from '@gtc/db';
+import { PeriodicTask } from '@gtc/observability';
+import { jobIds, QueueName, QueueService } from '@gtc/queue';
+import { IngressMetrics } from './ingress.metrics';
+
+const BATCH = 1_000;
+/** Rows younger than this are still on their way through the normal path. */
+const MIN_AGE_SECONDS = 5;
+
+/**
+ * Postgres is the truth: rows recorded but whose job never made it (Redis down, or Redis lost its data) are
+ * enqueued again. Job ids are deterministic, so a row whose job still exists is not enqueued twice.
+ */
+@Injectable()
+export class Reconciler extends PeriodicTask {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly queues: QueueService,
+    private readonly metrics: IngressMetrics,
+    private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  protected intervalMs(): number {
+    return this.config.env.RECONCILE_INTERVAL_MS;
+  }
+
+  /** One pass: pending inbound messages and unapplied statuses of known messages, oldest first. */
+  protected async runOnce(): Promise<void> {
+    const inbound = await this.prisma.client.$queryRawUnsafe<{ id: string; contact_id: string }[]>(
+      `SELECT id, contact_id FROM inbound_messages
+       WHERE state = 'pending' AND contact_id IS NOT NULL AND received_at < now() - make_interval(secs => $1)
+       ORDER BY arrival LIMIT ${BATCH}`,
+      MIN_AGE_SECONDS,
+    );
+    const statuses = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
+      `SELECT s.id FROM status_events s JOIN outbound_messages o ON o.wamid = s.wamid
+       WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1)
+       ORDER BY s.received_at LIMIT ${BATCH}`,
+      MIN_AGE_SECONDS,
+    );
+    await this.queues.addBulk(
+      QueueName.Inbound,
+      inbound.map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id } })),
+    );
+    await this.queues.addBulk(
+      QueueName.Status,
+      statuses.map((r) => ({ id: jobIds.status(r.id), data: { statusEventId: r.id } })),
+    );
+    this.metrics.reconciled.inc({ queue: QueueName.Inbound }, inbound.length);
+    this.metrics.reconciled.inc({ queue: QueueName.Status }, statuses.length);
+  }
+}

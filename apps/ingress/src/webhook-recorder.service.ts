@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { PrismaService } from '@gtc/db';
+import { jobIds, QueueName, QueueService } from '@gtc/queue';
+import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, WebhookChange } from '@gtc/whatsapp';
+import { GroupCommit } from './group-commit';
+import { IngressMetrics } from './ingress.metrics';
+import type { WebhookTarget } from './provider-directory.service';
+
+/** One verified webhook to record. */
+export interface RecordRequest {
+  target: WebhookTarget;
+  webhook: ParsedWebhook;
+}
+
+/** What recording one webhook did. */
+export interface RecordOutcome {
+  messages: number;
+  newMessages: number;
+  statuses: number;
+  newStatuses: number;
+  events: number;
+  /** Changes for another phone number, acknowledged and dropped. */
+  dropped: number;
+}
+
+interface ContactIdentity {
+  key: string;
+  tenantId: string;
+  providerId: string;
+  waId: string | null;
+  userId: string | null;
+  name: string | null;
+  lastInboundAt: number;
+}
+
+const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
+
+function identityKey(providerId: string, waId?: string, userId?: string): string | null {
+  if (waId) return `${providerId}|w|${waId}`;
+  if (userId) return `${providerId}|u|${userId}`;
+  return null;
+}
+
+/**
+ * Records verified webhooks durably and deduplicated, many per transaction (group commit): contacts upserted,
+ * inbound messages unique per provider+wamid, statuses unique per wamid+status, other changes kept raw.
+ * Only rows that are new are enqueued, after commit; if Redis is down they stay pending for the reconciler.
+ */
+@Injectable()
+export class WebhookRecorder {
+  private readonly log = new Logger(WebhookRecorder.name);
+  private readonly commits = new GroupCommit<RecordRequest, RecordOutcome>((items) => this.flush(items), 8, 200);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly queues: QueueService,
+    private readonly metrics: IngressMetrics,
+  ) {}
+
+  /** Resolves once the webhook's content is committed to Postgres; rejects if it could not be. */
+  record(request: RecordRequest): Promise<RecordOutcome> {
+    return this.commits.submit(request);
+  }
+
+  private async flush(items: RecordRequest[]): Promise<RecordOutcome[]> {
+    this.metrics.batchSize.observe(items.length);
+    const end = this.metrics.flushSeconds.startTimer();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await this.write(items);
+        end();
+        return outcomes;
+      } catch (err) {
+        if (attempt >= 3 || !RETRYABLE.test(String((err as Error).message))) throw err;
+      }
+    }
+  }
+
+  private async write(items: RecordRequest[]): Promise<RecordOutcome[]> {
+    const outcomes: RecordOutcome[] = items.map(() => ({ messages: 0, newMessages: 0, statuses: 0, newStatuses: 0, events: 0, dropped: 0 }));
+    const contacts = new Map<string, ContactIdentity>();
+    const messages: { item: number; target: WebhookTarget; m: InboundMessageEvent; key: string | null }[] = [];
+    const statuses: { item: number; target: WebhookTarget; s: StatusUpdate }[] = [];
+    const events: { item: number; target: WebhookTarget; change: WebhookChange; digest: string }[] = [];
+
+    items.forEach(({ target, webhook }, item) => {
+      for (const change of webhook.changes) {
+        if (change.phoneNumberId && change.phoneNumberId !== target.phoneNumberId) {
+          outcomes[item].dropped++;
+          this.log.warn(
+            `dropped a webhook change for phone_number_id ${change.phoneNumberId}: this team's number is ${target.phoneNumberId}`,
+          );
+          continue;
+        }
+        if (change.field !== 'messages' || !change.known || change.invalid.length || change.errors.length) {
+          const digest = createHash('sha256').update(JSON.stringify(change.raw)).digest('hex');
+          events.push({ item, target, change, digest });
+        }
+        for (const m of change.messages) {
+          const key = identityKey(target.providerId, m.from, m.userId);
+          if (key) {
+            const prev = contacts.get(key);
+            contacts.set(key, {
+              key,
+              tenantId: target.tenantId,
+              providerId: target.providerId,
+              waId: m.from ?? null,
+              userId: m.userId ?? prev?.userId ?? null,
+              name: m.profileName ?? prev?.name ?? null,
+              lastInboundAt: Math.max(prev?.lastInboundAt ?? 0, m.timestamp),
+            });
+          }
+          messages.push({ item, target, m, key });
+        }
+        for (const s of change.statuses) statuses.push({ item, target, s });
+      }
+    });
+
+    // No transaction: each statement is atomic and idempotent, and we answer 200 only when all succeeded; a
+    // partial write followed by 503 is completed by Meta's retry. Statuses and other events don't wait for contacts.
+    const pool = this.prisma.pool;
+    const statusWrite = statuses.length
+      ? pool.query<{ id: string; provider_id: string; wamid: string; status: string }>(
+          `INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload)
+           SELECT t, p, w, st, cb, to_timestamp(ts), r, e::jsonb, pl::jsonb
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
+             AS x(t, p, w, st, cb, ts, r, e, pl)
+           ON CONFLICT (wamid, status) DO NOTHING
+           RETURNING id, provider_id, wamid, status`,
+          [
+            statuses.map((x) => x.target.tenantId),
+            statuses.map((x) => x.target.providerId),
+            statuses.map((x) => x.s.wamid),
+            statuses.map((x) => x.s.status),
+            statuses.map((x) => x.s.callbackData ?? null),
+            statuses.map((x) => x.s.timestamp),
+            statuses.map((x) => x.s.recipientId ?? x.s.recipientUserId ?? null),
+            statuses.map((x) => (x.s.errors ? JSON.stringify(x.s.errors) : null)),
+            statuses.map((x) => JSON.stringify(x.s)),
+          ],
+        )
+      : Promise.resolve({ rows: [] });
+    const eventWrite = events.length
+      ? pool.query(
+          `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[])
+           ON CONFLICT (provider_id, digest) DO NOTHING`,
+          [
+            events.map((x) => x.target.tenantId),
+            events.map((x) => x.target.providerId),
+            events.map((x) => x.change.field),
+            events.map((x) => x.digest),
+            events.map((x) => JSON.stringify(x.change.raw)),
+          ],
+        )
+      : Promise.resolve();
+    const messageWrite = (async () => {
+      if (!messages.length) return [];
+      const contactIds = await this.upsertContacts([...contacts.values()]);
+      const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string }>(
+        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state)
+         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts), CASE WHEN c IS NULL THEN 'ignored' ELSE 'pending' END
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[])
+           WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, n)
+         ORDER BY n
+         ON CONFLICT (provider_id, wamid) DO NOTHING
+         RETURNING id, contact_id, provider_id, wamid`,
+        [
+          messages.map((x) => x.target.tenantId),
+          messages.map((x) => x.target.providerId),
+          messages.map((x) => (x.key ? (contactIds.get(x.key) ?? null) : null)),
+          messages.map((x) => x.m.wamid),
+          messages.map((x) => x.m.type),
+          messages.map((x) => JSON.stringify(x.m)),
+          messages.map((x) => x.m.timestamp),
+        ],
+      );
+      return rows;
+    })();
+    const [inserted, { rows: insertedStatuses }] = await Promise.all([messageWrite, statusWrite, eventWrite]);
+
+    const newMessage = new Set(inserted.map((r) => `${r.provider_id}|${r.wamid}`));
+    for (const x of messages) {
+      outcomes[x.item].messages++;
+      if (newMessage.delete(`${x.target.providerId}|${x.m.wamid}`)) outcomes[x.item].newMessages++;
+    }
+    const newStatus = new Set(insertedStatuses.map((r) => `${r.provider_id}|${r.wamid}|${r.status}`));
+    for (const x of statuses) {
+      outcomes[x.item].statuses++;
+      if (newStatus.delete(`${x.target.providerId}|${x.s.wamid}|${x.s.status}`)) outcomes[x.item].newStatuses++;
+    }
+    for (const x of events) outcomes[x.item].events++;
+
+    this.enqueue(inserted, insertedStatuses);
+    return outcomes;
+  }
+
+  /**
+   * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
+   * statement; returns identity key → contact id. A contact created concurrently by another batch is looked up.
+   */
+  private async upsertContacts(identities: ContactIdentity[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    if (!identities.length) return ids;
+    const list = [...identities].sort((a, b) => (a.key < b.key ? -1 : 1));
+    const params = [
+      list.map((i) => i.tenantId),
+      list.map((i) => i.providerId),
+      list.map((i) => i.waId),
+      list.map((i) => i.userId),
+      list.map((i) => i.name),
+      list.map((i) => i.lastInboundAt),
+    ];
+    const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
+      `WITH x AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS x(t, p, w, u, n, ts)
+       ), found AS (
+         -- By wa_id first, else by user_id; two joins so each uses its unique index.
+         SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts FROM (
+           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+           UNION ALL
+           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
+         ) m ORDER BY p, w, u, pref
+       ), upd AS (
+         UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
+           profile_name = COALESCE(f.n, c.profile_name), updated_at = now()
+         FROM found f WHERE c.id = f.id
+         RETURNING f.id, f.p, f.w, f.u
+       ), ins AS (
+         INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, profile_name, last_inbound_at, updated_at)
+         SELECT x.t, x.p, x.w, x.u, x.n, to_timestamp(x.ts), now() FROM x
+         WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
+         ON CONFLICT DO NOTHING
+         RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
+       )
+       SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`,
+      params,
+    );
+    for (const r of rows) {
+      const key = identityKey(r.p, r.w ?? undefined, r.u ?? undefined);
+      if (key) ids.set(key, r.id);
+    }
+    const missing = list.filter((i) => !ids.has(i.key));
+    if (missing.length) {
+      // Lost a race with another batch creating the same contact: it exists now.
+      const { rows: again } = await this.prisma.pool.query<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }>(
+        `SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
+         JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+         UNION
+         SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
+         JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u`,
+        [missing.map((i) => i.providerId), missing.map((i) => i.waId), missing.map((i) => i.userId)],
+      );
+      for (const i of missing) {
+        const row =
+          again.find((r) => r.provider_id === i.providerId && i.waId !== null && r.wa_id === i.waId) ??
+          again.find((r) => r.provider_id === i.providerId && i.userId !== null && r.user_id === i.userId);
+        if (row) ids.set(i.key, row.id);
+      }
+    }
+    return ids;
+  }
+
+  /** Enqueues new rows; failures are logged and left to the reconciler (the rows are durable). */
+  private enqueue(
+    inbound: { id: string; contact_id: string | null }[],
+    statuses: { id: string }[],
+  ): void {
+    const jobs = inbound
+      .filter((r) => r.contact_id)
+      .map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id! } }));
+    Promise.all([
+      this.queues.addBulk(QueueName.Inbound, jobs),
+      this.queues.addBulk(
+        QueueName.Status,
+        statuses.map((r) => ({ id: jobIds.status(r.id), data: { statusEventId: r.id } })),
+      ),
+    ]).then(
+      () => this.metrics.enqueued.inc(jobs.length + statuses.length),
+      (err: Error) => {
+        this.metrics.enqueueFailures.inc();
+        this.log.warn(`enqueue failed (${err.message}); the reconciler will enqueue the recorded rows`);
+      },
+    );
+  }
+}

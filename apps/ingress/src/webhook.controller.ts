@@ -1,0 +1,98 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Controller, Get, HttpStatus, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { parseWebhook, SIGNATURE_HEADER, verifySignature } from '@gtc/whatsapp';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { IngressMetrics } from './ingress.metrics';
+import { ProviderDirectory } from './provider-directory.service';
+import { WebhookRecorder } from './webhook-recorder.service';
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** `GET/POST /webhook/whatsapp/:tenant/:team`: Meta's verification handshake and notifications. */
+@Controller('webhook/whatsapp/:tenant/:team')
+export class WebhookController {
+  private readonly log = new Logger(WebhookController.name);
+
+  constructor(
+    private readonly directory: ProviderDirectory,
+    private readonly recorder: WebhookRecorder,
+    private readonly metrics: IngressMetrics,
+  ) {}
+
+  /** Verification: 200 with the challenge when the verify token matches, 403 otherwise, 404 for unknown or disabled. */
+  @Get()
+  async verify(
+    @Param('tenant') tenant: string,
+    @Param('team') team: string,
+    @Query() query: Record<string, string | undefined>,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const target = await this.directory.find(tenant, team);
+    if (!target || !target.enabled) return void reply.code(404).send({ message: 'unknown tenant/team or provider disabled' });
+    const token = query['hub.verify_token'] ?? '';
+    if (query['hub.mode'] !== 'subscribe' || !safeEqual(token, target.verifyToken)) {
+      return void reply.code(403).send({ message: 'verify token mismatch' });
+    }
+    reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(query['hub.challenge'] ?? '');
+  }
+
+  /**
+   * Notification: signature checked over the raw bytes (401), JSON parsed (400), content recorded in Postgres
+   * (503 if that fails, so Meta retries) and only then acknowledged with 200.
+   */
+  @Post()
+  async receive(
+    @Param('tenant') tenant: string,
+    @Param('team') team: string,
+    @Req() req: FastifyRequest & { rawBody?: Buffer },
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const started = process.hrtime.bigint();
+    const answer = (code: number, outcome: string, body: unknown) => {
+      this.metrics.webhooks.inc({ outcome });
+      this.metrics.ackSeconds.observe({ code: String(code) }, Number(process.hrtime.bigint() - started) / 1e9);
+      void reply.code(code).send(body);
+    };
+
+    let target;
+    try {
+      target = await this.directory.find(tenant, team);
+    } catch (err) {
+      this.log.error(`provider lookup failed: ${(err as Error).message}`);
+      return answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });
+    }
+    if (!target || !target.enabled) return answer(404, 'unknown_target', { message: 'unknown tenant/team or provider disabled' });
+
+    const raw = req.rawBody ?? Buffer.alloc(0);
+    if (!target.insecureSkipSignature) {
+      if (!target.appSecret) {
+        this.log.warn(
+          `refused a webhook for ${tenant}/${team}: no app secret configured. Set the provider's app_secret (admin API or answers.json) to your Meta app's secret.`,
+        );
+        return answer(401, 'no_app_secret', { message: 'signature cannot be verified: no app secret configured' });
+      }
+      const header = req.headers[SIGNATURE_HEADER];
+      if (!verifySignature(raw, typeof header === 'string' ? header : undefined, target.appSecret)) {
+        return answer(401, 'bad_signature', { message: 'invalid or missing X-Hub-Signature-256' });
+      }
+    }
+
+    const webhook = parseWebhook(req.body);
+    if (!webhook.ok) return answer(400, 'not_a_webhook', { message: webhook.reason });
+
+    try {
+      const outcome = await this.recorder.record({ target, webhook });
+      const duplicate = outcome.messages + outcome.statuses > 0 && outcome.newMessages + outcome.newStatuses === 0;
+      answer(200, outcome.dropped && !outcome.messages && !outcome.statuses ? 'dropped' : duplicate ? 'duplicate' : 'accepted', {
+        received: true,
+      });
+    } catch (err) {
+      this.log.error(`could not record a webhook (answering 503 so Meta retries): ${(err as Error).message}`);
+      answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });
+    }
+  }
+}

@@ -1,0 +1,311 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrismaClient } from '@gtc/db';
+import { createTestProvider, freePort, ServiceProcess, startService, TcpProxy, testEnv, TestProvider } from '@gtc/testing';
+import { INBOUND_MESSAGE_TYPES, signPayload } from '@gtc/whatsapp';
+
+// Real ingress process, real Postgres and Redis: what is acknowledged is recorded, once, and enqueued.
+const { databaseUrl, redisUrl, redisPrefix } = testEnv();
+const prefix = `${redisPrefix}-ingress`;
+const prisma = createPrismaClient(databaseUrl);
+const inboundQueue = new Queue('inbound', { connection: { url: redisUrl }, prefix });
+const statusQueue = new Queue('status', { connection: { url: redisUrl }, prefix });
+const fixturesDir = resolve(__dirname, '../../../libs/whatsapp/test/fixtures/pywa');
+const fixture = (file: string) => JSON.parse(readFileSync(resolve(fixturesDir, file), 'utf8')) as Record<string, any>;
+
+let ingress: ServiceProcess;
+let p: TestProvider;
+let seq = 0;
+
+/** A fixture payload re-addressed to our number, with unique message ids. */
+function readdress(payload: any, phoneNumberId: string): any {
+  const copy = structuredClone(payload);
+  for (const entry of copy.entry ?? []) {
+    for (const change of entry.changes ?? []) {
+      const v = change.value ?? {};
+      if (v.metadata) v.metadata.phone_number_id = phoneNumberId;
+      for (const m of v.messages ?? []) m.id = `wamid.test${++seq}.${Date.now()}`;
+    }
+  }
+  return copy;
+}
+
+async function post(provider: TestProvider, body: string | Buffer, headers: Record<string, string> = {}, sign = true) {
+  const res = await fetch(`${ingress.url}/webhook/whatsapp/${provider.tenantSlug}/${provider.teamSlug}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(sign ? { 'x-hub-signature-256': signPayload(body, provider.appSecret) } : {}),
+      ...headers,
+    },
+    body,
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** POST announcing the whole length but writing only its start: the server must refuse on the length alone (413). */
+function postLarge(provider: TestProvider, body: Buffer): Promise<{ status: number }> {
+  return new Promise((resolveResponse, reject) => {
+    const req = request(
+      `${ingress.url}/webhook/whatsapp/${provider.tenantSlug}/${provider.teamSlug}`,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length, 'x-hub-signature-256': signPayload(body, provider.appSecret) } },
+      (res) => {
+        res.resume();
+        resolveResponse({ status: res.statusCode ?? 0 });
+        req.destroy();
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    req.write(body.subarray(0, 64 * 1024));
+  });
+}
+
+async function counts(providerId: string) {
+  const [inbound, statuses, events, jobs] = await Promise.all([
+    prisma.inboundMessage.count({ where: { providerId } }),
+    prisma.statusEvent.count({ where: { providerId } }),
+    prisma.webhookEvent.count({ where: { providerId } }),
+    Promise.all([inboundQueue.count(), statusQueue.count()]),
+  ]);
+  return { inbound, statuses, events, jobs };
+}
+
+const textPayload = (phoneNumberId: string, wamid: string, body: string, from = '15551234567') => ({
+  object: 'whatsapp_business_account',
+  entry: [
+    {
+      id: 'WABA',
+      changes: [
+        {
+          field: 'messages',
+          value: {
+            messaging_product: 'whatsapp',
+            metadata: { display_phone_number: '15550000000', phone_number_id: phoneNumberId },
+            contacts: [{ profile: { name: 'Zoë' }, wa_id: from }],
+            messages: [{ from, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body } }],
+          },
+        },
+      ],
+    },
+  ],
+});
+
+beforeAll(async () => {
+  p = await createTestProvider(prisma);
+  ingress = await startService('ingress', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: prefix });
+});
+afterAll(async () => {
+  await ingress?.kill();
+  await Promise.all([inboundQueue.close(), statusQueue.close(), prisma.$disconnect()]);
+});
+
+describe('GET verification', () => {
+  const url = (t: TestProvider, token: string) =>
+    `${ingress.url}/webhook/whatsapp/${t.tenantSlug}/${t.teamSlug}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(token)}&hub.challenge=1158201444`;
+
+  it('answers the challenge as plain text for the right verify token', async () => {
+    const res = await fetch(url(p, p.verifyToken));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await res.text()).toBe('1158201444');
+  });
+
+  it('refuses a wrong token with 403 and an unknown tenant or disabled provider with 404', async () => {
+    expect((await fetch(url(p, 'wrong'))).status).toBe(403);
+    expect((await fetch(url({ ...p, tenantSlug: 'nobody' }, p.verifyToken))).status).toBe(404);
+    const disabled = await createTestProvider(prisma, { enabled: false });
+    expect((await fetch(url(disabled, disabled.verifyToken))).status).toBe(404);
+  });
+});
+
+describe('POST notifications', () => {
+  it('records every fixture message type, status and other field, and enqueues each once', async () => {
+    const before = await counts(p.providerId);
+    let messages = 0;
+    let statuses = 0;
+    const types = new Set<string>();
+    for (const file of readdirSync(fixturesDir).filter((f) => f.endsWith('.json'))) {
+      for (const [name, payload] of Object.entries(fixture(file))) {
+        const body = readdress(payload, p.phoneNumberId);
+        const value = body.entry?.[0]?.changes?.[0]?.value ?? {};
+        messages += (value.messages ?? []).length;
+        statuses += (value.statuses ?? []).length;
+        for (const m of value.messages ?? []) types.add(m.type);
+        const res = await post(p, JSON.stringify(body));
+        expect(res.status, `${file}:${name}`).toBe(200);
+      }
+    }
+    expect([...types]).toEqual(expect.arrayContaining(['text', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts', 'reaction', 'order', 'unsupported', 'interactive', 'button', 'system']));
+    const after = await counts(p.providerId);
+    expect(after.inbound - before.inbound).toBe(messages);
+    const recorded = await prisma.inboundMessage.findMany({ where: { providerId: p.providerId }, select: { type: true, payload: true, contactId: true } });
+    // Types WhatsApp.md doesn't list (edit, revoke) are kept as "unknown", with their raw JSON.
+    const known = new Set<string>(INBOUND_MESSAGE_TYPES);
+    const expected = new Set([...types].map((t) => (known.has(t) ? t : 'unknown')));
+    expect([...new Set(recorded.map((r) => r.type))].sort()).toEqual([...expected].sort());
+    const unknown = recorded.filter((r) => r.type === 'unknown');
+    expect(unknown.length).toBeGreaterThan(0);
+    expect(unknown.every((r) => (r.payload as { raw?: unknown }).raw)).toBe(true);
+    expect(recorded.every((r) => r.contactId)).toBe(true);
+    // Statuses are unique per wamid+status: the fixtures reuse ids, so count distinct pairs.
+    expect(after.statuses - before.statuses).toBeGreaterThan(0);
+    expect(after.statuses - before.statuses).toBeLessThanOrEqual(statuses);
+    expect(after.events - before.events).toBeGreaterThan(10);
+    await expect.poll(async () => (await inboundQueue.getJobCounts()).waiting + (await inboundQueue.getJobCounts()).completed, { timeout: 5000 }).toBeGreaterThanOrEqual(messages);
+  });
+
+  it('upserts the contact with its profile name and last inbound time', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const res = await post(p, JSON.stringify(textPayload(p.phoneNumberId, `wamid.contact.${now}`, 'hello', '4915112345678')));
+    expect(res.status).toBe(200);
+    const contact = await prisma.contact.findFirstOrThrow({ where: { providerId: p.providerId, waId: '4915112345678' } });
+    expect(contact.profileName).toBe('Zoë');
+    expect(Math.abs(contact.lastInboundAt!.getTime() / 1000 - now)).toBeLessThanOrEqual(2);
+  });
+
+  it('verifies and keeps a non-ASCII, escaped-character message byte for byte', async () => {
+    const raw = JSON.stringify(textPayload(p.phoneNumberId, 'wamid.unicode.1', 'Grüße, 你好 👋 مرحبا')).replace('Gr\u00fc', 'Gr\\u00fc').replace(/\//g, '\\/');
+    const res = await post(p, Buffer.from(raw, 'utf8'));
+    expect(res.status).toBe(200);
+    const row = await prisma.inboundMessage.findFirstOrThrow({ where: { providerId: p.providerId, wamid: 'wamid.unicode.1' } });
+    expect((row.payload as { text: string }).text).toBe('Grüße, 你好 👋 مرحبا');
+  });
+
+  it('records one row and one job for 10 concurrent replays and for a replay much later', async () => {
+    const body = JSON.stringify(textPayload(p.phoneNumberId, 'wamid.replay.1', 'once'));
+    const results = await Promise.all(Array.from({ length: 10 }, () => post(p, body)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    await prisma.inboundMessage.updateMany({ where: { wamid: 'wamid.replay.1' }, data: { receivedAt: new Date(Date.now() - 3 * 86400_000) } });
+    expect((await post(p, body)).status).toBe(200);
+    const rows = await prisma.inboundMessage.findMany({ where: { providerId: p.providerId, wamid: 'wamid.replay.1' } });
+    expect(rows).toHaveLength(1);
+    const jobs = (await inboundQueue.getJobs(['waiting', 'completed', 'active', 'delayed'])).filter((j) => j.data.inboundId === rows[0].id);
+    expect(jobs).toHaveLength(1);
+  });
+
+  it('keeps statuses for messages it has never seen (they may precede the send record)', async () => {
+    const status = fixture('message_status.json').delivered;
+    const body = readdress(status, p.phoneNumberId);
+    body.entry[0].changes[0].value.statuses[0].id = 'wamid.unknown.outbound';
+    expect((await post(p, JSON.stringify(body))).status).toBe(200);
+    expect((await post(p, JSON.stringify(body))).status).toBe(200);
+    const rows = await prisma.statusEvent.findMany({ where: { wamid: 'wamid.unknown.outbound' } });
+    expect(rows).toHaveLength(1);
+    expect(rows[0].status).toBe('delivered');
+    expect(rows[0].appliedAt).toBeNull();
+  });
+
+  it('acknowledges and drops a payload for another phone number', async () => {
+    const before = await counts(p.providerId);
+    const res = await post(p, JSON.stringify(textPayload('999999999', 'wamid.other.number', 'x')));
+    expect(res.status).toBe(200);
+    expect(await counts(p.providerId)).toEqual(before);
+  });
+
+  describe('bad input gets its status code and changes nothing', () => {
+    const good = () => JSON.stringify(textPayload(p.phoneNumberId, `wamid.bad.${Math.random()}`, 'x'));
+    it.each([
+      ['bad signature', async () => post(p, good(), { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }, false), 401],
+      ['missing signature', async () => post(p, good(), {}, false), 401],
+      ['signature over other bytes', async () => post(p, good(), { 'x-hub-signature-256': signPayload('{}', p.appSecret) }, false), 401],
+      ['unknown tenant', async () => post({ ...p, tenantSlug: 'no-such-tenant' }, good()), 404],
+      ['unknown team', async () => post({ ...p, teamSlug: 'no-such-team' }, good()), 404],
+      ['malformed JSON', async () => post(p, '{"object": "whatsapp_business_account", "entry": ['), 400],
+      ['not a webhook', async () => post(p, '"just a string"'), 400],
+      ['oversized body', async () => postLarge(p, Buffer.from(`{"pad":"${'x'.repeat(4 * 1024 * 1024 + 10)}"}`)), 413],
+    ])('%s → %i', async (_name, run, code) => {
+      const before = await counts(p.providerId);
+      const res = await run();
+      expect(res.status).toBe(code);
+      expect(res.status).toBeLessThan(500);
+      expect(await counts(p.providerId)).toEqual(before);
+    });
+
+    it('refuses every POST with 401 when the provider has no app secret', async () => {
+      const noSecret = await createTestProvider(prisma, { appSecret: null });
+      const res = await post({ ...noSecret, appSecret: 'anything' }, JSON.stringify(textPayload(noSecret.phoneNumberId, 'wamid.nosecret', 'x')));
+      expect(res.status).toBe(401);
+      expect(await prisma.inboundMessage.count({ where: { providerId: noSecret.providerId } })).toBe(0);
+      await expect.poll(() => ingress.logs.join('\n')).toMatch(/no app secret configured\. Set the provider's app_secret/);
+    });
+  });
+});
+
+describe('outages', () => {
+  it('answers 503 while Postgres is unreachable and loses nothing it acknowledged', async () => {
+    const pgProxy = new TcpProxy(await freePort(), 5432);
+    await pgProxy.start();
+    const url = new URL(databaseUrl);
+    url.port = String(pgProxy.port);
+    url.hostname = '127.0.0.1';
+    const svc = await startService('ingress', { DATABASE_URL: url.toString(), REDIS_URL: redisUrl, REDIS_PREFIX: prefix });
+    const send = async (wamid: string) => {
+      const body = JSON.stringify(textPayload(p.phoneNumberId, wamid, 'during outage'));
+      const res = await fetch(`${svc.url}/webhook/whatsapp/${p.tenantSlug}/${p.teamSlug}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(body, p.appSecret) },
+        body,
+      });
+      return res.status;
+    };
+    try {
+      expect(await send('wamid.pg.before')).toBe(200);
+      await pgProxy.stop();
+      const during = await Promise.all(Array.from({ length: 5 }, (_, i) => send(`wamid.pg.during.${i}`)));
+      expect(during).toEqual(Array(5).fill(503));
+      await pgProxy.start();
+      // Meta redelivers: now they are recorded.
+      await expect.poll(() => send('wamid.pg.during.0'), { timeout: 15_000, interval: 500 }).toBe(200);
+      for (let i = 1; i < 5; i++) expect(await send(`wamid.pg.during.${i}`)).toBe(200);
+      const rows = await prisma.inboundMessage.count({ where: { providerId: p.providerId, wamid: { startsWith: 'wamid.pg.' } } });
+      expect(rows).toBe(6);
+    } finally {
+      await svc.kill();
+      await pgProxy.stop();
+    }
+  });
+
+  it('acknowledges what it recorded while Redis is down and enqueues it when Redis is back', async () => {
+    const redisProxy = new TcpProxy(await freePort(), 6379);
+    await redisProxy.start();
+    const svc = await startService('ingress', {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
+      REDIS_PREFIX: prefix,
+      RECONCILE_INTERVAL_MS: '500',
+    });
+    try {
+      await redisProxy.stop();
+      const wamids = Array.from({ length: 3 }, (_, i) => `wamid.redis.down.${i}`);
+      for (const w of wamids) {
+        const body = JSON.stringify(textPayload(p.phoneNumberId, w, 'redis down'));
+        const res = await fetch(`${svc.url}/webhook/whatsapp/${p.tenantSlug}/${p.teamSlug}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(body, p.appSecret) },
+          body,
+        });
+        expect(res.status).toBe(200);
+      }
+      const rows = await prisma.inboundMessage.findMany({ where: { wamid: { in: wamids } } });
+      expect(rows).toHaveLength(3);
+      const jobIdsOf = async () => new Set((await inboundQueue.getJobs(['waiting', 'completed', 'active'])).map((j) => j.data.inboundId));
+      const idsWhileDown = await jobIdsOf();
+      expect(rows.filter((r) => idsWhileDown.has(r.id))).toEqual([]);
+      await redisProxy.start();
+      await expect
+        .poll(async () => {
+          const ids = await jobIdsOf();
+          return rows.every((r) => ids.has(r.id));
+        }, { timeout: 20_000, interval: 500 })
+        .toBe(true);
+    } finally {
+      await svc.kill();
+      await redisProxy.stop();
+    }
+  });
+});
