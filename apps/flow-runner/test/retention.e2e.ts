@@ -1,0 +1,47 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPrismaClient } from '@gtc/db';
+import { createTestProvider, ServiceProcess, startService, testEnv } from '@gtc/testing';
+
+// The retention job prunes finished history in batches and never touches unfinished work or recent message ids.
+const { databaseUrl, redisUrl, redisPrefix } = testEnv();
+const prisma = createPrismaClient(databaseUrl);
+let runner: ServiceProcess | undefined;
+afterAll(async () => {
+  await runner?.kill();
+  await prisma.$disconnect();
+});
+
+const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
+
+describe('retention', () => {
+  it('prunes old finished rows (with their status events) and keeps unfinished work and 7 days of message ids', async () => {
+    const p = await createTestProvider(prisma);
+    const contact = await prisma.contact.create({ data: { tenantId: p.tenantId, providerId: p.providerId, waId: '4930000001' } });
+    const base = { tenantId: p.tenantId, providerId: p.providerId, contactId: contact.id, type: 'text', payload: {} };
+    // 1,200 old processed messages: more than one batch.
+    await prisma.inboundMessage.createMany({
+      data: Array.from({ length: 1_200 }, (_, i) => ({ ...base, wamid: `old.${i}`, state: 'processed', receivedAt: daysAgo(40), processedAt: daysAgo(40) })),
+    });
+    const pendingOld = await prisma.inboundMessage.create({ data: { ...base, wamid: 'old.pending', state: 'pending', receivedAt: daysAgo(40) } });
+    const recentId = await prisma.inboundMessage.create({ data: { ...base, wamid: 'recent.processed', state: 'processed', receivedAt: daysAgo(3), processedAt: daysAgo(3) } });
+    const out = (seq: number, state: string, age: number) =>
+      prisma.outboundMessage.create({ data: { tenantId: p.tenantId, providerId: p.providerId, contactId: contact.id, seq, type: 'text', body: {}, state, updatedAt: daysAgo(age), createdAt: daysAgo(age) } });
+    const delivered = await out(1, 'delivered', 40);
+    const queued = await out(2, 'queued', 40);
+    const unknown = await out(3, 'unknown', 40);
+    const fresh = await out(4, 'read', 0);
+    await prisma.statusEvent.create({ data: { tenantId: p.tenantId, providerId: p.providerId, wamid: 'w.del', status: 'delivered', timestamp: daysAgo(40), payload: {}, outboundId: delivered.id, receivedAt: daysAgo(40) } });
+    await prisma.webhookEvent.create({ data: { tenantId: p.tenantId, providerId: p.providerId, field: 'account_update', digest: 'old', payload: {}, receivedAt: daysAgo(40) } });
+
+    // RETENTION_DAYS=1: finished outbound older than a day goes; message ids stay 7 days for deduplication.
+    runner = await startService('flow-runner', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: `${redisPrefix}-retention`, RETENTION_DAYS: '1', RETENTION_INTERVAL_MS: '500' });
+    await expect.poll(() => prisma.inboundMessage.count({ where: { providerId: p.providerId, wamid: { startsWith: 'old.' }, state: 'processed' } }), { timeout: 20_000 }).toBe(0);
+    await expect.poll(() => prisma.outboundMessage.count({ where: { id: delivered.id } }), { timeout: 10_000 }).toBe(0);
+
+    expect(await prisma.inboundMessage.findUnique({ where: { id: pendingOld.id } })).not.toBeNull();
+    expect(await prisma.inboundMessage.findUnique({ where: { id: recentId.id } })).not.toBeNull();
+    expect(await prisma.outboundMessage.count({ where: { id: { in: [queued.id, unknown.id, fresh.id] } } })).toBe(3);
+    expect(await prisma.statusEvent.count({ where: { wamid: 'w.del' } })).toBe(0);
+    await expect.poll(() => prisma.webhookEvent.count({ where: { providerId: p.providerId } }), { timeout: 10_000 }).toBe(0);
+  });
+});
