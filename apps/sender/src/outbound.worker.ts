@@ -1,0 +1,231 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { Prisma, PrismaService } from '@gtc/db';
+import { createWorker, jobIds, OutboundJob, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
+import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
+import { DelayedError, Job, Worker } from 'bullmq';
+import { orderingWait } from './ordering-gate';
+import { ProviderRegistry, SendingProvider } from './provider-registry.service';
+import { SenderMetrics } from './sender.metrics';
+import { AppliedStatus, StatusApplier } from './status-applier.service';
+
+const FINAL = new Set(['sent', 'delivered', 'read', 'failed']);
+const WINDOW_MS = 24 * 3600 * 1000;
+const PAUSED_RECHECK_MS = 30_000;
+/** A confirmed slot this close is waited for in process; a later one goes back to BullMQ's delayed set. */
+const SHORT_WAIT_MS = 250;
+
+type Message = Prisma.OutboundMessageGetPayload<{ include: { contact: { select: { lastInboundAt: true; optedOut: true } } } }>;
+
+/** Exponential backoff with full jitter, capped. */
+function backoff(attempt: number, baseMs: number, capMs: number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * Sends outbound messages. Per message: never twice (a row with a wamid is final; a send whose outcome is
+ * unknown waits for a status carrying our id before any retry), in order per recipient (ordering gate), within
+ * the number's limits (reserved slots), inside the 24-hour window, never business-initiated to opted-out
+ * contacts; failures handled by class (throttled, transient, window_closed, permanent, auth).
+ */
+@Injectable()
+export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger(OutboundWorker.name);
+  private worker?: Worker<OutboundJob>;
+  private readonly graph: GraphApiClient;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly providers: ProviderRegistry,
+    private readonly statuses: StatusApplier,
+    private readonly producer: OutboundProducer,
+    private readonly queues: QueueService,
+    private readonly redis: RedisService,
+    private readonly metrics: SenderMetrics,
+    private readonly config: AppConfig,
+  ) {
+    this.graph = new GraphApiClient({ baseUrl: config.env.GRAPH_API_BASE_URL, timeoutMs: config.env.GRAPH_API_TIMEOUT_MS, connections: 64 });
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker = createWorker(this.redis, QueueName.Outbound, (job, token) => this.handle(job, token ?? ''), this.config.env.SENDER_CONCURRENCY, this.log);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.graph.close();
+  }
+
+  /** Puts the job back until `ms` from now (BullMQ's delayed set); the row stays as it is. */
+  private async later(job: Job<OutboundJob>, token: string, ms: number, data?: OutboundJob): Promise<never> {
+    if (data) await job.updateData(data);
+    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+    throw new DelayedError();
+  }
+
+  private async handle(job: Job<OutboundJob>, token: string): Promise<void> {
+    const m = await this.prisma.client.outboundMessage.findUnique({
+      where: { id: job.data.outboundId },
+      include: { contact: { select: { lastInboundAt: true, optedOut: true } } },
+    });
+    if (!m || FINAL.has(m.state)) return; // gone, or already sent: never twice
+    const p = await this.providers.get(m.providerId);
+    if (!p) return;
+    if (p.pausedAt) return this.later(job, token, PAUSED_RECHECK_MS);
+
+    if (m.state === 'sending' || m.state === 'unknown') {
+      // An earlier attempt may have reached Meta: a status carrying our id says it did (whatever became of
+      // that status's job); without one, wait for it before sending again.
+      if (await this.statuses.adoptRecorded(m.id)) return;
+      const due = (m.sendingAt ?? m.updatedAt).getTime() + this.config.env.UNKNOWN_SEND_RECONCILE_MS;
+      if (Date.now() < due) {
+        if (m.state === 'sending') await this.setState(m.id, ['sending'], { state: 'unknown' });
+        return this.later(job, token, due - Date.now());
+      }
+      const reset = await this.setState(m.id, ['sending', 'unknown'], { state: 'queued' });
+      if (!reset) return;
+      this.metrics.retries.inc({ class: 'unknown' });
+    }
+
+    const blocked = await orderingWait(this.prisma, p, m);
+    if (blocked !== null) {
+      this.metrics.orderingWaits.inc();
+      return this.later(job, token, blocked, { outboundId: m.id });
+    }
+
+    if (m.businessInitiated && m.contact.optedOut) return this.fail(m, 'opted_out', 'the contact has opted out of business-initiated messages');
+    if (m.type !== 'template' && (!m.contact.lastInboundAt || Date.now() - m.contact.lastInboundAt.getTime() > WINDOW_MS)) {
+      return this.fail(m, 'window_closed', 'the 24-hour customer service window is closed: only templates may be sent');
+    }
+
+    if (m.type === 'template') {
+      // Checked against the synced templates before calling Meta (nothing synced: Meta is the judge).
+      const synced = await this.providers.syncedTemplates(p.id);
+      const problems = synced.length ? checkTemplateSend((m.body as unknown as { template: TemplateSend }).template, synced) : [];
+      if (problems.length) return this.fail(m, 'permanent', problems.join('; '));
+    }
+
+    const request = { messageId: m.id, recipient: (m.body as { to?: string }).to ?? m.contactId, businessInitiated: m.businessInitiated };
+    if (job.data.slotAt === undefined) {
+      // Not planned yet (enqueued by the admin API or the reconciler): take a place in the schedule first.
+      const plan = await this.producer.limiter.reserve(p.limits, request, 'plan');
+      if (plan.at > Date.now() + 2) {
+        this.metrics.limitWaitSeconds.observe((plan.at - Date.now()) / 1000);
+        return this.later(job, token, plan.at - Date.now(), { outboundId: m.id, slotAt: plan.at });
+      }
+    }
+    const claimed = await this.setState(m.id, ['queued'], { state: 'sending', sendingAt: new Date(), attempts: { increment: 1 } });
+    if (!claimed) return;
+    // Confirmed against actual sends right before the request (after the claim, so no database time sits
+    // between slot and request): this is what holds the limits.
+    const slot = await this.producer.limiter.reserve(p.limits, request, 'send', SHORT_WAIT_MS);
+    if (!slot.held) {
+      await this.setState(m.id, ['sending'], { state: 'queued', attempts: { decrement: 1 } });
+      this.metrics.limitWaitSeconds.observe((slot.at - Date.now()) / 1000);
+      return this.later(job, token, slot.at - Date.now(), { outboundId: m.id, slotAt: slot.at });
+    }
+    const wait = slot.at - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const attempts = m.attempts + 1;
+    const started = process.hrtime.bigint();
+    try {
+      const { wamid } = await this.graph.sendMessage({
+        apiVersion: p.apiVersion,
+        phoneNumberId: p.phoneNumberId,
+        accessToken: p.accessToken,
+        body: { ...(m.body as unknown as GraphMessageBody), biz_opaque_callback_data: m.id },
+      });
+      this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      await this.recordSent(m, p, wamid);
+    } catch (err) {
+      this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      await this.onError(job, token, m, p, err, attempts);
+    }
+  }
+
+  /** Records the wamid (never overwriting one a status already adopted), applies early statuses, wakes the next. */
+  private async recordSent(m: Message, p: SendingProvider, wamid: string): Promise<void> {
+    await this.prisma.client.$executeRawUnsafe(
+      `UPDATE outbound_messages SET wamid = COALESCE(wamid, $2),
+         state = CASE WHEN state IN ('sending','unknown','queued') THEN 'sent' ELSE state END,
+         sent_at = COALESCE(sent_at, now()), updated_at = now()
+       WHERE id = $1::uuid`,
+      m.id,
+      wamid,
+    );
+    this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'sent' });
+    const applied = await this.statuses.applyPending(wamid);
+    if (p.ordering !== 'delivered' || applied.some((a) => a.state !== 'sent')) await this.wakeNext(m);
+  }
+
+  private async onError(job: Job<OutboundJob>, token: string, m: Message, p: SendingProvider, err: unknown, attempts: number): Promise<void> {
+    const e = err instanceof GraphApiError ? err : null;
+    const cls = e?.errorClass ?? 'transient';
+    const reason = `${cls}${e?.code ? ` (${e.code})` : ''}: ${(err as Error).message}`;
+    this.metrics.retries.inc({ class: cls });
+    if (e?.outcomeUnknown) {
+      // It may have left: hold as unknown and let status webhooks (carrying our id) tell, before any retry.
+      await this.setState(m.id, ['sending'], { state: 'unknown', lastError: reason, errorClass: cls });
+      return this.later(job, token, this.config.env.UNKNOWN_SEND_RECONCILE_MS);
+    }
+    const max = this.config.env.SEND_MAX_ATTEMPTS;
+    switch (cls) {
+      case 'window_closed':
+        return this.fail(m, 'window_closed', reason, e?.code);
+      case 'permanent':
+        return this.fail(m, 'permanent', reason, e?.code);
+      case 'auth':
+        await this.providers.pause(p.id, reason);
+        this.log.error(`paused provider ${p.phoneNumberId}: Meta refused its credentials (${reason}); its messages stay queued`);
+        await this.setState(m.id, ['sending'], { state: 'queued', lastError: reason, errorClass: cls });
+        return this.later(job, token, PAUSED_RECHECK_MS, { outboundId: m.id });
+      case 'throttled':
+        if (!m.retryOnRateLimit) return this.fail(m, 'throttled', `${reason} (retry_on_rate_limit is false)`, e?.code);
+        if (attempts >= max * 3) return this.fail(m, 'throttled', `${reason} (gave up after ${attempts} attempts)`, e?.code);
+        await this.setState(m.id, ['sending'], { state: 'queued', lastError: reason, errorClass: cls });
+        return this.later(job, token, backoff(attempts, 1_000, 60_000), { outboundId: m.id });
+      default:
+        if (attempts >= max) return this.fail(m, 'transient', `${reason} (gave up after ${attempts} attempts)`, e?.code);
+        await this.setState(m.id, ['sending'], { state: 'queued', lastError: reason, errorClass: cls });
+        return this.later(job, token, backoff(attempts, 500, 30_000), { outboundId: m.id });
+    }
+  }
+
+  /** Fails the message with a reason (dead letter: state failed, error class and text kept on the row). */
+  private async fail(m: Message, errorClass: string, reason: string, code?: number): Promise<void> {
+    const done = await this.setState(m.id, ['queued', 'sending', 'unknown'], {
+      state: 'failed',
+      failedAt: new Date(),
+      errorClass,
+      errorCode: code ?? null,
+      lastError: reason,
+    });
+    if (!done) return;
+    this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'failed' });
+    await this.wakeNext(m);
+  }
+
+  /** Conditional state change: only from the given states. Returns whether it happened. */
+  private async setState(id: string, from: string[], data: Prisma.OutboundMessageUpdateManyMutationInput): Promise<boolean> {
+    const r = await this.prisma.client.outboundMessage.updateMany({ where: { id, state: { in: from } }, data });
+    return r.count === 1;
+  }
+
+  /** The next message to the same recipient may go now: bring its job forward if it is waiting. */
+  async wakeNext(m: { contactId: string; seq: number }): Promise<void> {
+    const next = await this.prisma.client.outboundMessage.findFirst({
+      where: { contactId: m.contactId, seq: { gt: m.seq }, state: 'queued' },
+      orderBy: { seq: 'asc' },
+      select: { id: true },
+    });
+    if (!next) return;
+    const job = await this.queues.queue(QueueName.Outbound).getJob(jobIds.outbound(next.id));
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+
+  /** Called by the status worker when a status released a message under the ordering policy. */
+  async onStatusApplied(applied: AppliedStatus): Promise<void> {
+    if (['delivered', 'read', 'failed', 'sent'].includes(applied.state)) await this.wakeNext(applied);
+  }
+}

@@ -1,0 +1,84 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
+import { HealthService } from '@gtc/observability';
+import type { NumberLimits } from '@gtc/queue';
+import type { SyncedTemplate } from '@gtc/whatsapp';
+
+/** A provider as the sender needs it: credentials (decrypted), limits and ordering policy. */
+export interface SendingProvider {
+  id: string;
+  tenantId: string;
+  phoneNumberId: string;
+  apiVersion: string;
+  accessToken: string;
+  limits: NumberLimits;
+  /** "delivered" | "sent" | "none" */
+  ordering: string;
+  orderingTimeoutMs: number;
+  pausedAt: Date | null;
+}
+
+const TTL_MS = 3_000;
+
+/** Providers by id, cached briefly (credentials and policy changes apply within TTL_MS); pauses on auth errors. */
+@Injectable()
+export class ProviderRegistry implements OnModuleInit {
+  private readonly cache = new TtlCache<SendingProvider | null>(TTL_MS);
+  private readonly templates = new TtlCache<SyncedTemplate[]>(TTL_MS);
+  private readonly secrets: SecretBox;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly health: HealthService,
+    config: AppConfig,
+  ) {
+    this.secrets = new SecretBox(config.secretsKey);
+  }
+
+  onModuleInit(): void {
+    // Surfaced in /health (without failing readiness): numbers whose credentials Meta rejected.
+    this.health.registerInfo('paused_providers', async () =>
+      (
+        await this.prisma.client.whatsAppProvider.findMany({
+          where: { pausedAt: { not: null } },
+          select: { phoneNumberId: true, pausedAt: true, pausedReason: true },
+        })
+      ).map((p) => ({ phone_number_id: p.phoneNumberId, paused_at: p.pausedAt, reason: p.pausedReason })),
+    );
+  }
+
+  /** The provider, or null if it no longer exists. */
+  get(id: string): Promise<SendingProvider | null> {
+    return this.cache.get(id, () => this.load(id));
+  }
+
+  /** The provider's synced message templates (empty when none were synced). */
+  syncedTemplates(id: string): Promise<SyncedTemplate[]> {
+    return this.templates.get(id, () =>
+      this.prisma.client.messageTemplate.findMany({ where: { providerId: id }, select: { name: true, language: true, status: true, components: true } }),
+    );
+  }
+
+  /** Stops sending from a provider whose credentials Meta refused; its messages stay queued until resumed. */
+  async pause(id: string, reason: string): Promise<void> {
+    await this.prisma.client.whatsAppProvider.updateMany({ where: { id, pausedAt: null }, data: { pausedAt: new Date(), pausedReason: reason } });
+    this.cache.delete(id);
+  }
+
+  private async load(id: string): Promise<SendingProvider | null> {
+    const p = await this.prisma.client.whatsAppProvider.findUnique({ where: { id } });
+    if (!p) return null;
+    return {
+      id: p.id,
+      tenantId: p.tenantId,
+      phoneNumberId: p.phoneNumberId,
+      apiVersion: p.apiVersion,
+      accessToken: this.secrets.decrypt(p.accessTokenEnc),
+      limits: { phoneNumberId: p.phoneNumberId, tier: p.tier, throughputMps: p.throughputMps },
+      ordering: p.ordering,
+      orderingTimeoutMs: p.orderingTimeoutMs,
+      pausedAt: p.pausedAt,
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { PrismaService } from '@gtc/db';
+import { PeriodicTask } from '@gtc/observability';
+import { jobIds, QueueName, QueueService } from '@gtc/queue';
+
+const BATCH = 1_000;
+
+/**
+ * Re-enqueues outbound rows whose job is gone (Redis lost its data, or a crash): queued rows, and sends with
+ * an unknown outcome whose reconcile time has passed. Job ids are deterministic: a live job is not duplicated.
+ */
+@Injectable()
+export class SenderReconciler extends PeriodicTask {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly queues: QueueService,
+    private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  protected intervalMs(): number {
+    return this.config.env.RECONCILE_INTERVAL_MS;
+  }
+
+  /** One pass: offers those rows to the queue again. */
+  protected async runOnce(): Promise<void> {
+    const rows = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
+      `(SELECT id FROM outbound_messages WHERE state = 'queued' AND created_at < now() - interval '10 seconds' ORDER BY created_at LIMIT ${BATCH})
+       UNION ALL
+       (SELECT id FROM outbound_messages WHERE state IN ('sending','unknown') AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH})`,
+      this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000,
+    );
+    await this.queues.addBulk(QueueName.Outbound, rows.map((r) => ({ id: jobIds.outbound(r.id), data: { outboundId: r.id } })));
+  }
+}

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { GtcConfigModule } from '@gtc/config';
+import { DbModule } from '@gtc/db';
+import { ObservabilityModule } from '@gtc/observability';
+import { QueueModule } from '@gtc/queue';
+import { OutboundWorker } from './outbound.worker';
+import { ProviderRegistry } from './provider-registry.service';
+import { SenderMetrics } from './sender.metrics';
+import { SenderReconciler } from './sender-reconciler.service';
+import { StatusApplier } from './status-applier.service';
+import { StatusWorker } from './status.worker';
+
+/** sender: sends outbound messages within every limit, in order per recipient, and tracks their statuses. */
+@Module({
+  imports: [GtcConfigModule, ObservabilityModule.forService('sender'), DbModule, QueueModule],
+  providers: [ProviderRegistry, SenderMetrics, StatusApplier, OutboundWorker, StatusWorker, SenderReconciler],
+})
+export class SenderModule {}

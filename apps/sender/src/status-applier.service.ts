@@ -1,0 +1,120 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@gtc/db';
+import { SenderMetrics } from './sender.metrics';
+
+/** What applying a status did to its message. */
+export interface AppliedStatus {
+  outboundId: string;
+  contactId: string;
+  providerId: string;
+  seq: number;
+  /** The message's state after the status (unchanged if the status was late or a duplicate). */
+  state: string;
+}
+
+/** Forward-only order of message states; failed is final. */
+const RANK_SQL = (col: string) =>
+  `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Applies status webhooks to outbound messages, forward only (sent < delivered < read; failed recorded with
+ * Meta's error unless the message was already delivered). A status whose message is not known yet stays
+ * unapplied and is applied when the send records its wamid. A send with an unknown outcome is matched through
+ * biz_opaque_callback_data (our message id) and adopts the wamid, so it is never sent again.
+ */
+@Injectable()
+export class StatusApplier {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly metrics: SenderMetrics,
+  ) {}
+
+  /** Applies one recorded status event; null when it was already applied, changed nothing, or its message is unknown yet. */
+  async apply(statusEventId: string): Promise<AppliedStatus | null> {
+    const first = await this.applyOne(statusEventId);
+    if (first.kind !== 'no_message') return first.applied;
+    const ev = await this.prisma.client.statusEvent.findUnique({ where: { id: statusEventId } });
+    if (!ev?.callbackId || !UUID.test(ev.callbackId)) return null;
+    // The send's answer was lost (timeout, crash): Meta's status tells us it went out, and under which wamid.
+    await this.prisma.client.$executeRawUnsafe(
+      `UPDATE outbound_messages SET wamid = $2, state = CASE WHEN state IN ('queued','sending','unknown') THEN 'sent' ELSE state END,
+         sent_at = COALESCE(sent_at, $3), updated_at = now()
+       WHERE id = $1::uuid AND provider_id = $4::uuid AND wamid IS NULL`,
+      ev.callbackId,
+      ev.wamid,
+      ev.timestamp,
+      ev.providerId,
+    );
+    // Applied now if this (or a concurrent status of the same message, or the send itself) recorded the wamid.
+    return (await this.applyOne(statusEventId)).applied;
+  }
+
+  /**
+   * One statement: finds the event and its message, moves the message forward if the status is newer (failed
+   * over sent, never over delivered or read), and marks the event applied.
+   */
+  private async applyOne(statusEventId: string): Promise<{ kind: 'done' | 'no_event' | 'no_message'; applied: AppliedStatus | null }> {
+    const [row] = await this.prisma.client.$queryRawUnsafe<
+      { events: bigint; messages: bigint; id: string | null; contact_id: string; provider_id: string; tenant_id: string; seq: number; state: string }[]
+    >(
+      `WITH ev AS (
+         SELECT id, wamid, status, timestamp, errors FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
+       ), msg AS (
+         SELECT o.id FROM outbound_messages o JOIN ev ON o.wamid = ev.wamid
+       ), upd AS (
+         UPDATE outbound_messages o SET
+           state = ev.status,
+           sent_at = CASE WHEN ev.status IN ('sent','delivered','read') THEN COALESCE(o.sent_at, ev.timestamp) ELSE o.sent_at END,
+           delivered_at = CASE WHEN ev.status IN ('delivered','read') THEN COALESCE(o.delivered_at, ev.timestamp) ELSE o.delivered_at END,
+           read_at = CASE WHEN ev.status = 'read' THEN COALESCE(o.read_at, ev.timestamp) ELSE o.read_at END,
+           failed_at = CASE WHEN ev.status = 'failed' THEN ev.timestamp ELSE o.failed_at END,
+           error_class = CASE WHEN ev.status = 'failed' THEN 'delivery_failed' ELSE o.error_class END,
+           error_code = CASE WHEN ev.status = 'failed' THEN (ev.errors->0->>'code')::int ELSE o.error_code END,
+           last_error = CASE WHEN ev.status = 'failed'
+             THEN COALESCE(NULLIF(concat_ws(': ', ev.errors->0->>'title', ev.errors->0->>'message'), ''), 'failed') ELSE o.last_error END,
+           updated_at = now()
+         FROM ev
+         WHERE o.id = (SELECT id FROM msg)
+           AND ev.status IN ('sent','delivered','read','failed')
+           AND CASE WHEN ev.status = 'failed' THEN ${RANK_SQL('o.state')} < 3 ELSE ${RANK_SQL('o.state')} < ${RANK_SQL('ev.status')} END
+         RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state
+       ), mark AS (
+         UPDATE status_events s SET applied_at = now(), outbound_id = msg.id FROM msg WHERE s.id = $1::uuid RETURNING s.id
+       )
+       SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM mark) AS messages, upd.*
+       FROM (SELECT 1) one LEFT JOIN upd ON true`,
+      statusEventId,
+    );
+    if (!row || Number(row.events) === 0) return { kind: 'no_event', applied: null };
+    if (Number(row.messages) === 0) return { kind: 'no_message', applied: null };
+    if (!row.id) return { kind: 'done', applied: null };
+    this.metrics.outcomes.inc({ tenant: row.tenant_id, state: row.state });
+    return { kind: 'done', applied: { outboundId: row.id, contactId: row.contact_id, providerId: row.provider_id, seq: row.seq, state: row.state } };
+  }
+
+  /**
+   * For a send whose outcome is unknown: applies any recorded status that carries this message's id (whatever
+   * happened to its job). Returns true when one did, i.e. the message did reach Meta and must not be sent again.
+   */
+  async adoptRecorded(outboundId: string): Promise<boolean> {
+    const events = await this.prisma.client.statusEvent.findMany({ where: { callbackId: outboundId }, select: { id: true, wamid: true } });
+    for (const ev of events) await this.apply(ev.id);
+    if (events.length) await this.applyPending(events[0].wamid);
+    return events.length > 0;
+  }
+
+  /** Applies every status that arrived for this wamid before its send was recorded, oldest state first. */
+  async applyPending(wamid: string): Promise<AppliedStatus[]> {
+    const events = await this.prisma.client.statusEvent.findMany({ where: { wamid, appliedAt: null }, select: { id: true, status: true } });
+    const order = ['sent', 'delivered', 'read', 'failed'];
+    events.sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status));
+    const applied: AppliedStatus[] = [];
+    for (const ev of events) {
+      const r = (await this.applyOne(ev.id)).applied;
+      if (r) applied.push(r);
+    }
+    return applied;
+  }
+}

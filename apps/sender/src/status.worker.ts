@@ -1,0 +1,37 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
+import { createWorker, QueueName, RedisService, StatusJob } from '@gtc/queue';
+import type { Worker } from 'bullmq';
+import { OutboundWorker } from './outbound.worker';
+import { StatusApplier } from './status-applier.service';
+
+/** Consumes status events recorded by ingress and applies them; a released message wakes the next one. */
+@Injectable()
+export class StatusWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger(StatusWorker.name);
+  private worker?: Worker<StatusJob>;
+
+  constructor(
+    private readonly applier: StatusApplier,
+    private readonly outbound: OutboundWorker,
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.worker = createWorker(
+      this.redis,
+      QueueName.Status,
+      async (job) => {
+        const applied = await this.applier.apply(job.data.statusEventId);
+        if (applied) await this.outbound.onStatusApplied(applied);
+      },
+      this.config.env.SENDER_CONCURRENCY,
+      this.log,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+  }
+}
