@@ -1,0 +1,10 @@
+import { SetMetadata } from '@nestjs/common';
+
+/** Metadata key of admin-only routes. */
+export const ADMIN_ONLY = 'gtc:admin-only';
+
+/** Marks a route or controller as reachable with the bootstrap admin key only (tenant keys get 403). */
+export const AdminOnly = () => SetMetadata(ADMIN_ONLY, true);
+
+/** Who made the request: the bootstrap admin, or a tenant's API key. */
+export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; tenantSlug: string; keyId: string };

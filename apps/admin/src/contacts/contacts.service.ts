@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { Contact, Prisma, PrismaService, Session } from '@gtc/db';
+import { z } from 'zod';
+import { conflict, notFound } from '../common/api-error';
+import { Page, PageRequest, toPage } from '../common/pagination';
+import { TenantScope } from '../common/tenant-scope.service';
+import { isUuid } from '../common/validation';
+
+/** The customer-service window: 24 hours after the contact's last inbound message. */
+export const WINDOW_MS = 24 * 3600 * 1000;
+
+/** Query of GET /v1/tenants/:tenant/contacts. */
+export const contactQuerySchema = z.object({
+  q: z.string().trim().min(1).max(200).optional(),
+  wa_id: z.string().trim().min(1).max(32).optional(),
+  user_id: z.string().trim().min(1).max(128).optional(),
+  name: z.string().trim().min(1).max(200).optional(),
+  team: z.string().min(1).optional(),
+  opted_out: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+});
+
+type ContactRow = Contact & { session?: Session | null; provider?: { team: { slug: string } } };
+
+/** A contact as the API shows it: opt-out, window and session state. */
+export function contactView(c: ContactRow, now = Date.now()) {
+  const expires = c.lastInboundAt ? new Date(c.lastInboundAt.getTime() + WINDOW_MS) : null;
+  return {
+    id: c.id,
+    team: c.provider?.team.slug ?? null,
+    wa_id: c.waId,
+    user_id: c.userId,
+    name: c.profileName,
+    last_inbound_at: c.lastInboundAt,
+    window_open: !!expires && expires.getTime() > now,
+    window_expires_at: expires,
+    opted_out: c.optedOut,
+    opted_out_at: c.optedOutAt,
+    session: c.session
+      ? { status: c.session.status, flow_id: c.session.flowId, node_id: c.session.nodeId, vars: c.session.vars, last_error: c.session.lastError, updated_at: c.session.updatedAt }
+      : null,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+const include = { session: true, provider: { select: { team: { select: { slug: true } } } } } as const;
+
+/** Contacts of a tenant: search, read, opt-out/opt-in, release a handoff, delete. */
+@Injectable()
+export class ContactsService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly scope: TenantScope,
+  ) {}
+
+  /** The contact of a business number with that wa_id, created if new. */
+  async upsertByWaId(tenantId: string, providerId: string, waId: string): Promise<Contact> {
+    try {
+      return await this.prisma.client.contact.upsert({
+        where: { providerId_waId: { providerId, waId } },
+        create: { tenantId, providerId, waId },
+        update: {},
+      });
+    } catch (err) {
+      // Two concurrent first messages to one number: the loser reads the winner's row.
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        return this.prisma.client.contact.findUniqueOrThrow({ where: { providerId_waId: { providerId, waId } } });
+      }
+      throw err;
+    }
+  }
+
+  /** Searches contacts by wa_id, user_id, name (or `q` over all three), team and opt-out state. */
+  async list(tenantSlug: string, query: z.output<typeof contactQuerySchema>, page: PageRequest): Promise<Page<ReturnType<typeof contactView>>> {
+    const tenant = await this.scope.tenant(tenantSlug);
+    const where: Prisma.ContactWhereInput = { tenantId: tenant.id };
+    if (query.team) where.provider = { team: { slug: query.team } };
+    if (query.wa_id) where.waId = query.wa_id.replace(/^\+/, '');
+    if (query.user_id) where.userId = query.user_id;
+    if (query.name) where.profileName = { contains: query.name, mode: 'insensitive' };
+    if (query.opted_out !== undefined) where.optedOut = query.opted_out;
+    if (query.q) {
+      where.OR = [{ waId: { contains: query.q.replace(/^\+/, '') } }, { userId: { contains: query.q } }, { profileName: { contains: query.q, mode: 'insensitive' } }];
+    }
+    const rows = await this.prisma.client.contact.findMany({ where, include, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.skip, take: page.take + 1 });
+    return toPage(rows, page, (r) => contactView(r));
+  }
+
+  /** One contact of the tenant, or 404. */
+  async get(tenantSlug: string, id: string) {
+    return contactView(await this.find(tenantSlug, id));
+  }
+
+  /** Releases a handoff: the session goes back to idle so the bot answers again. 409 if not in handoff. */
+  async release(tenantSlug: string, id: string) {
+    const contact = await this.find(tenantSlug, id);
+    if (contact.session?.status !== 'handoff') throw conflict(`contact is not in a handoff (session: ${contact.session?.status ?? 'none'})`, 'not_in_handoff');
+    await this.prisma.client.session.update({ where: { id: contact.session.id }, data: { status: 'idle', nodeId: null } });
+    return this.get(tenantSlug, id);
+  }
+
+  /** Marks the contact opted out (no business messages) or back in. */
+  async setOptOut(tenantSlug: string, id: string, optedOut: boolean) {
+    const contact = await this.find(tenantSlug, id);
+    if (contact.optedOut !== optedOut) {
+      await this.prisma.client.contact.update({ where: { id: contact.id }, data: { optedOut, optedOutAt: optedOut ? new Date() : null } });
+    }
+    return this.get(tenantSlug, id);
+  }
+
+  /** Deletes a contact with its session and messages. */
+  async remove(tenantSlug: string, id: string): Promise<void> {
+    const contact = await this.find(tenantSlug, id);
+    await this.prisma.client.contact.delete({ where: { id: contact.id } });
+  }
+
+  private async find(tenantSlug: string, id: string): Promise<ContactRow> {
+    const tenant = await this.scope.tenant(tenantSlug);
+    const row = isUuid(id) ? await this.prisma.client.contact.findFirst({ where: { id, tenantId: tenant.id }, include }) : null;
+    if (!row) throw notFound(`contact ${id} not found`);
+    return row;
+  }
+}

@@ -1,0 +1,32 @@
+import { AppConfig } from '@gtc/config';
+import { runHttpService } from '@gtc/observability';
+import type { FastifyInstance } from 'fastify';
+import { AdminModule } from './admin.module';
+import { queuesAuthHook } from './auth/queues-auth';
+import { toErrorResponse } from './common/error.filter';
+import { serveOpenApi } from './docs/openapi';
+import { mountQueueDashboard } from './docs/queue-dashboard';
+
+/** Largest request body (flow sources are at most 512 KB). */
+const BODY_LIMIT = 1024 * 1024;
+
+void runHttpService(AdminModule, {
+  service: 'admin',
+  port: (c) => c.env.ADMIN_PORT,
+  bodyLimit: () => BODY_LIMIT,
+  configure: async (app, config: AppConfig) => {
+    const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+    // Flow uploads may come as raw YAML.
+    fastify.addContentTypeParser(['text/yaml', 'application/yaml', 'application/x-yaml', 'text/x-yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
+      done(null, body),
+    );
+    // Errors raised by Fastify itself (body too large, malformed JSON, bad content type) get the API's error shape.
+    fastify.setErrorHandler((err, _req, reply) => {
+      const { status, body } = toErrorResponse(err);
+      void reply.status(status).send(body);
+    });
+    fastify.addHook('onRequest', queuesAuthHook(config.adminApiKey));
+    serveOpenApi(app);
+    await mountQueueDashboard(app);
+  },
+});

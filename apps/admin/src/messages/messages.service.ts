@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { InboundMessage, OutboundMessage, Prisma, PrismaService, StatusEvent, insertOutboundMessages } from '@gtc/db';
+import { JobPayloads, QueueName, QueueService, jobIds } from '@gtc/queue';
+import { z } from 'zod';
+import { ApiError, conflict, notFound } from '../common/api-error';
+import { Page, PageRequest, toPage } from '../common/pagination';
+import { TenantScope } from '../common/tenant-scope.service';
+import { isUuid } from '../common/validation';
+import { ContactsService, WINDOW_MS } from '../contacts/contacts.service';
+import { buildMessageBody, checkTemplateSend, GraphApiClient, GraphApiError, ReplyContent } from '@gtc/whatsapp';
+import { ProviderService } from '../providers/provider.service';
+import { TemplatesService } from '../templates/templates.service';
+import { messageQuerySchema, sendMessageSchema } from './messages.schemas';
+
+/** An outbound message as the API shows it. */
+export function outboundView(m: OutboundMessage) {
+  return {
+    id: m.id,
+    direction: 'outbound' as const,
+    contact_id: m.contactId,
+    seq: m.seq,
+    type: m.type,
+    body: m.body,
+    state: m.state,
+    wamid: m.wamid,
+    business_initiated: m.businessInitiated,
+    retry_on_rate_limit: m.retryOnRateLimit,
+    attempts: m.attempts,
+    error: m.lastError || m.errorCode || m.errorClass ? { class: m.errorClass, code: m.errorCode, message: m.lastError } : null,
+    cause_id: m.causeId,
+    created_at: m.createdAt,
+    next_attempt_at: m.nextAttemptAt,
+    sending_at: m.sendingAt,
+    sent_at: m.sentAt,
+    delivered_at: m.deliveredAt,
+    read_at: m.readAt,
+    failed_at: m.failedAt,
+    updated_at: m.updatedAt,
+  };
+}
+
+/** An inbound message as the API shows it. */
+export function inboundView(m: InboundMessage) {
+  return {
+    id: m.id,
+    direction: 'inbound' as const,
+    contact_id: m.contactId,
+    wamid: m.wamid,
+    type: m.type,
+    payload: m.payload,
+    state: m.state,
+    error: m.error,
+    flow_run: m.flowRun,
+    sent_at: m.sentAt,
+    received_at: m.receivedAt,
+    processed_at: m.processedAt,
+    has_media: !!mediaOf(m),
+  };
+}
+
+/** A status webhook row as it appears in a message's timeline. */
+function statusView(s: StatusEvent) {
+  return { status: s.status, timestamp: s.timestamp, received_at: s.receivedAt, applied_at: s.appliedAt, recipient_id: s.recipientId, errors: s.errors };
+}
+
+const MEDIA_KINDS = ['image', 'video', 'audio', 'document', 'sticker'];
+
+/** The media id and type of an inbound message (normalized `media`, or the raw message's image/video/… object). */
+export function mediaOf(m: Pick<InboundMessage, 'type' | 'payload'>): { id: string; mimeType?: string } | null {
+  const p = (m.payload ?? {}) as Record<string, unknown>;
+  const candidates: unknown[] = [p.media];
+  for (const holder of [p, p.raw, p.message]) {
+    if (holder && typeof holder === 'object') for (const k of MEDIA_KINDS) candidates.push((holder as Record<string, unknown>)[k]);
+  }
+  for (const c of candidates) {
+    if (c && typeof c === 'object' && typeof (c as { id?: unknown }).id === 'string') {
+      const o = c as { id: string; mimeType?: string; mime_type?: string };
+      return { id: o.id, mimeType: o.mimeType ?? o.mime_type };
+    }
+  }
+  return null;
+}
+
+/** Messages of a tenant: list, read with the status timeline, send, media download. */
+@Injectable()
+export class MessagesService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly scope: TenantScope,
+    private readonly contacts: ContactsService,
+    private readonly queues: QueueService,
+    private readonly templates: TemplatesService,
+    private readonly providers: ProviderService,
+    private readonly graph: GraphApiClient,
+  ) {}
+
+  /** Outbound (default) or inbound messages with filters, newest first. */
+  async list(tenantSlug: string, q: z.output<typeof messageQuerySchema>, page: PageRequest): Promise<Page<unknown>> {
+    const tenant = await this.scope.tenant(tenantSlug);
+    const states = q.state?.split(',');
+    const range = q.since || q.until ? { ...(q.since ? { gte: new Date(q.since) } : {}), ...(q.until ? { lt: new Date(q.until) } : {}) } : undefined;
+    const provider = q.team ? { team: { slug: q.team, tenantId: tenant.id } } : undefined;
+    if (q.direction === 'inbound') {
+      const rows = await this.prisma.client.inboundMessage.findMany({
+        where: { tenantId: tenant.id, ...(states ? { state: { in: states } } : {}), ...(q.contact ? { contactId: q.contact } : {}), ...(range ? { receivedAt: range } : {}), ...(provider ? { provider } : {}) },
+        orderBy: [{ receivedAt: 'desc' }, { arrival: 'desc' }],
+        skip: page.skip,
+        take: page.take + 1,
+      });
+      return toPage(rows, page, inboundView);
+    }
+    const rows = await this.prisma.client.outboundMessage.findMany({
+      where: { tenantId: tenant.id, ...(states ? { state: { in: states } } : {}), ...(q.contact ? { contactId: q.contact } : {}), ...(range ? { createdAt: range } : {}), ...(provider ? { provider } : {}) },
+      orderBy: [{ createdAt: 'desc' }, { seq: 'desc' }],
+      skip: page.skip,
+      take: page.take + 1,
+    });
+    return toPage(rows, page, outboundView);
+  }
+
+  /** One message (outbound or inbound) of the tenant; outbound ones with their status timeline, ordered. */
+  async get(tenantSlug: string, id: string) {
+    const tenant = await this.scope.tenant(tenantSlug);
+    if (!isUuid(id)) throw notFound(`message ${id} not found`);
+    const out = await this.prisma.client.outboundMessage.findFirst({ where: { id, tenantId: tenant.id } });
+    if (out) {
+      const events = await this.prisma.client.statusEvent.findMany({
+        where: { tenantId: tenant.id, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { callbackId: out.id }] },
+        orderBy: [{ timestamp: 'asc' }, { receivedAt: 'asc' }],
+      });
+      const errors = events.filter((e) => e.errors).map((e) => ({ status: e.status, timestamp: e.timestamp, errors: e.errors }));
+      return { ...outboundView(out), timeline: events.map(statusView), errors };
+    }
+    const inbound = await this.prisma.client.inboundMessage.findFirst({ where: { id, tenantId: tenant.id } });
+    if (!inbound) throw notFound(`message ${id} not found`);
+    return inboundView(inbound);
+  }
+
+  /**
+   * Sends reply content to a wa_id through a team: contact upserted, body built and checked, row written with the
+   * contact's next seq (business-initiated), job enqueued. The same Idempotency-Key sends once.
+   */
+  async send(tenantSlug: string, input: z.output<typeof sendMessageSchema>, idempotencyKey?: string) {
+    const { tenant, team, provider } = await this.scope.provider(tenantSlug, input.team);
+    const built = buildMessageBody(input.content as unknown as ReplyContent, input.to);
+    if (!built.ok) {
+      throw new ApiError(400, 'validation_failed', `invalid content: ${built.errors.map((e) => e.path || '(root)').join(', ')}`, built.errors.map((e) => ({ path: e.path ? `content.${e.path}` : 'content', message: e.message })));
+    }
+    if (built.type === 'template') {
+      const synced = await this.templates.forCheck(tenant.id, team.id);
+      const problems = synced?.length ? checkTemplateSend((input.content as { template: never }).template, synced) : [];
+      if (problems.length) throw new ApiError(400, 'template_mismatch', problems.join('; '), problems.map((message) => ({ path: 'content.template', message })));
+    }
+    const causeId = idempotencyKey ? `api:${tenant.id}:${idempotencyKey}` : `api:${randomUUID()}`;
+    if (idempotencyKey) {
+      const previous = await this.prisma.client.outboundMessage.findFirst({ where: { causeId, ordinal: 0, tenantId: tenant.id } });
+      if (previous) return { created: false, message: outboundView(previous) };
+    }
+    const contact = await this.contacts.upsertByWaId(tenant.id, provider.id, input.to);
+    if (contact.optedOut) throw conflict(`contact ${input.to} has opted out of messages from this number; nothing was sent`, 'contact_opted_out');
+    let row: OutboundMessage;
+    try {
+      row = await this.prisma.client.$transaction(async (tx) => {
+        const [r] = await insertOutboundMessages(tx, contact.id, [
+          {
+            tenantId: tenant.id,
+            providerId: provider.id,
+            type: built.type,
+            body: built.body as unknown as Prisma.InputJsonValue,
+            businessInitiated: true,
+            retryOnRateLimit: input.retry_on_rate_limit,
+            causeId,
+            ordinal: 0,
+          },
+        ]);
+        return r;
+      });
+    } catch (err) {
+      if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        const previous = await this.prisma.client.outboundMessage.findFirstOrThrow({ where: { causeId, ordinal: 0, tenantId: tenant.id } });
+        return { created: false, message: outboundView(previous) };
+      }
+      throw err;
+    }
+    const data: JobPayloads[QueueName.Outbound] = { outboundId: row.id };
+    await this.queues.addBulk(QueueName.Outbound, [{ id: jobIds.outbound(row.id), data }]);
+    const windowOpen = !!contact.lastInboundAt && contact.lastInboundAt.getTime() + WINDOW_MS > Date.now();
+    return {
+      created: true,
+      message: outboundView(row),
+      ...(built.type !== 'template' && !windowOpen
+        ? { warning: 'the 24-hour window of this contact is closed: Meta only accepts template messages (error 131047)' }
+        : {}),
+    };
+  }
+
+  /** Streams an inbound message's media from the Graph API, resolving the short-lived URL with the provider's token now. */
+  async media(tenantSlug: string, id: string): Promise<{ stream: Readable; contentType: string; contentLength?: string }> {
+    const tenant = await this.scope.tenant(tenantSlug);
+    const inbound = isUuid(id) ? await this.prisma.client.inboundMessage.findFirst({ where: { id, tenantId: tenant.id } }) : null;
+    if (!inbound) throw notFound(`inbound message ${id} not found`);
+    const media = mediaOf(inbound);
+    if (!media) throw notFound(`message ${id} has no media`);
+    const provider = await this.prisma.client.whatsAppProvider.findFirstOrThrow({ where: { id: inbound.providerId, tenantId: tenant.id } });
+    const token = this.providers.reveal(provider.accessTokenEnc);
+    try {
+      const { url, mimeType } = await this.graph.getMediaUrl({ apiVersion: provider.apiVersion, mediaId: media.id, accessToken: token });
+      const download = await this.graph.downloadMedia({ url, accessToken: token });
+      const served = download.contentType ?? 'application/octet-stream';
+      const contentType = served === 'application/octet-stream' && (mimeType || media.mimeType) ? (mimeType || media.mimeType)! : served;
+      return { stream: download.body, contentType, contentLength: download.contentLength === undefined ? undefined : String(download.contentLength) };
+    } catch (err) {
+      if (err instanceof GraphApiError) {
+        if (err.httpStatus === 404) throw notFound(`media of message ${id} is no longer available from the Graph API`);
+        throw new ApiError(502, 'graph_api_error', `media download failed: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+}

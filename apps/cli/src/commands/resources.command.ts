@@ -1,0 +1,125 @@
+import { Command } from 'commander';
+import { AdminClient, AdminOptions } from '../admin-client';
+import { out, table } from '../output';
+
+type Rows = { data: Array<Record<string, unknown>>; next_cursor: string | null };
+
+const enc = encodeURIComponent;
+
+/** Prints a list answer as JSON or as a table, with a hint when more pages exist. */
+function print(res: Rows, columns: string[], json?: boolean): void {
+  if (json) return out(JSON.stringify(res, null, 2));
+  table(res.data, columns);
+  if (res.next_cursor) out(`(more: --cursor ${res.next_cursor})`);
+}
+
+/** Registers the operator's everyday read commands: tenants, teams, provider, contacts, messages, stats, api-keys. */
+export function resourceCommands(program: Command, admin: () => AdminOptions): void {
+  const api = () => AdminClient.from(admin());
+
+  const tenants = program.command('tenants').description('tenants');
+  tenants
+    .command('list')
+    .description('list tenants (admin key)')
+    .option('--limit <n>', 'page size (max 200)', '50')
+    .option('--cursor <c>', 'next page')
+    .option('--json', 'print JSON')
+    .action(async (o: { limit: string; cursor?: string; json?: boolean }) => {
+      const q = new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
+      print(await api().get<Rows>(`/v1/tenants?${q}`), ['slug', 'name', 'created_at'], o.json);
+    });
+  tenants
+    .command('create')
+    .description('create a tenant (admin key)')
+    .argument('<slug>', 'tenant slug')
+    .option('--name <name>', 'display name')
+    .action(async (slug: string, o: { name?: string }) => {
+      const t = await api().request<{ slug: string }>('POST', '/v1/tenants', { slug, name: o.name ?? slug });
+      out(`tenant ${t.slug} created`);
+    });
+
+  program
+    .command('teams')
+    .description("list a tenant's teams")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant: string; json?: boolean }) => {
+      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/teams?limit=200`), ['slug', 'name', 'phone_number_id', 'created_at'], o.json);
+    });
+
+  program
+    .command('provider')
+    .description("show a team's WhatsApp provider (secrets redacted) and its webhook URL")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .requiredOption('--team <slug>', 'team slug')
+    .action(async (o: { tenant: string; team: string }) => {
+      out(JSON.stringify(await api().get(`/v1/tenants/${enc(o.tenant)}/teams/${enc(o.team)}/provider`), null, 2));
+    });
+
+  program
+    .command('contacts')
+    .description("search a tenant's contacts")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .option('--team <slug>', 'only this team')
+    .option('--q <text>', 'wa_id, user_id or name contains')
+    .option('--limit <n>', 'page size (max 200)', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant: string; team?: string; q?: string; limit: string; json?: boolean }) => {
+      const q = new URLSearchParams({ limit: o.limit, ...(o.team ? { team: o.team } : {}), ...(o.q ? { q: o.q } : {}) });
+      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/contacts?${q}`), ['id', 'team', 'wa_id', 'name', 'opted_out', 'window_open'], o.json);
+    });
+
+  const messages = program.command('messages').description('messages');
+  messages
+    .command('list')
+    .description("list a tenant's messages, newest first")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .option('--team <slug>', 'only this team')
+    .option('--state <states>', 'comma-separated states (queued,sending,sent,delivered,read,failed,…)')
+    .option('--contact <id>', 'only this contact')
+    .option('--since <iso>', 'created at or after')
+    .option('--inbound', 'inbound messages instead of outbound')
+    .option('--limit <n>', 'page size (max 200)', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant: string; team?: string; state?: string; contact?: string; since?: string; inbound?: boolean; limit: string; json?: boolean }) => {
+      const q = new URLSearchParams({ limit: o.limit, direction: o.inbound ? 'inbound' : 'outbound' });
+      for (const k of ['team', 'state', 'contact', 'since'] as const) if (o[k]) q.set(k, o[k]!);
+      const cols = o.inbound ? ['id', 'type', 'state', 'wamid', 'received_at'] : ['id', 'seq', 'type', 'state', 'attempts', 'wamid', 'created_at'];
+      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/messages?${q}`), cols, o.json);
+    });
+  messages
+    .command('show')
+    .description('one message with its status timeline')
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .argument('<id>', 'message id')
+    .action(async (id: string, o: { tenant: string }) => {
+      out(JSON.stringify(await api().get(`/v1/tenants/${enc(o.tenant)}/messages/${enc(id)}`), null, 2));
+    });
+
+  program
+    .command('stats')
+    .description("a tenant's counts by state, queue depths, paused providers and tier usage")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .action(async (o: { tenant: string }) => {
+      out(JSON.stringify(await api().get(`/v1/tenants/${enc(o.tenant)}/stats`), null, 2));
+    });
+
+  const keys = program.command('api-keys').description('tenant API keys (admin key)');
+  keys
+    .command('create')
+    .description('create a tenant API key (shown once)')
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .option('--name <name>', 'what the key is for')
+    .action(async (o: { tenant: string; name?: string }) => {
+      const k = await api().request<{ id: string; key: string }>('POST', `/v1/tenants/${enc(o.tenant)}/api-keys`, o.name ? { name: o.name } : {});
+      out(`id:  ${k.id}`);
+      out(`key: ${k.key}   (shown once: store it now)`);
+    });
+  keys
+    .command('list')
+    .description("list a tenant's API keys (no key material)")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .action(async (o: { tenant: string }) => {
+      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/api-keys?limit=200`), ['id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at']);
+    });
+}

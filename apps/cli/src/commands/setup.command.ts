@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { loadFlow } from '@gtc/flows';
+import { AdminApiError, AdminClient, AdminOptions } from '../admin-client';
+import { DEFAULTS, parseAnswers } from '../answers';
+import { DEFAULT_TEAM, DEFAULT_TENANT, bundleFlows, bundleTarget, ensureBundle } from '../bundle';
+import { CliError } from '../errors';
+import { err, formatIssue, out } from '../output';
+
+interface SetupOptions extends AdminOptions {
+  answers: string;
+  tenant?: string;
+  team?: string;
+}
+
+interface ProviderView {
+  webhook_url: string;
+  verify_token: string;
+  changed?: boolean;
+}
+
+interface UploadResult {
+  created: boolean;
+  changed: boolean;
+  flow: { name: string; revision: number; active: boolean };
+  warnings: Array<Record<string, unknown>>;
+}
+
+const slug = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** `gtc setup --answers answers.json ./my-bundle`: tenant, team, provider and flows, idempotently. */
+export async function runSetup(bundleArg: string, opts: SetupOptions): Promise<void> {
+  // 1. Answers: every missing or invalid option is named before anything else happens.
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(resolve(opts.answers), 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(code === 'ENOENT' ? `answers file not found: ${opts.answers}` : `${opts.answers}: not valid JSON (${(e as Error).message})`);
+  }
+  const answers = parseAnswers(doc);
+  if (!answers.ok) {
+    for (const p of answers.problems) err(p);
+    throw new CliError(`${opts.answers}: ${answers.problems.length} problem(s) with the provider options; nothing was changed`);
+  }
+  for (const k of answers.unknown) err(`warning: ${opts.answers}: unknown option messaging-whatsapp.${k} ignored`);
+
+  // 2. Bundle: created with a starter flow when missing; tenant/team from flags, bundle file, or defaults.
+  const dir = resolve(bundleArg);
+  if (ensureBundle(dir)) out(`Created bundle ${bundleArg} with a starter flow (flows/welcome.ygtc)`);
+  const fromFile = bundleTarget(dir);
+  const tenant = opts.tenant ?? fromFile.tenant ?? DEFAULT_TENANT;
+  const team = opts.team ?? fromFile.team ?? DEFAULT_TEAM;
+  for (const [what, value] of [['tenant', tenant], ['team', team]] as const) {
+    if (!slug.test(value)) throw new CliError(`${what} "${value}": expected lower-case letters, digits, - or _ (e.g. "default")`);
+  }
+
+  // 3. Every flow validated before anything changes.
+  const flows = bundleFlows(dir);
+  const problems: string[] = [];
+  for (const f of flows) {
+    const result = loadFlow(f.source, f.file);
+    if (!result.ok) problems.push(...result.errors.map(formatIssue));
+  }
+  if (problems.length) {
+    for (const p of problems) err(p);
+    throw new CliError(`${problems.length} error(s) in the bundle's flows; nothing was changed`);
+  }
+
+  const api = AdminClient.from(opts);
+  const t = encodeURIComponent(tenant);
+  const tm = encodeURIComponent(team);
+  const teamPath = `/v1/tenants/${t}/teams/${tm}`;
+  const existingTeam = (await api.get(`/v1/tenants/${t}`, true)) ? await api.get(teamPath, true) : undefined;
+  // With an existing team, the server's own checks (synced templates) run too before anything changes.
+  if (existingTeam) {
+    for (const f of flows) {
+      try {
+        await api.request('POST', `${teamPath}/flows/validate`, { file_name: f.file, source: f.source });
+      } catch (e) {
+        if (!(e instanceof AdminApiError) || e.code !== 'invalid_flow') throw e;
+        for (const d of e.details) problems.push(formatIssue(d));
+      }
+    }
+    if (problems.length) {
+      for (const p of problems) err(p);
+      throw new CliError(`${problems.length} error(s) in the bundle's flows; nothing was changed`);
+    }
+  }
+
+  // 4. Tenant, team, provider: created or updated; the server writes nothing when nothing differs.
+  const changes: string[] = [];
+  if (!(await api.get(`/v1/tenants/${t}`, true))) {
+    await api.request('POST', '/v1/tenants', { slug: tenant, name: tenant });
+    changes.push(`tenant ${tenant} created`);
+  }
+  if (!existingTeam) {
+    await api.request('POST', `/v1/tenants/${t}/teams`, { slug: team, name: team });
+    changes.push(`team ${team} created`);
+  }
+  const options = { ...DEFAULTS, ...answers.options };
+  const provider = await api.request<ProviderView>('PUT', `${teamPath}/provider`, options);
+  if (provider.changed) changes.push('provider configured');
+
+  // 5. Flows: a new revision only when the source changed.
+  const flowLines: string[] = [];
+  for (const f of flows) {
+    const r = await api.request<UploadResult>('POST', `${teamPath}/flows`, { file_name: f.file, source: f.source });
+    flowLines.push(`  ${f.file}: ${r.flow.name} revision ${r.flow.revision}${r.created ? ' (new)' : r.changed ? ' (activated)' : ' (unchanged)'}`);
+    if (r.changed) changes.push(`flow ${r.flow.name} revision ${r.flow.revision}`);
+    for (const w of r.warnings ?? []) err(`warning: ${formatIssue(w)}`);
+  }
+
+  out(`Tenant: ${tenant}   Team: ${team}`);
+  out(`Provider: phone number ${options.phone_number_id}, ${options.enabled ? 'enabled' : 'disabled'}, API ${options.api_version}`);
+  if (flowLines.length) {
+    out('Flows:');
+    for (const l of flowLines) out(l);
+  } else out('Flows: none in flows/*.ygtc');
+  out(changes.length ? `Changed: ${changes.join(', ')}` : 'Nothing changed: everything was already up to date.');
+  out('');
+  out('Configure the webhook in Meta (WhatsApp → Configuration):');
+  out(`  Callback URL: ${provider.webhook_url}`);
+  out(`  Verify token: ${provider.verify_token}`);
+  out('  Subscribe to: messages');
+}
+
+/** Registers `gtc setup`. */
+export function setupCommand(program: Command, admin: () => AdminOptions): void {
+  program
+    .command('setup')
+    .description('create or update the tenant, team, WhatsApp provider and flows from answers.json and a bundle directory')
+    .argument('<bundle>', 'bundle directory (flows/*.ygtc, optional bundle.json or gtc.json with { "tenant", "team" }); created with a starter flow if missing')
+    .requiredOption('--answers <file>', 'answers.json with a "messaging-whatsapp" section')
+    .option('--tenant <slug>', `tenant slug (default: bundle file, else "${DEFAULT_TENANT}")`)
+    .option('--team <slug>', `team slug (default: bundle file, else "${DEFAULT_TEAM}")`)
+    .action(async (bundle: string, opts: SetupOptions) => runSetup(bundle, { ...admin(), ...opts }));
+}

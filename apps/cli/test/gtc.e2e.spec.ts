@@ -1,0 +1,253 @@
+// e2e: the built `gtc` CLI (apps/cli/dist/main.js) against the built admin API and a Postgres database of its own.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrismaClient, PrismaClient } from '@gtc/db';
+import { ServiceProcess, freePort, startService, testEnv } from '@gtc/testing';
+import { ownDatabase } from '../../admin/test/own-database';
+
+const ROOT = resolve(__dirname, '../../..');
+const ADMIN_KEY = 'cli-e2e-admin-key-0123456789';
+const APP_SECRET = 'cli-app-secret-123';
+
+/** The provider page's answers.json, exactly, plus an app secret. */
+const PAGE_ANSWERS = {
+  'messaging-whatsapp': {
+    enabled: true,
+    public_base_url: 'https://your-domain.ngrok-free.app',
+    phone_number_id: '123456789012345',
+    access_token: 'EAAxxxxx...',
+    verify_token: 'your-verify-token',
+    business_account_id: '987654321098765',
+    app_secret: APP_SECRET,
+  },
+};
+
+const ON_BUTTON = `name: handle_button
+version: "1.0"
+nodes:
+  - id: route_button
+    type: branch
+    config:
+      conditions:
+        - expression: "button.id == 'help'"
+          next: show_help
+        - expression: "button.id == 'status'"
+          next: check_status
+        - expression: "button.id == 'human'"
+          next: escalate
+      default: unknown
+  - id: show_help
+    type: reply
+    config:
+      message: "Here's how I can help..."
+triggers:
+  - type: interactive
+    target: route_button
+`;
+
+let admin: ServiceProcess;
+let prisma: PrismaClient;
+let work: string;
+let dropDb: () => Promise<void>;
+
+/** Runs gtc with the admin API's URL and key in the environment. */
+function gtc(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], {
+      cwd: work,
+      env: { PATH: process.env.PATH, GTC_ADMIN_URL: admin.url, GTC_ADMIN_KEY: ADMIN_KEY, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+function writeAnswers(name: string, section: Record<string, unknown>): string {
+  const path = join(work, name);
+  writeFileSync(path, JSON.stringify({ 'messaging-whatsapp': section }, null, 2));
+  return path;
+}
+
+async function state() {
+  return {
+    tenants: await prisma.tenant.findMany({ orderBy: { slug: 'asc' }, select: { slug: true, updatedAt: true } }),
+    teams: await prisma.team.findMany({ orderBy: { slug: 'asc' }, select: { slug: true, updatedAt: true } }),
+    providers: await prisma.whatsAppProvider.findMany({ orderBy: { id: 'asc' }, select: { id: true, updatedAt: true, accessTokenEnc: true, appSecretEnc: true } }),
+    flows: await prisma.flow.findMany({ orderBy: [{ name: 'asc' }, { revision: 'asc' }], select: { id: true, name: true, revision: true, active: true } }),
+  };
+}
+
+beforeAll(async () => {
+  const env = testEnv();
+  const db = await ownDatabase('cli_e2e');
+  dropDb = db.drop;
+  admin = await startService('admin', { DATABASE_URL: db.url, REDIS_URL: env.redisUrl, REDIS_PREFIX: `${env.redisPrefix}-cli-e2e`, ADMIN_API_KEY: ADMIN_KEY });
+  prisma = createPrismaClient(db.url, { max: 2 });
+  work = mkdtempSync(join(tmpdir(), 'gtc-cli-'));
+});
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await admin?.stop();
+  await dropDb?.();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('gtc setup', () => {
+  it('refuses a missing phone_number_id by name, exit 1, nothing created', async () => {
+    const rest: Record<string, unknown> = { ...PAGE_ANSWERS['messaging-whatsapp'] };
+    delete rest.phone_number_id;
+    const answers = writeAnswers('missing.json', rest);
+    const r = await gtc(['setup', '--answers', answers, './missing-bundle']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/messaging-whatsapp\.phone_number_id: required: the WhatsApp phone number id/);
+    expect(await prisma.tenant.count()).toBe(0);
+  });
+
+  it('names every invalid option with what is expected', async () => {
+    const answers = writeAnswers('invalid.json', { ...PAGE_ANSWERS['messaging-whatsapp'], enabled: 'yes', public_base_url: 'ftp://x', tier: '9' });
+    const r = await gtc(['setup', '--answers', answers, './x']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/messaging-whatsapp\.enabled: expected true or false/);
+    expect(r.stderr).toMatch(/messaging-whatsapp\.public_base_url: expected a public http\(s\) URL/);
+    expect(r.stderr).toMatch(/messaging-whatsapp\.tier: expected "1", "2", "3" or "unlimited"/);
+    expect(await prisma.tenant.count()).toBe(0);
+  });
+
+  it('an invalid flow in the bundle: every error as file:line:col, exit 1, nothing changed', async () => {
+    const bundle = join(work, 'bad-bundle');
+    mkdirSync(join(bundle, 'flows'), { recursive: true });
+    writeFileSync(join(bundle, 'flows', 'on_button.ygtc'), ON_BUTTON);
+    writeFileSync(join(bundle, 'flows', 'welcome.ygtc'), 'name: welcome\nversion: "1.0"\nnodes:\n  - id: hi\n    type: reply\n    config:\n      message: "Hi"\n');
+    writeFileSync(join(work, 'answers.json'), JSON.stringify(PAGE_ANSWERS, null, 2));
+    const r = await gtc(['setup', '--answers', 'answers.json', './bad-bundle']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/flows\/on_button\.ygtc:\d+:\d+ .*check_status/);
+    expect(r.stderr).toMatch(/flows\/on_button\.ygtc:\d+:\d+ .*escalate/);
+    expect(r.stderr).toMatch(/flows\/on_button\.ygtc:\d+:\d+ .*unknown/);
+    expect(r.stderr).toMatch(/nothing was changed/);
+    expect(await prisma.tenant.count()).toBe(0);
+    expect(await prisma.flow.count()).toBe(0);
+  });
+
+  it('with the page’s answers.json creates tenant, team, provider and the starter flow, and prints the callback URL', async () => {
+    writeFileSync(join(work, 'answers.json'), JSON.stringify(PAGE_ANSWERS, null, 2));
+    const r = await gtc(['setup', '--answers', 'answers.json', './my-bundle']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Callback URL: https://your-domain.ngrok-free.app/webhook/whatsapp/default/default');
+    expect(r.stdout).toContain('Verify token: your-verify-token');
+    expect(existsSync(join(work, 'my-bundle', 'flows', 'welcome.ygtc'))).toBe(true);
+
+    const tenant = await prisma.tenant.findUniqueOrThrow({ where: { slug: 'default' } });
+    const team = await prisma.team.findFirstOrThrow({ where: { tenantId: tenant.id, slug: 'default' } });
+    const provider = await prisma.whatsAppProvider.findUniqueOrThrow({ where: { teamId: team.id } });
+    expect(provider).toMatchObject({
+      enabled: true,
+      publicBaseUrl: 'https://your-domain.ngrok-free.app',
+      phoneNumberId: '123456789012345',
+      verifyToken: 'your-verify-token',
+      businessAccountId: '987654321098765',
+      apiVersion: 'v18.0',
+      tier: '1',
+      throughputMps: 80,
+      ordering: 'delivered',
+    });
+    expect(provider.accessTokenEnc).not.toContain('EAAxxxxx');
+    expect(provider.appSecretEnc).toBeTruthy();
+    const flows = await prisma.flow.findMany({ where: { teamId: team.id } });
+    expect(flows.map((f) => [f.name, f.revision, f.active])).toEqual([['welcome', 1, true]]);
+  });
+
+  it('a rerun changes nothing', async () => {
+    const before = await state();
+    const r = await gtc(['setup', '--answers', 'answers.json', './my-bundle']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Nothing changed/);
+    expect(r.stdout).toContain('Callback URL: https://your-domain.ngrok-free.app/webhook/whatsapp/default/default');
+    expect(await state()).toEqual(before);
+  });
+
+  it('a changed flow becomes a new revision; tenant and team come from flags or the bundle file', async () => {
+    const welcome = join(work, 'my-bundle', 'flows', 'welcome.ygtc');
+    writeFileSync(welcome, readFileSync(welcome, 'utf8').replace('How can I help you today?', 'What can we do for you?'));
+    const r = await gtc(['setup', '--answers', 'answers.json', './my-bundle']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await prisma.flow.findMany({ orderBy: { revision: 'asc' } })).map((f) => [f.revision, f.active])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+
+    const other = join(work, 'acme-bundle');
+    mkdirSync(join(other, 'flows'), { recursive: true });
+    writeFileSync(join(other, 'bundle.json'), JSON.stringify({ tenant: 'acme', team: 'support' }));
+    writeFileSync(join(other, 'flows', 'welcome.ygtc'), readFileSync(welcome, 'utf8'));
+    const answers = writeAnswers('acme.json', { ...PAGE_ANSWERS['messaging-whatsapp'], phone_number_id: '555000111222', tier: 'unlimited' });
+    const fromFile = await gtc(['setup', '--answers', answers, './acme-bundle']);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toContain('/webhook/whatsapp/acme/support');
+    const flagged = await gtc(['setup', '--answers', answers, '--tenant', 'acme', '--team', 'sales', './acme-bundle']);
+    expect(flagged.code).toBe(1); // the number is already connected to acme/support
+    expect(flagged.stderr).toMatch(/already connected/);
+  });
+});
+
+describe('gtc commands', () => {
+  it('flows validate: file:line:col for a bad file (exit 1), ok for a good one (exit 0)', async () => {
+    writeFileSync(join(work, 'on_button.ygtc'), ON_BUTTON);
+    const bad = await gtc(['flows', 'validate', 'on_button.ygtc']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^on_button\.ygtc:\d+:\d+ .*check_status/m);
+    const good = await gtc(['flows', 'validate', 'my-bundle/flows/welcome.ygtc']);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/ok \(flow welcome/);
+  });
+
+  it('usage errors exit 2; --help exits 0 on every command', async () => {
+    expect((await gtc(['no-such-command'])).code).toBe(2);
+    expect((await gtc(['setup', './b'])).code).toBe(2); // --answers is required
+    expect((await gtc(['flows', 'validate'])).code).toBe(2);
+    expect((await gtc([])).code).toBe(2);
+    for (const cmd of [[], ['setup'], ['flows'], ['flows', 'validate'], ['flows', 'list'], ['status'], ['tenants', 'list'], ['messages', 'list']]) {
+      const r = await gtc([...cmd, '--help']);
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: gtc/);
+    }
+  });
+
+  it('lists tenants, flows and messages; clear errors for a wrong key or an unreachable admin API', async () => {
+    const tenants = await gtc(['tenants', 'list']);
+    expect(tenants.code).toBe(0);
+    expect(tenants.stdout).toMatch(/^acme\s/m);
+    expect(tenants.stdout).toMatch(/^default\s/m);
+    const flows = await gtc(['flows', 'list', '--tenant', 'default', '--team', 'default']);
+    expect(flows.stdout).toMatch(/welcome\s+1\.0\s+2\s+2\s+2/);
+    const messages = await gtc(['messages', 'list', '--tenant', 'default', '--json']);
+    expect(messages.code).toBe(0);
+    expect(JSON.parse(messages.stdout)).toEqual({ data: [], next_cursor: null });
+
+    const wrongKey = await gtc(['tenants', 'list'], { GTC_ADMIN_KEY: 'wrong-key-wrong-key' });
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toMatch(/refused the API key/);
+    const port = await freePort();
+    const down = await gtc(['tenants', 'list', '--json'], { GTC_ADMIN_URL: `http://127.0.0.1:${port}` });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
+  });
+
+  it('status: health of every service; exit 1 when one is down', async () => {
+    const port = await freePort();
+    const down = `http://127.0.0.1:${port}`;
+    const r = await gtc(['status', '--json', '--ingress-url', down, '--graph-sim-url', down, '--flow-runner-url', down, '--sender-url', down]);
+    expect(r.code).toBe(1);
+    const rows = JSON.parse(r.stdout) as Array<{ service: string; status: string }>;
+    expect(rows.map((x) => x.service)).toEqual(['ingress', 'admin', 'graph-sim', 'flow-runner', 'sender']);
+    expect(rows.find((x) => x.service === 'admin')!.status).toBe('ok');
+    expect(rows.filter((x) => x.status === 'down')).toHaveLength(4);
+  });
+});
