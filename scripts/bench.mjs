@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// `pnpm bench`: runs the benchmarks against local Postgres/Redis and services from their build; prints a short
+// table (stderr) and the figures as JSON (stdout, and bench-results/latest.json).
+// Select with BENCH=ingress,sender,e2e (default: all). BENCH_DURATION_S sets the length of each ingress run.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { benchEnvironment, root } from './bench/harness.mjs';
+import { ingressBench } from './bench/ingress.bench.mjs';
+import { senderBench } from './bench/sender.bench.mjs';
+import { e2eBench } from './bench/e2e.bench.mjs';
+
+const selected = (process.env.BENCH ?? 'ingress,sender,e2e').split(',');
+const env = await benchEnvironment();
+const results = { machine: { cores: (await import('node:os')).cpus().length, node: process.version }, at: new Date().toISOString() };
+try {
+  if (selected.includes('ingress')) results.ingress = await ingressBench(env);
+  if (selected.includes('sender')) results.sender = await senderBench(env);
+  if (selected.includes('e2e')) results.e2e = await e2eBench(env);
+} finally {
+  await env.close();
+}
+
+const rows = [];
+if (results.ingress) {
+  const i = results.ingress;
+  rows.push(['ingress: bare node:http', `${i.bare.requests_per_s} req/s`, `p50 ${i.bare.p50_ms} ms`, `p99 ${i.bare.p99_ms} ms`]);
+  rows.push(['ingress: real', `${i.ingress.requests_per_s} req/s`, `p50 ${i.ingress.p50_ms} ms`, `p99 ${i.ingress.p99_ms} ms`]);
+  rows.push(['ingress: ratio real/bare', String(i.ratio), 'target ≥ 0.25', '']);
+  rows.push(['ingress: at 1,000 req/s', `${i.at_1000_rps.requests_per_s} req/s`, `p50 ${i.at_1000_rps.p50_ms} ms`, `p99 ${i.at_1000_rps.p99_ms} ms (target ≤ 50)`]);
+}
+if (results.sender) {
+  const s = results.sender;
+  rows.push(['sender: 1 process, no limit', `${s.one_sender.messages_per_s} msg/s`, `${s.one_sender.messages} msgs`, '']);
+  rows.push(['sender: 3 processes, no limit', `${s.three_senders.messages_per_s} msg/s`, `${s.three_senders.messages} msgs`, '']);
+  rows.push(['sender: limit 50/s', `${s.limit.achieved_mps} msg/s`, `accuracy ${s.limit.accuracy}`, `worst second ${s.limit.worst_1s_window}`]);
+}
+if (results.e2e) {
+  for (const key of ['one_replica', 'two_replicas']) {
+    const r = results.e2e[key];
+    rows.push([`e2e: ${r.replicas} replica(s), offered ${r.offered_per_s}/s`, `${r.answered_per_s} answered/s`, `p50 ${r.latency_ms.p50} ms p95 ${r.latency_ms.p95} ms`, `p99 ${r.latency_ms.p99} ms`]);
+  }
+}
+const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length)));
+for (const r of rows) process.stderr.write(r.map((v, c) => v.padEnd(widths[c])).join('  ') + '\n');
+mkdirSync(resolve(root, 'bench-results'), { recursive: true });
+writeFileSync(resolve(root, 'bench-results/latest.json'), JSON.stringify(results, null, 2));
+process.stdout.write(JSON.stringify(results) + '\n');

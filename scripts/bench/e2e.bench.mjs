@@ -1,0 +1,78 @@
+// End-to-end benchmark: simulated users (graph-sim) write; ingress records; flow-runner answers; sender sends;
+// graph-sim returns sent/delivered/read. Measures inbound messages fully answered per second and the latency
+// from webhook received (ingress) to reply sent (sender), with 1 and 2 replicas of flow-runner and sender.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pct, root } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { loadFlow } = require(resolve(root, 'libs/flows/dist/index.js'));
+const DURATION_S = Number(process.env.BENCH_E2E_DURATION_S ?? 20);
+const RATE = Number(process.env.BENCH_E2E_RATE ?? 300);
+const USERS = Number(process.env.BENCH_E2E_USERS ?? 2000);
+
+async function sim(graphSim, method, path, body) {
+  const res = await fetch(`${graphSim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  return res.json();
+}
+
+async function run(env, replicas) {
+  const p = await env.provider({ throughputMps: 100_000, ordering: 'delivered' });
+  const source = readFileSync(resolve(root, 'examples/flows/rate_limit.ygtc'), 'utf8'); // "ping" → one reply
+  const flow = loadFlow(source, 'rate_limit.ygtc').flow;
+  await env.prisma.flow.create({ data: { tenantId: p.tenantId, teamId: p.teamId, name: flow.name, version: flow.version, revision: 1, source, compiled: flow, active: true } });
+  const graphSim = await env.start('graph-sim', { GRAPH_SIM_WEBHOOK_BATCH_WINDOW_MS: '20', GRAPH_SIM_STATUS_READ_MS: '100' });
+  const common = { GRAPH_API_BASE_URL: graphSim.url, PAIR_RATE_LIMIT: '1000', DATABASE_POOL_SIZE: '20' };
+  const ingress = await env.start('ingress', common);
+  const procs = [];
+  for (let i = 0; i < replicas; i++) {
+    procs.push(await env.start('flow-runner', { ...common, FLOW_RUNNER_CONCURRENCY: '16' }));
+    procs.push(await env.start('sender', { ...common, SENDER_CONCURRENCY: '64' }));
+  }
+  await sim(graphSim, 'POST', '/sim/phone-numbers', { phone_number_id: p.phoneNumberId, access_token: p.accessToken, app_secret: p.appSecret, webhook_url: `${ingress.url}/webhook/whatsapp/${p.tenantSlug}/support` });
+
+  // Open loop: RATE messages per second for DURATION_S, spread over USERS users.
+  const started = Date.now();
+  let sent = 0;
+  for (let tick = 0; tick < DURATION_S * 10; tick++) {
+    const batch = Array.from({ length: RATE / 10 }, () => ({ phone_number_id: p.phoneNumberId, from: String(4916000000000 + (sent++ % USERS)), text: 'ping' }));
+    await sim(graphSim, 'POST', '/sim/inbound/batch', batch);
+    const wait = started + (tick + 1) * 100 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  const offeredSeconds = (Date.now() - started) / 1000;
+  // Let the backlog drain (bounded), then read the figures from Postgres.
+  const deadline = Date.now() + 120_000;
+  let answered = 0;
+  while (Date.now() < deadline) {
+    answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
+    if (answered >= sent) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const rows = await env.prisma.$queryRawUnsafe(
+    `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s
+     FROM outbound_messages o JOIN inbound_messages i ON i.id::text = o.cause_id WHERE o.provider_id = $1::uuid AND o.sent_at IS NOT NULL`,
+    p.providerId,
+  );
+  const lat = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+  const sentTimes = rows.map((r) => Number(r.sent_s)).sort((a, b) => a - b);
+  const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
+  const stats = await sim(graphSim, 'GET', '/sim/stats');
+  await Promise.all([graphSim, ingress, ...procs].map((s) => s.stop()));
+  return {
+    replicas,
+    offered_per_s: Math.round(sent / offeredSeconds),
+    inbound: sent,
+    answered,
+    answered_per_s: Math.round(answered / span),
+    latency_ms: { p50: Math.round(pct(lat, 50)), p95: Math.round(pct(lat, 95)), p99: Math.round(pct(lat, 99)) },
+    delivered_statuses: stats.statuses_emitted?.delivered ?? null,
+    duplicates: stats.duplicates?.same_callback_data ?? null,
+  };
+}
+
+/** Runs the end-to-end benchmark with 1 and 2 replicas of flow-runner and sender. */
+export async function e2eBench(env) {
+  return { duration_s: DURATION_S, target_rate: RATE, users: USERS, one_replica: await run(env, 1), two_replicas: await run(env, 2) };
+}

@@ -1,0 +1,139 @@
+// Shared pieces of the benchmarks: a database and Redis prefix of their own, services from their build.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(import.meta.url);
+export const db = require(resolve(root, 'libs/db/dist/index.js'));
+export const whatsapp = require(resolve(root, 'libs/whatsapp/dist/index.js'));
+const { loadConfig } = require(resolve(root, 'libs/config/dist/index.js'));
+const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
+
+/** A free port on 127.0.0.1. */
+export async function freePort() {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  s.close();
+  await once(s, 'close');
+  return port;
+}
+
+/** Percentile of a sorted array. */
+export function pct(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The most events within any window of `ms`. */
+export function worstWindow(times, ms) {
+  const t = [...times].sort((a, b) => a - b);
+  let worst = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= ms) j++;
+    worst = Math.max(worst, i - j + 1);
+  }
+  return worst;
+}
+
+/** An isolated environment: database gtc_bench (recreated and migrated) and a Redis prefix of its own. */
+export async function benchEnvironment() {
+  const base = process.env.DATABASE_URL ?? 'postgresql://localhost:5432/gtc';
+  const url = new URL(base);
+  url.pathname = '/gtc_bench';
+  const databaseUrl = url.toString();
+  const admin = new URL(db.withDefaultUser(base));
+  admin.pathname = '/postgres';
+  const { Client } = require(resolve(root, 'libs/db/node_modules/pg'));
+  const c = new Client({ connectionString: admin.toString() });
+  await c.connect();
+  await c.query('DROP DATABASE IF EXISTS gtc_bench WITH (FORCE)');
+  await c.end();
+  await db.ensureDatabase(databaseUrl);
+  await db.applyMigrations(databaseUrl);
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisPrefix = `gtc-bench-${Date.now().toString(36)}`;
+  const prisma = db.createPrismaClient(databaseUrl);
+  const children = [];
+  return {
+    databaseUrl,
+    redisUrl,
+    redisPrefix,
+    prisma,
+    secrets: new db.SecretBox(loadConfig({}).secretsKey),
+    /** Starts an app from its build; resolves when /health/live answers. */
+    async start(app, env = {}) {
+      const portVar = { ingress: 'INGRESS_PORT', 'flow-runner': 'FLOW_RUNNER_PORT', sender: 'SENDER_PORT', admin: 'ADMIN_PORT', 'graph-sim': 'GRAPH_SIM_PORT' }[app];
+      const port = await freePort();
+      // BENCH_PROFILE=ingress,flow-runner,…: write a V8 CPU profile of those apps to bench-results/profiles/<app>.
+      const profile = (process.env.BENCH_PROFILE ?? '').split(',').includes(app)
+        ? ['--cpu-prof', `--cpu-prof-dir=${resolve(root, 'bench-results/profiles', app)}`]
+        : [];
+      const child = spawn(process.execPath, [...profile, resolve(root, `apps/${app}/dist/main.js`)], {
+        env: { PATH: process.env.PATH, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, ...env, [portVar]: String(port) },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 300; i++) {
+        try {
+          if ((await fetch(`${url}/health/live`)).ok) return { url, child, port, stop: () => stopChild(child) };
+        } catch {
+          /* starting */
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${app} did not start`);
+    },
+    /** A tenant/team/provider with known secrets. */
+    async provider(options = {}) {
+      const id = Math.random().toString(36).slice(2, 8);
+      const appSecret = `secret-${id}`;
+      const accessToken = `EAA-${id}`;
+      const phoneNumberId = String(100000000000 + Math.floor(Math.random() * 899999999999));
+      const tenant = await prisma.tenant.create({ data: { slug: `bench-${id}`, name: 'Bench' } });
+      const team = await prisma.team.create({ data: { tenantId: tenant.id, slug: 'support', name: 'Support' } });
+      const p = await prisma.whatsAppProvider.create({
+        data: {
+          tenantId: tenant.id,
+          teamId: team.id,
+          publicBaseUrl: 'http://127.0.0.1',
+          phoneNumberId,
+          accessTokenEnc: this.secrets.encrypt(accessToken),
+          appSecretEnc: this.secrets.encrypt(appSecret),
+          verifyToken: 'v',
+          tier: 'unlimited',
+          throughputMps: options.throughputMps ?? 1_000_000,
+          ordering: options.ordering ?? 'none',
+        },
+      });
+      return { tenantId: tenant.id, teamId: team.id, providerId: p.id, tenantSlug: tenant.slug, teamSlug: 'support', appSecret, accessToken, phoneNumberId };
+    },
+    async close() {
+      await Promise.all(children.map(stopChild));
+      await prisma.$disconnect();
+      const r = new Redis(redisUrl);
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+        if (keys.length) await r.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      r.disconnect();
+    },
+  };
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  // SIGTERM: a graceful stop, so CPU profiles are written.
+  child.kill('SIGTERM');
+  const done = await Promise.race([once(child, 'exit').then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
+  if (done) return;
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+}

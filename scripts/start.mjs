@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// `pnpm start`: applies migrations (creating the database if missing), then runs every service as a local
+// process against DATABASE_URL / REDIS_URL (defaults: local Postgres and Redis), with graph-sim standing in
+// for Meta. Logs are interleaved, one prefix and colour per service. Ctrl-C stops everything.
+import { spawn, spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const env = {
+  LOG_PRETTY: 'true',
+  GRAPH_API_BASE_URL: `http://127.0.0.1:${process.env.GRAPH_SIM_PORT ?? 3002}`,
+  DEMO_SEED: 'true',
+  ...process.env,
+};
+const services = [
+  ['graph-sim', 35],
+  ['ingress', 36],
+  ['admin', 32],
+  ['flow-runner', 33],
+  ['sender', 34],
+];
+
+const migrate = spawnSync(process.execPath, [resolve(root, 'libs/db/dist/migrate.cli.js')], { env, stdio: 'inherit' });
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const width = Math.max(...services.map(([n]) => n.length));
+const children = services.map(([name, colour]) => {
+  const child = spawn(process.execPath, [resolve(root, `apps/${name}/dist/main.js`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `\x1b[${colour}m${name.padEnd(width)} |\x1b[0m `;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(prefix + line + '\n'));
+  }
+  child.on('exit', (code, signal) => {
+    process.stdout.write(`${prefix}exited (${signal ?? code})\n`);
+    if (!stopping) stop(code ?? 1);
+  });
+  return child;
+});
+
+let stopping = false;
+function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  const force = setTimeout(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  }, 15_000);
+  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r))))).then(() => {
+    clearTimeout(force);
+    process.exit(code);
+  });
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
