@@ -13,7 +13,7 @@ export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: { alias },
   test: {
-    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'apps/**/*.e2e.ts', 'test/**/*.e2e.ts'],
+    include: ['libs/**/*.spec.ts', 'libs/**/*.e2e.ts', 'apps/**/*.spec.ts', 'apps/**/*.e2e.ts', 'test/**/*.e2e.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     globalSetup: ['libs/testing/src/global-setup.ts'],
     reporters: ['default', './libs/testing/src/summary-reporter.ts'],

@@ -96,9 +96,16 @@ describe('faults during a run', () => {
 
     const expectedReplies = USERS * SCRIPT.reduce((n, s) => n + s.replies, 0);
     const drainStart = Date.now();
-    await expect
-      .poll(async () => prisma.outboundMessage.count({ where: { providerId: p.providerId, state: { in: ['delivered', 'read'] } } }), { timeout: 180_000, interval: 1_000 })
-      .toBeGreaterThanOrEqual(expectedReplies);
+    try {
+      await expect
+        .poll(async () => prisma.outboundMessage.count({ where: { providerId: p.providerId, state: { in: ['delivered', 'read'] } } }), { timeout: 180_000, interval: 1_000 })
+        .toBeGreaterThanOrEqual(expectedReplies);
+    } catch (e) {
+      const inboundStates = await prisma.inboundMessage.groupBy({ by: ['state'], where: { providerId: p.providerId }, _count: true });
+      const outboundStates = await prisma.outboundMessage.groupBy({ by: ['state'], where: { providerId: p.providerId }, _count: true });
+      console.log(`chaos stalled: inbound ${JSON.stringify(inboundStates)} outbound ${JSON.stringify(outboundStates)}\n${stack.logTail()}`);
+      throw e;
+    }
     figures.drain_after_faults_ms = Date.now() - drainStart;
     figures.total_ms = Date.now() - started;
 

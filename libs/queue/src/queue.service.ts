@@ -35,16 +35,28 @@ export class QueueService implements OnModuleDestroy {
       q = new Queue(name, { connection: this.redis.client, prefix: this.redis.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
       q.on('error', () => undefined);
       this.queues.set(name, q);
+      // BullMQ keeps a failed initialisation (Redis went away while the queue was being set up) as a rejected
+      // promise that every later call gets again. Forget such a queue: the next call builds a fresh one.
+      const created = q;
+      created.waitUntilReady().catch(() => {
+        if (this.queues.get(name) === created) this.queues.delete(name);
+        void created.close().catch(() => undefined);
+      });
     }
     return q as unknown as Queue<JobPayloads[N]>;
   }
 
-  /** Enqueues jobs in one round trip; ids are deterministic so re-enqueueing a live job is a no-op. */
+  /**
+   * Enqueues jobs in one round trip; ids are deterministic so re-enqueueing a live job is a no-op.
+   * Throws at once when Redis is not connected.
+   */
   async addBulk<N extends QueueName>(
     name: N,
     jobs: { id: string; data: JobPayloads[N]; opts?: JobsOptions }[],
   ): Promise<void> {
     if (!jobs.length) return;
+    // Fail fast while Redis is away (a queue set up now would wait for Redis); the reconcilers enqueue later.
+    if (this.redis.client.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.client.status})`);
     const q = this.queue(name) as unknown as Queue;
     await q.addBulk(jobs.map((j) => ({ name, data: j.data, opts: { ...j.opts, jobId: j.id } })));
   }

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -34,7 +35,11 @@ export class ServiceProcess {
     readonly port: number,
     readonly child: ChildProcess,
   ) {
+    // TEST_LOG_DIR keeps every service's whole output in <dir>/<name>-<pid>.log, to read after a failed run.
+    const logDir = process.env.TEST_LOG_DIR;
+    if (logDir) mkdirSync(logDir, { recursive: true });
     const keep = (chunk: Buffer) => {
+      if (logDir) appendFileSync(resolve(logDir, `${name}-${child.pid}.log`), chunk);
       for (const line of chunk.toString('utf8').split('\n')) if (line) this.logs.push(line);
       if (this.logs.length > 5000) this.logs.splice(0, this.logs.length - 5000);
     };

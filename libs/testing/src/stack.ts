@@ -59,6 +59,12 @@ export class Stack {
     return json;
   }
 
+  /** The last lines each process wrote, to explain a failed run. */
+  logTail(lines = 15): string {
+    const all = [this.graphSim, this.ingress, ...this.flowRunners, ...this.senders];
+    return all.map((s) => `--- ${s.name} (pid ${s.child.pid}):\n${s.logs.slice(-lines).join('\n')}`).join('\n');
+  }
+
   /** Kills every process. */
   async stop(): Promise<void> {
     await Promise.all([this.graphSim, this.ingress, ...this.flowRunners, ...this.senders].map((s) => s.kill()));
