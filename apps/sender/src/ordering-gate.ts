@@ -1,39 +1,37 @@
-import { PrismaService } from '@gtc/db';
-import type { SendingProvider } from './provider-registry.service';
+/** An earlier message to the same recipient that is not delivered, read or failed yet. */
+export interface EarlierMessage {
+  state: string;
+  sentAtMs: number | null;
+  sendingAtMs: number | null;
+}
 
-/** States that release the next message under each ordering policy. */
-const RELEASED: Record<string, string[]> = {
-  delivered: ['delivered', 'read', 'failed'],
-  sent: ['sent', 'delivered', 'read', 'failed'],
-};
+/** Whether a message reaching this state lets the next one to its recipient go, under an ordering policy. */
+export function releasesNext(ordering: string, state: string): boolean {
+  if (ordering === 'delivered') return state === 'delivered' || state === 'read' || state === 'failed';
+  if (ordering === 'sent') return state === 'sent' || state === 'delivered' || state === 'read' || state === 'failed';
+  return false;
+}
 
 /** How long to wait before looking again when the previous message has not even been sent. */
 const RECHECK_MS = 5_000;
 
 /**
  * Per-recipient ordering: message N+1 waits until every earlier message to the same contact is released
- * (delivered/read/failed, or sent, by policy) or was sent longer ago than the provider's ordering timeout.
- * Returns how long to wait, or null when the message may go. It reads only Postgres, so it holds across replicas.
+ * (delivered/read/failed under "delivered"; also sent under "sent"; anything under "none") or was sent longer ago
+ * than the provider's ordering timeout. Returns how long to wait, or null when the message may go. Its input
+ * comes from Postgres (OutboundStore.load), so it holds across replicas.
  */
-export async function orderingWait(
-  prisma: PrismaService,
-  provider: SendingProvider,
-  message: { contactId: string; seq: number },
+export function orderingWait(
+  policy: { ordering: string; orderingTimeoutMs: number },
+  earlier: EarlierMessage[],
   now = Date.now(),
-): Promise<number | null> {
-  const released = RELEASED[provider.ordering];
-  if (!released) return null;
-  const earlier = await prisma.client.$queryRawUnsafe<{ state: string; sent_at: Date | null; sending_at: Date | null }[]>(
-    `SELECT state, sent_at, sending_at FROM outbound_messages
-     WHERE contact_id = $1::uuid AND seq < $2 AND state <> ALL($3::text[]) ORDER BY seq`,
-    message.contactId,
-    message.seq,
-    released,
-  );
+): number | null {
+  if (policy.ordering !== 'delivered' && policy.ordering !== 'sent') return null;
   for (const m of earlier) {
-    const since = m.sent_at ?? (m.state === 'unknown' ? m.sending_at : null);
-    if (since && (m.state === 'sent' || m.state === 'unknown')) {
-      const left = since.getTime() + provider.orderingTimeoutMs - now;
+    if (policy.ordering === 'sent' && m.state === 'sent') continue;
+    const since = m.sentAtMs ?? (m.state === 'unknown' ? m.sendingAtMs : null);
+    if (since !== null && (m.state === 'sent' || m.state === 'unknown')) {
+      const left = since + policy.orderingTimeoutMs - now;
       if (left <= 0) continue; // waited long enough for this one
       // A status normally wakes it at once; looking again now and then covers a wake-up lost in a crash.
       return Math.min(left, RECHECK_MS);

@@ -4,7 +4,8 @@ import { Prisma, PrismaService } from '@gtc/db';
 import { createWorker, jobIds, OutboundJob, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
 import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
 import { DelayedError, Job, Worker } from 'bullmq';
-import { orderingWait } from './ordering-gate';
+import { orderingWait, releasesNext } from './ordering-gate';
+import { OutboundStore, SendableMessage } from './outbound.store';
 import { ProviderRegistry, SendingProvider } from './provider-registry.service';
 import { SenderMetrics } from './sender.metrics';
 import { AppliedStatus, StatusApplier } from './status-applier.service';
@@ -14,8 +15,6 @@ const WINDOW_MS = 24 * 3600 * 1000;
 const PAUSED_RECHECK_MS = 30_000;
 /** A confirmed slot this close is waited for in process; a later one goes back to BullMQ's delayed set. */
 const SHORT_WAIT_MS = 250;
-
-type Message = Prisma.OutboundMessageGetPayload<{ include: { contact: { select: { lastInboundAt: true; optedOut: true } } } }>;
 
 /** Exponential backoff with full jitter, capped. */
 function backoff(attempt: number, baseMs: number, capMs: number): number {
@@ -37,6 +36,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: OutboundStore,
     private readonly providers: ProviderRegistry,
     private readonly statuses: StatusApplier,
     private readonly producer: OutboundProducer,
@@ -65,10 +65,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async handle(job: Job<OutboundJob>, token: string): Promise<void> {
-    const m = await this.prisma.client.outboundMessage.findUnique({
-      where: { id: job.data.outboundId },
-      include: { contact: { select: { lastInboundAt: true, optedOut: true } } },
-    });
+    const m = await this.store.load(job.data.outboundId);
     if (!m || FINAL.has(m.state)) return; // gone, or already sent: never twice
     const p = await this.providers.get(m.providerId);
     if (!p) return;
@@ -78,7 +75,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
       // An earlier attempt may have reached Meta: a status carrying our id says it did (whatever became of
       // that status's job); without one, wait for it before sending again.
       if (await this.statuses.adoptRecorded(m.id)) return;
-      const due = (m.sendingAt ?? m.updatedAt).getTime() + this.config.env.UNKNOWN_SEND_RECONCILE_MS;
+      const due = m.sendingAtMs + this.config.env.UNKNOWN_SEND_RECONCILE_MS;
       if (Date.now() < due) {
         if (m.state === 'sending') await this.setState(m.id, ['sending'], { state: 'unknown' });
         return this.later(job, token, due - Date.now());
@@ -88,14 +85,14 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.metrics.retries.inc({ class: 'unknown' });
     }
 
-    const blocked = await orderingWait(this.prisma, p, m);
+    const blocked = orderingWait(p, m.earlier);
     if (blocked !== null) {
       this.metrics.orderingWaits.inc();
       return this.later(job, token, blocked, { outboundId: m.id });
     }
 
-    if (m.businessInitiated && m.contact.optedOut) return this.fail(m, 'opted_out', 'the contact has opted out of business-initiated messages');
-    if (m.type !== 'template' && (!m.contact.lastInboundAt || Date.now() - m.contact.lastInboundAt.getTime() > WINDOW_MS)) {
+    if (m.businessInitiated && m.optedOut) return this.fail(m, 'opted_out', 'the contact has opted out of business-initiated messages');
+    if (m.type !== 'template' && (m.lastInboundAtMs === null || Date.now() - m.lastInboundAtMs > WINDOW_MS)) {
       return this.fail(m, 'window_closed', 'the 24-hour customer service window is closed: only templates may be sent');
     }
 
@@ -115,8 +112,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
         return this.later(job, token, plan.at - Date.now(), { outboundId: m.id, slotAt: plan.at });
       }
     }
-    const claimed = await this.setState(m.id, ['queued'], { state: 'sending', sendingAt: new Date(), attempts: { increment: 1 } });
-    if (!claimed) return;
+    if (!(await this.store.claim(m.id))) return;
     // Confirmed against actual sends right before the request (after the claim, so no database time sits
     // between slot and request): this is what holds the limits.
     const slot = await this.producer.limiter.reserve(p.limits, request, 'send', SHORT_WAIT_MS);
@@ -144,22 +140,15 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** Records the wamid (never overwriting one a status already adopted), applies early statuses, wakes the next. */
-  private async recordSent(m: Message, p: SendingProvider, wamid: string): Promise<void> {
-    await this.prisma.client.$executeRawUnsafe(
-      `UPDATE outbound_messages SET wamid = COALESCE(wamid, $2),
-         state = CASE WHEN state IN ('sending','unknown','queued') THEN 'sent' ELSE state END,
-         sent_at = COALESCE(sent_at, now()), updated_at = now()
-       WHERE id = $1::uuid`,
-      m.id,
-      wamid,
-    );
+  /** Records the wamid, applies statuses that came first, and wakes the next message if this released it. */
+  private async recordSent(m: SendableMessage, p: SendingProvider, wamid: string): Promise<void> {
+    await this.store.recordSent(m.id, wamid);
     this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'sent' });
     const applied = await this.statuses.applyPending(wamid);
-    if (p.ordering !== 'delivered' || applied.some((a) => a.state !== 'sent')) await this.wakeNext(m);
+    if (releasesNext(p.ordering, 'sent') || applied.some((a) => releasesNext(p.ordering, a.state))) await this.wakeNext(m);
   }
 
-  private async onError(job: Job<OutboundJob>, token: string, m: Message, p: SendingProvider, err: unknown, attempts: number): Promise<void> {
+  private async onError(job: Job<OutboundJob>, token: string, m: SendableMessage, p: SendingProvider, err: unknown, attempts: number): Promise<void> {
     const e = err instanceof GraphApiError ? err : null;
     const cls = e?.errorClass ?? 'transient';
     const reason = `${cls}${e?.code ? ` (${e.code})` : ''}: ${(err as Error).message}`;
@@ -193,7 +182,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Fails the message with a reason (dead letter: state failed, error class and text kept on the row). */
-  private async fail(m: Message, errorClass: string, reason: string, code?: number): Promise<void> {
+  private async fail(m: SendableMessage, errorClass: string, reason: string, code?: number): Promise<void> {
     const done = await this.setState(m.id, ['queued', 'sending', 'unknown'], {
       state: 'failed',
       failedAt: new Date(),
@@ -214,18 +203,15 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The next message to the same recipient may go now: bring its job forward if it is waiting. */
   async wakeNext(m: { contactId: string; seq: number }): Promise<void> {
-    const next = await this.prisma.client.outboundMessage.findFirst({
-      where: { contactId: m.contactId, seq: { gt: m.seq }, state: 'queued' },
-      orderBy: { seq: 'asc' },
-      select: { id: true },
-    });
+    const next = await this.store.nextQueued(m.contactId, m.seq);
     if (!next) return;
-    const job = await this.queues.queue(QueueName.Outbound).getJob(jobIds.outbound(next.id));
+    const job = await this.queues.queue(QueueName.Outbound).getJob(jobIds.outbound(next));
     if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 
-  /** Called by the status worker when a status released a message under the ordering policy. */
+  /** Called by the status worker after a status moved a message: wakes the next one if the policy released it. */
   async onStatusApplied(applied: AppliedStatus): Promise<void> {
-    if (['delivered', 'read', 'failed', 'sent'].includes(applied.state)) await this.wakeNext(applied);
+    const p = await this.providers.get(applied.providerId);
+    if (p && releasesNext(p.ordering, applied.state)) await this.wakeNext(applied);
   }
 }

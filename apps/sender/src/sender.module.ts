@@ -3,6 +3,7 @@ import { GtcConfigModule } from '@gtc/config';
 import { DbModule } from '@gtc/db';
 import { ObservabilityModule } from '@gtc/observability';
 import { QueueModule } from '@gtc/queue';
+import { OutboundStore } from './outbound.store';
 import { OutboundWorker } from './outbound.worker';
 import { ProviderRegistry } from './provider-registry.service';
 import { SenderMetrics } from './sender.metrics';
@@ -13,6 +14,6 @@ import { StatusWorker } from './status.worker';
 /** sender: sends outbound messages within every limit, in order per recipient, and tracks their statuses. */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('sender'), DbModule, QueueModule],
-  providers: [ProviderRegistry, SenderMetrics, StatusApplier, OutboundWorker, StatusWorker, SenderReconciler],
+  providers: [ProviderRegistry, OutboundStore, SenderMetrics, StatusApplier, OutboundWorker, StatusWorker, SenderReconciler],
 })
 export class SenderModule {}

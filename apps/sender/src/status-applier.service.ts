@@ -56,9 +56,16 @@ export class StatusApplier {
    * over sent, never over delivered or read), and marks the event applied.
    */
   private async applyOne(statusEventId: string): Promise<{ kind: 'done' | 'no_event' | 'no_message'; applied: AppliedStatus | null }> {
-    const [row] = await this.prisma.client.$queryRawUnsafe<
-      { events: bigint; messages: bigint; id: string | null; contact_id: string; provider_id: string; tenant_id: string; seq: number; state: string }[]
-    >(
+    const { rows } = await this.prisma.pool.query<{
+      events: string;
+      messages: string;
+      id: string | null;
+      contact_id: string;
+      provider_id: string;
+      tenant_id: string;
+      seq: number;
+      state: string;
+    }>(
       `WITH ev AS (
          SELECT id, wamid, status, timestamp, errors FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
        ), msg AS (
@@ -85,8 +92,9 @@ export class StatusApplier {
        )
        SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM mark) AS messages, upd.*
        FROM (SELECT 1) one LEFT JOIN upd ON true`,
-      statusEventId,
+      [statusEventId],
     );
+    const row = rows[0];
     if (!row || Number(row.events) === 0) return { kind: 'no_event', applied: null };
     if (Number(row.messages) === 0) return { kind: 'no_message', applied: null };
     if (!row.id) return { kind: 'done', applied: null };
@@ -107,7 +115,10 @@ export class StatusApplier {
 
   /** Applies every status that arrived for this wamid before its send was recorded, oldest state first. */
   async applyPending(wamid: string): Promise<AppliedStatus[]> {
-    const events = await this.prisma.client.statusEvent.findMany({ where: { wamid, appliedAt: null }, select: { id: true, status: true } });
+    const { rows: events } = await this.prisma.pool.query<{ id: string; status: string }>(
+      `SELECT id, status FROM status_events WHERE wamid = $1 AND applied_at IS NULL`,
+      [wamid],
+    );
     const order = ['sent', 'delivered', 'read', 'failed'];
     events.sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status));
     const applied: AppliedStatus[] = [];

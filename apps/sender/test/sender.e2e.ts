@@ -7,7 +7,8 @@ import { buildMessageBody, ReplyContent } from '@gtc/whatsapp';
 // sender against graph-sim, real Postgres and Redis: order, limits, error classes, never twice.
 const { databaseUrl, redisUrl, redisPrefix } = testEnv();
 const prefix = `${redisPrefix}-sender`;
-const prisma = createPrismaClient(databaseUrl);
+// Tests below write dozens of batches at once: give them room to queue for a connection on this busy machine.
+const prisma = createPrismaClient(databaseUrl, { max: 20, connectionTimeoutMs: 30_000 });
 const outboundQueue = new Queue('outbound', { connection: { url: redisUrl }, prefix });
 let stack: Stack;
 let phone = 3161000000;

@@ -20,6 +20,8 @@ export function createPgPool(databaseUrl: string, options: PrismaPoolOptions = {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     statement_timeout: options.statementTimeoutMs ?? 15_000,
+    // Columns are timestamp without time zone holding UTC (as Prisma writes them): now() must convert to UTC too.
+    options: '-c TimeZone=UTC',
   });
   // A broken idle connection is dropped by the pool; without a listener the error would crash the process.
   pool.on('error', () => undefined);

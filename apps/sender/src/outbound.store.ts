@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@gtc/db';
+import type { EarlierMessage } from './ordering-gate';
+
+/** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
+export interface SendableMessage {
+  id: string;
+  tenantId: string;
+  providerId: string;
+  contactId: string;
+  seq: number;
+  state: string;
+  type: string;
+  body: Record<string, unknown>;
+  businessInitiated: boolean;
+  retryOnRateLimit: boolean;
+  attempts: number;
+  /** When the last attempt was claimed (or the row last changed), ms since the epoch. */
+  sendingAtMs: number;
+  lastInboundAtMs: number | null;
+  optedOut: boolean;
+  /** Earlier messages to the same recipient not yet delivered, read or failed, oldest first. */
+  earlier: EarlierMessage[];
+}
+
+/** Timestamp columns hold UTC without a zone: read them as epoch milliseconds. */
+const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+
+/**
+ * The sender's hot-path statements, in plain SQL on the shared pool: one round trip each, no ORM work on the
+ * path every message takes. Rare paths (errors, retries) stay on the Prisma client.
+ */
+@Injectable()
+export class OutboundStore {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** The message with its contact and the earlier undelivered messages to the same recipient, in one statement. */
+  async load(id: string): Promise<SendableMessage | null> {
+    const { rows } = await this.prisma.pool.query(
+      `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
+              o.retry_on_rate_limit, o.attempts, ${MS('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
+              ${MS('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
+              COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${MS('e.sent_at')}, 'sendingAtMs', ${MS('e.sending_at')}) ORDER BY e.seq)
+                        FROM outbound_messages e
+                        WHERE e.contact_id = o.contact_id AND e.seq < o.seq AND e.state NOT IN ('delivered', 'read', 'failed')), '[]') AS earlier
+       FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
+       WHERE o.id = $1::uuid`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      tenantId: r.tenant_id,
+      providerId: r.provider_id,
+      contactId: r.contact_id,
+      seq: r.seq,
+      state: r.state,
+      type: r.type,
+      body: r.body,
+      businessInitiated: r.business_initiated,
+      retryOnRateLimit: r.retry_on_rate_limit,
+      attempts: r.attempts,
+      sendingAtMs: r.sending_at_ms,
+      lastInboundAtMs: r.last_inbound_at_ms,
+      optedOut: r.opted_out,
+      earlier: r.earlier,
+    };
+  }
+
+  /** queued → sending for one attempt. Returns false when another worker (or a status) got there first. */
+  async claim(id: string): Promise<boolean> {
+    const { rowCount } = await this.prisma.pool.query(
+      `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
+       WHERE id = $1::uuid AND state = 'queued'`,
+      [id],
+    );
+    return rowCount === 1;
+  }
+
+  /** Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent. */
+  async recordSent(id: string, wamid: string): Promise<void> {
+    await this.prisma.pool.query(
+      `UPDATE outbound_messages SET wamid = COALESCE(wamid, $2),
+         state = CASE WHEN state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE state END,
+         sent_at = COALESCE(sent_at, now()), updated_at = now()
+       WHERE id = $1::uuid`,
+      [id, wamid],
+    );
+  }
+
+  /** The next queued message to the same recipient, if any. */
+  async nextQueued(contactId: string, seq: number): Promise<string | null> {
+    const { rows } = await this.prisma.pool.query(
+      `SELECT id FROM outbound_messages WHERE contact_id = $1::uuid AND seq > $2 AND state = 'queued' ORDER BY seq LIMIT 1`,
+      [contactId, seq],
+    );
+    return rows[0]?.id ?? null;
+  }
+}
