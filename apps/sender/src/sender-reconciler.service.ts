@@ -24,14 +24,26 @@ export class SenderReconciler extends PeriodicTask {
     return this.config.env.RECONCILE_INTERVAL_MS;
   }
 
-  /** One pass: offers those rows to the queue again. */
+  /** Where the walk through queued rows stands: each pass takes the next batch, so a backlog never hides newer rows. */
+  private cursor: { createdAt: Date; id: string } | null = null;
+
+  /** One pass: offers those rows to the queue again (a row whose job is alive is a no-op). */
   protected async runOnce(): Promise<void> {
-    const rows = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
-      `(SELECT id FROM outbound_messages WHERE state = 'queued' AND created_at < now() - interval '10 seconds' ORDER BY created_at LIMIT ${BATCH})
-       UNION ALL
-       (SELECT id FROM outbound_messages WHERE state IN ('sending','unknown') AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH})`,
+    const after = this.cursor ?? { createdAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
+    const queued = await this.prisma.client.$queryRawUnsafe<{ id: string; created_at: Date }[]>(
+      `SELECT id, created_at FROM outbound_messages
+       WHERE state = 'queued' AND created_at < now() - interval '10 seconds' AND (created_at, id) > ($1::timestamp, $2::uuid)
+       ORDER BY created_at, id LIMIT ${BATCH}`,
+      after.createdAt,
+      after.id,
+    );
+    const last = queued[queued.length - 1];
+    this.cursor = queued.length === BATCH ? { createdAt: last.created_at, id: last.id } : null;
+    const unknown = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
+      `SELECT id FROM outbound_messages WHERE state IN ('sending','unknown') AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH}`,
       this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000,
     );
+    const rows = [...queued, ...unknown];
     await this.queues.addBulk(QueueName.Outbound, rows.map((r) => ({ id: jobIds.outbound(r.id), data: { outboundId: r.id } })));
   }
 }

@@ -183,6 +183,22 @@ describe('limits shared by 3 senders', () => {
     expect(stats.messages_rejected.throughput ?? 0).toBe(0);
   });
 
+  it("serves tenants fairly: one tenant's backlog does not delay another tenant's single message", async () => {
+    const busy = await provider({ throughputMps: 20, ordering: 'none' });
+    const backlog: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const batches = await Promise.all(Array.from({ length: 10 }, () => queueTo(busy, [{ message: 'x' }, { message: 'y' }, { message: 'z' }])));
+      backlog.push(...batches.flatMap((b) => b.rows.map((r) => r.id)));
+    }
+    const other = await provider();
+    const { rows } = await queueTo(other, [{ message: 'just one' }]);
+    const [single] = await settled([rows[0].id], ['sent', 'delivered', 'read'], 30_000);
+    // 300 messages at 20/s take 15 s; the other tenant's message went out while most of them were still waiting.
+    const backlogSentBefore = await prisma.outboundMessage.count({ where: { id: { in: backlog }, sentAt: { lte: single.sentAt! } } });
+    expect(backlogSentBefore).toBeLessThan(backlog.length / 2);
+    await settled(backlog, ['sent', 'delivered', 'read'], 60_000);
+  }, 120_000);
+
   it('makes messages over the tier limit wait for the moving window, then sends them', async () => {
     const p = await provider({ tier: '1', ordering: 'none' }); // TIER_LIMITS 5 per TIER_WINDOW_SECONDS 3
     const batches = await Promise.all(Array.from({ length: 8 }, () => queueTo(p, [{ message: 'tier' }])));

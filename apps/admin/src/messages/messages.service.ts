@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InboundMessage, OutboundMessage, Prisma, PrismaService, StatusEvent, insertOutboundMessages } from '@gtc/db';
-import { JobPayloads, QueueName, QueueService, jobIds } from '@gtc/queue';
+import { OutboundProducer } from '@gtc/queue';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { Page, PageRequest, toPage } from '../common/pagination';
@@ -86,11 +86,13 @@ export function mediaOf(m: Pick<InboundMessage, 'type' | 'payload'>): { id: stri
 /** Messages of a tenant: list, read with the status timeline, send, media download. */
 @Injectable()
 export class MessagesService {
+  private readonly log = new Logger(MessagesService.name);
+
   constructor(
     private readonly prisma: PrismaService,
     private readonly scope: TenantScope,
     private readonly contacts: ContactsService,
-    private readonly queues: QueueService,
+    private readonly producer: OutboundProducer,
     private readonly templates: TemplatesService,
     private readonly providers: ProviderService,
     private readonly graph: GraphApiClient,
@@ -184,8 +186,14 @@ export class MessagesService {
       }
       throw err;
     }
-    const data: JobPayloads[QueueName.Outbound] = { outboundId: row.id };
-    await this.queues.addBulk(QueueName.Outbound, [{ id: jobIds.outbound(row.id), data }]);
+    // Enqueued with its send slot reserved (delayed until then), like the flow-runner's replies, so a tenant's
+    // backlog of API sends waits in the delayed set instead of in front of other tenants' messages. The row is
+    // durable already: if Redis is away, the sender's reconciler enqueues it when it is back.
+    await this.producer
+      .enqueue({ phoneNumberId: provider.phoneNumberId, tier: provider.tier, throughputMps: provider.throughputMps }, [
+        { messageId: row.id, recipient: input.to, businessInitiated: true },
+      ])
+      .catch((err: Error) => this.log.warn(`outbound enqueue failed (${err.message}); the sender's reconciler will pick message ${row.id} up`));
     const windowOpen = !!contact.lastInboundAt && contact.lastInboundAt.getTime() + WINDOW_MS > Date.now();
     return {
       created: true,
