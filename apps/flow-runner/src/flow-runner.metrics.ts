@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, MetricsService } from '@gtc/observability';
 
-/** Runs by outcome, step latency, and how long inbound messages waited for their contact's turn. */
+/** Runs by outcome, failed job attempts, step latency, and how long inbound messages waited for their contact's turn. */
 @Injectable()
 export class FlowRunnerMetrics {
   readonly runs: Counter<'outcome'>;
   readonly stepSeconds: Histogram;
   readonly waitSeconds: Histogram;
   readonly stepsPerJob: Histogram;
+  readonly jobFailures: Counter;
 
   constructor(metrics: MetricsService) {
     this.runs = metrics.counter('gtc_flow_runs_total', 'Inbound messages processed, by outcome', ['outcome']);
@@ -17,6 +18,7 @@ export class FlowRunnerMetrics {
     this.waitSeconds = metrics.histogram('gtc_flow_inbound_wait_seconds', 'Time from webhook received to step done', [], [
       0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
     ]);
+    this.jobFailures = metrics.counter('gtc_flow_job_failures_total', 'Inbound job attempts that failed (retried by the queue)');
     this.stepsPerJob = metrics.histogram('gtc_flow_steps_per_job', 'Messages of the same contact a job processed (per-contact queueing)', [], [
       1, 2, 3, 5, 10, 25,
     ]);

@@ -95,8 +95,8 @@ export class FlowStepService {
   ) {}
 
   /**
-   * Processes the contact's oldest pending inbound message; null when none is pending. Four round trips: BEGIN,
-   * one read (contact locked, message, session, previous message time), one write (sequence numbers, outbound
+   * Processes the contact's oldest pending inbound message; null when none is pending. Five round trips: BEGIN,
+   * the contact's lock, one read (message, session, previous message time), one write (sequence numbers, outbound
    * rows, session, contact opt-out state, message processed), COMMIT.
    */
   async processNext(contactId: string): Promise<StepResult | null> {
@@ -121,6 +121,9 @@ export class FlowStepService {
   }
 
   private async step(db: PoolClient, contactId: string): Promise<StepResult | null> {
+    // The lock comes first, in a statement of its own: the read below then takes its snapshot after a concurrent
+    // step of this contact committed, so it never picks up the message that step just processed.
+    await db.query(`SELECT 1 FROM contacts WHERE id = $1::uuid FOR UPDATE`, [contactId]);
     const { rows } = await db.query<StepRow>(
       `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
               m.id AS message_id, m.type, m.payload, m.received_at,
@@ -134,8 +137,7 @@ export class FlowStepService {
                      WHERE contact_id = c.id AND state = 'pending' ORDER BY arrival LIMIT 1) m ON true
        LEFT JOIN sessions s ON s.contact_id = c.id
        LEFT JOIN flows f ON f.id = s.flow_id
-       WHERE c.id = $1::uuid
-       FOR UPDATE OF c`,
+       WHERE c.id = $1::uuid`,
       [contactId],
     );
     const r = rows[0];
@@ -189,7 +191,7 @@ export class FlowStepService {
            status = EXCLUDED.status, vars = EXCLUDED.vars, last_error = EXCLUDED.last_error, updated_at = now()
        ), inb AS (
          -- clock_timestamp(): when the step ran under the lock (now() would be when the transaction began).
-         UPDATE inbound_messages SET state = $17, processed_at = clock_timestamp(), error = $16, flow_run = $18::jsonb WHERE id = $6::uuid
+         UPDATE inbound_messages SET state = $17, processed_at = clock_timestamp(), error = $16, flow_run = $18::jsonb WHERE id = $6::uuid AND state = 'pending'
        )
        SELECT id FROM outb ORDER BY ordinal`,
       [

@@ -24,6 +24,7 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     this.worker = createWorker(this.redis, QueueName.Inbound, (job) => this.handle(job), this.config.env.FLOW_RUNNER_CONCURRENCY, this.log);
+    this.worker.on('failed', () => this.metrics.jobFailures.inc());
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -18,6 +18,17 @@ const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: `${r
 const prisma = createPrismaClient(databaseUrl);
 let ingress: ServiceProcess;
 let runners: ServiceProcess[] = [];
+
+/** A counter summed over every running flow-runner and all its labels. */
+async function counted(metric: string): Promise<number> {
+  let n = 0;
+  for (const r of runners) {
+    const text = await (await fetch(`${r.url}/metrics`)).text();
+    for (const m of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))) n += Number(m[1]);
+  }
+  return n;
+}
+const runsCounted = () => counted('gtc_flow_runs_total');
 let p: TestProvider;
 let phone = 4915100000000;
 
@@ -140,6 +151,7 @@ describe('flows answer through ingress and flow-runner', () => {
 describe('ordering and crashes', () => {
   it('processes one contact\'s burst strictly in order with 2 flow-runner processes', async () => {
     runners.push(await startService('flow-runner', env));
+    const before = await runsCounted();
     const from = String(phone++);
     const words = Array.from({ length: 20 }, (_, i) => (i % 2 ? 'help me' : 'ping'));
     const sent: string[] = [];
@@ -157,6 +169,21 @@ describe('ordering and crashes', () => {
     const out = await prisma.outboundMessage.findMany({ where: { contact: { waId: from } }, orderBy: { seq: 'asc' } });
     const causeOrder = out.map((o) => inbound.findIndex((m) => m.id === o.causeId));
     expect(causeOrder).toEqual([...causeOrder].sort((a, b) => a - b));
+    // Each message ran exactly once over both processes (a step never picks up one its twin just finished).
+    await expect.poll(async () => (await runsCounted()) - before, { timeout: 5_000 }).toBe(words.length);
+  });
+
+  it("runs each of one contact's messages once when they arrive all at once at 2 flow-runner processes", async () => {
+    const [runsBefore, failuresBefore] = [await runsCounted(), await counted('gtc_flow_job_failures_total')];
+    const from = String(phone++);
+    const hooks = Array.from({ length: 20 }, (_, i) => inboundWebhook(p, from, { text: `ping ${i}` }));
+    expect(await Promise.all(hooks.map((h) => postWebhook(ingress.url, p, h.body)))).toEqual(hooks.map(() => 200));
+    await expect
+      .poll(async () => prisma.inboundMessage.count({ where: { providerId: p.providerId, wamid: { in: hooks.map((h) => h.wamid) }, state: 'processed' } }), { timeout: 30_000 })
+      .toBe(hooks.length);
+    await expect.poll(async () => (await runsCounted()) - runsBefore, { timeout: 5_000 }).toBe(hooks.length);
+    // No attempt failed: a step never picked up a message its twin had just processed (which would collide on the replies' unique key).
+    expect((await counted('gtc_flow_job_failures_total')) - failuresBefore).toBe(0);
   });
 
   it('never writes a second set of replies when a flow-runner is killed mid-run', async () => {
