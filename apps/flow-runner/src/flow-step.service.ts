@@ -123,9 +123,14 @@ export class FlowStepService {
   private async step(db: PoolClient, contactId: string): Promise<StepResult | null> {
     // The lock comes first, in a statement of its own: the read below then takes its snapshot after a concurrent
     // step of this contact committed, so it never picks up the message that step just processed.
-    await db.query(`SELECT 1 FROM contacts WHERE id = $1::uuid FOR UPDATE`, [contactId]);
-    const { rows } = await db.query<StepRow>(
-      `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
+    await db.query({
+      name: 'step-lock',
+      text: `SELECT 1 FROM contacts WHERE id = $1::uuid FOR UPDATE`,
+      values: [contactId],
+    });
+    const { rows } = await db.query<StepRow>({
+      name: 'step-read',
+      text: `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
               m.id AS message_id, m.type, m.payload, m.received_at,
               s.status AS session_status, s.node_id, s.vars, f.name AS flow_name,
               CASE WHEN s.status = 'waiting' THEN f.compiled END AS waiting_flow,
@@ -138,8 +143,8 @@ export class FlowStepService {
        LEFT JOIN sessions s ON s.contact_id = c.id
        LEFT JOIN flows f ON f.id = s.flow_id
        WHERE c.id = $1::uuid`,
-      [contactId],
-    );
+      values: [contactId],
+    });
     const r = rows[0];
     if (!r) return null;
     const contact: ContactRow = r;
@@ -171,8 +176,9 @@ export class FlowStepService {
     }
     const failed = plan.outcome === 'error' || plan.outcome === 'refused_opted_out';
     const s = plan.session;
-    const { rows: outbound } = await db.query<{ id: string }>(
-      `WITH seq AS (
+    const { rows: outbound } = await db.query<{ id: string }>({
+      name: 'step-write',
+      text: `WITH seq AS (
          UPDATE contacts SET next_seq = next_seq + $2,
            opted_out = COALESCE($3, opted_out),
            opted_out_at = CASE WHEN $3 IS NULL THEN opted_out_at WHEN $3 THEN now() ELSE NULL END,
@@ -194,7 +200,7 @@ export class FlowStepService {
          UPDATE inbound_messages SET state = $17, processed_at = clock_timestamp(), error = $16, flow_run = $18::jsonb WHERE id = $6::uuid AND state = 'pending'
        )
        SELECT id FROM outb ORDER BY ordinal`,
-      [
+      values: [
         contactId,
         bodies.length,
         plan.optedOut ?? null,
@@ -214,7 +220,7 @@ export class FlowStepService {
         failed ? 'failed' : 'processed',
         JSON.stringify({ outcome: plan.outcome, flow: plan.flowName ?? null, trace: plan.trace ?? [], replies: bodies.length }),
       ],
-    );
+    });
     return {
       inboundId: message.id,
       outcome: plan.outcome,

@@ -36,8 +36,9 @@ export class OutboundStore {
 
   /** The message with its contact and the earlier undelivered messages to the same recipient, in one statement. */
   async load(id: string): Promise<SendableMessage | null> {
-    const { rows } = await this.prisma.pool.query(
-      `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
+    const { rows } = await this.prisma.pool.query({
+      name: 'sender-load',
+      text: `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
               o.retry_on_rate_limit, o.attempts, ${MS('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
               ${MS('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
               COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${MS('e.sent_at')}, 'sendingAtMs', ${MS('e.sending_at')}) ORDER BY e.seq)
@@ -45,8 +46,8 @@ export class OutboundStore {
                         WHERE e.contact_id = o.contact_id AND e.seq < o.seq AND e.state NOT IN ('delivered', 'read', 'failed')), '[]') AS earlier
        FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
        WHERE o.id = $1::uuid`,
-      [id],
-    );
+      values: [id],
+    });
     const r = rows[0];
     if (!r) return null;
     return {
@@ -70,31 +71,39 @@ export class OutboundStore {
 
   /** queued → sending for one attempt. Returns false when another worker (or a status) got there first. */
   async claim(id: string): Promise<boolean> {
-    const { rowCount } = await this.prisma.pool.query(
-      `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
+    const { rowCount } = await this.prisma.pool.query({
+      name: 'sender-claim',
+      text: `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
        WHERE id = $1::uuid AND state = 'queued'`,
-      [id],
-    );
+      values: [id],
+    });
     return rowCount === 1;
   }
 
-  /** Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent. */
-  async recordSent(id: string, wamid: string): Promise<void> {
-    await this.prisma.pool.query(
-      `UPDATE outbound_messages SET wamid = COALESCE(wamid, $2),
+  /**
+   * Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent.
+   * Returns whether statuses of that wamid arrived first and wait to be applied (StatusApplier.applyPending).
+   */
+  async recordSent(id: string, wamid: string): Promise<boolean> {
+    const { rows } = await this.prisma.pool.query<{ pending: boolean }>({
+      name: 'sender-record-sent',
+      text: `UPDATE outbound_messages SET wamid = COALESCE(wamid, $2),
          state = CASE WHEN state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE state END,
          sent_at = COALESCE(sent_at, now()), updated_at = now()
-       WHERE id = $1::uuid`,
-      [id, wamid],
-    );
+       WHERE id = $1::uuid
+       RETURNING EXISTS (SELECT 1 FROM status_events WHERE wamid = $2 AND applied_at IS NULL) AS pending`,
+      values: [id, wamid],
+    });
+    return rows[0]?.pending ?? false;
   }
 
   /** The next queued message to the same recipient, if any. */
   async nextQueued(contactId: string, seq: number): Promise<string | null> {
-    const { rows } = await this.prisma.pool.query(
-      `SELECT id FROM outbound_messages WHERE contact_id = $1::uuid AND seq > $2 AND state = 'queued' ORDER BY seq LIMIT 1`,
-      [contactId, seq],
-    );
+    const { rows } = await this.prisma.pool.query({
+      name: 'sender-next-queued',
+      text: `SELECT id FROM outbound_messages WHERE contact_id = $1::uuid AND seq > $2 AND state = 'queued' ORDER BY seq LIMIT 1`,
+      values: [contactId, seq],
+    });
     return rows[0]?.id ?? null;
   }
 }

@@ -142,9 +142,9 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Records the wamid, applies statuses that came first, and wakes the next message if this released it. */
   private async recordSent(m: SendableMessage, p: SendingProvider, wamid: string): Promise<void> {
-    await this.store.recordSent(m.id, wamid);
+    const pending = await this.store.recordSent(m.id, wamid);
     this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'sent' });
-    const applied = await this.statuses.applyPending(wamid);
+    const applied = pending ? await this.statuses.applyPending(wamid) : [];
     if (releasesNext(p.ordering, 'sent') || applied.some((a) => releasesNext(p.ordering, a.state))) await this.wakeNext(m);
   }
 

@@ -65,8 +65,9 @@ export class StatusApplier {
       tenant_id: string;
       seq: number;
       state: string;
-    }>(
-      `WITH ev AS (
+    }>({
+      name: 'status-apply',
+      text: `WITH ev AS (
          SELECT id, wamid, status, timestamp, errors FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
        ), msg AS (
          SELECT o.id FROM outbound_messages o JOIN ev ON o.wamid = ev.wamid
@@ -92,8 +93,8 @@ export class StatusApplier {
        )
        SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM mark) AS messages, upd.*
        FROM (SELECT 1) one LEFT JOIN upd ON true`,
-      [statusEventId],
-    );
+      values: [statusEventId],
+    });
     const row = rows[0];
     if (!row || Number(row.events) === 0) return { kind: 'no_event', applied: null };
     if (Number(row.messages) === 0) return { kind: 'no_message', applied: null };
@@ -115,10 +116,11 @@ export class StatusApplier {
 
   /** Applies every status that arrived for this wamid before its send was recorded, oldest state first. */
   async applyPending(wamid: string): Promise<AppliedStatus[]> {
-    const { rows: events } = await this.prisma.pool.query<{ id: string; status: string }>(
-      `SELECT id, status FROM status_events WHERE wamid = $1 AND applied_at IS NULL`,
-      [wamid],
-    );
+    const { rows: events } = await this.prisma.pool.query<{ id: string; status: string }>({
+      name: 'status-pending',
+      text: `SELECT id, status FROM status_events WHERE wamid = $1 AND applied_at IS NULL`,
+      values: [wamid],
+    });
     const order = ['sent', 'delivered', 'read', 'failed'];
     events.sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status));
     const applied: AppliedStatus[] = [];
