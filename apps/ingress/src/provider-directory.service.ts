@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
 
@@ -18,20 +18,34 @@ const TTL_MS = 5_000;
 
 /**
  * Resolves /webhook/whatsapp/:tenant/:team to the team's provider, cached for a few seconds so the hot path
- * costs no query (a changed secret or verify token applies within TTL_MS).
+ * costs no query (a changed secret or verify token applies within TTL_MS). A provider's insecure_skip_signature
+ * is honoured outside production only; with NODE_ENV=production every webhook must be signed.
  */
 @Injectable()
-export class ProviderDirectory {
+export class ProviderDirectory implements OnApplicationBootstrap {
   private readonly log = new Logger(ProviderDirectory.name);
   private readonly cache = new TtlCache<WebhookTarget | null>(TTL_MS);
   private readonly secrets: SecretBox;
   private readonly warned = new Set<string>();
+  private readonly production: boolean;
 
   constructor(
     private readonly prisma: PrismaService,
     config: AppConfig,
   ) {
     this.secrets = new SecretBox(config.secretsKey);
+    this.production = config.env.NODE_ENV === 'production';
+  }
+
+  /** Says loudly at boot which teams skip signature checks (or, in production, that their setting is ignored). */
+  async onApplicationBootstrap(): Promise<void> {
+    const rows = await this.prisma.client.whatsAppProvider
+      .findMany({ where: { insecureSkipSignature: true }, select: { team: { select: { slug: true, tenant: { select: { slug: true } } } } } })
+      .catch(() => []); // Postgres away at boot: /health says so; the per-request warning below still applies
+    if (!rows.length) return;
+    const teams = rows.map((r) => `${r.team.tenant.slug}/${r.team.slug}`).join(', ');
+    if (this.production) this.log.error(`insecure_skip_signature is set for ${teams} and IGNORED in production: their webhooks must be signed`);
+    else this.log.warn(`INSECURE: webhooks for ${teams} are accepted WITHOUT signature checks (insecure_skip_signature). Local development only.`);
   }
 
   /** The provider of tenant/team, or null when the tenant, team or provider doesn't exist. */
@@ -50,7 +64,7 @@ export class ProviderDirectory {
       phoneNumberId: row.phoneNumberId,
       verifyToken: row.verifyToken,
       appSecret: row.appSecretEnc ? this.secrets.decrypt(row.appSecretEnc) : null,
-      insecureSkipSignature: row.insecureSkipSignature,
+      insecureSkipSignature: row.insecureSkipSignature && !this.production,
       enabled: row.enabled,
     };
     if (target?.insecureSkipSignature && !this.warned.has(key)) {

@@ -233,6 +233,28 @@ describe('POST notifications', () => {
       expect(await prisma.inboundMessage.count({ where: { providerId: noSecret.providerId } })).toBe(0);
       await expect.poll(() => ingress.logs.join('\n')).toMatch(/no app secret configured\. Set the provider's app_secret/);
     });
+
+    it('honours insecure_skip_signature outside production only, and says so at boot', async () => {
+      const open = await createTestProvider(prisma, { appSecret: null });
+      await prisma.whatsAppProvider.update({ where: { id: open.providerId }, data: { insecureSkipSignature: true } });
+      const unsigned = (wamid: string) => JSON.stringify(textPayload(open.phoneNumberId, wamid, 'x'));
+      const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: prefix };
+      const dev = await startService('ingress', env);
+      const prod = await startService('ingress', { ...env, NODE_ENV: 'production', SECRETS_KEY: process.env.SECRETS_KEY ?? '0'.repeat(64), ADMIN_API_KEY: 'a-production-admin-key' });
+      try {
+        const target = (s: ServiceProcess) => `${s.url}/webhook/whatsapp/${open.tenantSlug}/${open.teamSlug}`;
+        const postTo = (s: ServiceProcess, body: string) => fetch(target(s), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        expect((await postTo(prod, unsigned('wamid.insecure.prod'))).status).toBe(401);
+        expect(await prisma.inboundMessage.count({ where: { providerId: open.providerId } })).toBe(0);
+        expect((await postTo(dev, unsigned('wamid.insecure.dev'))).status).toBe(200);
+        expect(await prisma.inboundMessage.count({ where: { providerId: open.providerId } })).toBe(1);
+        const team = `${open.tenantSlug}/${open.teamSlug}`;
+        await expect.poll(() => dev.logs.join('\n')).toMatch(new RegExp(`INSECURE: webhooks for [^"]*${team}`));
+        await expect.poll(() => prod.logs.join('\n')).toMatch(new RegExp(`insecure_skip_signature is set for [^"]*${team}[^"]* IGNORED in production`));
+      } finally {
+        await Promise.all([dev.kill(), prod.kill()]);
+      }
+    });
   });
 });
 

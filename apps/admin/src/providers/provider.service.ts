@@ -60,7 +60,10 @@ export class ProviderService {
     config: AppConfig,
   ) {
     this.box = new SecretBox(config.secretsKey);
+    this.production = config.env.NODE_ENV === 'production';
   }
+
+  private readonly production: boolean;
 
   /** Decrypts a sealed secret (for Graph API calls made by the admin API). */
   reveal(sealed: string): string {
@@ -117,6 +120,10 @@ export class ProviderService {
     set('optInKeywords', input.opt_in_keywords, existing?.optInKeywords);
     set('optOutConfirmation', input.opt_out_confirmation, existing?.optOutConfirmation);
     set('optInConfirmation', input.opt_in_confirmation, existing?.optInConfirmation);
+    if (input.insecure_skip_signature && this.production) {
+      const message = 'webhooks without signature checks are for local development only; not allowed with NODE_ENV=production';
+      throw new ApiError(400, 'validation_failed', `insecure_skip_signature: ${message}`, [{ path: 'insecure_skip_signature', message }]);
+    }
     set('insecureSkipSignature', input.insecure_skip_signature, existing?.insecureSkipSignature);
     // Secrets: compare with the decrypted stored value so that re-applying the same token writes nothing.
     if (input.access_token !== undefined && (!existing || this.safeReveal(existing.accessTokenEnc) !== input.access_token)) {
