@@ -25,8 +25,11 @@ function preflight(service: string): AppConfig {
   }
 }
 
-/** On SIGTERM/SIGINT: fail readiness, close (drain HTTP, finish current jobs), exit; forced after the timeout. */
-function onShutdown(app: INestApplicationContext, config: AppConfig, before?: () => Promise<void>): void {
+/**
+ * On SIGTERM/SIGINT: fail readiness, close (drain HTTP, finish current jobs), then `after` (a worker's /health
+ * server, which answers "draining" until then), exit; forced after the timeout.
+ */
+function onShutdown(app: INestApplicationContext, config: AppConfig, after?: () => Promise<void>): void {
   let closing = false;
   const stop = (signal: string) => {
     if (closing) return;
@@ -40,8 +43,8 @@ function onShutdown(app: INestApplicationContext, config: AppConfig, before?: ()
     }, config.env.SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     (async () => {
-      await before?.();
       await app.close();
+      await after?.();
     })()
       .then(() => process.exit(0))
       .catch((err: Error) => {
