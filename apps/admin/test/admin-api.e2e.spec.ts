@@ -229,6 +229,12 @@ describe('admin API', () => {
     expect((await api('GET', '/v1/tenants/acme/teams/support/provider')).json.paused_reason).toBe('token expired (190)');
     const resumed = await api('POST', '/v1/tenants/acme/teams/support/provider/resume');
     expect(resumed.json).toMatchObject({ paused_at: null, paused_reason: null });
+    // Or resumed by giving it a new access token (the usual cure for a refused one); the same token leaves it paused.
+    await prisma.whatsAppProvider.update({ where: { id: row.id }, data: { pausedAt: new Date(), pausedReason: 'token expired (190)' } });
+    expect((await api('PATCH', '/v1/tenants/acme/teams/support/provider', { body: { access_token: ACCESS_TOKEN } })).json.paused_reason).toBe('token expired (190)');
+    const renewed = await api('PATCH', '/v1/tenants/acme/teams/support/provider', { body: { access_token: `${ACCESS_TOKEN}-renewed` } });
+    expect(renewed.json).toMatchObject({ paused_at: null, paused_reason: null, changed: true });
+    await api('PATCH', '/v1/tenants/acme/teams/support/provider', { body: { access_token: ACCESS_TOKEN } });
 
     // Another team cannot take the same number.
     await api('POST', '/v1/tenants/acme/teams', { body: { slug: 'other' } });

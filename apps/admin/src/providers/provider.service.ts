@@ -128,6 +128,8 @@ export class ProviderService {
     // Secrets: compare with the decrypted stored value so that re-applying the same token writes nothing.
     if (input.access_token !== undefined && (!existing || this.safeReveal(existing.accessTokenEnc) !== input.access_token)) {
       data.accessTokenEnc = this.box.encrypt(input.access_token);
+      // A provider paused because Meta refused its token resumes with a new one.
+      if (existing?.pausedAt) Object.assign(data, { pausedAt: null, pausedReason: null });
     }
     if (input.app_secret === null && existing?.appSecretEnc) data.appSecretEnc = null;
     if (typeof input.app_secret === 'string' && (!existing?.appSecretEnc || this.safeReveal(existing.appSecretEnc) !== input.app_secret)) {
