@@ -168,6 +168,53 @@ describe('delivery', () => {
   });
 });
 
+describe('ordering policies and delivery failures', () => {
+  it('under "delivered" waits for the delivered status, or the ordering timeout when it does not come', async () => {
+    const p = await provider({ ordering: 'delivered', orderingTimeoutMs: 1500 });
+    const to = String(phone++);
+    await stack.sim('POST', '/sim/config', { offline: [to] }); // sent only; delivered when the phone is back
+    try {
+      const { rows } = await queueTo(p, [{ message: 'first' }, { message: 'second' }], { to });
+      const [first, second] = await settled(rows.map((r) => r.id), ['sent'], 20_000);
+      expect(first.deliveredAt).toBeNull();
+      expect(second.sentAt!.getTime() - first.sentAt!.getTime()).toBeGreaterThanOrEqual(1_400);
+      expect((await received(to)).map((m) => m.body.text.body)).toEqual(['first', 'second']);
+    } finally {
+      await stack.sim('POST', '/sim/config', { offline: [] });
+    }
+  });
+
+  it('under "none" sends the next message without waiting for the previous one to be delivered', async () => {
+    const p = await provider({ ordering: 'none', orderingTimeoutMs: 60_000 });
+    const to = String(phone++);
+    await stack.sim('POST', '/sim/config', { offline: [to] });
+    try {
+      const { rows } = await queueTo(p, [{ message: 'a' }, { message: 'b' }, { message: 'c' }], { to });
+      const sent = await settled(rows.map((r) => r.id), ['sent'], 20_000);
+      expect(sent.every((r) => r.deliveredAt === null)).toBe(true);
+    } finally {
+      await stack.sim('POST', '/sim/config', { offline: [] });
+    }
+  });
+
+  it("records a failed delivery with Meta's code and text, and releases the next message", async () => {
+    const p = await provider({ ordering: 'delivered', orderingTimeoutMs: 60_000 });
+    const to = String(phone++);
+    await stack.sim('POST', '/sim/config', { fail: { recipients: [to], probability: 1, code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', details: 'not on WhatsApp' } });
+    try {
+      const { rows } = await queueTo(p, [{ message: 'one' }, { message: 'two' }], { to });
+      const final = await settled(rows.map((r) => r.id), ['failed'], 20_000);
+      for (const r of final) {
+        expect(r).toMatchObject({ state: 'failed', errorClass: 'delivery_failed', errorCode: 131026 });
+        expect(r.lastError).toContain('Message undeliverable');
+        expect(r.wamid).not.toBeNull();
+      }
+    } finally {
+      await stack.sim('POST', '/sim/config', { fail: { recipients: [], probability: 0, code: 131026, title: '', message: '', details: '' } });
+    }
+  });
+});
+
 describe('limits shared by 3 senders', () => {
   it('holds the throughput limit (20/s) and the pair limit (3/s) in every sliding second at graph-sim', async () => {
     const p = await provider({ throughputMps: 20, ordering: 'none' });
