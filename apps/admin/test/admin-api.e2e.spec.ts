@@ -458,7 +458,9 @@ describe('admin API', () => {
     expect(s.json.queues.outbound.waiting + s.json.queues.outbound.delayed + s.json.queues.outbound.active).toBeGreaterThanOrEqual(2);
     expect(s.json.queues.inbound.waiting).toBeGreaterThanOrEqual(1);
     expect(s.json.paused_providers).toEqual([]);
-    expect(s.json.limit_usage[0]).toMatchObject({ team: 'support', tier: 'unlimited' });
+    expect(s.json.limit_usage[0]).toMatchObject({ team: 'support', tier: 'unlimited', tier_limit: null, tier_counting: 'messages', tier_window_seconds: 86_400 });
+    const acme = await prisma.tenant.findUniqueOrThrow({ where: { slug: 'acme' } });
+    expect(s.json.limit_usage[0].tier_used).toBe(await prisma.outboundMessage.count({ where: { tenantId: acme.id, sentAt: { gte: new Date(Date.now() - 86_400_000) } } }));
   });
 
   it('API keys: admin-only, shown once, hashed; tenant keys reach only their tenant (404 elsewhere, 403 on admin routes)', async () => {
@@ -560,15 +562,22 @@ describe('admin API', () => {
 });
 
 /** POSTs a body with node:http, reading the answer even if the server stops reading the body early (413). */
+/**
+ * POST announcing the whole body but writing only its start: the server must refuse on the length alone (413).
+ * (Writing all of it races the server's early answer and close: the client may see a reset instead of the 413.)
+ */
 function rawPost(url: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        req.destroy();
+      });
     });
     req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
-    req.end(body);
+    req.write(body.slice(0, 64 * 1024));
   });
 }
 

@@ -1,24 +1,28 @@
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
 import { PrismaService } from '@gtc/db';
-import { QueueName, QueueService } from '@gtc/queue';
+import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
 import { TenantScope } from '../common/tenant-scope.service';
-
-/** Messages per moving 24 h of each tier (the provider page's numbers). */
-export const TIER_LIMITS: Record<string, number | null> = { '1': 1_000, '2': 10_000, '3': 100_000, unlimited: null };
 
 /** Per-tenant statistics: message counts by state, queue depths, paused providers, tier usage. */
 @Injectable()
 export class StatsService {
+  /** The sender's own limit settings (TIER_LIMITS, TIER_WINDOW_SECONDS, TIER_COUNTING), so usage counts as it does. */
+  private readonly limits: LimiterSettings;
+
   constructor(
     private readonly prisma: PrismaService,
     private readonly scope: TenantScope,
     private readonly queues: QueueService,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.limits = limiterSettings(config);
+  }
 
   /** The tenant's numbers; queue depths are those of the shared queues (all tenants), null when Redis is down. */
   async forTenant(tenantSlug: string) {
     const tenant = await this.scope.tenant(tenantSlug);
-    const since = new Date(Date.now() - 24 * 3600 * 1000);
+    const since = new Date(Date.now() - this.limits.tierWindowMs);
     const [outbound, inbound, providers, contacts, optedOut] = await Promise.all([
       this.prisma.client.outboundMessage.groupBy({ by: ['state'], where: { tenantId: tenant.id }, _count: { _all: true } }),
       this.prisma.client.inboundMessage.groupBy({ by: ['state'], where: { tenantId: tenant.id }, _count: { _all: true } }),
@@ -26,12 +30,24 @@ export class StatsService {
       this.prisma.client.contact.count({ where: { tenantId: tenant.id } }),
       this.prisma.client.contact.count({ where: { tenantId: tenant.id, optedOut: true } }),
     ]);
+    const recipients = this.limits.tierCounting === 'recipients';
     const usage = await Promise.all(
       providers.map(async (p) => {
-        const sent = await this.prisma.client.outboundMessage.count({
-          where: { tenantId: tenant.id, providerId: p.id, businessInitiated: true, sentAt: { gte: since } },
-        });
-        return { team: p.team.slug, phone_number_id: p.phoneNumberId, tier: p.tier, limit_24h: TIER_LIMITS[p.tier] ?? null, business_initiated_sent_24h: sent, throughput_mps: p.throughputMps };
+        // Counted as the tier limit counts: every message sent, or unique recipients of business-initiated ones.
+        const where = { tenantId: tenant.id, providerId: p.id, sentAt: { gte: since }, ...(recipients ? { businessInitiated: true } : {}) };
+        const used = recipients
+          ? (await this.prisma.client.outboundMessage.findMany({ where, distinct: ['contactId'], select: { contactId: true } })).length
+          : await this.prisma.client.outboundMessage.count({ where });
+        return {
+          team: p.team.slug,
+          phone_number_id: p.phoneNumberId,
+          tier: p.tier,
+          tier_counting: this.limits.tierCounting,
+          tier_window_seconds: this.limits.tierWindowMs / 1000,
+          tier_limit: p.tier === 'unlimited' ? null : (this.limits.tierLimits[p.tier] ?? null),
+          tier_used: used,
+          throughput_mps: p.throughputMps,
+        };
       }),
     );
     const queues: Record<string, Record<string, number> | null> = {};
