@@ -57,7 +57,7 @@ async function throughputRun(env, graphSim, hookUrl, senders) {
   await sim(graphSim, 'POST', '/sim/phone-numbers', { phone_number_id: p.phoneNumberId, access_token: p.accessToken, app_secret: p.appSecret, webhook_url: hookUrl });
   const procs = [];
   for (let i = 0; i < senders; i++) procs.push(await env.start('sender', { GRAPH_API_BASE_URL: graphSim.url, SENDER_CONCURRENCY: '64', DATABASE_POOL_SIZE: '20' }));
-  const ids = await load(env, p, MESSAGES, Math.max(1, MESSAGES / 4));
+  const ids = await load(env, p, MESSAGES, Math.max(1, Math.floor(MESSAGES / 4)));
   const started = Date.now();
   await enqueue(env, ids);
   await waitAccepted(graphSim, ids.length, 300_000);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InvalidJson } from './json-body';
 import { InboundInput, InboundService, inboundInputSchema } from './inbound.service';
 import { PhoneNumber, SentMessage, SimStateService } from './sim-state.service';
-import { StatusEmitterService } from './status-emitter.service';
+import { StatusEmitterService, waId } from './status-emitter.service';
 import { templateSchema } from './templates';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 
@@ -160,7 +160,7 @@ export class SimControlController {
     const out: unknown[] = [];
     for (const m of this.state.messages.values()) {
       if (out.length >= max) break;
-      if (to !== undefined && m.to !== to && m.to.replace(/\D/g, '') !== to) continue;
+      if (to !== undefined && m.to !== to && waId(m.to) !== waId(to)) continue;
       if (phoneNumberId !== undefined && m.phone_number_id !== phoneNumberId) continue;
       if (callbackData !== undefined && m.callbackData !== callbackData) continue;
       out.push(view(m));

@@ -46,7 +46,8 @@ export class StatusEmitterService implements OnModuleDestroy {
       () => this.state.config.webhook.batch_window_ms,
     );
     state.onConfigChange((before, after) => {
-      const online = before.offline.filter((r) => !after.offline.includes(r));
+      const stillOff = new Set(after.offline.map(waId));
+      const online = [...new Set(before.offline.map(waId))].filter((r) => !stillOff.has(r));
       if (online.length > 0) this.release(online);
     });
   }
@@ -83,7 +84,7 @@ export class StatusEmitterService implements OnModuleDestroy {
       this.scheduler.add(now + lat.sent + jitter(), ev('failed', [statusError(131047, 'Re-engagement message', 'Re-engagement message', text)]));
       return;
     }
-    const failing = cfg.fail.recipients.includes(msg.to) || rng.chance(cfg.fail.probability);
+    const failing = cfg.fail.recipients.some((r) => waId(r) === waId(msg.to)) || rng.chance(cfg.fail.probability);
     let tSent = now + lat.sent + jitter();
     let tNext = now + Math.max(lat.delivered, lat.sent) + jitter();
     const second = failing
@@ -119,10 +120,10 @@ export class StatusEmitterService implements OnModuleDestroy {
       if (e.generation !== this.state.generation) continue;
       const msg = this.state.messages.get(e.wamid);
       if (!msg) continue;
-      if ((e.status === 'delivered' || e.status === 'read') && cfg.offline.includes(msg.to)) {
-        const list = this.parked.get(msg.to) ?? [];
+      if ((e.status === 'delivered' || e.status === 'read') && cfg.offline.some((r) => waId(r) === waId(msg.to))) {
+        const list = this.parked.get(waId(msg.to)) ?? [];
         list.push(e);
-        this.parked.set(msg.to, list);
+        this.parked.set(waId(msg.to), list);
         continue;
       }
       const status = this.statusObject(msg, e);

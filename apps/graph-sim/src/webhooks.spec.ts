@@ -287,7 +287,7 @@ describe('status webhooks', () => {
   });
 
   it('holds delivered/read of offline recipients until they come back online', async () => {
-    await api.post('/sim/config', { offline: ['15550009'] });
+    await api.post('/sim/config', { offline: ['+1 555 0009'] }); // written as a phone number: the recipient 15550009
     const away = await send('15550009', 'are you there?');
     const here = await send('15550001', 'hi');
     await receiver.waitFor(() => receiver.statuses(ofMessage(here)).length === 3, 5000, 'online recipient statuses');
@@ -298,6 +298,7 @@ describe('status webhooks', () => {
     await api.post('/sim/config', { offline: [] });
     await receiver.waitFor(() => receiver.statuses(ofMessage(away)).length === 3, 5000, 'statuses after coming online');
     expect(names(receiver.statuses(ofMessage(away)))).toEqual(['sent', 'delivered', 'read']);
+    expect((await api.get('/sim/messages?to=%2B15550009')).body.map((m: { wamid: string }) => m.wamid)).toContain(away);
   });
 
   it('fails deliveries to listed recipients with the configured error', async () => {

@@ -11,7 +11,7 @@ import { WebhookRecorder } from './webhook-recorder.service';
 
 /** ingress: Meta's webhooks in, durable rows and jobs out. */
 @Module({
-  imports: [GtcConfigModule, ObservabilityModule.forService('ingress', ['webhook/(.*)']), DbModule, QueueModule],
+  imports: [GtcConfigModule, ObservabilityModule.forService('ingress', ['webhook/*path']), DbModule, QueueModule],
   controllers: [HealthController, WebhookController],
   providers: [IngressMetrics, ProviderDirectory, WebhookRecorder, Reconciler],
 })
