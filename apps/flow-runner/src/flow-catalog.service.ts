@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService, TtlCache } from '@gtc/db';
+import { PoolClient, TtlCache } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 import type { NumberLimits } from '@gtc/queue';
 
@@ -22,37 +22,54 @@ export interface TeamFlows {
 /** How long a team's flows are cached: an uploaded or (de)activated flow is picked up within this time, no restart. */
 const TTL_MS = 2_000;
 
-/** Active flows per provider, read from the database and cached briefly. */
+/**
+ * Active flows per provider, read from the database and cached briefly. Read on the caller's connection: a step
+ * asks from inside its transaction, and must never wait for a second connection from a pool its siblings hold.
+ */
 @Injectable()
 export class FlowCatalog {
   private readonly cache = new TtlCache<TeamFlows | null>(TTL_MS);
 
-  constructor(private readonly prisma: PrismaService) {}
-
   /** The provider's settings and its team's active flows (null if the provider is gone). */
-  get(providerId: string): Promise<TeamFlows | null> {
-    return this.cache.get(providerId, () => this.load(providerId));
+  get(providerId: string, db: PoolClient): Promise<TeamFlows | null> {
+    return this.cache.get(providerId, () => this.load(providerId, db));
   }
 
-  private async load(providerId: string): Promise<TeamFlows | null> {
-    const p = await this.prisma.client.whatsAppProvider.findUnique({ where: { id: providerId } });
-    if (!p) return null;
-    const flows = await this.prisma.client.flow.findMany({
-      where: { teamId: p.teamId, active: true },
-      select: { id: true, name: true, compiled: true },
-      orderBy: { name: 'asc' },
+  private async load(providerId: string, db: PoolClient): Promise<TeamFlows | null> {
+    const { rows } = await db.query<{
+      id: string;
+      tenant_id: string;
+      phone_number_id: string;
+      tier: string;
+      throughput_mps: number;
+      enabled: boolean;
+      opt_out_keywords: string[];
+      opt_in_keywords: string[];
+      opt_out_confirmation: string;
+      opt_in_confirmation: string;
+      flows: { id: string; name: string; compiled: CompiledFlow }[];
+    }>({
+      name: 'catalog-load',
+      text: `SELECT p.id, p.tenant_id, p.phone_number_id, p.tier, p.throughput_mps, p.enabled, p.opt_out_keywords, p.opt_in_keywords,
+                    p.opt_out_confirmation, p.opt_in_confirmation,
+                    COALESCE((SELECT json_agg(json_build_object('id', f.id, 'name', f.name, 'compiled', f.compiled) ORDER BY f.name)
+                              FROM flows f WHERE f.team_id = p.team_id AND f.active), '[]') AS flows
+             FROM whatsapp_providers p WHERE p.id = $1::uuid`,
+      values: [providerId],
     });
+    const p = rows[0];
+    if (!p) return null;
     return {
       providerId: p.id,
-      limits: { phoneNumberId: p.phoneNumberId, tier: p.tier, throughputMps: p.throughputMps },
-      tenantId: p.tenantId,
+      limits: { phoneNumberId: p.phone_number_id, tier: p.tier, throughputMps: p.throughput_mps },
+      tenantId: p.tenant_id,
       enabled: p.enabled,
-      optOutKeywords: p.optOutKeywords,
-      optInKeywords: p.optInKeywords,
-      optOutConfirmation: p.optOutConfirmation,
-      optInConfirmation: p.optInConfirmation,
-      flows: flows.map((f) => f.compiled as unknown as CompiledFlow),
-      flowIds: new Map(flows.map((f) => [f.name, f.id])),
+      optOutKeywords: p.opt_out_keywords,
+      optInKeywords: p.opt_in_keywords,
+      optOutConfirmation: p.opt_out_confirmation,
+      optInConfirmation: p.opt_in_confirmation,
+      flows: p.flows.map((f) => f.compiled),
+      flowIds: new Map(p.flows.map((f) => [f.name, f.id])),
     };
   }
 }

@@ -149,7 +149,7 @@ export class FlowStepService {
     if (!r) return null;
     const contact: ContactRow = r;
     const message: InboundRow = { id: r.message_id, type: r.type, payload: r.payload, received_at: r.received_at };
-    const team = await this.catalog.get(contact.provider_id);
+    const team = await this.catalog.get(contact.provider_id, db);
     const session: FlowSession = r.session_status
       ? { status: r.session_status as FlowSession['status'], flowName: r.flow_name ?? undefined, nodeId: r.node_id ?? undefined, vars: r.vars ?? {} }
       : MISSING_SESSION;

@@ -214,3 +214,18 @@ describe('ordering and crashes', () => {
     }
   });
 });
+
+describe('connection pool', () => {
+  it('runs more steps at once than it has connections, without waiting on itself', async () => {
+    // Every step holds one connection for its transaction; nothing it does may need a second one (it would wait
+    // for a pool its sibling steps hold). Here: 8 steps at once on 2 connections, flows not cached yet.
+    await Promise.all(runners.map((r) => r.kill()));
+    runners = [await startService('flow-runner', { ...env, DATABASE_POOL_SIZE: '2', FLOW_RUNNER_CONCURRENCY: '8' })];
+    const hooks = Array.from({ length: 24 }, () => inboundWebhook(p, String(phone++), { text: 'ping' }));
+    expect(await Promise.all(hooks.map((h) => postWebhook(ingress.url, p, h.body)))).toEqual(hooks.map(() => 200));
+    await expect
+      .poll(async () => prisma.inboundMessage.count({ where: { providerId: p.providerId, wamid: { in: hooks.map((h) => h.wamid) }, state: 'processed' } }), { timeout: 30_000 })
+      .toBe(hooks.length);
+    expect(await counted('gtc_flow_job_failures_total')).toBe(0);
+  });
+});
