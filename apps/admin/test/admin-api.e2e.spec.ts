@@ -2,9 +2,8 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PrismaClient, SecretBox } from '@gtc/db';
-import { ServiceProcess, startService, testEnv } from '@gtc/testing';
+import { ownDatabase, ServiceProcess, startService, testEnv } from '@gtc/testing';
 import { Answer, call, errorOf, seenBodies } from './admin-api.helpers';
-import { ownDatabase } from './own-database';
 
 const ADMIN_KEY = 'e2e-admin-key-0123456789abcdef';
 const SECRETS_KEY = 'ab'.repeat(32);

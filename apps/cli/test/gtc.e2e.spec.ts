@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PrismaClient } from '@gtc/db';
-import { ServiceProcess, freePort, startService, testEnv } from '@gtc/testing';
-import { ownDatabase } from '../../admin/test/own-database';
+import { freePort, ownDatabase, ServiceProcess, startService, testEnv } from '@gtc/testing';
 
 const ROOT = resolve(__dirname, '../../..');
 const ADMIN_KEY = 'cli-e2e-admin-key-0123456789';

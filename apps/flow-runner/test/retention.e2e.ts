@@ -1,14 +1,23 @@
-import { afterAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '@gtc/db';
-import { createTestProvider, ServiceProcess, startService, testEnv } from '@gtc/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestProvider, ownDatabase, ServiceProcess, startService, testEnv } from '@gtc/testing';
 
 // The retention job prunes finished history in batches and never touches unfinished work or recent message ids.
-const { databaseUrl, redisUrl, redisPrefix } = testEnv();
-const prisma = createPrismaClient(databaseUrl);
+// A database of its own: other test files' reconcilers would otherwise pick its old unfinished rows up and finish them.
+const { redisUrl, redisPrefix } = testEnv();
+let db: Awaited<ReturnType<typeof ownDatabase>>;
+let databaseUrl: string;
+let prisma: ReturnType<typeof createPrismaClient>;
 let runner: ServiceProcess | undefined;
+beforeAll(async () => {
+  db = await ownDatabase('retention_e2e');
+  databaseUrl = db.url;
+  prisma = createPrismaClient(databaseUrl);
+});
 afterAll(async () => {
   await runner?.kill();
-  await prisma.$disconnect();
+  await prisma?.$disconnect();
+  await db?.drop();
 });
 
 const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);

@@ -28,20 +28,31 @@ export class Reconciler extends PeriodicTask {
     return this.config.env.RECONCILE_INTERVAL_MS;
   }
 
-  /** One pass: pending inbound messages and unapplied statuses of known messages, oldest first. */
+  /** Where the walks through pending rows stand: each pass takes the next batch, so a backlog never hides newer rows. */
+  private inboundAfter = 0n;
+  private statusAfter: { receivedAt: Date; id: string } | null = null;
+
+  /** One pass: the next batch of pending inbound messages and of unapplied statuses of known messages. */
   protected async runOnce(): Promise<void> {
-    const inbound = await this.prisma.client.$queryRawUnsafe<{ id: string; contact_id: string }[]>(
-      `SELECT id, contact_id FROM inbound_messages
-       WHERE state = 'pending' AND contact_id IS NOT NULL AND received_at < now() - make_interval(secs => $1)
+    const inbound = await this.prisma.client.$queryRawUnsafe<{ id: string; contact_id: string; arrival: bigint }[]>(
+      `SELECT id, contact_id, arrival FROM inbound_messages
+       WHERE state = 'pending' AND contact_id IS NOT NULL AND received_at < now() - make_interval(secs => $1) AND arrival > $2
        ORDER BY arrival LIMIT ${BATCH}`,
       MIN_AGE_SECONDS,
+      this.inboundAfter,
     );
-    const statuses = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
-      `SELECT s.id FROM status_events s JOIN outbound_messages o ON o.wamid = s.wamid
-       WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1)
-       ORDER BY s.received_at LIMIT ${BATCH}`,
+    this.inboundAfter = inbound.length === BATCH ? inbound[inbound.length - 1].arrival : 0n;
+    const after = this.statusAfter ?? { receivedAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
+    const statuses = await this.prisma.client.$queryRawUnsafe<{ id: string; received_at: Date }[]>(
+      `SELECT s.id, s.received_at FROM status_events s JOIN outbound_messages o ON o.wamid = s.wamid
+       WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1) AND (s.received_at, s.id) > ($2::timestamp, $3::uuid)
+       ORDER BY s.received_at, s.id LIMIT ${BATCH}`,
       MIN_AGE_SECONDS,
+      after.receivedAt,
+      after.id,
     );
+    const last = statuses[statuses.length - 1];
+    this.statusAfter = statuses.length === BATCH ? { receivedAt: last.received_at, id: last.id } : null;
     await this.queues.addBulk(
       QueueName.Inbound,
       inbound.map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id } })),

@@ -7,3 +7,4 @@ export * from './webhooks';
 export * from './flows';
 export * from './stack';
 export * from './own-servers';
+export * from './own-database';
