@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '@gtc/db';
-import { createTestProvider, freePort, ServiceProcess, startService, TcpProxy, testEnv, TestProvider } from '@gtc/testing';
+import { createTestProvider, freePort, ownDatabase, ServiceProcess, startService, TcpProxy, testEnv, TestProvider } from '@gtc/testing';
 import { INBOUND_MESSAGE_TYPES, signPayload } from '@gtc/whatsapp';
 
 // Real ingress process, real Postgres and Redis: what is acknowledged is recorded, once, and enqueued.
@@ -293,10 +293,15 @@ describe('outages', () => {
   });
 
   it('acknowledges what it recorded while Redis is down and enqueues it when Redis is back', async () => {
+    // A database of its own: the reconcilers of other test files' services would otherwise take these pending
+    // rows up on their queues (and finish them) before this ingress is back on Redis.
+    const own = await ownDatabase('ingress_redis_down');
+    const ownPrisma = createPrismaClient(own.url);
+    const p = await createTestProvider(ownPrisma);
     const redisProxy = new TcpProxy(await freePort(), 6379);
     await redisProxy.start();
     const svc = await startService('ingress', {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: own.url,
       REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
       REDIS_PREFIX: prefix,
       RECONCILE_INTERVAL_MS: '500',
@@ -313,7 +318,7 @@ describe('outages', () => {
         });
         expect(res.status).toBe(200);
       }
-      const rows = await prisma.inboundMessage.findMany({ where: { wamid: { in: wamids } } });
+      const rows = await ownPrisma.inboundMessage.findMany({ where: { wamid: { in: wamids } } });
       expect(rows).toHaveLength(3);
       const jobIdsOf = async () => new Set((await inboundQueue.getJobs(['waiting', 'completed', 'active'])).map((j) => j.data.inboundId));
       const idsWhileDown = await jobIdsOf();
@@ -328,6 +333,8 @@ describe('outages', () => {
     } finally {
       await svc.kill();
       await redisProxy.stop();
+      await ownPrisma.$disconnect();
+      await own.drop();
     }
   });
 });
