@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService } from '@gtc/db';
+import { KeysetWalk, PrismaService } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { IngressMetrics } from './ingress.metrics';
@@ -30,7 +30,7 @@ export class Reconciler extends PeriodicTask {
 
   /** Where the walks through pending rows stand: each pass takes the next batch, so a backlog never hides newer rows. */
   private inboundAfter = 0n;
-  private statusAfter: { receivedAt: Date; id: string } | null = null;
+  private readonly statusWalk = new KeysetWalk(BATCH);
 
   /** One pass: the next batch of pending inbound messages and of unapplied statuses of known messages. */
   protected async runOnce(): Promise<void> {
@@ -42,17 +42,14 @@ export class Reconciler extends PeriodicTask {
       this.inboundAfter,
     );
     this.inboundAfter = inbound.length === BATCH ? inbound[inbound.length - 1].arrival : 0n;
-    const after = this.statusAfter ?? { receivedAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
-    const statuses = await this.prisma.client.$queryRawUnsafe<{ id: string; received_at: Date }[]>(
-      `SELECT s.id, s.received_at FROM status_events s JOIN outbound_messages o ON o.wamid = s.wamid
+    const statuses = await this.prisma.client.$queryRawUnsafe<{ id: string; at: Date }[]>(
+      `SELECT s.id, s.received_at AS at FROM status_events s JOIN outbound_messages o ON o.wamid = s.wamid
        WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1) AND (s.received_at, s.id) > ($2::timestamp, $3::uuid)
        ORDER BY s.received_at, s.id LIMIT ${BATCH}`,
       MIN_AGE_SECONDS,
-      after.receivedAt,
-      after.id,
+      ...this.statusWalk.from,
     );
-    const last = statuses[statuses.length - 1];
-    this.statusAfter = statuses.length === BATCH ? { receivedAt: last.received_at, id: last.id } : null;
+    this.statusWalk.advance(statuses);
     await this.queues.addBulk(
       QueueName.Inbound,
       inbound.map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id } })),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService } from '@gtc/db';
+import { KeysetWalk, PrismaService } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 
@@ -25,20 +25,17 @@ export class SenderReconciler extends PeriodicTask {
   }
 
   /** Where the walk through queued rows stands: each pass takes the next batch, so a backlog never hides newer rows. */
-  private cursor: { createdAt: Date; id: string } | null = null;
+  private readonly walk = new KeysetWalk(BATCH);
 
   /** One pass: offers those rows to the queue again (a row whose job is alive is a no-op). */
   protected async runOnce(): Promise<void> {
-    const after = this.cursor ?? { createdAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
-    const queued = await this.prisma.client.$queryRawUnsafe<{ id: string; created_at: Date }[]>(
-      `SELECT id, created_at FROM outbound_messages
+    const queued = await this.prisma.client.$queryRawUnsafe<{ id: string; at: Date }[]>(
+      `SELECT id, created_at AS at FROM outbound_messages
        WHERE state = 'queued' AND created_at < now() - interval '10 seconds' AND (created_at, id) > ($1::timestamp, $2::uuid)
        ORDER BY created_at, id LIMIT ${BATCH}`,
-      after.createdAt,
-      after.id,
+      ...this.walk.from,
     );
-    const last = queued[queued.length - 1];
-    this.cursor = queued.length === BATCH ? { createdAt: last.created_at, id: last.id } : null;
+    this.walk.advance(queued);
     const unknown = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
       `SELECT id FROM outbound_messages WHERE state IN ('sending','unknown') AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH}`,
       this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000,

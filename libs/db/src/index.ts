@@ -6,4 +6,5 @@ export * from './migrate';
 export * from './secrets';
 export * from './outbound.repository';
 export * from './ttl-cache';
+export * from './keyset-walk';
 export type { Pool, PoolClient } from 'pg';
