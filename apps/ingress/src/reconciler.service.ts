@@ -10,8 +10,10 @@ const BATCH = 1_000;
 const MIN_AGE_SECONDS = 5;
 
 /**
- * Postgres is the truth: rows recorded but whose job never made it (Redis down, or Redis lost its data) are
- * enqueued again. Job ids are deterministic, so a row whose job still exists is not enqueued twice.
+ * Postgres is the truth: rows recorded but whose job never made it (Redis down, or Redis lost all or part of its
+ * data) are enqueued again. Job ids are deterministic, so a row whose job is live is not enqueued twice; a job
+ * Redis still holds but no list points at (partial loss), or one that finished without the work done, is made
+ * again (QueueService.ensureJobs).
  */
 @Injectable()
 export class Reconciler extends PeriodicTask {
@@ -43,22 +45,34 @@ export class Reconciler extends PeriodicTask {
     );
     this.inboundAfter = inbound.length === BATCH ? inbound[inbound.length - 1].arrival : 0n;
     const statuses = await this.prisma.client.$queryRawUnsafe<{ id: string; at: Date }[]>(
-      `SELECT s.id, s.received_at AS at FROM status_events s JOIN outbound_messages o ON o.wamid = s.wamid
+      `SELECT s.id, s.received_at AS at FROM status_events s JOIN outbound_messages o ON o.provider_id = s.provider_id AND o.wamid = s.wamid
        WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1) AND (s.received_at, s.id) > ($2::timestamp, $3::uuid)
        ORDER BY s.received_at, s.id LIMIT ${BATCH}`,
       MIN_AGE_SECONDS,
       ...this.statusWalk.from,
     );
     this.statusWalk.advance(statuses);
-    await this.queues.addBulk(
+    const inboundJobs = await this.queues.ensureJobs(
       QueueName.Inbound,
       inbound.map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id } })),
+      (jobs) => this.stillUnfinished('inbound_messages', "state = 'pending'", jobs, (j) => j.data.inboundId),
     );
-    await this.queues.addBulk(
+    const statusJobs = await this.queues.ensureJobs(
       QueueName.Status,
       statuses.map((r) => ({ id: jobIds.status(r.id), data: { statusEventId: r.id } })),
+      (jobs) => this.stillUnfinished('status_events', 'applied_at IS NULL', jobs, (j) => j.data.statusEventId),
     );
-    this.metrics.reconciled.inc({ queue: QueueName.Inbound }, inbound.length);
-    this.metrics.reconciled.inc({ queue: QueueName.Status }, statuses.length);
+    this.metrics.reconciled.inc({ queue: QueueName.Inbound }, inboundJobs.added);
+    this.metrics.reconciled.inc({ queue: QueueName.Status }, statusJobs.added);
+  }
+
+  /** The jobs whose row is still unfinished now (their job finished in Redis, yet the work may not be done). */
+  private async stillUnfinished<J>(table: string, unfinished: string, jobs: J[], rowId: (job: J) => string): Promise<J[]> {
+    const rows = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
+      `SELECT id FROM ${table} WHERE id = ANY($1::uuid[]) AND ${unfinished}`,
+      jobs.map(rowId),
+    );
+    const open = new Set(rows.map((r) => r.id));
+    return jobs.filter((j) => open.has(rowId(j)));
   }
 }

@@ -7,8 +7,10 @@ import { jobIds, QueueName, QueueService } from '@gtc/queue';
 const BATCH = 1_000;
 
 /**
- * Re-enqueues outbound rows whose job is gone (Redis lost its data, or a crash): queued rows, and sends with
- * an unknown outcome whose reconcile time has passed. Job ids are deterministic: a live job is not duplicated.
+ * Re-enqueues outbound rows whose job is gone (Redis lost all or part of its data, or a crash): queued rows, and
+ * sends with an unknown outcome whose reconcile time has passed. Job ids are deterministic: a live job is not
+ * duplicated; a job hash left behind with no list pointing at it, or a finished job whose row is still unsent, is
+ * made again (QueueService.ensureJobs). A message that got a wamid is never offered (its state is final).
  */
 @Injectable()
 export class SenderReconciler extends PeriodicTask {
@@ -27,7 +29,7 @@ export class SenderReconciler extends PeriodicTask {
   /** Where the walk through queued rows stands: each pass takes the next batch, so a backlog never hides newer rows. */
   private readonly walk = new KeysetWalk(BATCH);
 
-  /** One pass: offers those rows to the queue again (a row whose job is alive is a no-op). */
+  /** One pass: offers those rows to the queue again (a row whose job is live is left alone). */
   protected async runOnce(): Promise<void> {
     const queued = await this.prisma.client.$queryRawUnsafe<{ id: string; at: Date }[]>(
       `SELECT id, created_at AS at FROM outbound_messages
@@ -41,6 +43,17 @@ export class SenderReconciler extends PeriodicTask {
       this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000,
     );
     const rows = [...queued, ...unknown];
-    await this.queues.addBulk(QueueName.Outbound, rows.map((r) => ({ id: jobIds.outbound(r.id), data: { outboundId: r.id } })));
+    await this.queues.ensureJobs(
+      QueueName.Outbound,
+      rows.map((r) => ({ id: jobIds.outbound(r.id), data: { outboundId: r.id } })),
+      async (jobs) => {
+        const open = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
+          `SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state IN ('queued', 'sending', 'unknown')`,
+          jobs.map((j) => j.data.outboundId),
+        );
+        const ids = new Set(open.map((r) => r.id));
+        return jobs.filter((j) => ids.has(j.data.outboundId));
+      },
+    );
   }
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gtc/config';
 import { freePort, TempRedis } from '@gtc/testing';
+import { QueueName } from './queue.contracts';
 import { QueueService } from './queue.service';
 import { RedisService } from './redis.service';
 
@@ -45,5 +46,57 @@ describe('QueueService', () => {
       .poll(async () => queues.addBulk('inbound', [{ id: 'i_back', data: { inboundId: 'back' } }]).then(() => 'ok', (e: Error) => e.message), { timeout: 10_000, interval: 200 })
       .toBe('ok');
     expect(await connections.client.exists('qs:inbound:i_back')).toBe(1);
+  });
+
+  describe('ensureJobs (the reconcilers: Postgres says these rows are unfinished)', () => {
+    const job = (id: string) => ({ id: `i_${id}`, data: { inboundId: id, contactId: 'c' } });
+    const state = (id: string) => queues.queue(QueueName.Inbound).getJobState(`i_${id}`);
+    const none = async () => [];
+
+    it('re-creates a job whose hash survived while the wait list pointing at it was lost; a plain add does not', async () => {
+      await queues.addBulk(QueueName.Inbound, [job('w1')]);
+      await connections.client.del('qs:inbound:wait');
+      await queues.addBulk(QueueName.Inbound, [job('w1')]);
+      expect(await state('w1')).toBe('unknown'); // the orphan that held a reply back forever
+      expect(await queues.ensureJobs(QueueName.Inbound, [job('w1')], none)).toEqual({ added: 1, recreated: 1 });
+      expect(await state('w1')).toBe('waiting');
+      expect(await connections.client.lrange('qs:inbound:wait', 0, -1)).toEqual(['i_w1']);
+    });
+
+    it('leaves waiting, delayed and locked active jobs alone, adds missing ones', async () => {
+      await queues.addBulk(QueueName.Inbound, [job('live1'), { ...job('live2'), opts: { delay: 60_000 } }, job('live3')]);
+      // live3 is taken by a worker: in the active list, with its lock.
+      await connections.client.lrem('qs:inbound:wait', 0, 'i_live3');
+      await connections.client.lpush('qs:inbound:active', 'i_live3');
+      await connections.client.set('qs:inbound:i_live3:lock', 'token', 'PX', 60_000);
+      const r = await queues.ensureJobs(QueueName.Inbound, [job('live1'), job('live2'), job('live3'), job('new1')], none);
+      expect(r).toEqual({ added: 1, recreated: 0 });
+      expect([await state('live1'), await state('live2'), await state('live3'), await state('new1')]).toEqual(['waiting', 'delayed', 'active', 'waiting']);
+    });
+
+    it('re-creates an active job whose lock is gone (its worker died or the key was lost), once', async () => {
+      await queues.addBulk(QueueName.Inbound, [job('a1')]);
+      await connections.client.lrem('qs:inbound:wait', 0, 'i_a1');
+      await connections.client.lpush('qs:inbound:active', 'i_a1');
+      expect(await queues.ensureJobs(QueueName.Inbound, [job('a1')], none)).toEqual({ added: 1, recreated: 1 });
+      expect(await connections.client.lrange('qs:inbound:active', 0, -1)).not.toContain('i_a1');
+      expect(await connections.client.lrange('qs:inbound:wait', 0, -1)).toContain('i_a1');
+      expect(await queues.ensureJobs(QueueName.Inbound, [job('a1')], none)).toEqual({ added: 0, recreated: 0 });
+    });
+
+    it('re-creates a completed or failed job only when Postgres still says its work is not done', async () => {
+      await queues.addBulk(QueueName.Inbound, [job('done'), job('undone'), job('failed')]);
+      for (const id of ['i_done', 'i_undone', 'i_failed']) await connections.client.lrem('qs:inbound:wait', 0, id);
+      await connections.client.zadd('qs:inbound:completed', Date.now(), 'i_done', Date.now(), 'i_undone');
+      await connections.client.zadd('qs:inbound:failed', Date.now(), 'i_failed');
+      const asked: string[] = [];
+      const r = await queues.ensureJobs(QueueName.Inbound, [job('done'), job('undone'), job('failed')], async (jobs) => {
+        asked.push(...jobs.map((j) => j.id));
+        return jobs.filter((j) => j.data.inboundId !== 'done');
+      });
+      expect(asked.sort()).toEqual(['i_done', 'i_failed', 'i_undone']);
+      expect(r).toEqual({ added: 2, recreated: 2 });
+      expect([await state('done'), await state('undone'), await state('failed')]).toEqual(['completed', 'waiting', 'waiting']);
+    });
   });
 });

@@ -21,12 +21,99 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
  */
 export const WORKER_OPTIONS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5 } as const;
 
+/**
+ * Sorts job ids by what Redis really holds, and removes orphans, atomically (one call per batch).
+ * KEYS: wait, paused, active, delayed, prioritized, completed, failed. ARGV[1]: the job key prefix; ARGV[2..]: ids.
+ * Per id: 0 live (waiting, delayed, prioritized, or held by a worker's lock), 1 no job (free to add), 2 completed
+ * or failed (left as is), 3 an orphan hash just removed (in no list, or in the active list with no lock): add again.
+ * The lists are read once per call, and only when some id needs them (a list lookup per id would be O(n) each).
+ */
+const SORT_JOBS = `
+local rcall = redis.call
+local waiting, active
+local function readLists()
+  waiting, active = {}, {}
+  for _, k in ipairs({ KEYS[1], KEYS[2] }) do
+    for _, id in ipairs(rcall('LRANGE', k, 0, -1)) do waiting[id] = true end
+  end
+  for _, id in ipairs(rcall('LRANGE', KEYS[3], 0, -1)) do active[id] = true end
+end
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local key = ARGV[1] .. id
+  local r = 0
+  if rcall('EXISTS', key) == 0 then
+    r = 1
+  elseif rcall('EXISTS', key .. ':lock') == 1 or rcall('ZSCORE', KEYS[4], id) or rcall('ZSCORE', KEYS[5], id) then
+    r = 0
+  elseif rcall('ZSCORE', KEYS[6], id) or rcall('ZSCORE', KEYS[7], id) then
+    r = 2
+  else
+    if not waiting then readLists() end
+    if not waiting[id] then
+      if active[id] then rcall('LREM', KEYS[3], 0, id) end
+      rcall('DEL', key, key .. ':logs')
+      r = 3
+    end
+  end
+  out[#out + 1] = r
+end
+return out
+`;
+
+/**
+ * Removes completed or failed jobs whose work Postgres says is not done, so they can be added again.
+ * KEYS: completed, failed. ARGV[1]: the job key prefix; ARGV[2..]: ids. Per id: 3 removed, 1 gone meanwhile (free
+ * to add too), 0 neither (live again, or held by a worker).
+ */
+const DROP_FINISHED = `
+local rcall = redis.call
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local key = ARGV[1] .. id
+  local r = 0
+  if rcall('EXISTS', key) == 0 then
+    r = 1
+  elseif rcall('EXISTS', key .. ':lock') == 0 and (rcall('ZSCORE', KEYS[1], id) or rcall('ZSCORE', KEYS[2], id)) then
+    rcall('ZREM', KEYS[1], id)
+    rcall('ZREM', KEYS[2], id)
+    rcall('DEL', key, key .. ':logs')
+    r = 3
+  end
+  out[#out + 1] = r
+end
+return out
+`;
+
+/** A job to enqueue: its deterministic id, payload and options. */
+export interface JobSpec<N extends QueueName> {
+  id: string;
+  data: JobPayloads[N];
+  opts?: JobsOptions;
+}
+
+/** What QueueService.ensureJobs did. */
+export interface EnsureResult {
+  /** Jobs added (no job had that id, or only an orphan or a finished job whose work is not done). */
+  added: number;
+  /** Of those, how many replaced a job hash that was left behind (orphan, or finished without the work done). */
+  recreated: number;
+}
+
+type ScriptClient = Record<'gtcSortJobs' | 'gtcDropFinished', (...args: string[]) => Promise<number[]>>;
+
 /** Typed producers for every queue, sharing the service's fail-fast Redis connection. */
 @Injectable()
 export class QueueService implements OnModuleDestroy {
   private readonly queues = new Map<QueueName, Queue>();
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly redis: RedisService) {
+    const client = redis.client as unknown as Partial<ScriptClient>;
+    if (!client.gtcSortJobs) redis.client.defineCommand('gtcSortJobs', { numberOfKeys: 7, lua: SORT_JOBS });
+    if (!client.gtcDropFinished) redis.client.defineCommand('gtcDropFinished', { numberOfKeys: 2, lua: DROP_FINISHED });
+  }
 
   /** The BullMQ queue of that name. */
   queue<N extends QueueName>(name: N): Queue<JobPayloads[N]> {
@@ -59,6 +146,39 @@ export class QueueService implements OnModuleDestroy {
     if (this.redis.client.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.client.status})`);
     const q = this.queue(name) as unknown as Queue;
     await q.addBulk(jobs.map((j) => ({ name, data: j.data, opts: { ...j.opts, jobId: j.id } })));
+  }
+
+  /**
+   * Makes sure each job is really live, for rows Postgres says are unfinished (the reconcilers). With fixed ids,
+   * BullMQ's add is a no-op whenever a hash of that id exists, even one no list points at any more (Redis lost
+   * part of its keys): such an orphan, or an active job whose lock is gone, is removed and added again. A job
+   * Redis says completed or failed is added again only if `stillUnfinished` (asked after Redis was read, so a
+   * job that just finished its work is not redone) keeps it. Two or three round trips per batch, whatever its size.
+   */
+  async ensureJobs<N extends QueueName>(
+    name: N,
+    jobs: JobSpec<N>[],
+    stillUnfinished: (finished: JobSpec<N>[]) => Promise<JobSpec<N>[]>,
+  ): Promise<EnsureResult> {
+    if (!jobs.length) return { added: 0, recreated: 0 };
+    if (this.redis.client.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.client.status})`);
+    const q = this.queue(name);
+    const k = q.keys;
+    const scripts = this.redis.client as unknown as ScriptClient;
+    const jobKey = q.toKey('');
+    const ids = jobs.map((j) => j.id);
+    const sorted = await scripts.gtcSortJobs(k.wait, k.paused, k.active, k.delayed, k.prioritized, k.completed, k.failed, jobKey, ...ids);
+    const toAdd = jobs.filter((_, i) => sorted[i] === 1 || sorted[i] === 3);
+    let recreated = sorted.filter((r) => r === 3).length;
+    const finished = jobs.filter((_, i) => sorted[i] === 2);
+    const redo = finished.length ? await stillUnfinished(finished) : [];
+    if (redo.length) {
+      const dropped = await scripts.gtcDropFinished(k.completed, k.failed, jobKey, ...redo.map((j) => j.id));
+      toAdd.push(...redo.filter((_, i) => dropped[i] === 1 || dropped[i] === 3));
+      recreated += dropped.filter((r) => r === 3).length;
+    }
+    await this.addBulk(name, toAdd);
+    return { added: toAdd.length, recreated };
   }
 
   async onModuleDestroy(): Promise<void> {
