@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envSchema } from '@gtc/config';
+import { envSchema, loadConfig } from '@gtc/config';
 
 // Docker can't run on the build machines, so the compose file and Dockerfile are checked against the code instead.
 const root = resolve(__dirname, '..');
@@ -42,6 +42,16 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       if (name === 'postgres') continue;
       for (const key of Object.keys(s.environment ?? {})) expect(declared.has(key), `${name}: ${key}`).toBe(true);
+    }
+  });
+
+  it('starts every app with its own defaults: the configuration each one gets is valid as it boots', () => {
+    for (const app of Object.keys(apps)) {
+      // `${VAR:-default}` as compose resolves it with nothing set in the shell.
+      const env = Object.fromEntries(
+        Object.entries(services[app].environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
+      );
+      expect(() => loadConfig(env), app).not.toThrow();
     }
   });
 

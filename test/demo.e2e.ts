@@ -43,7 +43,7 @@ describe('demo out of the box', () => {
     await expect.poll(async () => (await received()).length, { timeout: 20_000 }).toBe(3);
     expect((await received())[2].body.text.body).toBe("Here's how I can help...");
 
-    const headers = { authorization: 'Bearer dev-admin-key-change-me' };
+    const headers = { authorization: 'Bearer dev-admin-key-change-me-before-production' };
     const list = await (await fetch(`${admin.url}/v1/tenants/demo/messages?direction=outbound`, { headers })).json();
     expect(list.data).toHaveLength(3);
     const last = list.data.find((m: any) => m.body.text?.body === "Here's how I can help...");

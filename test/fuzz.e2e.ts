@@ -113,7 +113,7 @@ describe('fuzzed bad input', () => {
       for (const path of ['/v1/tenants', `/v1/tenants/${p.tenantSlug}/teams`, `/v1/tenants/${p.tenantSlug}/teams/${p.teamSlug}/provider`]) {
         const res = await fetch(`${admin.url}${path}`, {
           method: path.endsWith('provider') ? 'PUT' : 'POST',
-          headers: { authorization: 'Bearer dev-admin-key-change-me', 'content-type': 'application/json' },
+          headers: { authorization: 'Bearer dev-admin-key-change-me-before-production', 'content-type': 'application/json' },
           body,
         });
         const text = await res.text();

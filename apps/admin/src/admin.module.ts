@@ -7,6 +7,7 @@ import { QueueModule } from '@gtc/queue';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { FailedAuthThrottle } from './auth/failed-auth.throttle';
 import { ErrorFilter } from './common/error.filter';
 import { TenantScope } from './common/tenant-scope.service';
 import { ContactsController } from './contacts/contacts.controller';
@@ -47,6 +48,7 @@ import { TenantsService } from './tenants/tenants.service';
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },
+    FailedAuthThrottle,
     TenantScope,
     TenantsService,
     TeamsService,

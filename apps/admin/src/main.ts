@@ -1,8 +1,7 @@
-import { AppConfig } from '@gtc/config';
 import { runHttpService } from '@gtc/observability';
 import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './admin.module';
-import { queuesAuthHook } from './auth/queues-auth';
+import { FailedAuthThrottle } from './auth/failed-auth.throttle';
 import { toErrorResponse } from './common/error.filter';
 import { serveOpenApi } from './docs/openapi';
 import { mountQueueDashboard } from './docs/queue-dashboard';
@@ -14,7 +13,7 @@ void runHttpService(AdminModule, {
   service: 'admin',
   port: (c) => c.env.ADMIN_PORT,
   bodyLimit: () => BODY_LIMIT,
-  configure: async (app, config: AppConfig) => {
+  configure: async (app) => {
     const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
     // Flow uploads may come as raw YAML.
     fastify.addContentTypeParser(['text/yaml', 'application/yaml', 'application/x-yaml', 'text/x-yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
@@ -25,7 +24,7 @@ void runHttpService(AdminModule, {
       const { status, body } = toErrorResponse(err);
       void reply.status(status).send(body);
     });
-    fastify.addHook('onRequest', queuesAuthHook(config.adminApiKey));
+    await app.get(FailedAuthThrottle).install(fastify);
     serveOpenApi(app);
     await mountQueueDashboard(app);
   },

@@ -1,7 +1,7 @@
 import { CliError } from './errors';
 
 /** The development admin key of libs/config (used when neither --admin-key, GTC_ADMIN_KEY nor ADMIN_API_KEY is set). */
-export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
+export const DEV_ADMIN_KEY = 'dev-admin-key-change-me-before-production';
 
 /** Where and how to reach the admin API. */
 export interface AdminOptions {

@@ -29,7 +29,20 @@ describe('loadConfig', () => {
 
   it('refuses development defaults for secrets in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SECRETS_KEY: required in production[\s\S]*ADMIN_API_KEY/);
-    const ok = loadConfig({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'x'.repeat(20) });
+    const ok = loadConfig({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'x'.repeat(32) });
     expect(ok.warnings).toEqual([]);
+  });
+
+  it('refuses an admin key under 32 characters in production, and under 16 anywhere', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'x'.repeat(31) })).toThrow(
+      /ADMIN_API_KEY: at least 32 characters in production/,
+    );
+    expect(loadConfig({ ADMIN_API_KEY: 'x'.repeat(16) }).adminApiKey).toHaveLength(16);
+    expect(() => loadConfig({ ADMIN_API_KEY: 'x'.repeat(15) })).toThrow(/ADMIN_API_KEY: at least 16 characters/);
+  });
+
+  it('keeps workers’ /health and /metrics on 127.0.0.1 unless METRICS_HOST says otherwise', () => {
+    expect(loadConfig({}).env.METRICS_HOST).toBe('127.0.0.1');
+    expect(() => loadConfig({ METRICS_HOST: 'a b' })).toThrow(/METRICS_HOST/);
   });
 });

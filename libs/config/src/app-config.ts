@@ -22,7 +22,9 @@ export abstract class AppConfig {
   abstract readonly warnings: string[];
 }
 
-const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
+const DEV_ADMIN_KEY = 'dev-admin-key-change-me-before-production';
+/** Shortest bootstrap admin key production accepts (the bootstrap key opens every tenant). */
+const MIN_PRODUCTION_ADMIN_KEY_LENGTH = 32;
 
 function parseSecretsKey(raw: string): Buffer | null {
   if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
@@ -68,6 +70,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       warnings.push(`ADMIN_API_KEY is not set: using the development key "${DEV_ADMIN_KEY}".`);
       adminApiKey = DEV_ADMIN_KEY;
     }
+  } else if (production && adminApiKey.length < MIN_PRODUCTION_ADMIN_KEY_LENGTH) {
+    issues.push({ variable: 'ADMIN_API_KEY', message: `at least ${MIN_PRODUCTION_ADMIN_KEY_LENGTH} characters in production` });
   }
   if (issues.length) throw new ConfigError(issues);
   return { env, secretsKey, adminApiKey, warnings };

@@ -36,7 +36,7 @@ export const envSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/, 'letters, digits, :, _ or -').default('gtc'),
   /** 32-byte key (64 hex chars or base64) for AES-256-GCM encryption of provider secrets. */
   SECRETS_KEY: z.string().optional(),
-  /** Bootstrap admin API key (at least 16 characters). */
+  /** Bootstrap admin API key (at least 16 characters; 32 in production). */
   ADMIN_API_KEY: z.string().min(16, 'at least 16 characters').optional(),
   /** Base URL of Meta's Graph API (graph-sim's URL in compose and `pnpm start`). */
   GRAPH_API_BASE_URL: url('https://graph.facebook.com', ['http:', 'https:']),
@@ -46,6 +46,14 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Human-readable logs instead of JSON lines. */
   LOG_PRETTY: bool(false),
+  /** Address the /health and /metrics server of the workers (flow-runner, sender) listens on. */
+  METRICS_HOST: z.string().regex(/^[0-9A-Za-z.:_-]+$/, 'an IP address or host name').default('127.0.0.1'),
+  /** Bearer token a scraper on another machine presents for /metrics (loopback peers need none; unset = loopback only). */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Failed authentications (missing or wrong key) one client address may make per AUTH_FAILURE_WINDOW_MS before 429. */
+  AUTH_FAILURE_LIMIT: positiveInt(30),
+  /** Window of AUTH_FAILURE_LIMIT, in ms. */
+  AUTH_FAILURE_WINDOW_MS: positiveInt(60_000),
   /** Port of ingress. */
   INGRESS_PORT: port(3000),
   /** Port of the admin API. */

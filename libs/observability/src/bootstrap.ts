@@ -84,7 +84,7 @@ export async function runHttpService(module: Type<unknown>, options: HttpService
   return app;
 }
 
-/** Starts a worker (Nest application context) with its small /health and /metrics server. */
+/** Starts a worker (Nest application context) with its small /health and /metrics server on METRICS_HOST. */
 export async function runWorkerService(
   module: Type<unknown>,
   options: { service: string; port: (config: AppConfig) => number },
@@ -92,8 +92,8 @@ export async function runWorkerService(
   const config = preflight(options.service);
   const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  const http = new WorkerHttpServer(app.get(HealthService), app.get(MetricsService));
-  const port = await http.listen(options.port(config));
+  const http = new WorkerHttpServer(app.get(HealthService), app.get(MetricsService), config.env.METRICS_TOKEN);
+  const port = await http.listen(options.port(config), config.env.METRICS_HOST);
   onShutdown(app, config, () => http.close());
   app.get(Logger).log(`${options.service} started; /health and /metrics on :${port}`);
   return app;

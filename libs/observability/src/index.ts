@@ -4,6 +4,7 @@ export * from './metrics.service';
 export * from './health.service';
 export * from './health.controller';
 export * from './worker-http.server';
+export * from './metrics-access';
 export * from './observability.module';
 export * from './bootstrap';
 export type { Counter, Gauge, Histogram } from 'prom-client';

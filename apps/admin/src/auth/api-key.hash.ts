@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** SHA-256 hex of an API key (what is stored). */
 export function hashApiKey(key: string): string {
@@ -9,9 +9,4 @@ export function hashApiKey(key: string): string {
 export function newApiKey(): { key: string; prefix: string } {
   const key = `gtc_${randomBytes(32).toString('base64url')}`;
   return { key, prefix: key.slice(0, 12) };
-}
-
-/** Constant-time string comparison (hashing first makes lengths equal). */
-export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
