@@ -115,7 +115,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (!(await this.store.claim(m.id))) return;
     // Confirmed against actual sends right before the request (after the claim, so no database time sits
     // between slot and request): this is what holds the limits.
-    const slot = await this.producer.limiter.reserve(p.limits, request, 'send', SHORT_WAIT_MS);
+    const slot = await this.producer.limiter.reserve(p.limits, request, 'send', SHORT_WAIT_MS, Date.now(), (_, since) => this.tierLog(p.id, since));
     if (!slot.held) {
       await this.setState(m.id, ['sending'], { state: 'queued', attempts: { decrement: 1 } });
       this.metrics.limitWaitSeconds.observe((slot.at - Date.now()) / 1000);
@@ -138,6 +138,25 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       await this.onError(job, token, m, p, err, attempts);
     }
+  }
+
+  /**
+   * The number's tier log as Postgres knows it (rebuilt when Redis lost it): each send since `sinceMs`, or with
+   * TIER_COUNTING=recipients each business-initiated recipient, with when it last took a slot. A message in flight
+   * (sending, unknown) holds its slot too.
+   */
+  private async tierLog(providerId: string, sinceMs: number): Promise<{ member: string; at: number }[]> {
+    const recipients = this.config.env.TIER_COUNTING === 'recipients';
+    const { rows } = await this.prisma.pool.query<{ member: string; at: number }>({
+      text: `SELECT ${recipients ? `'r:' || COALESCE(body->>'to', contact_id::text)` : 'id::text'} AS member,
+              max(extract(epoch from COALESCE(sending_at, sent_at)) * 1000)::float8 AS at
+       FROM outbound_messages
+       WHERE provider_id = $1::uuid AND COALESCE(sending_at, sent_at) >= to_timestamp($2 / 1000.0) AT TIME ZONE 'UTC'
+         AND (sent_at IS NOT NULL OR state IN ('sending', 'unknown'))${recipients ? ' AND business_initiated' : ''}
+       GROUP BY 1`,
+      values: [providerId, sinceMs],
+    });
+    return rows;
   }
 
   /** Records the wamid, applies statuses that came first, and wakes the next message if this released it. */

@@ -47,6 +47,8 @@ if not tierCounted and tierMember ~= member then
   local score = redis.call('ZSCORE', KEYS[1], tierMember)
   if score and tonumber(score) > now - tierWindow then tierCounted = true end
 end
+-- The tier log is gone (Redis lost the key) while the caller can rebuild it: ask for that first.
+if ARGV[11] == '1' and not tierCounted and redis.call('EXISTS', KEYS[1]) == 0 then return 'rebuild' end
 local t = now
 if not tierCounted then t = math.max(t, earliest(KEYS[1], tierMax, tierWindow)) end
 t = math.max(t, earliest(KEYS[3], pairMax, pairWindow))
@@ -67,6 +69,15 @@ if pairMax > 0 then
   redis.call('PEXPIRE', KEYS[3], math.ceil(t - now + pairWindow))
 end
 return tostring(t)
+`;
+
+/** Puts entries back into a lost tier log. KEYS[1]: the log; ARGV[1]: its expiry (ms); ARGV[2..]: score, member pairs. */
+const REBUILD = `
+for i = 2, #ARGV, 2000 do
+  redis.call('ZADD', KEYS[1], 'NX', unpack(ARGV, i, math.min(i + 1999, #ARGV)))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
 `;
 
 
@@ -111,7 +122,24 @@ export interface Slot {
   held: boolean;
 }
 
-/** Atomic multi-limit slot reservation (see RESERVE above). */
+/**
+ * Rebuilds a number's tier log from Postgres when Redis lost it: the sends (or, when counting recipients, the
+ * business-initiated recipients) of that number since `sinceMs`, each as the member the log would hold
+ * (message id, or `r:<recipient>`) and when it was sent (epoch ms).
+ */
+export type TierLogSource = (phoneNumberId: string, sinceMs: number) => Promise<{ member: string; at: number }[]>;
+
+type LimiterScripts = {
+  gtcReserveSlot: (...args: (string | number)[]) => Promise<string>;
+  gtcRebuildTierLog: (...args: (string | number)[]) => Promise<number>;
+};
+
+/**
+ * Atomic multi-limit slot reservation (see RESERVE above). When Redis loses limiter keys (all or part of its
+ * data), the throughput and pair logs simply start over: at worst one window (a second; PAIR_RATE_WINDOW_MS)
+ * sees up to twice its limit, and Meta's throttling answer is retried. The tier log spans a day, so losing it
+ * could double a day's sends: reservations in the "send" log rebuild it from Postgres first (TierLogSource).
+ */
 export class SendLimiter {
   constructor(
     private readonly redis: Redis,
@@ -120,35 +148,55 @@ export class SendLimiter {
   ) {
     if (!(redis as unknown as { gtcReserveSlot?: unknown }).gtcReserveSlot) {
       redis.defineCommand('gtcReserveSlot', { numberOfKeys: 3, lua: RESERVE });
+      redis.defineCommand('gtcRebuildTierLog', { numberOfKeys: 1, lua: REBUILD });
     }
   }
 
   /**
    * Reserves the earliest slot (epoch ms) at which the message may be sent under all three limits. With
    * `maxAheadMs`, a slot further ahead than that is reported but not held (come back then and ask again).
+   * With `tierLog`, a tier log Redis lost is rebuilt from it before the reservation.
    */
-  async reserve(limits: NumberLimits, request: SlotRequest, log: SlotLog, maxAheadMs = 0, now = Date.now()): Promise<Slot> {
+  async reserve(
+    limits: NumberLimits,
+    request: SlotRequest,
+    log: SlotLog,
+    maxAheadMs = 0,
+    now = Date.now(),
+    tierLog?: TierLogSource,
+  ): Promise<Slot> {
     const s = this.settings;
     // Keys of one number share a hash tag, so the script also runs on Redis Cluster.
     const tag = `${this.prefix}:limits:{${limits.phoneNumberId}}:${log}`;
     const tierMax = limits.tier === 'unlimited' ? 0 : (s.tierLimits[limits.tier] ?? s.tierLimits['1']);
     const tierMember =
       s.tierCounting === 'recipients' ? (request.businessInitiated ? `r:${request.recipient}` : '') : request.messageId;
-    const result = await (this.redis as unknown as { gtcReserveSlot: (...args: (string | number)[]) => Promise<string> }).gtcReserveSlot(
+    const scripts = this.redis as unknown as LimiterScripts;
+    const tierWindow = s.tierWindowMs + s.windowMarginMs;
+    const reserveSlot = (rebuildFirst: boolean) => scripts.gtcReserveSlot(
       `${tag}:tier`,
       `${tag}:mps`,
       `${tag}:pair:${request.recipient}`,
       now,
       request.messageId,
       tierMax,
-      s.tierWindowMs + s.windowMarginMs,
+      tierWindow,
       tierMember,
       limits.throughputMps,
       1000 + s.windowMarginMs,
       s.pairLimit,
       s.pairWindowMs + s.windowMarginMs,
       maxAheadMs,
+      rebuildFirst ? 1 : 0,
     );
+    let result = await reserveSlot(tierLog !== undefined);
+    if (result === 'rebuild' && tierLog) {
+      const entries = await tierLog(limits.phoneNumberId, now - tierWindow);
+      if (entries.length) {
+        await scripts.gtcRebuildTierLog(`${tag}:tier`, tierWindow, ...entries.flatMap((e) => [e.at, e.member]));
+      }
+      result = await reserveSlot(false);
+    }
     const at = Number(result);
     return { at: Math.abs(at), held: at >= 0 };
   }
