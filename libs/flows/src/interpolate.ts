@@ -4,6 +4,9 @@ import type { RunContext } from './flow.types';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
+/** Names a placeholder may not use anywhere in its path: they name JavaScript's object machinery, never data. */
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Objects a placeholder can name besides session variables, with their fields. */
 export const PLACEHOLDER_ROOTS: Record<string, readonly string[]> = {
   contact: ['wa_id', 'user_id', 'name', 'opted_out'],
@@ -36,9 +39,11 @@ export function scanPlaceholders(text: string): PlaceholderScan {
     if (inner === '') errors.push('empty placeholder "{{}}"');
     else if (!NAME.test(inner)) {
       errors.push(`malformed placeholder "{{${inner}}}": use {{name}} or {{object.field}} (letters, digits, _ and dots)`);
+    } else if (inner.split('.').some((part) => RESERVED.has(part))) {
+      errors.push(`reserved placeholder name "{{${inner}}}": __proto__, constructor and prototype cannot be used`);
     } else {
       const [root, field, ...rest] = inner.split('.');
-      const fields = PLACEHOLDER_ROOTS[root];
+      const fields = Object.hasOwn(PLACEHOLDER_ROOTS, root) ? PLACEHOLDER_ROOTS[root] : undefined;
       if (fields && (field === undefined || !fields.includes(field) || rest.length > 0)) {
         errors.push(`unknown placeholder "{{${inner}}}": ${root} has the fields ${fields.join(', ')}`);
       } else names.push(inner);
