@@ -15,6 +15,7 @@ const PG_TYPE: Record<string, string> = {
   Boolean: 'boolean',
   DateTime: 'timestamp without time zone',
   Json: 'jsonb',
+  Bytes: 'bytea',
 };
 
 describe('migrations', () => {

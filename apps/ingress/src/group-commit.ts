@@ -1,6 +1,8 @@
 /**
  * Group commit: items submitted while a flush is running are collected and written together by the next
  * flush, so under load one transaction carries many webhooks, and when idle a webhook is written at once.
+ * A batch that fails for a reason one of its items may have caused (`splittable`) is split in halves and each
+ * half flushed again, down to single items: only the guilty item fails, its neighbours are written.
  */
 export class GroupCommit<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
@@ -10,9 +12,10 @@ export class GroupCommit<T, R> {
     private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly maxConcurrent: number,
     private readonly maxBatch: number,
+    private readonly splittable: (err: unknown) => boolean,
   ) {}
 
-  /** Resolves with this item's result once its batch is written; rejects if the batch failed. */
+  /** Resolves with this item's result once it is written; rejects if it could not be (alone, or with its whole batch). */
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
@@ -24,15 +27,28 @@ export class GroupCommit<T, R> {
     while (this.running < this.maxConcurrent && this.pending.length) {
       const batch = this.pending.splice(0, this.maxBatch);
       this.running++;
-      this.flush(batch.map((b) => b.item))
-        .then(
-          (results) => batch.forEach((b, i) => b.resolve(results[i])),
-          (err) => batch.forEach((b) => b.reject(err)),
-        )
-        .finally(() => {
-          this.running--;
-          this.drain();
-        });
+      void this.write(batch).finally(() => {
+        this.running--;
+        this.drain();
+      });
     }
+  }
+
+  /** Flushes the batch; on a splittable failure, each half in turn (in order, so arrival order holds). */
+  private async write(batch: typeof this.pending): Promise<void> {
+    let results: R[];
+    try {
+      results = await this.flush(batch.map((b) => b.item));
+    } catch (err) {
+      if (batch.length === 1 || !this.splittable(err)) {
+        batch.forEach((b) => b.reject(err));
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.write(batch.slice(0, half));
+      await this.write(batch.slice(half));
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(results[i]));
   }
 }

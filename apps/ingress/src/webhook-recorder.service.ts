@@ -2,15 +2,18 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { PrismaService } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
-import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, WebhookChange } from '@gtc/whatsapp';
+import type { InboundMessageEvent, ParsedWebhook, StatusUpdate } from '@gtc/whatsapp';
 import { GroupCommit } from './group-commit';
 import { IngressMetrics } from './ingress.metrics';
 import type { WebhookTarget } from './provider-directory.service';
+import { escapeString, StorageProblem, storableJson, storableKey, storableText, storableTimestamp } from './storable';
 
 /** One verified webhook to record. */
 export interface RecordRequest {
   target: WebhookTarget;
   webhook: ParsedWebhook;
+  /** The exact bytes received: kept when the content had to change to be stored, or could not be stored. */
+  rawBody: Buffer;
 }
 
 /** What recording one webhook did. */
@@ -22,6 +25,10 @@ export interface RecordOutcome {
   events: number;
   /** Changes for another phone number, acknowledged and dropped. */
   dropped: number;
+  /** Parts that had to change to be stored (escaped strings, clamped timestamps, …); the raw bytes are kept too. */
+  problems: number;
+  /** The content could not be recorded as rows at all: only its raw bytes were kept (an operator replays it). */
+  keptRaw: boolean;
 }
 
 interface ContactIdentity {
@@ -34,7 +41,37 @@ interface ContactIdentity {
   lastInboundAt: number;
 }
 
+/** A webhook made storable, item by item, before it joins a batch: what a batch writes for it. */
+interface PreparedWebhook {
+  target: WebhookTarget;
+  messages: { m: InboundMessageEvent; key: string | null; payload: string }[];
+  statuses: { s: StatusUpdate; errors: string | null; payload: string }[];
+  events: { field: string; digest: string; payload: string; rawBody: Buffer | null }[];
+  dropped: number;
+  problems: number;
+}
+
+/** The field of the webhook_events row that keeps a webhook's raw bytes when its content had to change. */
+const STORAGE_PROBLEMS_FIELD = 'gtc.storage_problems';
+/** The field of the webhook_events row that keeps a webhook whose content could not be recorded as rows. */
+const UNRECORDED_FIELD = 'gtc.unrecorded';
+
 const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
+/** SQLSTATE classes no content causes: connection, resources, operator intervention, system errors. */
+const TRANSIENT_SQLSTATE = /^(08|53|57|58)/;
+
+/**
+ * True when a failure says nothing about the content written (Postgres unreachable, restarting, out of
+ * resources): retrying alone would fail the same way, so the webhooks are answered 503 for Meta to retry.
+ * Anything else (a data or constraint error, a program error) may come from one item, and is isolated.
+ */
+export function isTransientFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE.test(code);
+  if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, …
+  return /connect|connection|terminated|timeout/i.test(String(e?.message ?? ''));
+}
 
 function identityKey(providerId: string, waId?: string, userId?: string): string | null {
   if (waId) return `${providerId}|w|${waId}`;
@@ -42,10 +79,75 @@ function identityKey(providerId: string, waId?: string, userId?: string): string
   return null;
 }
 
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
 /**
- * Records verified webhooks durably and deduplicated, many per transaction (group commit): contacts upserted,
- * inbound messages unique per provider+wamid, statuses unique per wamid+status, other changes kept raw.
- * Only rows that are new are enqueued, after commit; if Redis is down they stay pending for the reconciler.
+ * Makes one webhook storable on its own, so that nothing in it can fail a batch: every string with NUL or a
+ * lone surrogate escaped (reversibly), over-deep values kept as text, over-long keys hashed, timestamps out of
+ * range replaced with the receive time. Messages and statuses carry their own `storageProblems`; if there was
+ * any, the exact raw bytes are kept as well (webhook_events, field `gtc.storage_problems`).
+ */
+export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?: Logger): PreparedWebhook {
+  const prepared: PreparedWebhook = { target, messages: [], statuses: [], events: [], dropped: 0, problems: 0 };
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const all: StorageProblem[] = [];
+  const note = (where: string, problems: StorageProblem[]) => {
+    for (const p of problems) all.push({ ...p, path: `${where}.${p.path}` });
+  };
+  webhook.changes.forEach((change, c) => {
+    if (change.phoneNumberId && change.phoneNumberId !== target.phoneNumberId) {
+      prepared.dropped++;
+      log?.warn(
+        `dropped a webhook change for phone_number_id ${escapeString(change.phoneNumberId).slice(0, 100)}: this team's number is ${target.phoneNumberId}`,
+      );
+      return;
+    }
+    if (change.field !== 'messages' || !change.known || change.invalid.length || change.errors.length) {
+      const problems: StorageProblem[] = [];
+      const payload = JSON.stringify(storableJson(change.raw, problems, 'value') ?? null);
+      const field = storableKey(storableText(change.field, problems, 'field'), problems, 'field');
+      note(`changes[${c}]`, problems);
+      prepared.events.push({ field, digest: sha256(payload), payload, rawBody: null });
+    }
+    change.messages.forEach((raw, i) => {
+      const problems: StorageProblem[] = [];
+      const m = storableJson(raw, problems) as InboundMessageEvent;
+      m.wamid = storableKey(m.wamid, problems, 'wamid');
+      if (m.from !== undefined) m.from = storableKey(m.from, problems, 'from');
+      if (m.userId !== undefined) m.userId = storableKey(m.userId, problems, 'userId');
+      m.timestamp = storableTimestamp(m.timestamp, nowSeconds, problems);
+      note(`changes[${c}].messages[${i}]`, problems);
+      const payload = JSON.stringify(problems.length ? { ...m, storageProblems: problems } : m);
+      prepared.messages.push({ m, key: identityKey(target.providerId, m.from, m.userId), payload });
+    });
+    change.statuses.forEach((raw, i) => {
+      const problems: StorageProblem[] = [];
+      const s = storableJson(raw, problems) as StatusUpdate;
+      s.wamid = storableKey(s.wamid, problems, 'wamid');
+      s.status = storableKey(s.status, problems, 'status');
+      if (s.callbackData !== undefined) s.callbackData = storableKey(s.callbackData, problems, 'callbackData');
+      s.timestamp = storableTimestamp(s.timestamp, nowSeconds, problems);
+      note(`changes[${c}].statuses[${i}]`, problems);
+      const payload = JSON.stringify(problems.length ? { ...s, storageProblems: problems } : s);
+      prepared.statuses.push({ s, errors: s.errors ? JSON.stringify(s.errors) : null, payload });
+    });
+  });
+  if (all.length) {
+    prepared.problems = all.length;
+    const payload = JSON.stringify({ problems: all.slice(0, 100), count: all.length });
+    prepared.events.push({ field: STORAGE_PROBLEMS_FIELD, digest: sha256(rawBody), payload, rawBody });
+    log?.warn(`stored a webhook for ${target.phoneNumberId} in an escaped form (${all.length} problem(s), first: ${all[0].problem} at ${all[0].path})`);
+  }
+  return prepared;
+}
+
+/**
+ * Records verified webhooks durably and deduplicated, many per batch (group commit): contacts upserted,
+ * inbound messages unique per provider+wamid, statuses unique per provider+wamid+status (a status belongs to the
+ * number whose webhook carried it), other changes kept raw. Each webhook is made storable on its own first
+ * (prepareWebhook); a batch that still fails is split so only the guilty webhook fails, and that one's raw
+ * bytes are kept and acknowledged. Only rows that are new are enqueued, after commit; if Redis is down they
+ * stay pending for the reconciler.
  */
 @Injectable()
 export class WebhookRecorder {
@@ -55,7 +157,12 @@ export class WebhookRecorder {
    * took ingress from ~1,200 to ~1,850 req/s and p99 at 1,000 req/s from 82 to 37 ms), and the second flush keeps
    * webhooks moving while one waits on a contact row a flow step holds.
    */
-  private readonly commits = new GroupCommit<RecordRequest, RecordOutcome>((items) => this.flush(items), 2, 200);
+  private readonly commits = new GroupCommit<PreparedWebhook, RecordOutcome>(
+    (items) => this.flush(items),
+    2,
+    200,
+    (err) => !isTransientFailure(err),
+  );
 
   constructor(
     private readonly prisma: PrismaService,
@@ -63,12 +170,33 @@ export class WebhookRecorder {
     private readonly metrics: IngressMetrics,
   ) {}
 
-  /** Resolves once the webhook's content is committed to Postgres; rejects if it could not be. */
-  record(request: RecordRequest): Promise<RecordOutcome> {
-    return this.commits.submit(request);
+  /**
+   * Resolves once the webhook's content is committed to Postgres (as rows, or as its raw bytes when it cannot
+   * be made rows); rejects only when Postgres could not be written at all (the caller answers 503).
+   */
+  async record(request: RecordRequest): Promise<RecordOutcome> {
+    try {
+      return await this.commits.submit(prepareWebhook(request, this.log));
+    } catch (err) {
+      if (isTransientFailure(err)) throw err;
+      return this.keepRaw(request, err);
+    }
   }
 
-  private async flush(items: RecordRequest[]): Promise<RecordOutcome[]> {
+  /** Last resort for a webhook whose content failed even alone: its exact bytes and the error, kept for replay. */
+  private async keepRaw({ target, rawBody }: RecordRequest, cause: unknown): Promise<RecordOutcome> {
+    const error = escapeString(String((cause as Error)?.message ?? cause)).slice(0, 2000);
+    this.log.error(`kept only the raw bytes of a webhook for ${target.phoneNumberId}: its content could not be recorded (${error})`);
+    await this.prisma.pool.query(
+      `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body) VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+       ON CONFLICT (provider_id, digest) DO NOTHING`,
+      [target.tenantId, target.providerId, UNRECORDED_FIELD, sha256(rawBody), JSON.stringify({ error }), rawBody],
+    );
+    this.metrics.keptRaw.inc();
+    return { messages: 0, newMessages: 0, statuses: 0, newStatuses: 0, events: 1, dropped: 0, problems: 0, keptRaw: true };
+  }
+
+  private async flush(items: PreparedWebhook[]): Promise<RecordOutcome[]> {
     this.metrics.batchSize.observe(items.length);
     const end = this.metrics.flushSeconds.startTimer();
     for (let attempt = 1; ; attempt++) {
@@ -82,44 +210,42 @@ export class WebhookRecorder {
     }
   }
 
-  private async write(items: RecordRequest[]): Promise<RecordOutcome[]> {
-    const outcomes: RecordOutcome[] = items.map(() => ({ messages: 0, newMessages: 0, statuses: 0, newStatuses: 0, events: 0, dropped: 0 }));
+  private async write(items: PreparedWebhook[]): Promise<RecordOutcome[]> {
+    const outcomes: RecordOutcome[] = items.map((x) => ({
+      messages: 0,
+      newMessages: 0,
+      statuses: 0,
+      newStatuses: 0,
+      events: 0,
+      dropped: x.dropped,
+      problems: x.problems,
+      keptRaw: false,
+    }));
     const contacts = new Map<string, ContactIdentity>();
-    const messages: { item: number; target: WebhookTarget; m: InboundMessageEvent; key: string | null }[] = [];
-    const statuses: { item: number; target: WebhookTarget; s: StatusUpdate }[] = [];
-    const events: { item: number; target: WebhookTarget; change: WebhookChange; digest: string }[] = [];
+    const messages: { item: number; target: WebhookTarget; m: InboundMessageEvent; key: string | null; payload: string }[] = [];
+    const statuses: { item: number; target: WebhookTarget; s: StatusUpdate; errors: string | null; payload: string }[] = [];
+    const events: { item: number; target: WebhookTarget; field: string; digest: string; payload: string; rawBody: Buffer | null }[] = [];
 
-    items.forEach(({ target, webhook }, item) => {
-      for (const change of webhook.changes) {
-        if (change.phoneNumberId && change.phoneNumberId !== target.phoneNumberId) {
-          outcomes[item].dropped++;
-          this.log.warn(
-            `dropped a webhook change for phone_number_id ${change.phoneNumberId}: this team's number is ${target.phoneNumberId}`,
-          );
-          continue;
+    items.forEach((prepared, item) => {
+      const { target } = prepared;
+      for (const e of prepared.events) events.push({ item, target, ...e });
+      for (const x of prepared.messages) {
+        const { m, key } = x;
+        if (key) {
+          const prev = contacts.get(key);
+          contacts.set(key, {
+            key,
+            tenantId: target.tenantId,
+            providerId: target.providerId,
+            waId: m.from ?? null,
+            userId: m.userId ?? prev?.userId ?? null,
+            name: m.profileName ?? prev?.name ?? null,
+            lastInboundAt: Math.max(prev?.lastInboundAt ?? 0, m.timestamp),
+          });
         }
-        if (change.field !== 'messages' || !change.known || change.invalid.length || change.errors.length) {
-          const digest = createHash('sha256').update(JSON.stringify(change.raw)).digest('hex');
-          events.push({ item, target, change, digest });
-        }
-        for (const m of change.messages) {
-          const key = identityKey(target.providerId, m.from, m.userId);
-          if (key) {
-            const prev = contacts.get(key);
-            contacts.set(key, {
-              key,
-              tenantId: target.tenantId,
-              providerId: target.providerId,
-              waId: m.from ?? null,
-              userId: m.userId ?? prev?.userId ?? null,
-              name: m.profileName ?? prev?.name ?? null,
-              lastInboundAt: Math.max(prev?.lastInboundAt ?? 0, m.timestamp),
-            });
-          }
-          messages.push({ item, target, m, key });
-        }
-        for (const s of change.statuses) statuses.push({ item, target, s });
+        messages.push({ item, target, ...x });
       }
+      for (const x of prepared.statuses) statuses.push({ item, target, ...x });
     });
 
     // No transaction: each statement is atomic and idempotent, and we answer 200 only when all succeeded; a
@@ -131,7 +257,7 @@ export class WebhookRecorder {
            SELECT t, p, w, st, cb, to_timestamp(ts), r, e::jsonb, pl::jsonb
            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
              AS x(t, p, w, st, cb, ts, r, e, pl)
-           ON CONFLICT (wamid, status) DO NOTHING
+           ON CONFLICT (provider_id, wamid, status) DO NOTHING
            RETURNING id, provider_id, wamid, status`,
           [
             statuses.map((x) => x.target.tenantId),
@@ -141,22 +267,23 @@ export class WebhookRecorder {
             statuses.map((x) => x.s.callbackData ?? null),
             statuses.map((x) => x.s.timestamp),
             statuses.map((x) => x.s.recipientId ?? x.s.recipientUserId ?? null),
-            statuses.map((x) => (x.s.errors ? JSON.stringify(x.s.errors) : null)),
-            statuses.map((x) => JSON.stringify(x.s)),
+            statuses.map((x) => x.errors),
+            statuses.map((x) => x.payload),
           ],
         )
       : Promise.resolve({ rows: [] });
     const eventWrite = events.length
       ? pool.query(
-          `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[])
+          `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::bytea[])
            ON CONFLICT (provider_id, digest) DO NOTHING`,
           [
             events.map((x) => x.target.tenantId),
             events.map((x) => x.target.providerId),
-            events.map((x) => x.change.field),
+            events.map((x) => x.field),
             events.map((x) => x.digest),
-            events.map((x) => JSON.stringify(x.change.raw)),
+            events.map((x) => x.payload),
+            events.map((x) => x.rawBody),
           ],
         )
       : Promise.resolve();
@@ -177,7 +304,7 @@ export class WebhookRecorder {
           messages.map((x) => (x.key ? (contactIds.get(x.key) ?? null) : null)),
           messages.map((x) => x.m.wamid),
           messages.map((x) => x.m.type),
-          messages.map((x) => JSON.stringify(x.m)),
+          messages.map((x) => x.payload),
           messages.map((x) => x.m.timestamp),
         ],
       );
@@ -201,7 +328,7 @@ export class WebhookRecorder {
     return outcomes;
   }
 
-  /**
+/**
    * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
    * statement; returns identity key → contact id. A contact created concurrently by another batch is looked up.
    */

@@ -42,7 +42,8 @@ export class WebhookController {
 
   /**
    * Notification: signature checked over the raw bytes (401), JSON parsed (400), content recorded in Postgres
-   * (503 if that fails, so Meta retries) and only then acknowledged with 200.
+   * and only then acknowledged with 200; content Postgres cannot take as is is stored escaped (or, failing that,
+   * as its raw bytes) and acknowledged too. 503 only when Postgres cannot be written at all, so Meta retries.
    */
   @Post()
   async receive(
@@ -85,11 +86,18 @@ export class WebhookController {
     if (!webhook.ok) return answer(400, 'not_a_webhook', { message: webhook.reason });
 
     try {
-      const outcome = await this.recorder.record({ target, webhook });
+      const outcome = await this.recorder.record({ target, webhook, rawBody: raw });
       const duplicate = outcome.messages + outcome.statuses > 0 && outcome.newMessages + outcome.newStatuses === 0;
-      answer(200, outcome.dropped && !outcome.messages && !outcome.statuses ? 'dropped' : duplicate ? 'duplicate' : 'accepted', {
-        received: true,
-      });
+      const kind = outcome.keptRaw
+        ? 'kept_raw'
+        : outcome.dropped && !outcome.messages && !outcome.statuses
+          ? 'dropped'
+          : duplicate
+            ? 'duplicate'
+            : outcome.problems
+              ? 'accepted_escaped'
+              : 'accepted';
+      answer(200, kind, { received: true });
     } catch (err) {
       this.log.error(`could not record a webhook (answering 503 so Meta retries): ${(err as Error).message}`);
       answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });

@@ -82,7 +82,8 @@ export class OutboundStore {
 
   /**
    * Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent.
-   * Returns whether statuses of that wamid arrived first and wait to be applied (StatusApplier.applyPending).
+   * Returns whether statuses of that wamid, from this message's phone number, arrived first and wait to be
+   * applied (StatusApplier.applyPending).
    */
   async recordSent(id: string, wamid: string): Promise<boolean> {
     const { rows } = await this.prisma.pool.query<{ pending: boolean }>({
@@ -91,7 +92,8 @@ export class OutboundStore {
          state = CASE WHEN state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE state END,
          sent_at = COALESCE(sent_at, now()), updated_at = now()
        WHERE id = $1::uuid
-       RETURNING EXISTS (SELECT 1 FROM status_events WHERE wamid = $2 AND applied_at IS NULL) AS pending`,
+       RETURNING EXISTS (SELECT 1 FROM status_events s
+                         WHERE s.provider_id = outbound_messages.provider_id AND s.wamid = $2 AND s.applied_at IS NULL) AS pending`,
       values: [id, wamid],
     });
     return rows[0]?.pending ?? false;

@@ -19,8 +19,9 @@ const RANK_SQL = (col: string) =>
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Applies status webhooks to outbound messages, forward only (sent < delivered < read; failed recorded with
- * Meta's error unless the message was already delivered). A status whose message is not known yet stays
+ * Applies status webhooks to outbound messages of the phone number whose webhook carried them, forward only
+ * (sent < delivered < read; failed recorded with Meta's error unless the message was already delivered).
+ * A status whose message is not known yet stays
  * unapplied and is applied when the send records its wamid. A send with an unknown outcome is matched through
  * biz_opaque_callback_data (our message id) and adopts the wamid, so it is never sent again.
  */
@@ -38,10 +39,12 @@ export class StatusApplier {
     const ev = await this.prisma.client.statusEvent.findUnique({ where: { id: statusEventId } });
     if (!ev?.callbackId || !UUID.test(ev.callbackId)) return null;
     // The send's answer was lost (timeout, crash): Meta's status tells us it went out, and under which wamid.
+    // Only a message of the number whose webhook carried the status, and never a wamid that number already holds.
     await this.prisma.client.$executeRawUnsafe(
       `UPDATE outbound_messages SET wamid = $2, state = CASE WHEN state IN ('queued','sending','unknown') THEN 'sent' ELSE state END,
          sent_at = COALESCE(sent_at, $3), updated_at = now()
-       WHERE id = $1::uuid AND provider_id = $4::uuid AND wamid IS NULL`,
+       WHERE id = $1::uuid AND provider_id = $4::uuid AND wamid IS NULL
+         AND NOT EXISTS (SELECT 1 FROM outbound_messages w WHERE w.provider_id = $4::uuid AND w.wamid = $2)`,
       ev.callbackId,
       ev.wamid,
       ev.timestamp,
@@ -52,8 +55,9 @@ export class StatusApplier {
   }
 
   /**
-   * One statement: finds the event and its message, moves the message forward if the status is newer (failed
-   * over sent, never over delivered or read), and marks the event applied.
+   * One statement: finds the event and its message (same wamid, sent from the same phone number as the webhook
+   * that carried the status), moves the message forward if the status is newer (failed over sent, never over
+   * delivered or read), and marks the event applied. An event no message of its number matches stays unmatched.
    */
   private async applyOne(statusEventId: string): Promise<{ kind: 'done' | 'no_event' | 'no_message'; applied: AppliedStatus | null }> {
     const { rows } = await this.prisma.pool.query<{
@@ -68,9 +72,9 @@ export class StatusApplier {
     }>({
       name: 'status-apply',
       text: `WITH ev AS (
-         SELECT id, wamid, status, timestamp, errors FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
+         SELECT id, provider_id, wamid, status, timestamp, errors FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
        ), msg AS (
-         SELECT o.id FROM outbound_messages o JOIN ev ON o.wamid = ev.wamid
+         SELECT o.id FROM outbound_messages o JOIN ev ON o.provider_id = ev.provider_id AND o.wamid = ev.wamid
        ), upd AS (
          UPDATE outbound_messages o SET
            state = ev.status,
@@ -105,20 +109,30 @@ export class StatusApplier {
 
   /**
    * For a send whose outcome is unknown: applies any recorded status that carries this message's id (whatever
-   * happened to its job). Returns true when one did, i.e. the message did reach Meta and must not be sent again.
+   * happened to its job) and came from the message's own phone number. Returns true when one did, i.e. the
+   * message did reach Meta and must not be sent again. Another number's webhook naming our id proves nothing.
    */
   async adoptRecorded(outboundId: string): Promise<boolean> {
-    const events = await this.prisma.client.statusEvent.findMany({ where: { callbackId: outboundId }, select: { id: true, wamid: true } });
+    const events = await this.prisma.client.$queryRawUnsafe<{ id: string; wamid: string }[]>(
+      `SELECT s.id, s.wamid FROM status_events s JOIN outbound_messages o ON o.id = $1::uuid AND o.provider_id = s.provider_id
+       WHERE s.callback_id = $2`,
+      outboundId,
+      outboundId,
+    );
     for (const ev of events) await this.apply(ev.id);
     if (events.length) await this.applyPending(events[0].wamid);
     return events.length > 0;
   }
 
-  /** Applies every status that arrived for this wamid before its send was recorded, oldest state first. */
+  /**
+   * Applies every status that arrived for this wamid before its send was recorded, oldest state first: only
+   * statuses from the phone number that sent the message under this wamid.
+   */
   async applyPending(wamid: string): Promise<AppliedStatus[]> {
     const { rows: events } = await this.prisma.pool.query<{ id: string; status: string }>({
       name: 'status-pending',
-      text: `SELECT id, status FROM status_events WHERE wamid = $1 AND applied_at IS NULL`,
+      text: `SELECT s.id, s.status FROM status_events s JOIN outbound_messages o ON o.provider_id = s.provider_id AND o.wamid = s.wamid
+       WHERE s.wamid = $1 AND s.applied_at IS NULL`,
       values: [wamid],
     });
     const order = ['sent', 'delivered', 'read', 'failed'];
