@@ -93,6 +93,25 @@ export interface MediaDownload {
   contentLength?: number;
 }
 
+/** Arguments of `getPhoneNumber`. */
+export interface PhoneNumberRequest extends GraphCall {
+  /** The business phone number id to look up. */
+  phoneNumberId: string;
+}
+
+/**
+ * A business phone number as `GET /{phone_number_id}` describes it to a token that may see it.
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/reference/phone-numbers
+ */
+export interface PhoneNumberInfo {
+  /** The phone number id. */
+  id: string;
+  /** `display_phone_number`, e.g. `+1 555-010-0000`. */
+  displayPhoneNumber?: string;
+  /** `verified_name` of the business. */
+  verifiedName?: string;
+}
+
 /** Arguments of `listTemplates`. */
 export interface ListTemplatesRequest extends GraphCall {
   /** The WhatsApp Business Account id. */
@@ -138,6 +157,9 @@ const NOT_SENT_CODES = new Set([
 ]);
 
 const MAX_TEMPLATE_PAGES = 1000;
+
+/** What a Graph API path segment (version, phone number, account or media id) may be. */
+const SEGMENT = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** Graph API client for sending messages, read receipts, media and templates; one per process, any tenant. */
 export class GraphApiClient {
@@ -224,6 +246,23 @@ export class GraphApiClient {
   }
 
   /**
+   * `GET /{version}/{phone_number_id}`: the number as the token sees it. Meta answers an error (190 for a bad token,
+   * 100 for a number the token may not see) unless the token has access to the number.
+   * https://developers.facebook.com/docs/whatsapp/cloud-api/reference/phone-numbers
+   */
+  async getPhoneNumber({ apiVersion, phoneNumberId, accessToken }: PhoneNumberRequest): Promise<PhoneNumberInfo> {
+    const answer = await this.json('GET', this.url([apiVersion, phoneNumberId]), accessToken);
+    if (typeof answer.id !== 'string') {
+      throw new GraphApiError('Graph API phone number answer has no id', { errorClass: 'transient', httpStatus: 200, outcomeUnknown: false });
+    }
+    return {
+      id: answer.id,
+      ...(typeof answer.display_phone_number === 'string' && { displayPhoneNumber: answer.display_phone_number }),
+      ...(typeof answer.verified_name === 'string' && { verifiedName: answer.verified_name }),
+    };
+  }
+
+  /**
    * Downloads a media file from the URL `getMediaUrl` gave, with the bearer token.
    * https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#download-media
    */
@@ -292,7 +331,15 @@ export class GraphApiClient {
     await this.agent.close();
   }
 
+  /** The URL of a Graph path; every segment must be one plain id or version token (never `..`, `/`, `%`, empty). */
   private url(segments: string[], query: Record<string, string> = {}): URL {
+    const bad = segments.find((s) => !SEGMENT.test(s) || /^\.+$/.test(s));
+    if (bad !== undefined) {
+      throw new GraphApiError(`refused Graph API path segment ${JSON.stringify(bad.slice(0, 40))}: ids are letters, digits, _ . -`, {
+        errorClass: 'permanent',
+        outcomeUnknown: false,
+      });
+    }
     const url = new URL(this.base.href);
     const prefix = url.pathname.replace(/\/+$/, '');
     url.pathname = `${prefix}/${segments.map(encodeURIComponent).join('/')}`;
