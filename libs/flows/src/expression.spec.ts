@@ -1,6 +1,6 @@
 // CEL expressions: the page's expressions as written, absent objects, numbers, and the sandbox.
 import { describe, expect, it } from 'vitest';
-import { buildExpressionScope, compileExpression, evaluateExpression, fromCel, rewriteListAccess } from './expression';
+import { buildExpressionScope, compileExpression, evaluateExpression, fromCel, rewriteSource } from './expression';
 import type { FlowEvent, RunContext } from './flow.types';
 
 const text: FlowEvent = { id: 'wamid.1', timestamp: 1_700_000_000, type: 'text', text: 'hello there' };
@@ -76,8 +76,8 @@ describe('context', () => {
   });
 
   it('list.x is rewritten to list_reply.x only outside string literals', () => {
-    expect(rewriteListAccess("list.id == 'list.id'")).toBe("list_reply.id == 'list.id'");
-    expect(rewriteListAccess('vars.list.size() > 0 && type([]) == list')).toBe('vars.list.size() > 0 && type([]) == list');
+    expect(rewriteSource("list.id == 'list.id'")).toBe("list_reply.id == 'list.id'");
+    expect(rewriteSource('vars.list.size() > 0 && type([]) == list')).toBe('vars.list.size() > 0 && type([]) == list');
   });
 });
 
@@ -147,12 +147,29 @@ describe('sandbox', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('refuses matches() with patterns that backtrack catastrophically or are not literals', () => {
-    expect(compileExpression("message.text.matches('^(a+)+$')")).toMatchObject({ ok: false, message: expect.stringMatching(/nested/) });
-    expect(compileExpression("message.text.matches('(x|xx)*y')")).toMatchObject({ ok: false });
+  it('matches() runs on RE2: a literal RE2 pattern only, not inside a comprehension, strings up to 4096 characters', () => {
+    expect(compileExpression("message.text.matches('^(a+)+$')")).toMatchObject({ ok: true });
     expect(compileExpression("message.text.matches('(a)\\\\1')")).toMatchObject({ ok: false, message: expect.stringMatching(/backreference/) });
+    expect(compileExpression("message.text.matches('(?!a)')")).toMatchObject({ ok: false, message: expect.stringMatching(/lookahead/) });
     expect(compileExpression('message.text.matches(message.text)')).toMatchObject({ ok: false, message: expect.stringMatching(/literal/) });
+    expect(compileExpression("message.text.split(' ').exists(w, w.matches('^a'))")).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/matches\(\) inside a comprehension/),
+    });
+    expect(compileExpression("message.text.matches('a', 'b')")).toMatchObject({ ok: false, message: expect.stringMatching(/string\.matches\(string, string\)/) });
     expect(ev("message.text.matches('^hello\\\\s+\\\\w+$')")).toBe(true);
+    expect(ev("message.text.matches('^HELLO')")).toBe(false);
+    expect(ev("message.text.matches('(?i)^HELLO')")).toBe(true);
+    expect(ev("'matches(' + message.text == 'matches(hello there'")).toBe(true);
+    expect(ev("vars.s.matches('x$')", ctx(text), { s: `${'a'.repeat(4096)}x` })).toEqual({
+      error: expect.stringMatching(/matches\(\): the string is longer than 4096 characters/),
+    });
+  });
+
+  it('a value too large to store is refused without walking all of it', () => {
+    const r = ev("message.text.split('').map(c, vars.s)", ctx({ id: 'w', timestamp: 1, type: 'text', text: 'x'.repeat(4096) }), { s: 'z'.repeat(8000) });
+    expect(Array.isArray(r)).toBe(true);
+    expect(fromCel(r)).toEqual({ ok: false, message: 'value is larger than 16384 bytes as JSON' });
   });
 
   it('evaluation errors are returned, never thrown', () => {

@@ -1,7 +1,7 @@
 // Sandboxed CEL expressions (branch conditions, set values) on @marcbachmann/cel-js: typed context, bounded cost.
 import { Environment } from '@marcbachmann/cel-js';
 import type { FlowEvent, RunContext } from './flow.types';
-import { unsafeRegexReason } from './safe-regex';
+import { MAX_PATTERN_INPUT, compilePattern } from './safe-regex';
 
 /** Longest expression source accepted. */
 export const MAX_EXPRESSION_LENGTH = 1024;
@@ -11,6 +11,21 @@ export const MAX_VARS_JSON_BYTES = 16 * 1024;
 export const MAX_CONTEXT_STRING = 4096;
 /** Macros that iterate; they may not be nested (or chained) inside one another. */
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+/**
+ * cel-js implements `matches()` with JavaScript's backtracking RegExp and its overload cannot be replaced, so the
+ * source's `.matches(` calls are renamed to this RE2-backed function before parsing (see rewriteSource).
+ */
+const RE2_MATCHES = 'matches_re2';
+
+/** `string.matches(pattern)` on RE2: the pattern was checked at compile time; the string is capped. */
+function re2Matches(text: string, pattern: string): boolean {
+  if (text.length > MAX_PATTERN_INPUT) {
+    throw new Error(`matches(): the string is longer than ${MAX_PATTERN_INPUT} characters`);
+  }
+  const r = compilePattern(pattern, false);
+  if (!r.ok) throw new Error(`matches(): ${r.reason}`);
+  return r.re.test(text);
+}
 
 /** The CEL environment: every top-level name is declared with a type, so typos fail at upload time. */
 const env = new Environment({
@@ -27,7 +42,8 @@ const env = new Environment({
   .registerVariable({ name: 'contact', schema: { wa_id: 'string', user_id: 'string', name: 'string', opted_out: 'bool' } })
   .registerVariable('vars', 'map')
   .registerVariable('last_message_time', 'int')
-  .registerVariable('now', 'int');
+  .registerVariable('now', 'int')
+  .registerFunction(`string.${RE2_MATCHES}(string): bool`, re2Matches);
 
 /** The values an expression sees, already converted to CEL types (ints as bigint). */
 export type ExpressionScope = Record<string, unknown>;
@@ -57,13 +73,16 @@ function astPolicy(node: AstNode, insideComprehension: boolean): string | null {
     if (name === 'bind') return 'cel.bind is not allowed';
     const iterates = op === 'rcall' && COMPREHENSIONS.has(name);
     if (iterates && insideComprehension) return `${name}() inside another comprehension is not allowed (cost limit)`;
-    if (name === 'matches') {
+    // Only the method form is renamed to the RE2 function; any other `matches` would reach JavaScript's RegExp.
+    if (name === 'matches') return 'matches() is only available as a method: text.matches(pattern)';
+    if (name === RE2_MATCHES) {
+      if (insideComprehension) return 'matches() inside a comprehension is not allowed (cost limit)';
       const pattern = callArgs[callArgs.length - 1];
       if (!pattern || pattern.op !== 'value' || typeof pattern.args !== 'string') {
         return 'matches() needs a string literal pattern';
       }
-      const reason = unsafeRegexReason(pattern.args);
-      if (reason) return `matches(): ${reason}`;
+      const compiled = compilePattern(pattern.args, false);
+      if (!compiled.ok) return `matches(): ${compiled.reason}`;
     }
     if (receiver) {
       const r = visit(receiver, insideComprehension || iterates);
@@ -92,17 +111,20 @@ function astPolicy(node: AstNode, insideComprehension: boolean): string | null {
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0];
+  return String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .replaceAll(RE2_MATCHES, 'matches');
 }
 
 const IDENT_START = /[A-Za-z_]/;
 const IDENT = /[A-Za-z0-9_]/;
 
 /**
- * `list` is CEL's list type name and cannot be a variable, so `list.<field>` (outside string literals) is
- * rewritten to `list_reply.<field>`; everything else is left as written.
+ * Rewrites an expression before parsing, outside string literals: `list` is CEL's list type name and cannot be a
+ * variable, so `list.<field>` becomes `list_reply.<field>`; and the method `.matches(` becomes the RE2-backed
+ * `.matches_re2(`. Everything else is left as written.
  */
-export function rewriteListAccess(source: string): string {
+export function rewriteSource(source: string): string {
   let out = '';
   let i = 0;
   let prev = ''; // previous non-space character outside literals
@@ -126,7 +148,9 @@ export function rewriteListAccess(source: string): string {
       const word = source.slice(i, j);
       let k = j;
       while (k < source.length && /\s/.test(source[k])) k++;
-      out += word === 'list' && prev !== '.' && source[k] === '.' ? 'list_reply' : word;
+      if (word === 'list' && prev !== '.' && source[k] === '.') out += 'list_reply';
+      else if (word === 'matches' && prev === '.' && source[k] === '(') out += RE2_MATCHES;
+      else out += word;
       prev = word[word.length - 1];
       i = j;
       continue;
@@ -144,7 +168,7 @@ export function compileExpression(source: string, expect: 'bool' | 'any' = 'any'
   if (source.length > MAX_EXPRESSION_LENGTH) {
     return { ok: false, message: `expression is longer than ${MAX_EXPRESSION_LENGTH} characters` };
   }
-  const rewritten = rewriteListAccess(source);
+  const rewritten = rewriteSource(source);
   let program: Program;
   try {
     program = env.parse(rewritten);
@@ -202,9 +226,18 @@ export function toCel(value: unknown, depth = 0): unknown {
   return value;
 }
 
-/** Converts a CEL result into a JSON value for the session; rejects bytes, durations and other non-JSON values. */
-export function fromCel(value: unknown, depth = 0): ExpressionResult<unknown> {
+/**
+ * Converts a CEL result into a JSON value for the session; rejects bytes, durations and other non-JSON values,
+ * and stops as soon as the value would take more than MAX_VARS_JSON_BYTES as JSON (never walks a huge result).
+ */
+export function fromCel(value: unknown): ExpressionResult<unknown> {
+  return toJson(value, 0, { left: MAX_VARS_JSON_BYTES });
+}
+
+function toJson(value: unknown, depth: number, budget: { left: number }): ExpressionResult<unknown> {
   if (depth > 16) return { ok: false, message: 'value is nested too deeply' };
+  budget.left -= typeof value === 'string' ? value.length + 2 : 8;
+  if (budget.left < 0) return { ok: false, message: `value is larger than ${MAX_VARS_JSON_BYTES} bytes as JSON` };
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return { ok: true, value };
   if (typeof value === 'bigint') {
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
@@ -219,7 +252,7 @@ export function fromCel(value: unknown, depth = 0): ExpressionResult<unknown> {
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     for (const v of value) {
-      const r = fromCel(v, depth + 1);
+      const r = toJson(v, depth + 1, budget);
       if (!r.ok) return r;
       out.push(r.value);
     }
@@ -235,7 +268,8 @@ export function fromCel(value: unknown, depth = 0): ExpressionResult<unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of entries) {
     if (typeof k !== 'string') return { ok: false, message: 'only maps with string keys can be stored' };
-    const r = fromCel(v, depth + 1);
+    budget.left -= k.length + 3;
+    const r = toJson(v, depth + 1, budget);
     if (!r.ok) return r;
     Object.defineProperty(out, k, { value: r.value, enumerable: true, writable: true, configurable: true });
   }

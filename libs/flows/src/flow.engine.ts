@@ -1,7 +1,7 @@
 // The step engine: runs a compiled flow from a node until it replies-and-ends, ends, waits or hands off. Pure, no I/O.
 import { MAX_VARS_JSON_BYTES, type ExpressionScope, buildExpressionScope, evaluateExpression, eventText, fromCel } from './expression';
 import type { CompiledFlow, CompiledNode, FlowSession, RunContext, RunReply, RunResult } from './flow.types';
-import { interpolate } from './interpolate';
+import { MAX_INTERPOLATED_LENGTH, interpolate } from './interpolate';
 import { validateRenderedContent } from './whatsapp.contract';
 
 /** Most nodes one run may visit; more is an error (a cycle without a wait). */
@@ -61,6 +61,12 @@ function execute(
     switch (node.type) {
       case 'reply': {
         const r = interpolate(node.content, { vars, context });
+        if (!r.ok && r.tooLong) {
+          return fail(
+            node.id,
+            `reply content after interpolation: ${r.tooLong.join(', ')}: longer than ${MAX_INTERPOLATED_LENGTH} UTF-16 code units (WhatsApp allows at most 4096 characters)`,
+          );
+        }
         if (!r.ok) {
           return fail(node.id, `missing variable${r.missing.length > 1 ? 's' : ''}: ${r.missing.map((m) => `{{${m}}}`).join(', ')}`);
         }

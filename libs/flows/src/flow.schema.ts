@@ -130,7 +130,7 @@ export const triggerSchema = z.discriminatedUnion('type', [
       type: z.literal('message'),
       target,
       keyword: oneOrMany(z.string().min(1)).optional().describe('Case-insensitive whole-text or whole-word match'),
-      regex: z.string().min(1).optional().describe('Case-insensitive regular expression on the text'),
+      regex: z.string().min(1).optional().describe('Case-insensitive RE2 regular expression (linear-time; no backreferences or lookaround) on the first 4096 characters of the text'),
     })
     .strict(),
   z

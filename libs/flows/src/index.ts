@@ -12,6 +12,6 @@ export {
   type ExpressionScope,
   type ExpressionResult,
 } from './expression';
-export { interpolate, scanPlaceholders, checkPlaceholders, type InterpolationScope, type InterpolationResult } from './interpolate';
+export { interpolate, scanPlaceholders, checkPlaceholders, MAX_INTERPOLATED_LENGTH, type InterpolationScope, type InterpolationResult } from './interpolate';
 export { runFlow, resumeWait, MAX_STEPS, type RunFlowInput, type ResumeWaitInput } from './flow.engine';
-export { unsafeRegexReason } from './safe-regex';
+export { unsafeRegexReason, compilePattern, MAX_REGEX_LENGTH, MAX_REGEX_PROGRAM, MAX_PATTERN_INPUT, type PatternResult } from './safe-regex';

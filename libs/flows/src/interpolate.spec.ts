@@ -54,6 +54,16 @@ describe('interpolate', () => {
     expect(interpolate('{{constructor}} {{toString}}', { vars: {}, context })).toEqual({ ok: false, missing: ['constructor', 'toString'] });
   });
 
+  it('stops substituting once a string passes MAX_INTERPOLATED_LENGTH and names the string', () => {
+    const big = 'x'.repeat(5000);
+    expect(interpolate({ message: 'a', body: { text: '{{big}} {{big}}' } }, { vars: { big }, context })).toEqual({
+      ok: false,
+      missing: [],
+      tooLong: ['body.text'],
+    });
+    expect(interpolate('{{big}}', { vars: { big }, context })).toEqual({ ok: true, value: big });
+  });
+
   it('a substituted value is not interpolated again', () => {
     expect(interpolate('{{a}}', { vars: { a: '{{b}}', b: 'no' }, context })).toEqual({ ok: true, value: '{{b}}' });
   });

@@ -2,6 +2,12 @@
 import { eventText } from './expression';
 import type { RunContext } from './flow.types';
 
+/**
+ * Longest string interpolation produces, in UTF-16 code units: WhatsApp's longest field is 4096 characters (code
+ * points, so up to 8192 units). Substitution stops there, so a reply never builds a huge string only to refuse it.
+ */
+export const MAX_INTERPOLATED_LENGTH = 8192;
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 /** Names a placeholder may not use anywhere in its path: they name JavaScript's object machinery, never data. */
@@ -122,33 +128,51 @@ function format(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Result of interpolating: the new value, or the placeholders that had no value. */
-export type InterpolationResult<T> = { ok: true; value: T } | { ok: false; missing: string[] };
+/**
+ * Result of interpolating: the new value, the placeholders that had no value, or the paths of strings that grew
+ * past MAX_INTERPOLATED_LENGTH.
+ */
+export type InterpolationResult<T> = { ok: true; value: T } | { ok: false; missing: string[]; tooLong?: string[] };
 
 /** Replaces `{{name}}` in every string of `value` (deeply); a placeholder without a value (or null) is reported, never emptied. */
 export function interpolate<T>(value: T, scope: InterpolationScope): InterpolationResult<T> {
   const missing = new Set<string>();
-  const replaceIn = (s: string): string =>
-    s.replace(/\{\{([^{}]*)\}\}/g, (whole, inner: string) => {
+  const tooLong: string[] = [];
+  const replaceIn = (s: string, path: string): string => {
+    // Counts the output as it is built; past the cap, substitution stops and the string is reported.
+    let length = s.length;
+    let over = false;
+    const out = s.replace(/\{\{([^{}]*)\}\}/g, (whole, inner: string) => {
       const name = inner.trim();
-      if (!NAME.test(name)) return whole;
+      if (over || !NAME.test(name)) return whole;
       const v = lookup(name, scope);
       if (v === undefined || v === null) {
         missing.add(name);
         return whole;
       }
-      return format(v);
+      const text = format(v);
+      length += text.length - whole.length;
+      if (length > MAX_INTERPOLATED_LENGTH) {
+        over = true;
+        tooLong.push(path);
+        return whole;
+      }
+      return text;
     });
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return replaceIn(v);
-    if (Array.isArray(v)) return v.map(walk);
+    return over ? '' : out;
+  };
+  const walk = (v: unknown, path: string): unknown => {
+    if (typeof v === 'string') return replaceIn(v, path);
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`));
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x);
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path ? `${path}.${k}` : k);
       return out;
     }
     return v;
   };
-  const result = walk(value) as T;
-  return missing.size > 0 ? { ok: false, missing: [...missing] } : { ok: true, value: result };
+  const result = walk(value, '') as T;
+  if (missing.size > 0) return { ok: false, missing: [...missing] };
+  if (tooLong.length > 0) return { ok: false, missing: [], tooLong };
+  return { ok: true, value: result };
 }

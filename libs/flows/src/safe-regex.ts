@@ -1,100 +1,70 @@
-// Rejects regular expressions that can backtrack catastrophically (used for `regex` triggers and CEL `matches`).
+// Tenant-supplied regular expressions (`regex` triggers, CEL `matches()`) run on RE2 (re2js): matching takes time
+// linear in the input, whatever the pattern. Patterns RE2 cannot express (backreferences, lookaround) are refused.
+import { RE2JS } from 're2js';
 
 /** Longest regular expression source accepted. */
 export const MAX_REGEX_LENGTH = 256;
-/** Most unbounded quantifiers (`*`, `+`, `{n,}`) accepted in one pattern. */
-export const MAX_UNBOUNDED_QUANTIFIERS = 6;
+/**
+ * Largest compiled RE2 program accepted (instructions). Matching is linear in the input, but its constant grows
+ * with the program (counted repetitions such as `\p{L}{1,1000}` expand into large programs).
+ */
+export const MAX_REGEX_PROGRAM = 400;
+/** Longest string a pattern is matched against (WhatsApp's text limit); triggers look at this much of the text. */
+export const MAX_PATTERN_INPUT = 4096;
 
-interface Frame {
-  quantified: boolean;
-  alternation: boolean;
+/** A compiled pattern, or why the source was refused. */
+export type PatternResult = { ok: true; re: RE2JS } | { ok: false; reason: string };
+
+const CACHE_LIMIT = 2000;
+const cache = new Map<string, PatternResult>();
+
+function explain(message: string): string {
+  const detail = message.replace(/^error parsing regexp: /, '');
+  if (/`\\[1-9]|`\\k/.test(detail)) {
+    return 'backreferences are not supported (patterns run on RE2, which matches in linear time)';
+  }
+  if (/\(\?<?[=!]/.test(detail)) {
+    return 'lookahead and lookbehind are not supported (patterns run on RE2, which matches in linear time)';
+  }
+  return `invalid regular expression (RE2 syntax): ${detail}`;
 }
 
-/** Returns why `source` is not a safe regular expression, or null if it compiles and has no nested quantifiers/backreferences. */
-export function unsafeRegexReason(source: string): string | null {
-  if (source.length > MAX_REGEX_LENGTH) return `regular expression is longer than ${MAX_REGEX_LENGTH} characters`;
+function build(source: string, caseInsensitive: boolean): PatternResult {
+  if (source.length > MAX_REGEX_LENGTH) {
+    return { ok: false, reason: `regular expression is longer than ${MAX_REGEX_LENGTH} characters` };
+  }
+  let re: RE2JS;
   try {
-    new RegExp(source, 'iu');
+    re = RE2JS.compile(source, caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
-    return `invalid regular expression: ${(e as Error).message}`;
+    return { ok: false, reason: explain((e as Error).message) };
   }
-  const stack: Frame[] = [{ quantified: false, alternation: false }];
-  let unbounded = 0;
-  // Reads a quantifier at i; returns [length, kind] where kind 'bounded' is ? or {n}/{0,1}.
-  const quantifierAt = (i: number): [number, 'none' | 'optional' | 'repeat', boolean] => {
-    const c = source[i];
-    let n = 0;
-    let kind: 'none' | 'optional' | 'repeat' = 'none';
-    let open = false;
-    if (c === '*' || c === '+') {
-      n = 1;
-      kind = 'repeat';
-      open = true;
-    } else if (c === '?') {
-      n = 1;
-      kind = 'optional';
-    } else if (c === '{') {
-      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
-      if (m) {
-        n = m[0].length;
-        const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3]);
-        open = max === Infinity;
-        kind = max <= 1 ? 'optional' : 'repeat';
-      }
-    }
-    if (n > 0 && source[i + n] === '?') n += 1; // lazy
-    return [n, kind, open];
-  };
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    const top = stack[stack.length - 1];
-    if (c === '\\') {
-      const d = source[i + 1] ?? '';
-      if (/[1-9]/.test(d) || (d === 'k' && source[i + 2] === '<')) return 'backreferences are not allowed';
-      i += 1;
-      const [n, kind, open] = quantifierAt(i + 1);
-      if (kind !== 'none') top.quantified = true;
-      if (open) unbounded++;
-      i += n;
-      continue;
-    }
-    if (c === '[') {
-      let j = i + 1;
-      if (source[j] === '^') j++;
-      if (source[j] === ']') j++;
-      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
-      i = j;
-      const [n, kind, open] = quantifierAt(i + 1);
-      if (kind !== 'none') top.quantified = true;
-      if (open) unbounded++;
-      i += n;
-      continue;
-    }
-    if (c === '(') {
-      stack.push({ quantified: false, alternation: false });
-      continue;
-    }
-    if (c === '|') {
-      top.alternation = true;
-      continue;
-    }
-    if (c === ')') {
-      const frame = stack.pop() as Frame;
-      const parent = stack[stack.length - 1];
-      const [n, kind, open] = quantifierAt(i + 1);
-      if (kind === 'repeat' && (frame.quantified || frame.alternation)) {
-        return 'nested quantifiers (a repeated group that itself repeats or alternates) can backtrack catastrophically';
-      }
-      if (open) unbounded++;
-      parent.quantified = parent.quantified || frame.quantified || kind !== 'none';
-      i += n;
-      continue;
-    }
-    const [n, kind, open] = quantifierAt(i + 1);
-    if (kind !== 'none') top.quantified = true;
-    if (open) unbounded++;
-    i += n;
+  if (re.programSize() > MAX_REGEX_PROGRAM) {
+    return {
+      ok: false,
+      reason: `regular expression is too complex (compiled size ${re.programSize()} > ${MAX_REGEX_PROGRAM}; use smaller repetition counts)`,
+    };
   }
-  if (unbounded > MAX_UNBOUNDED_QUANTIFIERS) return `more than ${MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers`;
-  return null;
+  return { ok: true, re };
+}
+
+/**
+ * Compiles a tenant pattern on RE2 (cached). `caseInsensitive` is the trigger semantics (`(?i)`); CEL `matches()`
+ * is case-sensitive unless the pattern says `(?i)`.
+ */
+export function compilePattern(source: string, caseInsensitive: boolean): PatternResult {
+  const key = `${caseInsensitive ? 'i' : '-'}${source}`;
+  let r = cache.get(key);
+  if (!r) {
+    r = build(source, caseInsensitive);
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+    cache.set(key, r);
+  }
+  return r;
+}
+
+/** Returns why `source` cannot be used as a pattern (not RE2, too long, too complex), or null if it can. */
+export function unsafeRegexReason(source: string, caseInsensitive = true): string | null {
+  const r = compilePattern(source, caseInsensitive);
+  return r.ok ? null : r.reason;
 }

@@ -1,7 +1,7 @@
 // Chooses the flow and node an inbound message starts, across all of a team's flows, deterministically.
-import { MAX_CONTEXT_STRING } from './expression';
 import { normalizeText } from './flow.loader';
 import type { CompiledFlow, CompiledTrigger, FlowEvent } from './flow.types';
+import { MAX_PATTERN_INPUT, compilePattern } from './safe-regex';
 
 const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
@@ -23,15 +23,10 @@ export interface TriggerMatch {
   nodeId: string;
 }
 
-const regexCache = new Map<string, RegExp>();
-function regex(source: string): RegExp {
-  let r = regexCache.get(source);
-  if (!r) {
-    r = new RegExp(source, 'iu');
-    if (regexCache.size > 1000) regexCache.clear();
-    regexCache.set(source, r);
-  }
-  return r;
+/** True if the trigger's pattern (RE2, case-insensitive) occurs in `text`; a stored pattern RE2 refuses never matches. */
+function regexMatches(source: string, text: string): boolean {
+  const r = compilePattern(source, true);
+  return r.ok && r.re.test(text);
 }
 
 function escapeRegExp(s: string): string {
@@ -62,13 +57,13 @@ export function rankTrigger(trigger: CompiledTrigger, event: FlowEvent): MatchRa
     }
     case 'message': {
       if (event.type !== 'text') return null;
-      const raw = (event.text ?? '').slice(0, MAX_CONTEXT_STRING);
+      const raw = (event.text ?? '').slice(0, MAX_PATTERN_INPUT);
       if (trigger.keywords) {
         const text = normalizeText(raw);
         if (trigger.keywords.includes(text)) return MatchRank.Exact;
         return trigger.keywords.some((k) => keywordInText(k, text)) ? MatchRank.Filtered : null;
       }
-      if (trigger.regex !== undefined) return regex(trigger.regex).test(raw) ? MatchRank.Filtered : null;
+      if (trigger.regex !== undefined) return regexMatches(trigger.regex, raw) ? MatchRank.Filtered : null;
       return MatchRank.Unfiltered;
     }
     case 'media': {
