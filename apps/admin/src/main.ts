@@ -1,3 +1,4 @@
+import { MAX_FLOW_SOURCE } from '@gtc/flows';
 import { runHttpService } from '@gtc/observability';
 import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './admin.module';
@@ -6,8 +7,11 @@ import { toErrorResponse } from './common/error.filter';
 import { serveOpenApi } from './docs/openapi';
 import { mountQueueDashboard } from './docs/queue-dashboard';
 
-/** Largest request body (flow sources are at most 512 KB). */
-const BODY_LIMIT = 1024 * 1024;
+/**
+ * Largest request body: room for the largest flow the engine accepts (MAX_FLOW_SOURCE UTF-16 units) as JSON, where
+ * one unit takes at most 6 bytes (`\u001f`), plus the envelope; so a valid flow is never refused for its size.
+ */
+const BODY_LIMIT = 6 * MAX_FLOW_SOURCE + 64 * 1024;
 
 void runHttpService(AdminModule, {
   service: 'admin',

@@ -141,7 +141,7 @@ describe('admin API', () => {
 
   it('answers malformed JSON with 400 and oversized bodies with 413, in the error shape', async () => {
     expectError(await api('POST', '/v1/tenants', { raw: '{"slug": ' }), 400);
-    const big = await rawPost(`${A}/v1/tenants`, JSON.stringify({ slug: 'big', name: 'x'.repeat(2 * 1024 * 1024) }));
+    const big = await rawPost(`${A}/v1/tenants`, JSON.stringify({ slug: 'big', name: 'x'.repeat(4 * 1024 * 1024) }));
     expect(big.status).toBe(413);
     expect(JSON.parse(big.text).error.code).toBe('payload_too_large');
     expect(await prisma.tenant.count({ where: { slug: 'big' } })).toBe(0);

@@ -1,4 +1,9 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { CliError } from './errors';
+
+/** How long one admin API request may take. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The development admin key of libs/config (used when neither --admin-key, GTC_ADMIN_KEY nor ADMIN_API_KEY is set). */
 export const DEV_ADMIN_KEY = 'dev-admin-key-change-me-before-production';
@@ -53,33 +58,51 @@ export class AdminClient {
     }
   }
 
-  /** Sends a JSON request and returns the parsed answer, or throws AdminApiError / CliError. */
+  /**
+   * Sends a JSON request and returns the parsed answer, or throws AdminApiError / CliError. The answer is read even
+   * when the server answers before it has read the whole body (413) and closes: what the server said is reported.
+   */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    const payload = body !== undefined ? Buffer.from(JSON.stringify(body), 'utf8') : undefined;
+    let answer: { status: number; text: string };
     try {
-      res = await fetch(`${this.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(30_000),
-      });
+      answer = await send(new URL(`${this.url}${path}`), method, this.key, payload);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`cannot reach the admin API at ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is admin running? Set --admin-url or GTC_ADMIN_URL.`);
+      const e = err as NodeJS.ErrnoException;
+      throw new CliError(`cannot reach the admin API at ${this.url} (${e.code ?? e.message}); is admin running? Set --admin-url or GTC_ADMIN_URL.`);
     }
-    const text = await res.text();
+    const { status, text } = answer;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       json = undefined;
     }
-    if (res.ok) return json as T;
+    if (status >= 200 && status < 300) return json as T;
     const error = (json as { error?: { code?: string; message?: string; details?: Array<Record<string, unknown>> } } | undefined)?.error;
-    if (res.status === 401) {
+    if (status === 401) {
       throw new AdminApiError(401, 'unauthorized', `the admin API at ${this.url} refused the API key (${error?.message ?? 'unauthorized'}); set --admin-key or GTC_ADMIN_KEY`);
     }
-    if (res.status === 403) throw new AdminApiError(403, 'forbidden', `the API key is not allowed to do this: ${error?.message ?? 'forbidden'} (an admin key is needed)`);
-    throw new AdminApiError(res.status, error?.code ?? 'error', error?.message ?? `admin API answered ${res.status}`, error?.details ?? []);
+    if (status === 403) throw new AdminApiError(403, 'forbidden', `the API key is not allowed to do this: ${error?.message ?? 'forbidden'} (an admin key is needed)`);
+    const said = error?.message ?? (text.trim().slice(0, 200) || 'no message');
+    throw new AdminApiError(status, error?.code ?? 'error', `the admin API answered ${status} to ${method} ${path}: ${said}`, error?.details ?? []);
   }
+}
+
+/** One HTTP exchange; resolves with the answer even if writing the body then fails (the server closed early). */
+function send(url: URL, method: string, key: string, payload?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { authorization: `Bearer ${key}` };
+    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    // After an early answer the rest of the body meets a closed socket (EPIPE, ECONNRESET): the answer wins.
+    req.on('error', (err) => setTimeout(() => reject(err), 50));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.end(payload);
+  });
 }

@@ -89,27 +89,47 @@ export async function runSetup(bundleArg: string, opts: SetupOptions): Promise<v
     }
   }
 
-  // 4. Tenant, team, provider: created or updated; the server writes nothing when nothing differs.
+  // 4. Tenant, team, provider, flows. If a step fails, what this run created is deleted again (the tenant, or the
+  // team in an existing tenant), so a failed setup of a new team leaves nothing behind. Server-side checks of the
+  // flows run against the new team before the provider and flows are written.
   const changes: string[] = [];
-  if (!(await api.get(`/v1/tenants/${t}`, true))) {
-    await api.request('POST', '/v1/tenants', { slug: tenant, name: tenant });
-    changes.push(`tenant ${tenant} created`);
-  }
-  if (!existingTeam) {
-    await api.request('POST', `/v1/tenants/${t}/teams`, { slug: team, name: team });
-    changes.push(`team ${team} created`);
-  }
+  const createdTenant = !(await api.get(`/v1/tenants/${t}`, true));
   const options = { ...DEFAULTS, ...answers.options };
-  const provider = await api.request<ProviderView>('PUT', `${teamPath}/provider`, options);
-  if (provider.changed) changes.push('provider configured');
-
-  // 5. Flows: a new revision only when the source changed.
   const flowLines: string[] = [];
-  for (const f of flows) {
-    const r = await api.request<UploadResult>('POST', `${teamPath}/flows`, { file_name: f.file, source: f.source });
-    flowLines.push(`  ${f.file}: ${r.flow.name} revision ${r.flow.revision}${r.created ? ' (new)' : r.changed ? ' (activated)' : ' (unchanged)'}`);
-    if (r.changed) changes.push(`flow ${r.flow.name} revision ${r.flow.revision}`);
-    for (const w of r.warnings ?? []) err(`warning: ${formatIssue(w)}`);
+  let provider: ProviderView;
+  try {
+    if (createdTenant) {
+      await api.request('POST', '/v1/tenants', { slug: tenant, name: tenant });
+      changes.push(`tenant ${tenant} created`);
+    }
+    if (!existingTeam) {
+      await api.request('POST', `/v1/tenants/${t}/teams`, { slug: team, name: team });
+      changes.push(`team ${team} created`);
+      for (const f of flows) await api.request('POST', `${teamPath}/flows/validate`, { file_name: f.file, source: f.source });
+    }
+    provider = await api.request<ProviderView>('PUT', `${teamPath}/provider`, options);
+    if (provider.changed) changes.push('provider configured');
+
+    // 5. Flows: a new revision only when the source changed.
+    for (const f of flows) {
+      const r = await api.request<UploadResult>('POST', `${teamPath}/flows`, { file_name: f.file, source: f.source });
+      flowLines.push(`  ${f.file}: ${r.flow.name} revision ${r.flow.revision}${r.created ? ' (new)' : r.changed ? ' (activated)' : ' (unchanged)'}`);
+      if (r.changed) changes.push(`flow ${r.flow.name} revision ${r.flow.revision}`);
+      for (const w of r.warnings ?? []) err(`warning: ${formatIssue(w)}`);
+    }
+  } catch (e) {
+    if (e instanceof AdminApiError) for (const d of e.details) err(formatIssue(d));
+    const undo = createdTenant ? `/v1/tenants/${t}` : !existingTeam ? teamPath : undefined;
+    let outcome: string;
+    if (undo) {
+      outcome = await api.request('DELETE', undo).then(
+        () => 'nothing was changed (what this setup had created was removed)',
+        (u: Error) => `could not remove the ${createdTenant ? 'tenant' : 'team'} this setup created (${u.message}); applied so far: ${changes.join(', ')}`,
+      );
+    } else {
+      outcome = changes.length ? `applied before the failure: ${changes.join(', ')}` : 'nothing was changed';
+    }
+    throw new CliError(`${(e as Error).message}; ${outcome}`, e instanceof CliError ? e.exitCode : 1);
   }
 
   out(`Tenant: ${tenant}   Team: ${team}`);
