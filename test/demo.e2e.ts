@@ -29,10 +29,13 @@ afterAll(async () => {
 
 describe('demo out of the box', () => {
   it('answers "hi", routes a button press, and shows the status timeline in the admin API', async () => {
-    // The seed registers the demo number in graph-sim once it has loaded the examples bundle.
+    // The seed registers the demo number in graph-sim once it has loaded the examples bundle, then creates the
+    // provider (the admin API checks with the Graph API that the token owns the number).
     await expect
       .poll(async () => (await stack.sim<{ phone_number_id: string }[]>('GET', '/sim/phone-numbers')).some((n) => n.phone_number_id === '100000000000001'), { timeout: 30_000 })
       .toBe(true);
+    const adminHeaders = { authorization: 'Bearer dev-admin-key-change-me-before-production' };
+    await expect.poll(async () => (await fetch(`${admin.url}/v1/tenants/demo/teams/support/provider`, { headers: adminHeaders })).status, { timeout: 30_000 }).toBe(200);
     await inbound({ name: 'Ana', text: 'hi' });
     await expect.poll(async () => (await received()).length, { timeout: 20_000 }).toBe(2);
     const [greeting, buttons] = await received();

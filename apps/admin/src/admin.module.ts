@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { GtcConfigModule } from '@gtc/config';
 import { DbModule } from '@gtc/db';
 import { HealthController, ObservabilityModule } from '@gtc/observability';
@@ -9,6 +9,7 @@ import { ApiKeysService } from './api-keys/api-keys.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { FailedAuthThrottle } from './auth/failed-auth.throttle';
 import { ErrorFilter } from './common/error.filter';
+import { PathParamsPipe } from './common/path-params.pipe';
 import { TenantScope } from './common/tenant-scope.service';
 import { ContactsController } from './contacts/contacts.controller';
 import { ContactsService } from './contacts/contacts.service';
@@ -48,6 +49,7 @@ import { TenantsService } from './tenants/tenants.service';
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },
+    { provide: APP_PIPE, useClass: PathParamsPipe },
     FailedAuthThrottle,
     TenantScope,
     TenantsService,

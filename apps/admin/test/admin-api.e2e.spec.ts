@@ -94,6 +94,16 @@ afterAll(async () => {
   await dropDb?.();
 });
 
+/** Registers (or re-registers) a number with graph-sim: the admin API checks that a provider's token owns its number. */
+async function simRegister(phoneNumberId: string, accessToken: string) {
+  const res = await fetch(`${sim.url}/sim/phone-numbers`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ phone_number_id: phoneNumberId, access_token: accessToken, app_secret: APP_SECRET, webhook_url: 'http://127.0.0.1:9/none', waba_id: WABA }),
+  });
+  expect(res.status).toBe(200);
+}
+
 function expectError(a: Answer, status: number, code?: string) {
   expect(a.status, a.text).toBe(status);
   const e = errorOf(a);
@@ -231,8 +241,10 @@ describe('admin API', () => {
     // Or resumed by giving it a new access token (the usual cure for a refused one); the same token leaves it paused.
     await prisma.whatsAppProvider.update({ where: { id: row.id }, data: { pausedAt: new Date(), pausedReason: 'token expired (190)' } });
     expect((await api('PATCH', '/v1/tenants/acme/teams/support/provider', { body: { access_token: ACCESS_TOKEN } })).json.paused_reason).toBe('token expired (190)');
+    await simRegister(PHONE, `${ACCESS_TOKEN}-renewed`);
     const renewed = await api('PATCH', '/v1/tenants/acme/teams/support/provider', { body: { access_token: `${ACCESS_TOKEN}-renewed` } });
     expect(renewed.json).toMatchObject({ paused_at: null, paused_reason: null, changed: true });
+    await simRegister(PHONE, ACCESS_TOKEN);
     await api('PATCH', '/v1/tenants/acme/teams/support/provider', { body: { access_token: ACCESS_TOKEN } });
 
     // Another team cannot take the same number.
@@ -243,6 +255,7 @@ describe('admin API', () => {
       }),
       409,
     );
+    await simRegister('555000111', 'tok-other-team');
     const other = await api('PUT', '/v1/tenants/acme/teams/other/provider', {
       body: { enabled: false, public_base_url: 'https://a.example', phone_number_id: '555000111', access_token: 'tok-other-team', verify_token: 'y' },
     });

@@ -48,6 +48,7 @@ triggers:
 `;
 
 let admin: ServiceProcess;
+let sim: ServiceProcess;
 let prisma: PrismaClient;
 let work: string;
 let dropDb: () => Promise<void>;
@@ -86,7 +87,23 @@ beforeAll(async () => {
   const env = testEnv();
   const db = await ownDatabase('cli_e2e');
   dropDb = db.drop;
-  admin = await startService('admin', { DATABASE_URL: db.url, REDIS_URL: env.redisUrl, REDIS_PREFIX: `${env.redisPrefix}-cli-e2e`, ADMIN_API_KEY: ADMIN_KEY });
+  // The admin API checks with the Graph API (graph-sim here) that a provider's token owns its number.
+  sim = await startService('graph-sim', { REDIS_URL: env.redisUrl, REDIS_PREFIX: `${env.redisPrefix}-cli-e2e-sim` });
+  for (const phone_number_id of [PAGE_ANSWERS['messaging-whatsapp'].phone_number_id, '555000111222']) {
+    const reg = await fetch(`${sim.url}/sim/phone-numbers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone_number_id, access_token: PAGE_ANSWERS['messaging-whatsapp'].access_token, app_secret: APP_SECRET, webhook_url: 'http://127.0.0.1:9/none' }),
+    });
+    expect(reg.status).toBe(200);
+  }
+  admin = await startService('admin', {
+    DATABASE_URL: db.url,
+    REDIS_URL: env.redisUrl,
+    REDIS_PREFIX: `${env.redisPrefix}-cli-e2e`,
+    ADMIN_API_KEY: ADMIN_KEY,
+    GRAPH_API_BASE_URL: sim.url,
+  });
   prisma = createPrismaClient(db.url, { max: 2 });
   work = mkdtempSync(join(tmpdir(), 'gtc-cli-'));
 });
@@ -94,6 +111,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prisma?.$disconnect();
   await admin?.stop();
+  await sim?.stop();
   await dropDb?.();
   if (work) rmSync(work, { recursive: true, force: true });
 });

@@ -2,11 +2,11 @@ import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/commo
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AdminOnly } from '../auth/auth.decorators';
-import { pageRequest } from '../common/pagination';
-import { openApiSchema, parseInput } from '../common/validation';
+import { pageQuerySchema, pageRequest } from '../common/pagination';
+import { ApiQueryFrom, openApiSchema, parseInput, pgText } from '../common/validation';
 import { ApiKeysService } from './api-keys.service';
 
-const createKeySchema = z.strictObject({ name: z.string().trim().min(1).max(200).optional() });
+const createKeySchema = z.strictObject({ name: pgText().trim().min(1).max(200).optional() });
 
 /** /v1/tenants/:tenant/api-keys (admin key only): tenant-scoped keys, shown once, stored hashed. */
 @ApiTags('api-keys')
@@ -23,6 +23,7 @@ export class ApiKeysController {
   }
 
   @Get()
+  @ApiQueryFrom(pageQuerySchema)
   list(@Param('tenant') tenant: string, @Query() query: Record<string, unknown>) {
     return this.keys.list(tenant, pageRequest(query));
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseInput } from './validation';
+import { INT4_MAX, parseInput } from './validation';
 
 /** Largest page a list returns. */
 export const MAX_PAGE = 200;
@@ -9,9 +9,9 @@ export const pageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
   cursor: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be a next_cursor value')
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a next_cursor value')
     .optional(),
-  offset: z.coerce.number().int().min(0).optional(),
+  offset: z.coerce.number().int().min(0).max(INT4_MAX).optional(),
 });
 
 /** A page request resolved to skip/take. */
@@ -32,7 +32,7 @@ export function pageRequest(query: Record<string, unknown>): PageRequest {
   let skip = q.offset ?? 0;
   if (q.cursor) {
     const n = Number(Buffer.from(q.cursor, 'base64url').toString('utf8').replace(/^o:/, ''));
-    parseInput(z.number().int().min(0), Number.isFinite(n) ? n : -1, 'cursor');
+    parseInput(z.object({ cursor: z.number().int('must be a next_cursor value').min(0).max(INT4_MAX) }), { cursor: Number.isFinite(n) ? n : -1 }, 'query');
     skip = n;
   }
   return { skip, take: q.limit };

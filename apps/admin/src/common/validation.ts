@@ -1,3 +1,5 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ApiError, ErrorDetail } from './api-error';
 
@@ -45,4 +47,66 @@ export function isUuid(value: string): boolean {
 /** A JSON Schema (OpenAPI 3.0 flavour) of a zod schema, for @ApiBody. */
 export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+/** Largest value of a Postgres `integer` (int4) column. */
+export const INT4_MAX = 2_147_483_647;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** What a value that Postgres cannot store is told. */
+export const PG_TEXT_MESSAGE = 'must not contain NUL (\\u0000) characters or unpaired UTF-16 surrogates';
+
+/** True when Postgres can store the string (text or inside jsonb): no NUL character, no lone surrogate. */
+export function isPgText(value: string): boolean {
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+
+/** The one refinement for text that reaches Postgres: a string without NUL characters or lone surrogates. */
+export function pgText() {
+  return z.string().refine(isPgText, { message: PG_TEXT_MESSAGE, abort: true });
+}
+
+/** Deepest nesting of a free-form JSON value (flow variables, message content). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Where a free-form JSON value breaks what Postgres' jsonb stores: a string or key with NUL or a lone surrogate,
+ * or nesting deeper than MAX_JSON_DEPTH. Returns the offending path and reason, or null when the value is storable.
+ */
+export function jsonProblem(value: unknown, path: PropertyKey[] = [], depth = 0): { path: PropertyKey[]; message: string } | null {
+  if (typeof value === 'string') return isPgText(value) ? null : { path, message: PG_TEXT_MESSAGE };
+  if (value === null || typeof value !== 'object') return null;
+  if (depth >= MAX_JSON_DEPTH) return { path, message: `must not be nested deeper than ${MAX_JSON_DEPTH} levels` };
+  const entries: Array<[PropertyKey, unknown]> = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  for (const [key, v] of entries) {
+    if (typeof key === 'string' && !isPgText(key)) return { path: [...path, key], message: `key ${PG_TEXT_MESSAGE}` };
+    const found = jsonProblem(v, [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * A free-form JSON object that Postgres can store (see `jsonProblem`), at most `maxChars` characters once
+ * serialized (the measure the flow engine applies to session variables).
+ */
+export function pgJsonObject(maxChars: number) {
+  return z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+    const problem = jsonProblem(value);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+      return;
+    }
+    if (JSON.stringify(value).length > maxChars) ctx.addIssue({ code: 'custom', message: `must be at most ${maxChars} characters as JSON` });
+  });
+}
+
+/** Documents every key of a zod query schema as an OpenAPI query parameter (with its JSON Schema). */
+export function ApiQueryFrom(...schemas: z.ZodObject[]): MethodDecorator {
+  const params = schemas.flatMap((schema) => {
+    const json = openApiSchema(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+    return Object.entries(json.properties ?? {}).map(([name, s]) => ApiQuery({ name, required: json.required?.includes(name) ?? false, schema: s }));
+  });
+  return applyDecorators(...params);
 }

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { pageRequest } from '../common/pagination';
-import { parseInput } from '../common/validation';
+import { pageQuerySchema, pageRequest } from '../common/pagination';
+import { ApiQueryFrom, parseInput } from '../common/validation';
 import { ContactsService, contactQuerySchema } from './contacts.service';
 
 /** /v1/tenants/:tenant/contacts: search, opt-out state, 24-hour window, session; release a handoff. */
@@ -12,6 +12,7 @@ export class ContactsController {
   constructor(private readonly contacts: ContactsService) {}
 
   @Get()
+  @ApiQueryFrom(contactQuerySchema, pageQuerySchema)
   list(@Param('tenant') tenant: string, @Query() query: Record<string, unknown>) {
     return this.contacts.list(tenant, parseInput(contactQuerySchema, query, 'query'), pageRequest(query));
   }

@@ -4,18 +4,18 @@ import { z } from 'zod';
 import { conflict, notFound } from '../common/api-error';
 import { Page, PageRequest, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
-import { isUuid } from '../common/validation';
+import { isUuid, pgText } from '../common/validation';
 
 /** The customer-service window: 24 hours after the contact's last inbound message. */
 export const WINDOW_MS = 24 * 3600 * 1000;
 
 /** Query of GET /v1/tenants/:tenant/contacts. */
 export const contactQuerySchema = z.object({
-  q: z.string().trim().min(1).max(200).optional(),
-  wa_id: z.string().trim().min(1).max(32).optional(),
-  user_id: z.string().trim().min(1).max(128).optional(),
-  name: z.string().trim().min(1).max(200).optional(),
-  team: z.string().min(1).optional(),
+  q: pgText().trim().min(1).max(200).optional(),
+  wa_id: pgText().trim().min(1).max(32).optional(),
+  user_id: pgText().trim().min(1).max(128).optional(),
+  name: pgText().trim().min(1).max(200).optional(),
+  team: pgText().min(1).max(200).optional(),
   opted_out: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
 });
 

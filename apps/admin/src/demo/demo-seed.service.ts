@@ -16,6 +16,7 @@ export const DEMO = {
   accessToken: 'demo-access-token',
   appSecret: 'demo-app-secret',
   verifyToken: 'demo-verify-token',
+  businessAccountId: '102290129340398',
 } as const;
 
 const EXAMPLES = resolve(__dirname, '../../../../examples/flows');
@@ -42,7 +43,10 @@ export class DemoSeedService implements OnApplicationBootstrap {
     void this.seed().catch((err: Error) => this.log.error(`demo seed failed: ${err.message}`));
   }
 
-  /** Seeds the database, then registers the number in graph-sim (retrying while graph-sim starts). */
+  /**
+   * Seeds tenant, team and flows, registers the number in graph-sim (retrying while graph-sim starts), then creates
+   * the provider: the admin API checks with the Graph API that the token owns the number, so graph-sim must know it first.
+   */
   async seed(): Promise<void> {
     if (!(await this.prisma.client.tenant.findUnique({ where: { slug: DEMO.tenant } }))) {
       await this.tenants.create({ slug: DEMO.tenant, name: 'Demo' });
@@ -51,7 +55,12 @@ export class DemoSeedService implements OnApplicationBootstrap {
     if (!(await this.prisma.client.team.findFirst({ where: { tenantId: tenant.id, slug: DEMO.team } }))) {
       await this.teams.create(DEMO.tenant, { slug: DEMO.team, name: 'Support' });
     }
+    for (const file of readdirSync(EXAMPLES).filter((f) => f.endsWith('.ygtc')).sort()) {
+      await this.flows.upload(DEMO.tenant, DEMO.team, readFileSync(resolve(EXAMPLES, file), 'utf8'), file, true);
+    }
     const publicBaseUrl = this.config.env.PUBLIC_BASE_URL.replace(/\/+$/, '');
+    const webhookUrl = `${publicBaseUrl}/webhook/whatsapp/${DEMO.tenant}/${DEMO.team}`;
+    const registered = await this.registerInGraphSim(webhookUrl);
     await this.providers.upsert(
       DEMO.tenant,
       DEMO.team,
@@ -62,15 +71,16 @@ export class DemoSeedService implements OnApplicationBootstrap {
         access_token: DEMO.accessToken,
         verify_token: DEMO.verifyToken,
         app_secret: DEMO.appSecret,
-        business_account_id: '102290129340398',
+        business_account_id: DEMO.businessAccountId,
         tier: 'unlimited',
       } as Parameters<ProviderService['upsert']>[2],
       'put',
     );
-    for (const file of readdirSync(EXAMPLES).filter((f) => f.endsWith('.ygtc')).sort()) {
-      await this.flows.upload(DEMO.tenant, DEMO.team, readFileSync(resolve(EXAMPLES, file), 'utf8'), file, true);
-    }
-    const webhookUrl = `${publicBaseUrl}/webhook/whatsapp/${DEMO.tenant}/${DEMO.team}`;
+    if (registered) this.log.log(`demo ready: tenant "${DEMO.tenant}", team "${DEMO.team}", number ${DEMO.phoneNumberId} → ${webhookUrl}`);
+  }
+
+  /** Registers the demo number in graph-sim with ingress as its webhook; false if graph-sim stays unreachable. */
+  private async registerInGraphSim(webhookUrl: string): Promise<boolean> {
     for (let attempt = 1; attempt <= 60; attempt++) {
       try {
         const res = await fetch(`${this.config.env.GRAPH_API_BASE_URL}/sim/phone-numbers`, {
@@ -81,18 +91,16 @@ export class DemoSeedService implements OnApplicationBootstrap {
             access_token: DEMO.accessToken,
             app_secret: DEMO.appSecret,
             webhook_url: webhookUrl,
-            waba_id: '102290129340398',
+            waba_id: DEMO.businessAccountId,
           }),
         });
-        if (res.ok) {
-          this.log.log(`demo ready: tenant "${DEMO.tenant}", team "${DEMO.team}", number ${DEMO.phoneNumberId} → ${webhookUrl}`);
-          return;
-        }
+        if (res.ok) return true;
       } catch {
         /* graph-sim not up yet */
       }
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    this.log.warn('demo seeded, but graph-sim could not be reached to register the demo number');
+    this.log.warn('graph-sim could not be reached to register the demo number');
+    return false;
   }
 }

@@ -1,21 +1,19 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { badRequest } from '../common/api-error';
-import { idempotencyKey } from '../common/idempotency';
-import { openApiSchema, parseInput } from '../common/validation';
-import { activateFlowSchema, startFlowByTenantSchema, startFlowSchema, uploadFlowSchema, uploadQuerySchema } from './flows.schemas';
+import { IDEMPOTENCY_HEADER, idempotencyKey } from '../common/idempotency';
+import { ApiQueryFrom, openApiSchema, parseInput } from '../common/validation';
+import { activateFlowSchema, revisionQuerySchema, startFlowByTenantSchema, startFlowSchema, uploadFlowSchema, uploadQuerySchema } from './flows.schemas';
 import { FlowsService } from './flows.service';
-
-const revisionQuery = z.object({ revision: z.coerce.number().int().min(1).optional() });
 
 /** Reads an upload: a JSON `{ file_name?, source, activate? }` or a raw text/yaml body with `?file_name=&activate=`. */
 function readUpload(body: unknown, query: Record<string, unknown>): { source: string; fileName?: string; activate: boolean } {
   if (typeof body === 'string') {
     const q = parseInput(uploadQuerySchema, query, 'query');
     if (!body.trim()) throw badRequest('empty flow source', 'validation_failed', [{ path: 'source', message: 'must be the flow YAML' }]);
-    return { source: body, fileName: q.file_name, activate: q.activate };
+    const { source } = parseInput(uploadFlowSchema.pick({ source: true }), { source: body });
+    return { source, fileName: q.file_name, activate: q.activate };
   }
   const input = parseInput(uploadFlowSchema, body);
   return { source: input.source, fileName: input.file_name, activate: input.activate };
@@ -30,6 +28,7 @@ export class FlowsController {
 
   @Post()
   @ApiConsumes('application/json', 'text/yaml')
+  @ApiQueryFrom(uploadQuerySchema)
   @ApiBody({ schema: openApiSchema(uploadFlowSchema) })
   async upload(
     @Param('tenant') tenant: string,
@@ -47,6 +46,7 @@ export class FlowsController {
   @Post('validate')
   @HttpCode(200)
   @ApiConsumes('application/json', 'text/yaml')
+  @ApiQueryFrom(uploadQuerySchema)
   @ApiBody({ schema: openApiSchema(uploadFlowSchema) })
   validate(@Param('tenant') tenant: string, @Param('team') team: string, @Body() body: unknown, @Query() query: Record<string, unknown>) {
     const input = readUpload(body, query);
@@ -59,8 +59,9 @@ export class FlowsController {
   }
 
   @Get(':name')
+  @ApiQueryFrom(revisionQuerySchema)
   get(@Param('tenant') tenant: string, @Param('team') team: string, @Param('name') name: string, @Query() query: Record<string, unknown>) {
-    return this.flows.get(tenant, team, name, parseInput(revisionQuery, query, 'query').revision);
+    return this.flows.get(tenant, team, name, parseInput(revisionQuerySchema, query, 'query').revision);
   }
 
   @Get(':name/versions')
@@ -83,13 +84,15 @@ export class FlowsController {
 
   @Delete(':name')
   @HttpCode(204)
+  @ApiQueryFrom(revisionQuerySchema)
   async remove(@Param('tenant') tenant: string, @Param('team') team: string, @Param('name') name: string, @Query() query: Record<string, unknown>) {
-    await this.flows.remove(tenant, team, name, parseInput(revisionQuery, query, 'query').revision);
+    await this.flows.remove(tenant, team, name, parseInput(revisionQuerySchema, query, 'query').revision);
   }
 
   @Post(':name/start')
   @HttpCode(202)
   @ApiBody({ schema: openApiSchema(startFlowSchema) })
+  @ApiHeader(IDEMPOTENCY_HEADER)
   start(
     @Param('tenant') tenant: string,
     @Param('team') team: string,
@@ -112,6 +115,7 @@ export class FlowStartController {
   @Post('start')
   @HttpCode(202)
   @ApiBody({ schema: openApiSchema(startFlowByTenantSchema) })
+  @ApiHeader(IDEMPOTENCY_HEADER)
   start(@Param('tenant') tenant: string, @Body() body: unknown, @Headers('idempotency-key') key: string | undefined) {
     const input = parseInput(startFlowByTenantSchema, body);
     return this.flows.start(tenant, input.team, input.flow, input.to, input.variables, idempotencyKey(key));

@@ -5,6 +5,7 @@ import { FlowIssue, loadFlow } from '@gtc/flows';
 import { JobPayloads, QueueName, QueueService, jobIds } from '@gtc/queue';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { TenantScope } from '../common/tenant-scope.service';
+import { formatPath, jsonProblem } from '../common/validation';
 import { ContactsService } from '../contacts/contacts.service';
 import { checkFlowTemplates } from '../templates/template-check';
 import { TemplatesService } from '../templates/templates.service';
@@ -59,6 +60,12 @@ export class FlowsService {
     const result = loadFlow(source, fileName);
     if (!result.ok) {
       throw new ApiError(400, 'invalid_flow', `${fileName}: ${result.errors.length} error(s)`, result.errors.map((e) => ({ ...e })));
+    }
+    // YAML escapes ("\0", "\ud800") can produce text Postgres cannot store even from a storable source.
+    const unstorable = jsonProblem(result.flow);
+    if (unstorable) {
+      const path = formatPath(unstorable.path);
+      throw new ApiError(400, 'invalid_flow', `${fileName}: ${path} ${unstorable.message}`, [{ file: fileName, ...(unstorable.path[0] === 'nodes' ? nodeLine(source, String(unstorable.path[1])) : { line: 1, column: 1 }), path, message: unstorable.message }]);
     }
     const synced = await this.templates.forCheck(tenant.id, team.id);
     const tpl = checkFlowTemplates(result.flow, synced);

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { pageRequest } from '../common/pagination';
-import { openApiSchema, parseInput } from '../common/validation';
-import { idempotencyKey } from '../common/idempotency';
+import { pageQuerySchema, pageRequest } from '../common/pagination';
+import { ApiQueryFrom, openApiSchema, parseInput } from '../common/validation';
+import { IDEMPOTENCY_HEADER, idempotencyKey } from '../common/idempotency';
 import { messageQuerySchema, sendMessageSchema } from './messages.schemas';
 import { MessagesService } from './messages.service';
 
@@ -15,6 +15,7 @@ export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
   @Get()
+  @ApiQueryFrom(messageQuerySchema, pageQuerySchema)
   list(@Param('tenant') tenant: string, @Query() query: Record<string, unknown>) {
     return this.messages.list(tenant, parseInput(messageQuerySchema, query, 'query'), pageRequest(query));
   }
@@ -26,6 +27,7 @@ export class MessagesController {
 
   @Post()
   @ApiBody({ schema: openApiSchema(sendMessageSchema) })
+  @ApiHeader(IDEMPOTENCY_HEADER)
   async send(
     @Param('tenant') tenant: string,
     @Body() body: unknown,

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { pgText } from '../common/validation';
 
-const httpUrl = z
-  .string()
+const httpUrl = pgText()
   .trim()
+  .max(2048)
   .refine((v) => {
     try {
       const u = new URL(v);
@@ -13,29 +14,35 @@ const httpUrl = z
   }, 'must be an http(s) URL without query or fragment, e.g. https://your-domain.example')
   .transform((v) => v.replace(/\/+$/, ''));
 
-const idString = (what: string) =>
-  z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, `must be the ${what} (1-64 letters, digits, . _ -)`);
+/** A Graph API object id (phone number, WhatsApp Business Account): digits only, since it becomes a URL path segment. */
+const graphId = (what: string) => z.string().trim().regex(/^[0-9]{1,32}$/, `must be the ${what} (1-32 digits)`);
 
-const keywords = z.array(z.string().trim().min(1).max(64)).max(50);
+/** A Graph API version as it appears in URLs: `v18.0`. */
+export const apiVersionSchema = z.string().regex(/^v[0-9]{1,3}\.[0-9]{1,3}$/, 'must look like v18.0');
+
+const keywords = z.array(pgText().trim().min(1).max(64)).max(50);
 
 /** Every provider option (answers.json names), with the defaults of the provider page and ARCHITECTURE.md. */
 export const providerFields = {
   enabled: z.boolean(),
   public_base_url: httpUrl,
-  phone_number_id: idString('WhatsApp phone number id'),
-  access_token: z.string().trim().min(1, 'must be the permanent access token').max(4096),
-  verify_token: z.string().min(1, 'must be a non-empty string of your choice').max(256),
-  business_account_id: idString('WhatsApp Business Account id').nullable(),
-  api_version: z.string().regex(/^v\d+\.\d+$/, 'must look like v18.0'),
-  app_secret: z.string().trim().min(1).max(512).nullable(),
+  phone_number_id: graphId('WhatsApp phone number id'),
+  access_token: z
+    .string()
+    .trim()
+    .regex(/^[\x21-\x7e]{1,4096}$/, 'must be the permanent access token (1-4096 printable ASCII characters, no spaces)'),
+  verify_token: pgText().min(1, 'must be a non-empty string of your choice').max(256),
+  business_account_id: graphId('WhatsApp Business Account id').nullable(),
+  api_version: apiVersionSchema,
+  app_secret: pgText().trim().min(1).max(512).nullable(),
   tier: z.union([z.enum(['1', '2', '3', 'unlimited']), z.literal(1), z.literal(2), z.literal(3)]).transform((v) => String(v) as '1' | '2' | '3' | 'unlimited'),
   throughput_mps: z.number().int().min(1).max(1000),
   ordering: z.enum(['delivered', 'sent', 'none']),
   ordering_timeout_ms: z.number().int().min(0).max(86_400_000),
   opt_out_keywords: keywords,
   opt_in_keywords: keywords,
-  opt_out_confirmation: z.string().min(1).max(4096),
-  opt_in_confirmation: z.string().min(1).max(4096),
+  opt_out_confirmation: pgText().min(1).max(4096),
+  opt_in_confirmation: pgText().min(1).max(4096),
   insecure_skip_signature: z.boolean(),
 };
 

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { Prisma, PrismaService, SecretBox, Team, Tenant, WhatsAppProvider } from '@gtc/db';
+import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { TenantScope } from '../common/tenant-scope.service';
-import { ProviderInput } from './provider.schemas';
+import { PROVIDER_DEFAULTS, ProviderInput } from './provider.schemas';
 
 /** Shown instead of a stored secret. */
 export const REDACTED = '***';
@@ -57,6 +58,7 @@ export class ProviderService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly scope: TenantScope,
+    private readonly graph: GraphApiClient,
     config: AppConfig,
   ) {
     this.box = new SecretBox(config.secretsKey);
@@ -136,6 +138,22 @@ export class ProviderService {
       data.appSecretEnc = this.box.encrypt(input.app_secret);
     }
 
+    const numberChanged = data.phoneNumberId !== undefined;
+    if (numberChanged || data.accessTokenEnc !== undefined) {
+      const accessToken = input.access_token ?? this.safeReveal(existing!.accessTokenEnc);
+      if (accessToken === undefined) {
+        throw new ApiError(400, 'validation_failed', 'access_token: the stored token cannot be read (SECRETS_KEY changed?): send it again', [
+          { path: 'access_token', message: 'required with a new phone_number_id: the stored token cannot be read' },
+        ]);
+      }
+      await this.checkOwnership({
+        phoneNumberId: input.phone_number_id ?? existing!.phoneNumberId,
+        accessToken,
+        apiVersion: input.api_version ?? existing?.apiVersion ?? PROVIDER_DEFAULTS.api_version,
+        blame: numberChanged ? 'phone_number_id' : 'access_token',
+      });
+    }
+
     let row: WhatsAppProvider;
     if (!existing) {
       row = await this.prisma.client.whatsAppProvider.create({
@@ -162,6 +180,37 @@ export class ProviderService {
   async remove(tenantSlug: string, teamSlug: string): Promise<void> {
     const { provider } = await this.scope.provider(tenantSlug, teamSlug);
     await this.prisma.client.whatsAppProvider.delete({ where: { id: provider.id } });
+  }
+
+  /**
+   * Asks the Graph API (`GET /{version}/{phone_number_id}` with the given token) whether the token may act for the
+   * number, so that no tenant can claim a number it does not own. A refused token → 400 naming access_token; a
+   * number the token cannot see → 400 naming `blame`; the Graph API unreachable or failing → 503/502. Nothing is
+   * written in any of these cases.
+   */
+  private async checkOwnership(o: { phoneNumberId: string; accessToken: string; apiVersion: string; blame: 'phone_number_id' | 'access_token' }): Promise<void> {
+    let ownerId: string;
+    try {
+      ownerId = (await this.graph.getPhoneNumber({ apiVersion: o.apiVersion, phoneNumberId: o.phoneNumberId, accessToken: o.accessToken })).id;
+    } catch (err) {
+      if (!(err instanceof GraphApiError)) throw err;
+      if (err.httpStatus === undefined) {
+        throw new ApiError(503, 'graph_api_unavailable', `could not reach the Graph API to check that the access token owns phone number ${o.phoneNumberId}; nothing was changed, try again`);
+      }
+      if (err.httpStatus >= 500 || err.errorClass === 'throttled') {
+        throw new ApiError(502, 'graph_api_error', `the Graph API failed while checking phone number ${o.phoneNumberId} (HTTP ${err.httpStatus}); nothing was changed, try again`);
+      }
+      const path = err.code === 190 || err.httpStatus === 401 ? 'access_token' : o.blame;
+      const message =
+        path === 'access_token'
+          ? `the Graph API refused the access token for phone number ${o.phoneNumberId} (code ${err.code ?? err.httpStatus})`
+          : `phone number ${o.phoneNumberId} does not exist or is not accessible with this access token (code ${err.code ?? err.httpStatus})`;
+      throw new ApiError(400, 'phone_number_not_owned', `${path}: ${message}`, [{ path, message }]);
+    }
+    if (ownerId !== o.phoneNumberId) {
+      const message = `the Graph API answered for phone number ${ownerId}, not ${o.phoneNumberId}`;
+      throw new ApiError(400, 'phone_number_not_owned', `phone_number_id: ${message}`, [{ path: 'phone_number_id', message }]);
+    }
   }
 
   private safeReveal(sealed: string): string | undefined {

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { pageRequest } from '../common/pagination';
-import { openApiSchema, parseInput } from '../common/validation';
+import { pageQuerySchema, pageRequest } from '../common/pagination';
+import { ApiQueryFrom, openApiSchema, parseInput } from '../common/validation';
 import { createTeamSchema, updateTeamSchema } from './teams.schemas';
 import { TeamsService } from './teams.service';
 
@@ -19,6 +19,7 @@ export class TeamsController {
   }
 
   @Get()
+  @ApiQueryFrom(pageQuerySchema)
   list(@Param('tenant') tenant: string, @Query() query: Record<string, unknown>) {
     return this.teams.list(tenant, pageRequest(query));
   }

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { pageRequest } from '../common/pagination';
+import { pageQuerySchema, pageRequest } from '../common/pagination';
+import { ApiQueryFrom } from '../common/validation';
 import { TemplatesService } from './templates.service';
 
 /** /v1/tenants/:tenant/teams/:team/templates: the team's approved message templates. */
@@ -17,6 +18,7 @@ export class TemplatesController {
   }
 
   @Get()
+  @ApiQueryFrom(pageQuerySchema)
   list(@Param('tenant') tenant: string, @Param('team') team: string, @Query() query: Record<string, unknown>) {
     return this.templates.list(tenant, team, pageRequest(query));
   }

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../auth/auth.decorators';
-import { pageRequest } from '../common/pagination';
-import { openApiSchema, parseInput } from '../common/validation';
+import { pageQuerySchema, pageRequest } from '../common/pagination';
+import { ApiQueryFrom, openApiSchema, parseInput } from '../common/validation';
 import { createTenantSchema, updateTenantSchema } from './tenants.schemas';
 import { TenantsService } from './tenants.service';
 
@@ -22,6 +22,7 @@ export class TenantsController {
 
   @Get()
   @AdminOnly()
+  @ApiQueryFrom(pageQuerySchema)
   list(@Query() query: Record<string, unknown>) {
     return this.tenants.list(pageRequest(query));
   }
