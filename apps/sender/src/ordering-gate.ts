@@ -19,7 +19,10 @@ const RECHECK_MS = 5_000;
  * Per-recipient ordering: message N+1 waits until every earlier message to the same contact is released
  * (delivered/read/failed under "delivered"; also sent under "sent"; anything under "none") or was sent longer ago
  * than the provider's ordering timeout. Returns how long to wait, or null when the message may go. Its input
- * comes from Postgres (OutboundStore.load), so it holds across replicas.
+ * comes from Postgres (OutboundStore.load), so it holds across replicas, and none of it lives in Redis: losing
+ * Redis keys cannot close a recipient's gate for good. What Redis holds is only the waiting job and its wake-up
+ * (a promotion when the earlier message is released); a lost wake-up is covered by looking again after at most
+ * RECHECK_MS, a lost job by the sender's reconciler (QueueService.ensureJobs).
  */
 export function orderingWait(
   policy: { ordering: string; orderingTimeoutMs: number },
