@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { PoolClient, PrismaService } from '@gtc/db';
-import { CompiledFlow, FlowSession, matchTrigger, resumeWait, RunContext, RunResult, runFlow } from '@gtc/flows';
+import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, SlotRequest } from '@gtc/queue';
+import type { EngineAnswer, EngineTask } from './engine.worker';
 import { FlowCatalog, TeamFlows } from './flow-catalog.service';
+import { FlowEngine } from './flow-engine.service';
 import { isKeyword, SILENT_TYPES, toFlowEvent } from './flow-event';
 
 /** Why a message was processed the way it was (metrics label and the inbound row's flow_run.outcome). */
@@ -92,6 +94,7 @@ export class FlowStepService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly catalog: FlowCatalog,
+    private readonly engine: FlowEngine,
   ) {}
 
   /**
@@ -160,7 +163,7 @@ export class FlowStepService {
     };
 
     const plan: Plan = team
-      ? this.plan(message, contact, team, session, r.waiting_flow ?? undefined, context)
+      ? await this.plan(message, contact, team, session, r.waiting_flow ?? undefined, context)
       : { outcome: 'provider_missing', replies: [], businessInitiated: false };
     const to = contact.wa_id ?? contact.user_id ?? '';
     const bodies: { type: string; body: string; retryOnRateLimit: boolean }[] = [];
@@ -231,13 +234,15 @@ export class FlowStepService {
   }
 
   /** Decides what the message does: opt-out/in, handoff, resume a wait, start a flow, or nothing. */
-  private plan(message: InboundRow, contact: ContactRow, team: TeamFlows, session: FlowSession, waitingFlow: CompiledFlow | undefined, context: RunContext): Plan {
+  private async plan(message: InboundRow, contact: ContactRow, team: TeamFlows, session: FlowSession, waitingFlow: CompiledFlow | undefined, context: RunContext): Promise<Plan> {
     if (message.type === 'flow_start') {
       const start = message.payload as FlowStartPayload;
       if (contact.opted_out) return { outcome: 'refused_opted_out', replies: [], businessInitiated: true, error: 'the contact has opted out: business-initiated flows are refused' };
       const flow = team.flows.find((f) => f.name === start.flow);
       if (!flow) return { outcome: 'error', replies: [], businessInitiated: true, error: `no active flow named "${start.flow}"` };
-      const result = runFlow({ flow, startNodeId: flow.order[0], context, session: { vars: { ...session.vars, ...(start.vars ?? {}) } } });
+      const answer = await this.runEngine({ kind: 'start', flow, context, vars: { ...session.vars, ...(start.vars ?? {}) } }, flow.name);
+      if (!('result' in answer)) return { outcome: 'error', replies: [], businessInitiated: true, error: 'the flow did not run' };
+      const { result } = answer;
       // A notification doesn't take a contact out of an operator's hands.
       if (session.status === 'handoff') result.session = { ...session, vars: result.session.vars };
       return this.fromRun(result, flow.name, true);
@@ -265,13 +270,25 @@ export class FlowStepService {
     if (session.status === 'handoff') return { outcome: 'handoff', replies: [], businessInitiated: false };
 
     const event = toFlowEvent(m);
-    if (session.status === 'waiting' && waitingFlow) {
-      return this.fromRun(resumeWait({ flow: waitingFlow, context: { ...context, event }, session }), waitingFlow.name, false);
+    const answer =
+      session.status === 'waiting' && waitingFlow
+        ? await this.runEngine({ kind: 'resume', flow: waitingFlow, context: { ...context, event }, session }, waitingFlow.name)
+        : await this.runEngine({ kind: 'match', flows: team.flows, context: { ...context, event }, vars: session.vars });
+    if (!('result' in answer)) return { outcome: 'no_match', replies: [], businessInitiated: false };
+    return this.fromRun(answer.result, answer.flowName, false);
+  }
+
+  /**
+   * Runs the engine off the event loop (FlowEngine); a step whose engine work fails or overruns its budget becomes a
+   * failed run that leaves the session as it was.
+   */
+  private async runEngine(task: EngineTask, flowName?: string): Promise<EngineAnswer> {
+    try {
+      return await this.engine.run(task);
+    } catch (err) {
+      const session: FlowSession = task.kind === 'resume' ? { status: 'idle', vars: task.session.vars } : { status: 'idle', vars: task.vars };
+      return { result: { replies: [], session, trace: [], error: { nodeId: '-', message: (err as Error).message } }, flowName: flowName ?? '' };
     }
-    const match = matchTrigger(team.flows, event);
-    if (!match) return { outcome: 'no_match', replies: [], businessInitiated: false };
-    const flow = team.flows.find((f) => f.name === match.flowName)!;
-    return this.fromRun(runFlow({ flow, startNodeId: match.nodeId, context: { ...context, event }, session: { vars: session.vars } }), flow.name, false);
   }
 
   private fromRun(result: RunResult, flowName: string, businessInitiated: boolean): Plan {
