@@ -240,7 +240,7 @@ describe('POST notifications', () => {
       const unsigned = (wamid: string) => JSON.stringify(textPayload(open.phoneNumberId, wamid, 'x'));
       const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: prefix };
       const dev = await startService('ingress', env);
-      const prod = await startService('ingress', { ...env, NODE_ENV: 'production', SECRETS_KEY: process.env.SECRETS_KEY ?? '0'.repeat(64), ADMIN_API_KEY: 'a-production-admin-key' });
+      const prod = await startService('ingress', { ...env, NODE_ENV: 'production', SECRETS_KEY: process.env.SECRETS_KEY ?? '0'.repeat(64), ADMIN_API_KEY: 'a-production-admin-key-of-32-chars-or-more' });
       try {
         const target = (s: ServiceProcess) => `${s.url}/webhook/whatsapp/${open.tenantSlug}/${open.teamSlug}`;
         const postTo = (s: ServiceProcess, body: string) => fetch(target(s), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
