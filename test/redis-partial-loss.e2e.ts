@@ -51,7 +51,8 @@ beforeAll(async () => {
     databaseUrl: db.url,
     redisUrl: redisServer.url,
     redisPrefix: PREFIX,
-    env: { RECONCILE_INTERVAL_MS: '1000', UNKNOWN_SEND_RECONCILE_MS: '15000', TIER_LIMITS: '100000,200000,300000' },
+    // Tier 2 (4 a day) is for the tier log's own case below.
+    env: { RECONCILE_INTERVAL_MS: '1000', UNKNOWN_SEND_RECONCILE_MS: '15000', TIER_LIMITS: '100000,4,300000' },
     graphSimEnv: { GRAPH_SIM_WEBHOOK_RETRY_BASE_MS: '200', GRAPH_SIM_WEBHOOK_RETRY_MAX_MS: '2000', GRAPH_SIM_WEBHOOK_CONCURRENCY: '32' },
   });
   await stack.register(p);
@@ -197,4 +198,43 @@ describe('Redis loses part of its keys while the stack runs', () => {
     await allDelivered(users, TARGET_USERS * 2, 90_000);
     await checkReplies(users, ['first t1', 'second t1']);
   }, 240_000);
+
+  it("rebuilds a lost tier log from Postgres: a day's limit still holds", async () => {
+    const p2 = await createTestProvider(prisma, { tier: '2', ordering: 'none' }); // 4 sends per moving day
+    await installFlows(prisma, p2, { 'echo.ygtc': ECHO });
+    await stack.register(p2);
+    await sleep(2_100); // the flow-runner's catalog refreshes every 2 s
+    const say = (from: string) => stack.sim('POST', '/sim/inbound', { phone_number_id: p2.phoneNumberId, from, text: 'tier' });
+    const atSim = async () => (await stack.sim<unknown[]>('GET', `/sim/messages?phone_number_id=${p2.phoneNumberId}`)).length;
+    await say('4917300000001');
+    await say('4917300000002');
+    await expect.poll(atSim, { timeout: 60_000, interval: 500 }).toBe(4).catch(async (e) => {
+      const runs = await prisma.inboundMessage.findMany({ where: { providerId: p2.providerId }, select: { state: true, error: true } });
+      console.log(`tier case stalled: inbound ${JSON.stringify(runs)}\n${stack.logTail()}`);
+      throw e;
+    });
+    const sent = await prisma.outboundMessage.findMany({ where: { providerId: p2.providerId }, select: { id: true } });
+    const log = `${PREFIX}:limits:{${p2.phoneNumberId}}`;
+    expect((await redis.zrange(`${log}:send:tier`, 0, -1)).sort()).toEqual(sent.map((m) => m.id).sort());
+
+    // Both tier logs are lost: the schedule starts over, and the log that holds the limit comes back from Postgres.
+    await redis.del(`${log}:send:tier`, `${log}:plan:tier`);
+    await say('4917300000003');
+    const later = () => prisma.outboundMessage.findMany({ where: { providerId: p2.providerId, contact: { waId: '4917300000003' } }, select: { id: true, state: true } });
+    await expect.poll(async () => (await later()).length, { timeout: 30_000 }).toBe(2);
+    await expect.poll(async () => redis.exists(`${log}:send:tier`), { timeout: 30_000 }).toBe(1);
+    expect((await redis.zrange(`${log}:send:tier`, 0, -1)).sort()).toEqual(sent.map((m) => m.id).sort());
+    // Each of the two got its answer from the rebuilt log: wait for the moving day (its job was put off till then).
+    const queue = `${PREFIX}:outbound`;
+    const dayAhead = Date.now() + 23 * 3600_000;
+    await expect
+      .poll(async () => {
+        const rows = await later();
+        const scores = await Promise.all(rows.map((r) => redis.zscore(`${queue}:delayed`, `o_${r.id}`)));
+        // BullMQ's delayed score is the due time × 4096 (plus a counter).
+        return rows.every((r, i) => r.state === 'queued' && scores[i] !== null && Number(scores[i]) / 4096 > dayAhead);
+      }, { timeout: 30_000, interval: 500 })
+      .toBe(true);
+    expect(await atSim()).toBe(4);
+  }, 120_000);
 });
