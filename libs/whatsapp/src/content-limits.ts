@@ -1,45 +1,93 @@
 import { z } from 'zod';
 import type { ContentError, OutboundMediaType } from './outbound.types';
 
-// Limits from https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages and
-// https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages (see WHATSAPP.md).
+// Limits from https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages,
+// https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-reply-buttons-messages,
+// https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages and
+// https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes (132018); see WHATSAPP.md "Sending".
+//
+// Unit: every length below is counted in Unicode code points (`[...text].length`, what JSON Schema's maxLength
+// counts too), not UTF-16 code units and not user-perceived characters (grapheme clusters). So 😀 (U+1F600, two
+// UTF-16 units) counts 1, é written as e + U+0301 counts 2, and the family emoji 👨‍👩‍👧‍👦 (4 emoji joined by 3 U+200D
+// zero-width joiners) counts 7. Meta documents "characters" without saying which; code points never count less
+// than graphemes, so what passes here is not cut by Meta for being longer than it looked.
 
-/** Meta's content limits, in characters (Unicode code points) unless named otherwise. */
+/** Meta's content limits. Lengths in Unicode code points; counts in items; coordinates in degrees. */
 export const CONTENT_LIMITS = {
+  /** `text.body`: code points. */
   textBody: 4096,
+  /** Media `caption`: code points. */
   caption: 1024,
-  interactiveBody: 1024,
+  /** `interactive.body.text` of a reply-button message: code points. */
+  buttonBody: 1024,
+  /** `interactive.body.text` of a list message: code points. */
+  listBody: 4096,
+  /** `interactive.header.text`: code points. */
   headerText: 60,
+  /** `interactive.footer.text`: code points. */
   footerText: 60,
+  /** Reply buttons per message, at least: items. */
   replyButtonsMin: 1,
+  /** Reply buttons per message, at most: items. */
   replyButtonsMax: 3,
+  /** Reply button `title` (unique within the message): code points. */
   buttonTitle: 20,
+  /** Reply button `id` (unique, no leading/trailing spaces): code points. */
   buttonId: 256,
+  /** List `action.button` label: code points. */
   listButton: 20,
+  /** Sections per list: items. */
   listSections: 10,
+  /** Rows per list, all sections together: items. */
   listRows: 10,
+  /** Section `title`: code points. */
   sectionTitle: 24,
+  /** Row `id` (unique across the list): code points. */
   rowId: 200,
+  /** Row `title`: code points. */
   rowTitle: 24,
+  /** Row `description`: code points. */
   rowDescription: 72,
+  /** Template `name` (lowercase letters, digits, `_`): code points. */
   templateName: 512,
+  /** Consecutive spaces a template text parameter may hold (error 132018): spaces. */
+  templateParamSpaces: 4,
+  /** `biz_opaque_callback_data`: code points. */
   callbackData: 512,
+  /** Latitude, both ways: degrees. */
   latitude: 90,
+  /** Longitude, both ways: degrees. */
   longitude: 180,
 } as const;
+
+/** Template names: lowercase letters, digits and `_`. */
+export const TEMPLATE_NAME_PATTERN = /^[a-z0-9_]+$/;
+/** Template language codes as Meta lists them: `en`, `fil`, `en_US`, `pt_BR`, `zh_HK`. */
+export const LANGUAGE_CODE_PATTERN = /^[a-z]{2,3}(_[A-Z]{2})?$/;
+/** What a template text parameter must not hold (error 132018): newline, tab, or 5 spaces in a row. */
+const TEMPLATE_PARAM_FORBIDDEN = new RegExp(`[\\n\\r\\t]| {${CONTENT_LIMITS.templateParamSpaces + 1}}`);
 
 /**
  * How strings are checked: `send` for final text; `draft` for flow content at upload time, where strings may
  * still hold `{{placeholders}}`: lengths then count only the text outside placeholders (the least the rendered
- * text can be) and URLs with placeholders are not checked.
+ * text can be) and URLs, names and codes with placeholders are not checked.
  */
 export type ContentMode = 'send' | 'draft';
 
 const PLACEHOLDERS = /\{\{[^{}]*\}\}/g;
 const HAS_PLACEHOLDER = /\{\{[^{}]*\}\}/;
 
+/** Length in Unicode code points (see the unit note above); in `draft`, of the text outside placeholders. */
 function measure(text: string, mode: ContentMode): number {
   return [...(mode === 'draft' ? text.replace(PLACEHOLDERS, '') : text)].length;
+}
+
+/**
+ * JSON Schema keywords for editors (carried as zod metadata into the `.ygtc` JSON Schema). In `draft` a string
+ * holding a `{{placeholder}}` is exempt, since only its rendered value can be judged.
+ */
+function editorRule(mode: ContentMode, rule: Record<string, unknown>): Record<string, unknown> {
+  return mode === 'draft' ? { anyOf: [rule, { pattern: HAS_PLACEHOLDER.source }] } : rule;
 }
 
 const requiredOr = (what: string) => (issue: { input?: unknown }) =>
@@ -49,6 +97,10 @@ const requiredOr = (what: string) => (issue: { input?: unknown }) =>
 export interface ContentSchemas {
   /** A string, checked for emptiness (`required`) and length (`max`). */
   text(opts: { max?: number; required?: boolean }): z.ZodType<string>;
+  /** Template `name`: lowercase letters, digits and `_`, at most 512. */
+  templateName: z.ZodType<string>;
+  /** A template language code: `en`, `fil`, `en_US`. */
+  languageCode: z.ZodType<string>;
   /** `text` object: `{ body, preview_url? }`. */
   textObject: z.ZodType;
   /** Template `language` object: `{ code, policy? }`. */
@@ -64,14 +116,56 @@ export interface ContentSchemas {
 }
 
 function buildSchemas(mode: ContentMode): ContentSchemas {
-  const text = ({ max, required }: { max?: number; required?: boolean }): z.ZodType<string> =>
-    z.string({ error: requiredOr('a string') }).superRefine((value, ctx) => {
+  const text = ({
+    max,
+    required,
+    format,
+  }: {
+    max?: number;
+    required?: boolean;
+    /** A pattern the whole string must match, and what to say when it does not. */
+    format?: { pattern: RegExp; message: string };
+  }): z.ZodType<string> => {
+    const schema = z.string({ error: requiredOr('a string') }).superRefine((value, ctx) => {
       if (required && value.trim() === '') ctx.addIssue({ code: 'custom', message: 'must not be empty' });
       const length = max === undefined ? 0 : measure(value, mode);
       if (max !== undefined && length > max) {
         ctx.addIssue({ code: 'custom', message: `at most ${max} characters (has ${length})` });
       }
+      const unchecked = value === '' || (mode === 'draft' && HAS_PLACEHOLDER.test(value));
+      if (format && !unchecked && !format.pattern.test(value)) {
+        ctx.addIssue({ code: 'custom', message: format.message });
+      }
     });
+    const rule = { ...(max !== undefined && { maxLength: max }), ...(format && { pattern: format.pattern.source }) };
+    const meta = { ...(required && { minLength: 1 }), ...(Object.keys(rule).length > 0 && editorRule(mode, rule)) };
+    return Object.keys(meta).length > 0 ? schema.meta(meta) : schema;
+  };
+
+  const templateName = text({
+    max: CONTENT_LIMITS.templateName,
+    required: true,
+    format: { pattern: TEMPLATE_NAME_PATTERN, message: 'must be lowercase letters, digits and _ only' },
+  });
+  const languageCode = text({
+    required: true,
+    format: { pattern: LANGUAGE_CODE_PATTERN, message: 'must be a language code such as en, fil or en_US' },
+  });
+
+  /** A template text parameter: no newline, no tab, at most 4 spaces in a row (Meta error 132018). */
+  const templateParamText = text({ required: true })
+    .superRefine((value, ctx) => {
+      // In a draft a placeholder stands for one unknown word: its value is checked once rendered.
+      const bad = TEMPLATE_PARAM_FORBIDDEN.exec(mode === 'draft' ? value.replace(PLACEHOLDERS, 'x') : value);
+      if (!bad) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: bad[0].startsWith(' ')
+          ? `must not hold more than ${CONTENT_LIMITS.templateParamSpaces} consecutive spaces (Meta error 132018)`
+          : 'must not hold a newline or tab (Meta error 132018)',
+      });
+    })
+    .meta({ minLength: 1, not: { pattern: TEMPLATE_PARAM_FORBIDDEN.source } });
 
   const link = z.string({ error: requiredOr('a string') }).superRefine((value, ctx) => {
     if (mode === 'draft' && HAS_PLACEHOLDER.test(value)) return;
@@ -124,14 +218,14 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
 
   const templateLanguage = z.strictObject(
     {
-      code: text({ required: true }),
+      code: languageCode,
       policy: z.literal('deterministic', { error: 'must be "deterministic"' }).optional(),
     },
     { error: requiredOr('an object like { code: "en" }') },
   );
 
   const parameterValue: Record<string, z.ZodType> = {
-    text: text({ required: true }),
+    text: templateParamText,
     payload: text({ required: true }),
     image: mediaRef(),
     video: mediaRef(),
@@ -179,10 +273,8 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
     { error: 'must be a list' },
   );
 
-  const body = z.strictObject(
-    { text: text({ max: CONTENT_LIMITS.interactiveBody, required: true }) },
-    { error: requiredOr('an object') },
-  );
+  const body = (max: number) =>
+    z.strictObject({ text: text({ max, required: true }) }, { error: requiredOr('an object') });
   const footer = z.strictObject({ text: text({ max: CONTENT_LIMITS.footerText, required: true }) });
   const textHeader = z.strictObject({
     type: z.literal('text'),
@@ -211,15 +303,27 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
           message: `at most ${CONTENT_LIMITS.replyButtonsMax} reply buttons`,
         });
       }
-      const seen = new Set<unknown>();
+      const ids = new Set<string>();
+      const titles = new Set<string>();
       list.forEach((button, i) => {
-        const id: unknown = button?.reply?.id;
-        if (typeof id !== 'string') return;
-        if (seen.has(id))
-          ctx.addIssue({ code: 'custom', path: [i, 'reply', 'id'], message: `duplicate button id "${id}"` });
-        seen.add(id);
+        const { id, title } = (button?.reply ?? {}) as { id?: unknown; title?: unknown };
+        if (typeof id === 'string') {
+          if (id !== id.trim()) {
+            ctx.addIssue({ code: 'custom', path: [i, 'reply', 'id'], message: 'must not start or end with a space' });
+          }
+          if (ids.has(id))
+            ctx.addIssue({ code: 'custom', path: [i, 'reply', 'id'], message: `duplicate button id "${id}"` });
+          ids.add(id);
+        }
+        if (typeof title === 'string') {
+          if (titles.has(title)) {
+            ctx.addIssue({ code: 'custom', path: [i, 'reply', 'title'], message: `duplicate button title "${title}"` });
+          }
+          titles.add(title);
+        }
       });
-    });
+    })
+    .meta({ minItems: CONTENT_LIMITS.replyButtonsMin, maxItems: CONTENT_LIMITS.replyButtonsMax });
 
   const sections = z
     .array(
@@ -234,7 +338,8 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
             }),
             { error: requiredOr('a list') },
           )
-          .min(1, { error: 'at least 1 row' }),
+          .min(1, { error: 'at least 1 row' })
+          .meta({ maxItems: CONTENT_LIMITS.listRows }),
       }),
       { error: requiredOr('a list') },
     )
@@ -274,7 +379,8 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
           seen.add(id);
         });
       });
-    });
+    })
+    .meta({ minItems: 1, maxItems: CONTENT_LIMITS.listSections });
 
   const interactive = z.discriminatedUnion(
     'type',
@@ -296,7 +402,7 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
             { error: 'must be text, image, video or document' },
           )
           .optional(),
-        body,
+        body: body(CONTENT_LIMITS.buttonBody),
         footer: footer.optional(),
         action: z.strictObject({ buttons }, { error: requiredOr('an object') }),
       }),
@@ -308,7 +414,7 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
             text: text({ max: CONTENT_LIMITS.headerText, required: true }),
           })
           .optional(),
-        body,
+        body: body(CONTENT_LIMITS.listBody),
         footer: footer.optional(),
         action: z.strictObject(
           { button: text({ max: CONTENT_LIMITS.listButton, required: true }), sections },
@@ -332,7 +438,7 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
     address: text({}).optional(),
   });
 
-  return { text, textObject, templateLanguage, templateComponents, interactive, mediaObject, location };
+  return { text, templateName, languageCode, textObject, templateLanguage, templateComponents, interactive, mediaObject, location };
 }
 
 /** Content schemas for final text (`send`) and for flow content with placeholders (`draft`). */

@@ -272,7 +272,7 @@ describe('buildMessageBody: other reply content', () => {
       interactive: {
         type: 'list',
         header: { type: 'text', text: 'h'.repeat(60) },
-        body: { text: '😮'.repeat(1024) },
+        body: { text: '😮'.repeat(4096) },
         footer: { text: 'f'.repeat(60) },
         action: {
           button: 'b'.repeat(20),
@@ -300,7 +300,7 @@ describe('buildMessageBody: other reply content', () => {
             action: {
               buttons: [1, 2, 3].map((i) => ({
                 type: 'reply' as const,
-                reply: { id: `${i}`.padEnd(256, 'i'), title: 'é'.repeat(20) },
+                reply: { id: `${i}`.padEnd(256, 'i'), title: `${i}`.padEnd(20, 'é') },
               })),
             },
           },
@@ -841,5 +841,176 @@ describe('validateMessageBody: Graph API request bodies', () => {
 
   it('accepts a reply context', () => {
     expect(validateMessageBody({ ...good, context: { message_id: 'wamid.X' } })).toEqual([]);
+  });
+});
+
+const FAMILY = '👨‍👩‍👧‍👦'; // 4 emoji + 3 zero-width joiners: 7 code points, 11 UTF-16 units, 1 grapheme
+const template = (patch: Record<string, unknown>) => ({ template: { name: 'order_update', language: 'en', ...patch } });
+const textParam = (text: string) => ({ components: [{ type: 'body', parameters: [{ type: 'text', text }] }] });
+const titled = (...titles: string[]) =>
+  buttonMessage({ action: { buttons: titles.map((title, i) => ({ type: 'reply', reply: { id: `b${i}`, title } })) } });
+const withIds = (...ids: string[]) =>
+  buttonMessage({ action: { buttons: ids.map((id, i) => ({ type: 'reply', reply: { id, title: `T${i}` } })) } });
+
+/**
+ * Every limit of issue 13 at its edge, both ways: content in → it builds (errors `[]`), or the exact errors with
+ * their field paths. Lengths are Unicode code points (see CONTENT_LIMITS).
+ */
+const edges: { name: string; config: unknown; errors: ContentError[] }[] = [
+  // text body, counted in code points: 😀 is 1 (2 UTF-16 units), the ZWJ family is 7
+  { name: 'text: 4096 × 😀', config: { message: '😀'.repeat(4096) }, errors: [] },
+  {
+    name: 'text: 4097 × 😀',
+    config: { message: '😀'.repeat(4097) },
+    errors: [{ path: 'message', message: 'at most 4096 characters (has 4097)' }],
+  },
+  { name: 'text: 585 ZWJ families + 1 = 4096', config: { message: `${FAMILY.repeat(585)}x` }, errors: [] },
+  {
+    name: 'text: 586 ZWJ families = 4102',
+    config: { message: FAMILY.repeat(586) },
+    errors: [{ path: 'message', message: 'at most 4096 characters (has 4102)' }],
+  },
+  // button title at 20
+  { name: 'button title: 20 × 😀', config: titled('😀'.repeat(20)), errors: [] },
+  {
+    name: 'button title: 21 × 😀',
+    config: titled('😀'.repeat(21)),
+    errors: [{ path: 'interactive.action.buttons[0].reply.title', message: 'at most 20 characters (has 21)' }],
+  },
+  { name: 'button title: 2 ZWJ families + 6 = 20', config: titled(`${FAMILY}${FAMILY}abcdef`), errors: [] },
+  {
+    name: 'button title: 2 ZWJ families + 7 = 21',
+    config: titled(`${FAMILY}${FAMILY}abcdefg`),
+    errors: [{ path: 'interactive.action.buttons[0].reply.title', message: 'at most 20 characters (has 21)' }],
+  },
+  // body of a list (4096) and of reply buttons (1024)
+  {
+    name: 'list body: 4096',
+    config: listMessage({ body: { text: 'x'.repeat(4096) } }),
+    errors: [],
+  },
+  {
+    name: 'list body: 4097',
+    config: listMessage({ body: { text: '😀'.repeat(4097) } }),
+    errors: [{ path: 'interactive.body.text', message: 'at most 4096 characters (has 4097)' }],
+  },
+  { name: 'buttons body: 1024', config: buttonMessage({ body: { text: '😀'.repeat(1024) } }), errors: [] },
+  {
+    name: 'buttons body: 1025',
+    config: buttonMessage({ body: { text: '😀'.repeat(1025) } }),
+    errors: [{ path: 'interactive.body.text', message: 'at most 1024 characters (has 1025)' }],
+  },
+  // reply buttons: unique titles, ids without leading/trailing spaces
+  {
+    name: 'duplicate button titles',
+    config: titled('Yes', 'No', 'Yes'),
+    errors: [{ path: 'interactive.action.buttons[2].reply.title', message: 'duplicate button title "Yes"' }],
+  },
+  { name: 'titles differing in case are distinct', config: titled('Yes', 'YES'), errors: [] },
+  {
+    name: 'button id with a leading space',
+    config: withIds(' help'),
+    errors: [{ path: 'interactive.action.buttons[0].reply.id', message: 'must not start or end with a space' }],
+  },
+  {
+    name: 'button id with a trailing space',
+    config: withIds('ok', 'help '),
+    errors: [{ path: 'interactive.action.buttons[1].reply.id', message: 'must not start or end with a space' }],
+  },
+  { name: 'button id with an inner space', config: withIds('get help'), errors: [] },
+  // template text parameters (Meta error 132018)
+  { name: 'template param with 4 spaces in a row', config: template(textParam('a    b')), errors: [] },
+  {
+    name: 'template param with 5 spaces in a row',
+    config: template(textParam('a     b')),
+    errors: [
+      {
+        path: 'template.components[0].parameters[0].text',
+        message: 'must not hold more than 4 consecutive spaces (Meta error 132018)',
+      },
+    ],
+  },
+  {
+    name: 'template param with a newline',
+    config: template(textParam('line 1\nline 2')),
+    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)' }],
+  },
+  {
+    name: 'template param with a tab',
+    config: template({
+      components: [{ type: 'header', parameters: [{ type: 'text', text: 'a\tb' }] }],
+    }),
+    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)' }],
+  },
+  // template name and language
+  { name: 'template name with digits and _', config: template({ name: 'order_update_2' }), errors: [] },
+  {
+    name: 'template name with capitals',
+    config: template({ name: 'Order_Update' }),
+    errors: [{ path: 'template.name', message: 'must be lowercase letters, digits and _ only' }],
+  },
+  {
+    name: 'template name with a hyphen',
+    config: template({ name: 'order-update' }),
+    errors: [{ path: 'template.name', message: 'must be lowercase letters, digits and _ only' }],
+  },
+  {
+    name: 'template name over 512',
+    config: template({ name: 'x'.repeat(513) }),
+    errors: [{ path: 'template.name', message: 'at most 512 characters (has 513)' }],
+  },
+  ...['en', 'fil', 'en_US', 'pt_BR', 'zh_HK'].map((code) => ({
+    name: `template language ${code}`,
+    config: template({ language: code }),
+    errors: [],
+  })),
+  ...['en-US', 'EN', 'en_us', 'english', 'e'].map((code) => ({
+    name: `template language ${code}`,
+    config: template({ language: code }),
+    errors: [{ path: 'template.language', message: 'must be a language code such as en, fil or en_US' }],
+  })),
+  {
+    name: 'template language object with a bad code',
+    config: template({ language: { code: 'en-GB' } }),
+    errors: [{ path: 'template.language.code', message: 'must be a language code such as en, fil or en_US' }],
+  },
+];
+
+describe('content limits at their edges (code points, emoji, uniqueness, template format)', () => {
+  it.each(edges)('$name', ({ config, errors }) => {
+    expect(validateReplyContent(config)).toEqual(errors);
+    const result = buildMessageBody(config as ReplyContent, TO);
+    if (errors.length > 0) {
+      expect(result).toEqual({ ok: false, errors });
+    } else {
+      expect(result.ok).toBe(true);
+      if (result.ok) expect(validateMessageBody(result.body)).toEqual([]);
+    }
+  });
+
+  it('in a flow draft, placeholders in a template name, language or parameter are judged once rendered', () => {
+    const draft = template({ name: '{{tpl}}', language: '{{lang}}', ...textParam('Dear     {{name}}') });
+    expect(validateReplyContent(template({ name: '{{tpl}}', language: '{{lang}}', ...textParam('Dear {{name}}') }))).toEqual([]);
+    expect(validateReplyContent(draft)).toEqual([
+      {
+        path: 'template.components[0].parameters[0].text',
+        message: 'must not hold more than 4 consecutive spaces (Meta error 132018)',
+      },
+    ]);
+    expect(buildMessageBody(template({ name: '{{tpl}}' }) as ReplyContent, TO)).toEqual({
+      ok: false,
+      errors: [{ path: 'template.name', message: 'must be lowercase letters, digits and _ only' }],
+    });
+  });
+
+  it('the Graph request body is checked the same way (graph-sim answers 100 naming the field)', () => {
+    const body = {
+      ...ENVELOPE,
+      type: 'template',
+      template: { name: 'order_update', language: { code: 'en' }, ...textParam('a\tb') },
+    };
+    expect(validateMessageBody(body)).toEqual([
+      { path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)' },
+    ]);
   });
 });

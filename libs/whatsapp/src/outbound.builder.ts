@@ -141,8 +141,8 @@ function validateIn(config: unknown, mode: ContentMode): ContentError[] {
 
 function templateReplySchema(s: ContentSchemas): z.ZodType {
   return z.strictObject({
-    name: s.text({ max: CONTENT_LIMITS.templateName, required: true }),
-    language: z.union([s.text({ required: true }), s.templateLanguage], {
+    name: s.templateName,
+    language: z.union([s.languageCode, s.templateLanguage], {
       error: 'must be a language code such as "en" (or { code: "en" })',
     }),
     components: s.templateComponents.optional(),
@@ -155,7 +155,7 @@ function bodySchema(type: GraphMessageType, s: ContentSchemas): z.ZodType {
       return s.textObject;
     case 'template':
       return z.strictObject({
-        name: s.text({ max: CONTENT_LIMITS.templateName, required: true }),
+        name: s.templateName,
         language: s.templateLanguage,
         components: s.templateComponents.optional(),
       });
