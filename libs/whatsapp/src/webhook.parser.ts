@@ -7,7 +7,9 @@ import {
   type InboundMessageType,
   type InvalidItem,
   type MediaKind,
+  type InboundReferral,
   type StatusUpdate,
+  type UserAction,
   type WebhookChange,
   type WebhookContact,
   type WebhookParseResult,
@@ -35,11 +37,13 @@ const errorSchema = obj({
   message: str.optional(),
   href: str.optional(),
   error_data: obj({ details: str.optional() }).optional(),
+  // The older shape carries `details` at the top level.
+  details: str.optional(),
 }).transform((e): GraphErrorInfo => ({
   code: e.code,
   ...(e.title !== undefined && { title: e.title }),
   ...(e.message !== undefined && { message: e.message }),
-  ...(e.error_data?.details !== undefined && { details: e.error_data.details }),
+  ...((e.error_data?.details ?? e.details) !== undefined && { details: e.error_data?.details ?? e.details }),
   ...(e.href !== undefined && { href: e.href }),
 }));
 
@@ -66,17 +70,47 @@ const messageBaseSchema = obj({
   type: nonEmpty,
   from: str.optional(),
   from_user_id: str.optional(),
+  from_parent_user_id: str.optional(),
+  group_id: str.optional(),
   context: z
     .looseObject({
       from: str.optional(),
       id: str.optional(),
       forwarded: bool.optional(),
       frequently_forwarded: bool.optional(),
+      referred_product: obj({ catalog_id: str, product_retailer_id: str }).optional(),
     })
     .optional(),
   errors: z.array(errorSchema).optional(),
-  referral: z.record(z.string(), z.unknown()).optional(),
+  // Read on its own below: a referral that cannot be read is a problem of the message, not a lost message.
+  referral: z.unknown().optional(),
 });
+
+const referralSchema = obj({
+    source_url: str.optional(),
+    source_id: str.optional(),
+    source_type: str.optional(),
+    headline: str.optional(),
+    body: str.optional(),
+    media_type: str.optional(),
+    image_url: str.optional(),
+    video_url: str.optional(),
+    thumbnail_url: str.optional(),
+    ctwa_clid: str.optional(),
+});
+
+const REFERRAL_FIELDS = {
+  source_url: 'sourceUrl',
+  source_id: 'sourceId',
+  source_type: 'sourceType',
+  headline: 'headline',
+  body: 'body',
+  media_type: 'mediaType',
+  image_url: 'imageUrl',
+  video_url: 'videoUrl',
+  thumbnail_url: 'thumbnailUrl',
+  ctwa_clid: 'ctwaClid',
+} as const satisfies Record<string, keyof InboundReferral>;
 
 const mediaSchema = obj({
   id: nonEmpty,
@@ -212,12 +246,48 @@ const PAYLOAD_HANDLERS: Record<Exclude<InboundMessageType, 'unknown'>, PayloadHa
       };
     },
   ),
-  system: handler(obj({ type: str.optional(), body: str.optional(), wa_id: str.optional() }), (event, s) => {
-    event.system = {
-      ...(s.type !== undefined && { type: s.type }),
-      ...(s.body !== undefined && { body: s.body }),
-      ...(s.wa_id !== undefined && { newWaId: s.wa_id }),
-    };
+  system: handler(
+    obj({ type: str.optional(), body: str.optional(), wa_id: str.optional(), user_id: str.optional(), parent_user_id: str.optional() }),
+    (event, s) => {
+      event.system = {
+        ...(s.type !== undefined && { type: s.type }),
+        ...(s.body !== undefined && { body: s.body }),
+        ...(s.wa_id !== undefined && { newWaId: s.wa_id }),
+        ...(s.user_id !== undefined && { newUserId: s.user_id }),
+        ...(s.parent_user_id !== undefined && { newParentUserId: s.parent_user_id }),
+      };
+    },
+  ),
+  // https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/ (edit)
+  edit: handler(
+    obj({
+      original_message_id: nonEmpty,
+      message: obj({ type: str.optional(), text: obj({ body: str }).optional() }).optional(),
+    }),
+    (event, e) => {
+      const inner = (e.message ?? {}) as Record<string, unknown>;
+      const type = e.message?.type;
+      const media = type !== undefined && MEDIA_KINDS.has(type) ? mediaSchema.safeParse(inner[type]) : undefined;
+      const text = e.message?.text?.body ?? (media?.success ? media.data.caption : undefined);
+      event.edit = {
+        originalMessageId: e.original_message_id,
+        ...(type !== undefined && { type }),
+        ...(text !== undefined && { text }),
+      };
+      if (media?.success) {
+        const md = media.data;
+        event.edit.media = {
+          kind: type as MediaKind,
+          id: md.id,
+          mimeType: md.mime_type,
+          ...(md.caption !== undefined && { caption: md.caption }),
+          ...(md.url !== undefined && { url: md.url }),
+        };
+      }
+    },
+  ),
+  revoke: handler(obj({ original_message_id: nonEmpty }), (event, r) => {
+    event.revoke = { originalMessageId: r.original_message_id };
   }),
   // What Meta could not deliver is described by the message's `errors`, already copied.
   unsupported: () => undefined,
@@ -230,12 +300,18 @@ const statusSchema = obj({
   timestamp: epochSeconds,
   recipient_id: str.optional(),
   recipient_user_id: str.optional(),
+  recipient_parent_user_id: str.optional(),
+  recipient_type: str.optional(),
+  recipient_participant_id: str.optional(),
+  recipient_participant_user_id: str.optional(),
+  recipient_participant_parent_user_id: str.optional(),
   biz_opaque_callback_data: str.optional(),
   errors: z.array(errorSchema).optional(),
   conversation: z.unknown().optional(),
   pricing: z.unknown().optional(),
 });
 
+const MEDIA_KINDS = new Set<string>(['image', 'video', 'audio', 'document', 'sticker']);
 const KNOWN_TYPES = new Set<string>(INBOUND_MESSAGE_TYPES);
 const KNOWN_STATUSES = new Set<string>(MESSAGE_STATUSES);
 
@@ -290,9 +366,18 @@ function parseChange(wabaId: string, field: string, value: unknown, path: string
     messages: [],
     statuses: [],
     errors: [],
+    userActions: [],
     invalid: [],
     raw: value,
   };
+  // Every field names its phone number the same way, so the per-number filter applies to all of them.
+  if (isRecord(value) && isRecord(value.metadata)) {
+    if (typeof value.metadata.phone_number_id === 'string')
+      change.phoneNumberId = value.metadata.phone_number_id;
+    if (typeof value.metadata.display_phone_number === 'string') {
+      change.displayPhoneNumber = value.metadata.display_phone_number;
+    }
+  }
   if (!change.known) return change;
   if (!isRecord(value)) {
     change.invalid.push({
@@ -302,13 +387,6 @@ function parseChange(wabaId: string, field: string, value: unknown, path: string
       raw: value,
     });
     return change;
-  }
-  if (isRecord(value.metadata)) {
-    if (typeof value.metadata.phone_number_id === 'string')
-      change.phoneNumberId = value.metadata.phone_number_id;
-    if (typeof value.metadata.display_phone_number === 'string') {
-      change.displayPhoneNumber = value.metadata.display_phone_number;
-    }
   }
   change.contacts = collect(value.contacts, `${path}.contacts`, 'contact', change.invalid, (raw) =>
     parseWith(contactSchema, raw),
@@ -320,7 +398,56 @@ function parseChange(wabaId: string, field: string, value: unknown, path: string
   change.errors = collect(value.errors, `${path}.errors`, 'error', change.invalid, (raw) =>
     parseWith(errorSchema, raw),
   );
+  change.userActions = collect(value.user_actions, `${path}.user_actions`, 'user_action', change.invalid, (raw) =>
+    parseUserAction(raw, change.contacts),
+  );
   return change;
+}
+
+// https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/track-click-events
+const userActionSchema = obj({
+  action_type: nonEmpty,
+  timestamp: epochSeconds,
+  message_id: str.optional(),
+  id: str.optional(),
+  from: str.optional(),
+  from_user_id: str.optional(),
+  marketing_messages_link_click_data: obj({
+    click_component: str.optional(),
+    product_id: str.optional(),
+    click_id: str.optional(),
+    tracking_token: str.optional(),
+  }).optional(),
+});
+
+function parseUserAction(raw: unknown, contacts: WebhookContact[]): Parsed<UserAction> {
+  const parsed = parseWith(userActionSchema, raw);
+  if (!parsed.ok) return parsed;
+  const a = parsed.value;
+  const action: UserAction = {
+    actionType: a.action_type,
+    known: a.action_type === 'marketing_messages_link_click',
+    timestamp: a.timestamp,
+    raw,
+  };
+  const click = a.marketing_messages_link_click_data;
+  if (click) {
+    action.linkClick = {
+      ...(click.click_component !== undefined && { clickComponent: click.click_component }),
+      ...(click.product_id !== undefined && { productId: click.product_id }),
+      ...(click.click_id !== undefined && { clickId: click.click_id }),
+      ...(click.tracking_token !== undefined && { trackingToken: click.tracking_token }),
+    };
+  }
+  const messageId = a.message_id ?? a.id;
+  if (messageId !== undefined) action.messageId = messageId;
+  // Without its own sender, an action belongs to the change's contact only when there is exactly one.
+  const only = contacts.length === 1 ? contacts[0] : undefined;
+  const from = a.from ?? (a.from_user_id === undefined ? only?.waId : undefined);
+  const userId = a.from_user_id ?? (a.from === undefined ? only?.userId : undefined);
+  if (from !== undefined) action.from = from;
+  if (userId !== undefined) action.userId = userId;
+  return { ok: true, value: action };
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -379,26 +506,50 @@ function parseMessage(raw: unknown, contacts: WebhookContact[]): Parsed<InboundM
   );
   const userId = m.from_user_id ?? contact?.userId;
   if (userId !== undefined) event.userId = userId;
+  const parentUserId = m.from_parent_user_id ?? contact?.parentUserId;
+  if (parentUserId !== undefined) event.parentUserId = parentUserId;
+  if (m.group_id !== undefined) event.groupId = m.group_id;
   if (contact?.profileName !== undefined) event.profileName = contact.profileName;
   if (contact?.username !== undefined) event.username = contact.username;
   if (m.context) {
-    const { from, id, forwarded, frequently_forwarded } = m.context;
+    const { from, id, forwarded, frequently_forwarded, referred_product } = m.context;
     event.context = {
       ...(from !== undefined && { from }),
       ...(id !== undefined && { id }),
       ...(forwarded !== undefined && { forwarded }),
       ...(frequently_forwarded !== undefined && { frequentlyForwarded: frequently_forwarded }),
+      ...(referred_product !== undefined && {
+        referredProduct: { catalogId: referred_product.catalog_id, productRetailerId: referred_product.product_retailer_id },
+      }),
     };
   }
   if (m.errors) event.errors = m.errors;
-  if (m.referral) event.referral = m.referral;
+  const problems: string[] = [];
+  if (m.referral !== undefined) {
+    const r = referralSchema.safeParse(m.referral);
+    if (r.success) {
+      const referral: InboundReferral = {};
+      for (const [from, to] of Object.entries(REFERRAL_FIELDS)) {
+        const v = r.data[from as keyof typeof REFERRAL_FIELDS];
+        if (v !== undefined) referral[to] = v;
+      }
+      event.referral = referral;
+    } else problems.push(formatIssues(r.error, 'referral'));
+  }
+  if (problems.length) event.problems = problems;
   if (!KNOWN_TYPES.has(m.type)) return { ok: true, value: event };
 
   const type = m.type as Exclude<InboundMessageType, 'unknown'>;
   event.type = type;
   event.known = true;
-  const reason = PAYLOAD_HANDLERS[type](m[type], event);
-  return reason === undefined ? { ok: true, value: event } : { ok: false, reason };
+  // A message whose type object cannot be read is still a message: kept with its type and the problem.
+  const problem = PAYLOAD_HANDLERS[type](m[type], event);
+  if (problem !== undefined) problems.push(problem);
+  if (problems.length) {
+    event.known = false;
+    event.problems = problems;
+  }
+  return { ok: true, value: event };
 }
 
 function parseStatus(raw: unknown): Parsed<StatusUpdate> {
@@ -414,6 +565,13 @@ function parseStatus(raw: unknown): Parsed<StatusUpdate> {
   };
   if (s.recipient_id !== undefined) update.recipientId = s.recipient_id;
   if (s.recipient_user_id !== undefined) update.recipientUserId = s.recipient_user_id;
+  if (s.recipient_parent_user_id !== undefined) update.recipientParentUserId = s.recipient_parent_user_id;
+  if (s.recipient_type !== undefined) update.recipientType = s.recipient_type;
+  if (s.recipient_participant_id !== undefined) update.recipientParticipantId = s.recipient_participant_id;
+  if (s.recipient_participant_user_id !== undefined) update.recipientParticipantUserId = s.recipient_participant_user_id;
+  if (s.recipient_participant_parent_user_id !== undefined) {
+    update.recipientParticipantParentUserId = s.recipient_participant_parent_user_id;
+  }
   if (s.biz_opaque_callback_data !== undefined) update.callbackData = s.biz_opaque_callback_data;
   if (s.errors) update.errors = s.errors;
   if (s.conversation !== undefined) update.conversation = s.conversation;

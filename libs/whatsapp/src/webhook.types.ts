@@ -35,7 +35,7 @@ export interface WebhookChange {
   field: string;
   /** True when `field` is one this package normalizes (`messages`); others keep only `raw`. */
   known: boolean;
-  /** `value.metadata.phone_number_id`: the business phone number the change is about. */
+  /** `value.metadata.phone_number_id`, read on every field: the business phone number the change is about. */
   phoneNumberId?: string;
   /** `value.metadata.display_phone_number`. */
   displayPhoneNumber?: string;
@@ -47,6 +47,8 @@ export interface WebhookChange {
   statuses: StatusUpdate[];
   /** `value.errors[]`: errors about the whole change (not about one message). */
   errors: GraphErrorInfo[];
+  /** `value.user_actions[]`: what users did with our messages (marketing message link clicks). */
+  userActions: UserAction[];
   /** Contacts, messages, statuses or errors that failed validation, kept with their raw JSON. */
   invalid: InvalidItem[];
   /** `changes[].value` exactly as received. */
@@ -56,7 +58,7 @@ export interface WebhookChange {
 /** Something in an otherwise good payload that could not be understood; its raw JSON is kept. */
 export interface InvalidItem {
   /** What the item was meant to be. */
-  kind: 'entry' | 'change' | 'contact' | 'message' | 'status' | 'error';
+  kind: 'entry' | 'change' | 'contact' | 'message' | 'status' | 'error' | 'user_action';
   /** Where it was, e.g. `entry[0].changes[1].value.messages[2]`. */
   path: string;
   /** What was wrong with it, e.g. `timestamp: expected a number of seconds`. */
@@ -99,6 +101,8 @@ export const INBOUND_MESSAGE_TYPES = [
   'reaction',
   'order',
   'system',
+  'edit',
+  'revoke',
   'unsupported',
 ] as const;
 
@@ -119,6 +123,13 @@ export interface InboundMessageEvent {
   from?: string;
   /** The sender's `user_id`: the message's `from_user_id`, else the matching contact's `user_id`. */
   userId?: string;
+  /** The sender's parent BSUID: the message's `from_parent_user_id`, else the matching contact's `parent_user_id`. */
+  parentUserId?: string;
+  /**
+   * `group_id`: the message was written in a WhatsApp group (Groups API); `from` is the participant.
+   * https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/group/
+   */
+  groupId?: string;
   /** The matching contact's `profile.name`. */
   profileName?: string;
   /** The matching contact's `profile.username`. */
@@ -129,8 +140,13 @@ export interface InboundMessageEvent {
   type: InboundMessageType;
   /** `type` exactly as received (`edit`, `revoke`, … for unknown ones). */
   rawType: string;
-  /** False for unknown types and for interactive messages without a recognised reply; use `raw` then. */
+  /** False for unknown types, for interactive messages without a recognised reply and for messages with `problems`. */
   known: boolean;
+  /**
+   * What could not be read in the message's type object (e.g. `text: expected an object` for a `text` message
+   * without `text`): the message is still kept, with what could be read.
+   */
+  problems?: string[];
   /** `text.body` (type `text`). */
   text?: string;
   /** `interactive.type` as received (type `interactive`). */
@@ -155,14 +171,60 @@ export interface InboundMessageEvent {
   order?: InboundOrder;
   /** `system` (type `system`): e.g. the user changed number. */
   system?: InboundSystem;
-  /** `referral`: the ad or post the user came from (accompanies a text or media message). */
-  referral?: Record<string, unknown>;
+  /** `referral`: the click-to-WhatsApp ad or post the user came from (accompanies a text or media message). */
+  referral?: InboundReferral;
+  /** `edit` (type `edit`): the user edited an earlier message. */
+  edit?: InboundEdit;
+  /** `revoke` (type `revoke`): the user deleted an earlier message for everyone. */
+  revoke?: { originalMessageId: string };
   /** `errors` (type `unsupported`, and whenever Meta attaches them). */
   errors?: GraphErrorInfo[];
   /** `context`: reply-to and forwarding information. */
   context?: MessageContext;
   /** The message exactly as received. */
   raw: unknown;
+}
+
+/**
+ * `referral`: where a click-to-WhatsApp ad or a post sent the user from.
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/
+ */
+export interface InboundReferral {
+  /** `source_url`: the ad or post's URL. */
+  sourceUrl?: string;
+  /** `source_id`: the ad or post id. */
+  sourceId?: string;
+  /** `source_type`: `ad` or `post`. */
+  sourceType?: string;
+  /** `headline`. */
+  headline?: string;
+  /** `body`. */
+  body?: string;
+  /** `media_type`: `image` or `video`. */
+  mediaType?: string;
+  /** `image_url`. */
+  imageUrl?: string;
+  /** `video_url`. */
+  videoUrl?: string;
+  /** `thumbnail_url`. */
+  thumbnailUrl?: string;
+  /** `ctwa_clid`: the click id of the ad. */
+  ctwaClid?: string;
+}
+
+/**
+ * `edit`: a user edited a message they sent. `message` is the new content, normalized like a message of its type.
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/
+ */
+export interface InboundEdit {
+  /** `original_message_id`: the wamid of the message edited. */
+  originalMessageId: string;
+  /** `message.type` of the new content. */
+  type?: string;
+  /** `message.text.body` (or the media caption) of the new content. */
+  text?: string;
+  /** The new media, when the edit changed a media message's caption. */
+  media?: InboundMedia;
 }
 
 /**
@@ -253,12 +315,19 @@ export interface InboundOrder {
  * https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
  */
 export interface InboundSystem {
-  /** `type`, e.g. `user_changed_number`, `customer_identity_changed`. */
+  /** `type`, e.g. `user_changed_number`, `user_changed_user_id`, `customer_identity_changed`. */
   type?: string;
   /** `body`: human-readable description. */
   body?: string;
   /** `wa_id`: the user's new number, for `user_changed_number`. */
   newWaId?: string;
+  /**
+   * `user_id`: the user's new BSUID, for `user_changed_user_id`.
+   * https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/
+   */
+  newUserId?: string;
+  /** `parent_user_id`: the user's new parent BSUID, for `user_changed_user_id`. */
+  newParentUserId?: string;
 }
 
 /**
@@ -274,6 +343,8 @@ export interface MessageContext {
   forwarded?: boolean;
   /** `context.frequently_forwarded`. */
   frequentlyForwarded?: boolean;
+  /** `context.referred_product`: the catalog product the user asked about (product enquiry). */
+  referredProduct?: { catalogId: string; productRetailerId: string };
 }
 
 /**
@@ -287,7 +358,7 @@ export interface GraphErrorInfo {
   title?: string;
   /** `message`. */
   message?: string;
-  /** `error_data.details`. */
+  /** `error_data.details`, or `details` at the top level (the older shape). */
   details?: string;
   /** `href` to Meta's error-code page. */
   href?: string;
@@ -316,6 +387,16 @@ export interface StatusUpdate {
   recipientId?: string;
   /** `recipient_user_id`: the recipient's business-scoped user id. */
   recipientUserId?: string;
+  /** `recipient_parent_user_id`: the recipient's parent BSUID. */
+  recipientParentUserId?: string;
+  /** `recipient_type`: `individual`, or `group` when `recipientId` is a group id. */
+  recipientType?: string;
+  /** `recipient_participant_id`: for a group message, the participant the status is about. */
+  recipientParticipantId?: string;
+  /** `recipient_participant_user_id`: that participant's BSUID. */
+  recipientParticipantUserId?: string;
+  /** `recipient_participant_parent_user_id`: that participant's parent BSUID. */
+  recipientParticipantParentUserId?: string;
   /** `biz_opaque_callback_data`: what we sent with the message (our own message id). */
   callbackData?: string;
   /** `errors` (status `failed`). */
@@ -325,5 +406,30 @@ export interface StatusUpdate {
   /** `pricing`, as received. */
   pricing?: unknown;
   /** The status exactly as received. */
+  raw: unknown;
+}
+
+/**
+ * One `value.user_actions[]` element: something a user did with a message we sent (today Meta sends
+ * `marketing_messages_link_click`). The documented payload names neither the message nor the user; `messageId`
+ * and the user are read when Meta adds them (`message_id`, `from`/`from_user_id`, or the change's only contact).
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/track-click-events
+ */
+export interface UserAction {
+  /** `action_type`, e.g. `marketing_messages_link_click`. */
+  actionType: string;
+  /** True for action types this package normalizes. */
+  known: boolean;
+  /** `timestamp`, in epoch seconds. */
+  timestamp: number;
+  /** `marketing_messages_link_click_data`. */
+  linkClick?: { clickComponent?: string; productId?: string; clickId?: string; trackingToken?: string };
+  /** `message_id` (or `id`): the wamid of our message the action was on, when given. */
+  messageId?: string;
+  /** The user's phone number: `from`, or the change's only contact's `wa_id`. */
+  from?: string;
+  /** The user's BSUID: `from_user_id`, or the change's only contact's `user_id`. */
+  userId?: string;
+  /** The action exactly as received. */
   raw: unknown;
 }
