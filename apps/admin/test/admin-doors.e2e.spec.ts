@@ -144,6 +144,17 @@ describe('doors of the admin API', () => {
   });
 });
 
+describe('paths the router cannot read', () => {
+  it('answers bad percent-encoding and over-long parameters in the API’s error shape, not a 5xx', async () => {
+    const bad = await rawRequest(admin.port, 'GET', '/v1/tenants/%E0%A4%A', { authorization: `Bearer ${ADMIN_KEY}` });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error.code).toBe('bad_request');
+    const long = await rawRequest(admin.port, 'GET', `/v1/tenants/${'a'.repeat(600)}`, { authorization: `Bearer ${ADMIN_KEY}` });
+    expect(long.status).toBe(414);
+    expect(JSON.parse(long.body).error.code).toBe('uri_too_long');
+  });
+});
+
 describe('failed authentication', () => {
   let a: ServiceProcess;
   let b: ServiceProcess;

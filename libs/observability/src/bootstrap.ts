@@ -3,6 +3,7 @@ import { INestApplication, INestApplicationContext, Type } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '@gtc/config';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { HealthService } from './health.service';
 import { createLogger } from './logging.module';
@@ -72,7 +73,15 @@ export async function runHttpService(module: Type<unknown>, options: HttpService
   const config = preflight(options.service);
   const app = await NestFactory.create<NestFastifyApplication>(
     module,
-    new FastifyAdapter({ bodyLimit: options.bodyLimit?.(config) ?? 1024 * 1024, trustProxy: true }),
+    new FastifyAdapter({
+      bodyLimit: options.bodyLimit?.(config) ?? 1024 * 1024,
+      trustProxy: true,
+      // Paths the router cannot read (bad percent-encoding, over-long parameters) get the one error shape too.
+      frameworkErrors: (err: FastifyError, _req: unknown, reply: unknown) => {
+        const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+        void (reply as FastifyReply).code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'bad_request', message: err.message } });
+      },
+    }),
     { bufferLogs: true, rawBody: options.rawBody },
   );
   app.useLogger(app.get(Logger));

@@ -36,7 +36,8 @@ interface Checked {
 function nodeLine(source: string, nodeId: string): { line: number; column: number } {
   const lines = source.split(/\r?\n/);
   const escaped = nodeId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`^(\\s*-?\\s*)id:\\s*["']?${escaped}["']?\\s*(#.*)?$`);
+  // One way to split the indent (spaces, then an optional `- ` and spaces): linear on any line, however long.
+  const re = new RegExp(`^([ \\t]*(?:-[ \\t]*)?)id:[ \\t]*["']?${escaped}["']?[ \\t]*(#.*)?$`);
   for (let i = 0; i < lines.length; i++) {
     const m = re.exec(lines[i]);
     if (m) return { line: i + 1, column: m[1].length + 1 };

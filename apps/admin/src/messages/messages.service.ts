@@ -129,7 +129,8 @@ export class MessagesService {
     const out = await this.prisma.client.outboundMessage.findFirst({ where: { id, tenantId: tenant.id } });
     if (out) {
       const events = await this.prisma.client.statusEvent.findMany({
-        where: { tenantId: tenant.id, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { callbackId: out.id }] },
+        // Only statuses from the number that sent it: another number's webhook may carry the same wamid or our id.
+        where: { tenantId: tenant.id, providerId: out.providerId, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { callbackId: out.id }] },
         orderBy: [{ timestamp: 'asc' }, { receivedAt: 'asc' }],
       });
       const errors = events.filter((e) => e.errors).map((e) => ({ status: e.status, timestamp: e.timestamp, errors: e.errors }));
