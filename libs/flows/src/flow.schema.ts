@@ -1,5 +1,6 @@
 // The structure of a .ygtc file as a zod schema; also published as JSON Schema (schema/ygtc.schema.json).
 import { z } from 'zod';
+import { replyContentJsonSchemas } from './whatsapp.contract';
 
 /** Node ids: a letter or underscore, then letters, digits, `_` or `-` (at most 64 characters). */
 export const NODE_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
@@ -15,19 +16,25 @@ const varName = z
   .regex(VAR_NAME_PATTERN, 'variable name must be an identifier (letters, digits, _; not starting with a digit)');
 const expression = z.string().min(1, 'expression must not be empty').describe('A CEL expression');
 const oneOrMany = (s: z.ZodString) => z.union([s, z.array(s).min(1)]);
-const looseObject = (description: string) => z.looseObject({}).describe(description);
+const CONTENT_JSON = replyContentJsonSchemas();
+/**
+ * A reply content key: loose here (the loader checks it with validateReplyContent, for messages that name the
+ * field), published to editors with @gtc/whatsapp's JSON Schema of it, which carries Meta's content limits.
+ */
+const content = (key: keyof typeof CONTENT_JSON, description: string) =>
+  z.looseObject({}).meta({ description, ...CONTENT_JSON[key] });
 
 /** Config of a `reply` node: exactly one content key plus `retry_on_rate_limit`. */
 export const replyConfigSchema = z
   .object({
     message: z
-      .union([z.string(), looseObject('Text message object')])
-      .optional()
-      .describe('Text message body'),
-    template: looseObject('Template message: name, language, components').optional(),
-    interactive: looseObject('Interactive message: type button|list, header, body, footer, action').optional(),
-    media: looseObject('Media message: type image|video|audio|document|sticker, link or id, caption, filename').optional(),
-    location: looseObject('Location message: latitude, longitude, name, address').optional(),
+      .union([z.string(), z.looseObject({})])
+      .meta({ description: 'Text message body (at most 4096 characters), or { body, preview_url }', ...CONTENT_JSON.message })
+      .optional(),
+    template: content('template', 'Template message: name, language, components').optional(),
+    interactive: content('interactive', 'Interactive message: type button|list, header, body, footer, action').optional(),
+    media: content('media', 'Media message: type image|video|audio|document|sticker, link or id, caption, filename').optional(),
+    location: content('location', 'Location message: latitude, longitude, name, address').optional(),
     retry_on_rate_limit: z
       .boolean()
       .optional()

@@ -238,16 +238,24 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
     date_time: z.looseObject({ fallback_value: text({ required: true }) }),
   };
 
-  const templateParameter = z.looseObject({ type: text({ required: true }) }).superRefine((param, ctx) => {
-    const schema = parameterValue[param.type];
-    if (!schema) return; // other parameter types (location, coupon_code, action, …) are passed to Meta as they are
-    const result = schema.safeParse(param[param.type]);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        ctx.addIssue({ ...issue, path: [param.type, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+  const templateParameter = z
+    .looseObject({ type: text({ required: true }) })
+    .superRefine((param, ctx) => {
+      const schema = parameterValue[param.type];
+      if (!schema) return; // other parameter types (location, coupon_code, action, …) are passed to Meta as they are
+      const result = schema.safeParse(param[param.type]);
+      if (!result.success) {
+        for (const issue of result.error.issues) {
+          ctx.addIssue({ ...issue, path: [param.type, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+        }
       }
-    }
-  });
+    })
+    .meta({
+      allOf: Object.entries(parameterValue).map(([type, schema]) => ({
+        if: { properties: { type: { const: type } }, required: ['type'] },
+        then: { properties: { [type]: editorSchema(schema) } },
+      })),
+    });
 
   const templateComponents = z.array(
     z
@@ -446,6 +454,16 @@ export const CONTENT_SCHEMAS: Record<ContentMode, ContentSchemas> = {
   send: buildSchemas('send'),
   draft: buildSchemas('draft'),
 };
+
+/**
+ * The JSON Schema (draft 2020-12, without `$schema`) of a content schema, for editors: structure, lengths
+ * (maxLength counts code points, like CONTENT_LIMITS), patterns and item counts. Rules JSON Schema cannot say
+ * (unique ids and titles, rows across sections, link or id) are checked at upload.
+ */
+export function editorSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+  return json;
+}
 
 /** Runs a schema and turns its issues into `ContentError`s under `prefix` (`interactive`, `template`, …). */
 export function checkContent(schema: z.ZodType, value: unknown, prefix: string): ContentError[] {

@@ -3,6 +3,7 @@ import {
   CONTENT_LIMITS,
   CONTENT_SCHEMAS,
   checkContent,
+  editorSchema,
   type ContentMode,
   type ContentSchemas,
 } from './content-limits';
@@ -99,6 +100,27 @@ export function validateMessageBody(body: unknown): ContentError[] {
   if (!isMessageType(type)) return checkContent(z.looseObject(envelope), body, '');
   if (body[type] === undefined) return [{ path: type, message: 'is required' }];
   return checkContent(z.strictObject({ ...envelope, [type]: bodySchema(type, s) }), body, '');
+}
+
+/**
+ * The JSON Schema of each reply content key as a flow may write it (placeholders allowed), carrying Meta's limits
+ * so that an editor flags them; the `.ygtc` JSON Schema embeds these.
+ */
+export function replyContentJsonSchemas(): Record<(typeof REPLY_CONTENT_KEYS)[number], Record<string, unknown>> {
+  const s = CONTENT_SCHEMAS.draft;
+  // One shape for every media type; which type may have a caption or filename is checked at upload.
+  const media = editorSchema(s.mediaObject('document'));
+  return {
+    message: editorSchema(z.union([s.text({ max: CONTENT_LIMITS.textBody, required: true }), s.textObject])),
+    template: editorSchema(templateReplySchema(s)),
+    interactive: editorSchema(s.interactive),
+    media: {
+      ...media,
+      properties: { type: { type: 'string', enum: MEDIA_TYPES }, ...(media.properties as object) },
+      required: ['type'],
+    },
+    location: editorSchema(s.location),
+  };
 }
 
 function validateIn(config: unknown, mode: ContentMode): ContentError[] {
