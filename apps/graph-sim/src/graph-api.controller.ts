@@ -2,7 +2,7 @@ import { Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
 import { validateSendBody } from './message-validation';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac, randomBytes } from 'node:crypto';
-import { GraphErrorAnswer, authError, graphError, invalidParameter } from './graph-errors';
+import { GraphErrorAnswer, authError, graphError, graphErrorStatus, invalidParameter } from './graph-errors';
 import { InvalidJson } from './json-body';
 import { PhoneNumber, SimStateService } from './sim-state.service';
 import { StatusEmitterService, waId } from './status-emitter.service';
@@ -156,7 +156,7 @@ export class GraphApiController {
         if (rule.count <= 0) rules.splice(i, 1);
       }
       this.state.reject(`injected_${rule.code}`);
-      return graphError(rule.http_status, rule.code, { message: rule.message, details: rule.details, subcode: rule.error_subcode });
+      return graphError(rule.http_status ?? graphErrorStatus(rule.code), rule.code, { message: rule.message, details: rule.details, subcode: rule.error_subcode });
     }
     return undefined;
   }

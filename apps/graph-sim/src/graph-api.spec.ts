@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GRAPH_ERROR_CODES } from '@gtc/whatsapp';
 import { ServiceProcess, startService } from '../../../libs/testing/src/service-process';
 import { WebhookReceiver, client, sleep, textBody } from '../test/sim-harness';
+import { GRAPH_ERROR_TEXT } from './graph-errors';
 
 // The Graph API side of graph-sim, driven over HTTP against the built app: auth, validation, accepted sends and
 // their inspection, mark-as-read, templates, injected errors, limits, latency, config and reset.
@@ -240,6 +242,18 @@ describe('injected send errors', () => {
     expectGraphError(r.body, code);
     expect((await api.send(PN, TOKEN, textBody('15550009', 'again'))).status).toBe(200);
   });
+
+  it.each(Object.entries(GRAPH_ERROR_CODES).map(([code, info]) => ({ code: Number(code), ...info })))(
+    'answers code $code ($errorClass) on demand with HTTP $httpStatus and Meta\'s title',
+    async ({ code, httpStatus, title }) => {
+      await api.post('/sim/config', { send_errors: [{ code, count: 1, phone_number_id: PN }] });
+      const r = await api.send(PN, TOKEN, textBody('15550001', 'x'));
+      expect(r.status).toBe(httpStatus);
+      expectGraphError(r.body, code);
+      expect(r.body.error.message).toBe(`(#${code}) ${GRAPH_ERROR_TEXT[code]?.title ?? title}`);
+      expect((await api.send(PN, TOKEN, textBody('15550001', 'y'))).status).toBe(200);
+    },
+  );
 
   it('injects errors with a probability, repeatably for the same seed', async () => {
     const run = async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { GRAPH_ERROR_CODES } from '@gtc/whatsapp';
 
 // Graph API error answers, shaped as Meta sends them.
 // https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
@@ -21,7 +22,10 @@ export interface GraphErrorAnswer {
   body: GraphErrorBody;
 }
 
-/** Meta's wording for the codes the simulator produces: title (used in `message` and status errors) and details. */
+/**
+ * Meta's wording (title, used in `message` and status errors, and details) where the simulator has more than the
+ * title of @gtc/whatsapp's GRAPH_ERROR_CODES, which covers every other code the platform handles.
+ */
 export const GRAPH_ERROR_TEXT: Record<number, { title: string; details: string }> = {
   4: { title: 'Application request limit reached', details: 'The app has reached its API call rate limit.' },
   100: { title: 'Invalid parameter', details: 'Invalid parameter' },
@@ -50,6 +54,11 @@ export function fbtraceId(): string {
   return randomBytes(12).toString('base64').replace(/[+/=]/g, 'A');
 }
 
+/** The HTTP status Meta answers a send failing with `code` with (400 for a code the table does not know). */
+export function graphErrorStatus(code: number): number {
+  return GRAPH_ERROR_CODES[code]?.httpStatus ?? 400;
+}
+
 /** A Graph error answer; `message` defaults to `(#code) <title>` as Meta writes it. */
 export function graphError(
   status: number,
@@ -57,8 +66,9 @@ export function graphError(
   options: { message?: string; details?: string; type?: string; subcode?: number } = {},
 ): GraphErrorAnswer {
   const text = GRAPH_ERROR_TEXT[code];
-  const message = options.message ?? `(#${code}) ${text?.title ?? 'Error'}`;
-  const details = options.details ?? text?.details;
+  const title = text?.title ?? GRAPH_ERROR_CODES[code]?.title;
+  const message = options.message ?? `(#${code}) ${title ?? 'Error'}`;
+  const details = options.details ?? text?.details ?? title;
   return {
     status,
     body: {

@@ -10,9 +10,9 @@ const ms = z.number().int().min(0);
 /** A send-time error rule: the next `count` sends (or each send with `probability`) matching the filters fail. */
 export const sendErrorRuleSchema = z
   .object({
-    /** HTTP status of the error answer, e.g. 500, 400, 401, 429. */
-    http_status: z.number().int().min(400).max(599),
-    /** Graph `error.code`, e.g. 131000, 131047, 190, 130429. */
+    /** HTTP status of the error answer, e.g. 500, 400, 401, 429; by default the one Meta answers the code with. */
+    http_status: z.number().int().min(400).max(599).optional(),
+    /** Graph `error.code`, e.g. 131000, 131047, 190, 130429, 131031 (any code of @gtc/whatsapp's GRAPH_ERROR_CODES). */
     code: z.number().int(),
     /** `error.error_subcode`, when Meta sets one. */
     error_subcode: z.number().int().optional(),
