@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { Prisma, PrismaService } from '@gtc/db';
 import { createWorker, jobIds, OutboundJob, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
-import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
+import { checkTemplateSend, GRAPH_ERROR_ACTIONS, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
 import { DelayedError, Job, Worker } from 'bullmq';
 import { orderingWait, releasesNext } from './ordering-gate';
 import { OutboundStore, SendableMessage } from './outbound.store';
@@ -26,7 +26,8 @@ function backoff(attempt: number, baseMs: number, capMs: number): number {
  * Sends outbound messages. Per message: never twice (a row with a wamid is final; a send whose outcome is
  * unknown waits for a status carrying our id before any retry), in order per recipient (ordering gate), within
  * the number's limits (reserved slots), inside the 24-hour window, never business-initiated to opted-out
- * contacts; failures handled by class (throttled, transient, window_closed, permanent, auth).
+ * contacts; failures handled by class (throttled, transient, window_closed, permanent, auth, account): see
+ * GRAPH_ERROR_CODES and GRAPH_ERROR_ACTIONS in @gtc/whatsapp.
  */
 @Injectable()
 export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -177,17 +178,21 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
       await this.setState(m.id, ['sending'], { state: 'unknown', lastError: reason, errorClass: cls });
       return this.later(job, token, this.config.env.UNKNOWN_SEND_RECONCILE_MS);
     }
+    if (GRAPH_ERROR_ACTIONS[cls] === 'pause_provider') {
+      // The number (credentials or account), not the message, is broken: stop the number, keep this message and
+      // every other one queued until an admin resumes it.
+      await this.providers.pause(p.id, { errorClass: cls, code: e?.code, reason });
+      const what = cls === 'auth' ? 'its credentials' : 'its business account or number';
+      this.log.error(`paused provider ${p.phoneNumberId}: Meta refused ${what} (${reason}); its messages stay queued until resumed`);
+      await this.setState(m.id, ['sending'], { state: 'queued', lastError: reason, errorClass: cls, errorCode: e?.code ?? null });
+      return this.later(job, token, PAUSED_RECHECK_MS, { outboundId: m.id });
+    }
     const max = this.config.env.SEND_MAX_ATTEMPTS;
     switch (cls) {
       case 'window_closed':
         return this.fail(m, 'window_closed', reason, e?.code);
       case 'permanent':
         return this.fail(m, 'permanent', reason, e?.code);
-      case 'auth':
-        await this.providers.pause(p.id, reason);
-        this.log.error(`paused provider ${p.phoneNumberId}: Meta refused its credentials (${reason}); its messages stay queued`);
-        await this.setState(m.id, ['sending'], { state: 'queued', lastError: reason, errorClass: cls });
-        return this.later(job, token, PAUSED_RECHECK_MS, { outboundId: m.id });
       case 'throttled':
         if (!m.retryOnRateLimit) return this.fail(m, 'throttled', `${reason} (retry_on_rate_limit is false)`, e?.code);
         if (attempts >= max * 3) return this.fail(m, 'throttled', `${reason} (gave up after ${attempts} attempts)`, e?.code);

@@ -3,7 +3,7 @@ import { AppConfig } from '@gtc/config';
 import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
 import { HealthService } from '@gtc/observability';
 import type { NumberLimits } from '@gtc/queue';
-import type { SyncedTemplate } from '@gtc/whatsapp';
+import type { GraphErrorClass, SyncedTemplate } from '@gtc/whatsapp';
 
 /** A provider as the sender needs it: credentials (decrypted), limits and ordering policy. */
 export interface SendingProvider {
@@ -21,7 +21,14 @@ export interface SendingProvider {
 
 const TTL_MS = 3_000;
 
-/** Providers by id, cached briefly (credentials and policy changes apply within TTL_MS); pauses on auth errors. */
+/** Why a provider is paused: the Graph error class (`auth` or `account`), Meta's code, and the text. */
+export interface PauseCause {
+  errorClass: GraphErrorClass;
+  code?: number;
+  reason: string;
+}
+
+/** Providers by id, cached briefly (credentials and policy changes apply within TTL_MS); pauses on auth and account errors. */
 @Injectable()
 export class ProviderRegistry implements OnModuleInit {
   private readonly cache = new TtlCache<SendingProvider | null>(TTL_MS);
@@ -37,14 +44,20 @@ export class ProviderRegistry implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    // Surfaced in /health (without failing readiness): numbers whose credentials Meta rejected.
+    // Surfaced in /health (without failing readiness): numbers whose credentials or account Meta rejected.
     this.health.registerInfo('paused_providers', async () =>
       (
         await this.prisma.client.whatsAppProvider.findMany({
           where: { pausedAt: { not: null } },
-          select: { phoneNumberId: true, pausedAt: true, pausedReason: true },
+          select: { phoneNumberId: true, pausedAt: true, pausedReason: true, pausedClass: true, pausedCode: true },
         })
-      ).map((p) => ({ phone_number_id: p.phoneNumberId, paused_at: p.pausedAt, reason: p.pausedReason })),
+      ).map((p) => ({
+        phone_number_id: p.phoneNumberId,
+        paused_at: p.pausedAt,
+        class: p.pausedClass,
+        code: p.pausedCode,
+        reason: p.pausedReason,
+      })),
     );
   }
 
@@ -60,9 +73,15 @@ export class ProviderRegistry implements OnModuleInit {
     );
   }
 
-  /** Stops sending from a provider whose credentials Meta refused; its messages stay queued until resumed. */
-  async pause(id: string, reason: string): Promise<void> {
-    await this.prisma.client.whatsAppProvider.updateMany({ where: { id, pausedAt: null }, data: { pausedAt: new Date(), pausedReason: reason } });
+  /**
+   * Stops sending from a provider whose credentials or account Meta refused; its messages stay queued until an
+   * admin resumes it. The first cause is kept (a provider already paused stays paused for its first reason).
+   */
+  async pause(id: string, cause: PauseCause): Promise<void> {
+    await this.prisma.client.whatsAppProvider.updateMany({
+      where: { id, pausedAt: null },
+      data: { pausedAt: new Date(), pausedReason: cause.reason, pausedClass: cause.errorClass, pausedCode: cause.code ?? null },
+    });
     this.cache.delete(id);
   }
 

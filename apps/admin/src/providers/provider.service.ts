@@ -40,13 +40,19 @@ export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team) {
     opt_out_confirmation: p.optOutConfirmation,
     opt_in_confirmation: p.optInConfirmation,
     insecure_skip_signature: p.insecureSkipSignature,
+    paused: p.pausedAt !== null,
     paused_at: p.pausedAt,
     paused_reason: p.pausedReason,
+    paused_class: p.pausedClass,
+    paused_code: p.pausedCode,
     templates_synced_at: p.templatesSyncedAt,
     created_at: p.createdAt,
     updated_at: p.updatedAt,
   };
 }
+
+/** The columns of a provider that is not paused. */
+const NOT_PAUSED = { pausedAt: null, pausedReason: null, pausedClass: null, pausedCode: null };
 
 const sameArray = (a: string[], b: string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
@@ -130,8 +136,8 @@ export class ProviderService {
     // Secrets: compare with the decrypted stored value so that re-applying the same token writes nothing.
     if (input.access_token !== undefined && (!existing || this.safeReveal(existing.accessTokenEnc) !== input.access_token)) {
       data.accessTokenEnc = this.box.encrypt(input.access_token);
-      // A provider paused because Meta refused its token resumes with a new one.
-      if (existing?.pausedAt) Object.assign(data, { pausedAt: null, pausedReason: null });
+      // A provider paused because Meta refused its token resumes with a new one (an account pause needs `resume`).
+      if (existing?.pausedAt && existing.pausedClass !== 'account') Object.assign(data, NOT_PAUSED);
     }
     if (input.app_secret === null && existing?.appSecretEnc) data.appSecretEnc = null;
     if (typeof input.app_secret === 'string' && (!existing?.appSecretEnc || this.safeReveal(existing.appSecretEnc) !== input.app_secret)) {
@@ -167,11 +173,11 @@ export class ProviderService {
     return { created: !existing, changed: !existing || Object.keys(data).length > 0, provider: providerView(row, tenant, team) };
   }
 
-  /** Clears paused_at/paused_reason so the sender resumes sending. */
+  /** Clears the pause (paused_at, reason, class, code) so the sender resumes sending; queued messages then go out. */
   async resume(tenantSlug: string, teamSlug: string) {
     const { tenant, team, provider } = await this.scope.provider(tenantSlug, teamSlug);
     const row = provider.pausedAt || provider.pausedReason
-      ? await this.prisma.client.whatsAppProvider.update({ where: { id: provider.id }, data: { pausedAt: null, pausedReason: null } })
+      ? await this.prisma.client.whatsAppProvider.update({ where: { id: provider.id }, data: NOT_PAUSED })
       : provider;
     return providerView(row, tenant, team);
   }
