@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { PrismaService } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
-import type { InboundMessageEvent, ParsedWebhook, StatusUpdate } from '@gtc/whatsapp';
+import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { GroupCommit } from './group-commit';
 import { IngressMetrics } from './ingress.metrics';
 import type { WebhookTarget } from './provider-directory.service';
@@ -29,6 +29,21 @@ export interface RecordOutcome {
   problems: number;
   /** The content could not be recorded as rows at all: only its raw bytes were kept (an operator replays it). */
   keptRaw: boolean;
+  /**
+   * What did not conform to Meta's documented shapes, one label per problem (`unknown_field`, `invalid_item`,
+   * `unreadable_message`, `not_whatsapp`): all of it kept and acknowledged, and counted.
+   */
+  nonconforming: string[];
+}
+
+/** A signed, well-formed JSON body that is not a WhatsApp Business Account notification. */
+export interface NonconformingRequest {
+  target: WebhookTarget;
+  /** Why it is not a notification, e.g. `entry is missing, not an array`. */
+  reason: string;
+  /** The decoded JSON. */
+  body: unknown;
+  rawBody: Buffer;
 }
 
 interface ContactIdentity {
@@ -37,6 +52,7 @@ interface ContactIdentity {
   providerId: string;
   waId: string | null;
   userId: string | null;
+  parentUserId: string | null;
   name: string | null;
   lastInboundAt: number;
 }
@@ -46,15 +62,45 @@ interface PreparedWebhook {
   target: WebhookTarget;
   messages: { m: InboundMessageEvent; key: string | null; payload: string }[];
   statuses: { s: StatusUpdate; errors: string | null; payload: string }[];
-  events: { field: string; digest: string; payload: string; rawBody: Buffer | null }[];
+  events: PreparedEvent[];
+  /** BSUID changes (`system` `user_changed_user_id`): the contact moves to its new id before anything else. */
+  moves: IdentityMove[];
   dropped: number;
   problems: number;
+  nonconforming: string[];
+}
+
+/** A webhook_events row to write; `key` names the contact it is about (looked up, never created). */
+interface PreparedEvent {
+  field: string;
+  digest: string;
+  payload: string;
+  rawBody: Buffer | null;
+  key?: string | null;
+  waId?: string;
+  userId?: string;
+  wamid?: string;
+}
+
+/** A contact's BSUID changed: the row found by `waId` or `oldUserId` takes `newUserId` (and the new parent). */
+interface IdentityMove {
+  providerId: string;
+  waId: string | null;
+  oldUserId: string | null;
+  newUserId: string;
+  newParentUserId: string | null;
 }
 
 /** The field of the webhook_events row that keeps a webhook's raw bytes when its content had to change. */
 const STORAGE_PROBLEMS_FIELD = 'gtc.storage_problems';
 /** The field of the webhook_events row that keeps a webhook whose content could not be recorded as rows. */
 const UNRECORDED_FIELD = 'gtc.unrecorded';
+/** The field of the webhook_events row that keeps a signed JSON body that is not a WhatsApp notification at all. */
+const NONCONFORMING_FIELD = 'gtc.nonconforming';
+/** The field of the webhook_events row that keeps entries or changes too malformed to be read. */
+const INVALID_FIELD = 'gtc.invalid';
+/** The field of a user action's webhook_events row (a marketing message link click), suffixed with its type. */
+const USER_ACTION_FIELD = 'messages.user_actions';
 
 const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
 /** SQLSTATE classes no content causes: connection, resources, operator intervention, system errors. */
@@ -88,12 +134,19 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
  * any, the exact raw bytes are kept as well (webhook_events, field `gtc.storage_problems`).
  */
 export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?: Logger): PreparedWebhook {
-  const prepared: PreparedWebhook = { target, messages: [], statuses: [], events: [], dropped: 0, problems: 0 };
+  const prepared: PreparedWebhook = { target, messages: [], statuses: [], events: [], moves: [], dropped: 0, problems: 0, nonconforming: [] };
   const nowSeconds = Math.floor(Date.now() / 1000);
   const all: StorageProblem[] = [];
   const note = (where: string, problems: StorageProblem[]) => {
     for (const p of problems) all.push({ ...p, path: `${where}.${p.path}` });
   };
+  if (webhook.invalid.length) {
+    const problems: StorageProblem[] = [];
+    const payload = JSON.stringify(storableJson({ invalid: webhook.invalid }, problems));
+    note('invalid', problems);
+    prepared.events.push({ field: INVALID_FIELD, digest: sha256(payload), payload, rawBody: null });
+    prepared.nonconforming.push('invalid_item');
+  }
   webhook.changes.forEach((change, c) => {
     if (change.phoneNumberId && change.phoneNumberId !== target.phoneNumberId) {
       prepared.dropped++;
@@ -108,17 +161,59 @@ export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?
       const field = storableKey(storableText(change.field, problems, 'field'), problems, 'field');
       note(`changes[${c}]`, problems);
       prepared.events.push({ field, digest: sha256(payload), payload, rawBody: null });
+      if (!change.known) prepared.nonconforming.push('unknown_field');
+      if (change.invalid.length) prepared.nonconforming.push('invalid_item');
     }
+    change.userActions.forEach((raw, i) => {
+      const problems: StorageProblem[] = [];
+      const a = storableJson(raw, problems) as UserAction;
+      if (a.from !== undefined) a.from = storableKey(a.from, problems, 'from');
+      if (a.userId !== undefined) a.userId = storableKey(a.userId, problems, 'userId');
+      if (a.messageId !== undefined) a.messageId = storableKey(a.messageId, problems, 'messageId');
+      a.timestamp = storableTimestamp(a.timestamp, nowSeconds, problems);
+      note(`changes[${c}].userActions[${i}]`, problems);
+      const payload = JSON.stringify(a);
+      const field = storableKey(`${USER_ACTION_FIELD}.${a.actionType}`, problems, 'actionType');
+      if (!a.known) prepared.nonconforming.push('unknown_user_action');
+      prepared.events.push({
+        field,
+        digest: sha256(payload),
+        payload,
+        rawBody: null,
+        key: identityKey(target.providerId, a.from, a.userId),
+        waId: a.from,
+        userId: a.userId,
+        wamid: a.messageId,
+      });
+    });
     change.messages.forEach((raw, i) => {
       const problems: StorageProblem[] = [];
       const m = storableJson(raw, problems) as InboundMessageEvent;
       m.wamid = storableKey(m.wamid, problems, 'wamid');
       if (m.from !== undefined) m.from = storableKey(m.from, problems, 'from');
       if (m.userId !== undefined) m.userId = storableKey(m.userId, problems, 'userId');
+      if (m.parentUserId !== undefined) m.parentUserId = storableKey(m.parentUserId, problems, 'parentUserId');
       m.timestamp = storableTimestamp(m.timestamp, nowSeconds, problems);
+      if (m.edit) m.edit.originalMessageId = storableKey(m.edit.originalMessageId, problems, 'edit.originalMessageId');
+      if (m.revoke) m.revoke.originalMessageId = storableKey(m.revoke.originalMessageId, problems, 'revoke.originalMessageId');
       note(`changes[${c}].messages[${i}]`, problems);
+      if (m.problems?.length) prepared.nonconforming.push('unreadable_message');
       const payload = JSON.stringify(problems.length ? { ...m, storageProblems: problems } : m);
-      prepared.messages.push({ m, key: identityKey(target.providerId, m.from, m.userId), payload });
+      // A BSUID change is the user's own message: it belongs to the contact under its new id, which the move gives it.
+      const newUserId = m.system?.type === 'user_changed_user_id' ? m.system.newUserId : undefined;
+      if (newUserId !== undefined) {
+        const to = storableKey(newUserId, problems, 'system.newUserId');
+        prepared.moves.push({
+          providerId: target.providerId,
+          waId: m.from ?? null,
+          oldUserId: m.userId ?? null,
+          newUserId: to,
+          newParentUserId: m.system?.newParentUserId ?? null,
+        });
+        prepared.messages.push({ m: { ...m, userId: to }, key: identityKey(target.providerId, m.from, to), payload });
+      } else {
+        prepared.messages.push({ m, key: identityKey(target.providerId, m.from, m.userId), payload });
+      }
     });
     change.statuses.forEach((raw, i) => {
       const problems: StorageProblem[] = [];
@@ -193,7 +288,22 @@ export class WebhookRecorder {
       [target.tenantId, target.providerId, UNRECORDED_FIELD, sha256(rawBody), JSON.stringify({ error }), rawBody],
     );
     this.metrics.keptRaw.inc();
-    return { messages: 0, newMessages: 0, statuses: 0, newStatuses: 0, events: 1, dropped: 0, problems: 0, keptRaw: true };
+    return { messages: 0, newMessages: 0, statuses: 0, newStatuses: 0, events: 1, dropped: 0, problems: 0, keptRaw: true, nonconforming: [] };
+  }
+
+  /**
+   * Keeps a signed JSON body that is not a WhatsApp Business Account notification (`object` of another product,
+   * `entry` missing, not an object): its bytes and what was wrong, once per body. Rejects only when Postgres could
+   * not be written (the caller answers 503); otherwise the caller acknowledges it, so Meta never retries it.
+   */
+  async keepNonconforming({ target, reason, body, rawBody }: NonconformingRequest): Promise<void> {
+    const problems: StorageProblem[] = [];
+    const payload = JSON.stringify({ reason: storableText(reason, problems, 'reason'), body: storableJson(body, problems, 'body') ?? null });
+    await this.prisma.pool.query(
+      `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body) VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+       ON CONFLICT (provider_id, digest) DO NOTHING`,
+      [target.tenantId, target.providerId, NONCONFORMING_FIELD, sha256(rawBody), payload, rawBody],
+    );
   }
 
   private async flush(items: PreparedWebhook[]): Promise<RecordOutcome[]> {
@@ -220,15 +330,18 @@ export class WebhookRecorder {
       dropped: x.dropped,
       problems: x.problems,
       keptRaw: false,
+      nonconforming: x.nonconforming,
     }));
     const contacts = new Map<string, ContactIdentity>();
     const messages: { item: number; target: WebhookTarget; m: InboundMessageEvent; key: string | null; payload: string }[] = [];
     const statuses: { item: number; target: WebhookTarget; s: StatusUpdate; errors: string | null; payload: string }[] = [];
-    const events: { item: number; target: WebhookTarget; field: string; digest: string; payload: string; rawBody: Buffer | null }[] = [];
+    const events: ({ item: number; target: WebhookTarget } & PreparedEvent)[] = [];
+    const moves: IdentityMove[] = [];
 
     items.forEach((prepared, item) => {
       const { target } = prepared;
       for (const e of prepared.events) events.push({ item, target, ...e });
+      moves.push(...prepared.moves);
       for (const x of prepared.messages) {
         const { m, key } = x;
         if (key) {
@@ -239,6 +352,7 @@ export class WebhookRecorder {
             providerId: target.providerId,
             waId: m.from ?? null,
             userId: m.userId ?? prev?.userId ?? null,
+            parentUserId: m.parentUserId ?? prev?.parentUserId ?? null,
             name: m.profileName ?? prev?.name ?? null,
             lastInboundAt: Math.max(prev?.lastInboundAt ?? 0, m.timestamp),
           });
@@ -272,29 +386,35 @@ export class WebhookRecorder {
           ],
         )
       : Promise.resolve({ rows: [] });
-    const eventWrite = events.length
-      ? pool.query(
-          `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::bytea[])
-           ON CONFLICT (provider_id, digest) DO NOTHING`,
-          [
-            events.map((x) => x.target.tenantId),
-            events.map((x) => x.target.providerId),
-            events.map((x) => x.field),
-            events.map((x) => x.digest),
-            events.map((x) => x.payload),
-            events.map((x) => x.rawBody),
-          ],
-        )
-      : Promise.resolve();
+    const eventWrite = (async () => {
+      if (!events.length) return;
+      const bound = events.filter((x) => x.key);
+      const eventContacts = bound.length ? await this.findContacts(bound.map((x) => ({ key: x.key!, providerId: x.target.providerId, waId: x.waId, userId: x.userId }))) : new Map<string, string>();
+      await pool.query(
+        `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body, contact_id, wamid)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::bytea[], $7::uuid[], $8::text[])
+         ON CONFLICT (provider_id, digest) DO NOTHING`,
+        [
+          events.map((x) => x.target.tenantId),
+          events.map((x) => x.target.providerId),
+          events.map((x) => x.field),
+          events.map((x) => x.digest),
+          events.map((x) => x.payload),
+          events.map((x) => x.rawBody),
+          events.map((x) => (x.key ? (eventContacts.get(x.key) ?? null) : null)),
+          events.map((x) => x.wamid ?? null),
+        ],
+      );
+    })();
     const messageWrite = (async () => {
       if (!messages.length) return [];
+      if (moves.length) await this.moveContacts(moves);
       const contactIds = await this.upsertContacts([...contacts.values()]);
       const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string }>(
-        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state)
-         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts), CASE WHEN c IS NULL THEN 'ignored' ELSE 'pending' END
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[])
-           WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, n)
+        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid)
+         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts), CASE WHEN c IS NULL THEN 'ignored' ELSE 'pending' END, o
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
+           WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
          ORDER BY n
          ON CONFLICT (provider_id, wamid) DO NOTHING
          RETURNING id, contact_id, provider_id, wamid`,
@@ -306,8 +426,11 @@ export class WebhookRecorder {
           messages.map((x) => x.m.type),
           messages.map((x) => x.payload),
           messages.map((x) => x.m.timestamp),
+          messages.map((x) => x.m.edit?.originalMessageId ?? x.m.revoke?.originalMessageId ?? null),
         ],
       );
+      const changes = messages.filter((x) => x.m.edit || x.m.revoke);
+      if (changes.length) await this.applyEditsAndRevokes(changes.map((x) => ({ providerId: x.target.providerId, original: (x.m.edit ?? x.m.revoke)!.originalMessageId, revoke: !!x.m.revoke, timestamp: x.m.timestamp })));
       return rows;
     })();
     const [inserted, { rows: insertedStatuses }] = await Promise.all([messageWrite, statusWrite, eventWrite]);
@@ -343,25 +466,26 @@ export class WebhookRecorder {
       list.map((i) => i.userId),
       list.map((i) => i.name),
       list.map((i) => i.lastInboundAt),
+      list.map((i) => i.parentUserId),
     ];
     const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
       `WITH x AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS x(t, p, w, u, n, ts)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
        ), found AS (
          -- By wa_id first, else by user_id; two joins so each uses its unique index.
-         SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts FROM (
-           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+         SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts, pu FROM (
+           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
            UNION ALL
-           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
+           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
          ) m ORDER BY p, w, u, pref
        ), upd AS (
          UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
-           profile_name = COALESCE(f.n, c.profile_name), updated_at = now()
+           profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
          FROM found f WHERE c.id = f.id
          RETURNING f.id, f.p, f.w, f.u
        ), ins AS (
-         INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, profile_name, last_inbound_at, updated_at)
-         SELECT x.t, x.p, x.w, x.u, x.n, to_timestamp(x.ts), now() FROM x
+         INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
+         SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
          WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
          ON CONFLICT DO NOTHING
          RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
@@ -390,6 +514,64 @@ export class WebhookRecorder {
           again.find((r) => r.provider_id === i.providerId && i.userId !== null && r.user_id === i.userId);
         if (row) ids.set(i.key, row.id);
       }
+    }
+    return ids;
+  }
+
+  /**
+   * Moves each contact whose BSUID changed to its new user_id (and parent), found by wa_id or its old user_id: the
+   * same row, so history, session and opt-out stay with it. A contact that already holds the new id (a message from
+   * the new id was recorded first) is left as it is rather than merged.
+   */
+  private async moveContacts(moves: IdentityMove[]): Promise<void> {
+    await this.prisma.pool.query(
+      `UPDATE contacts c SET user_id = x.nu, parent_user_id = COALESCE(x.np, c.parent_user_id), updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(p, w, ou, nu, np)
+       WHERE c.provider_id = x.p AND (c.wa_id = x.w OR c.user_id = x.ou) AND c.user_id IS DISTINCT FROM x.nu
+         AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.provider_id = x.p AND o.user_id = x.nu)`,
+      [moves.map((m) => m.providerId), moves.map((m) => m.waId), moves.map((m) => m.oldUserId), moves.map((m) => m.newUserId), moves.map((m) => m.newParentUserId)],
+    );
+  }
+
+  /**
+   * Links edits and revokes to the message they change (same number): edited_at / revoked_at set; a revoked message
+   * whose step has not run is cancelled (state `revoked`). The contact rows are locked first, as a flow step locks
+   * them, so a step that already began finishes first and a revoke never lands in the middle of one.
+   */
+  private async applyEditsAndRevokes(changes: { providerId: string; original: string; revoke: boolean; timestamp: number }[]): Promise<void> {
+    await this.prisma.pool.query(
+      `WITH x AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::float8[]) AS x(p, w, r, ts)
+       ), locked AS (
+         SELECT c.id FROM contacts c
+         WHERE c.id IN (SELECT o.contact_id FROM inbound_messages o JOIN x ON o.provider_id = x.p AND o.wamid = x.w)
+         ORDER BY c.id FOR UPDATE
+       )
+       UPDATE inbound_messages o SET
+         edited_at = CASE WHEN x.r THEN o.edited_at ELSE GREATEST(o.edited_at, to_timestamp(x.ts)) END,
+         revoked_at = CASE WHEN x.r THEN COALESCE(o.revoked_at, to_timestamp(x.ts)) ELSE o.revoked_at END,
+         processed_at = CASE WHEN x.r AND o.state = 'pending' THEN clock_timestamp() ELSE o.processed_at END,
+         flow_run = CASE WHEN x.r AND o.state = 'pending' THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb ELSE o.flow_run END,
+         state = CASE WHEN x.r AND o.state = 'pending' THEN 'revoked' ELSE o.state END
+       FROM x
+       WHERE o.provider_id = x.p AND o.wamid = x.w AND (o.contact_id IS NULL OR o.contact_id IN (SELECT id FROM locked))`,
+      [changes.map((c) => c.providerId), changes.map((c) => c.original), changes.map((c) => c.revoke), changes.map((c) => c.timestamp)],
+    );
+  }
+
+  /** Existing contacts by wa_id, else user_id (never created): identity key → contact id. */
+  private async findContacts(list: { key: string; providerId: string; waId?: string; userId?: string }[]): Promise<Map<string, string>> {
+    const { rows } = await this.prisma.pool.query<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }>(
+      `SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
+       JOIN contacts c ON c.provider_id = x.p AND (c.wa_id = x.w OR c.user_id = x.u)`,
+      [list.map((i) => i.providerId), list.map((i) => i.waId ?? null), list.map((i) => i.userId ?? null)],
+    );
+    const ids = new Map<string, string>();
+    for (const i of list) {
+      const row =
+        rows.find((r) => r.provider_id === i.providerId && i.waId !== undefined && r.wa_id === i.waId) ??
+        rows.find((r) => r.provider_id === i.providerId && i.userId !== undefined && r.user_id === i.userId);
+      if (row) ids.set(i.key, row.id);
     }
     return ids;
   }

@@ -42,7 +42,7 @@ export class WebhookController {
 
   /**
    * Notification: signature checked over the raw bytes (401), JSON parsed (400), content recorded in Postgres
-   * and only then acknowledged with 200; content Postgres cannot take as is is stored escaped (or, failing that,
+   * and only then acknowledged with 200 (a signed JSON body of any shape is kept raw with what was wrong, and 200); content Postgres cannot take as is is stored escaped (or, failing that,
    * as its raw bytes) and acknowledged too. 503 only when Postgres cannot be written at all, so Meta retries.
    */
   @Post()
@@ -82,11 +82,24 @@ export class WebhookController {
       }
     }
 
+    // Signed and JSON (the body parser answered 400 otherwise): whatever its shape, it is kept and acknowledged, so
+    // that Meta never retries it for days (another product on the same URL, a shape Meta adds tomorrow, …).
     const webhook = parseWebhook(req.body);
-    if (!webhook.ok) return answer(400, 'not_a_webhook', { message: webhook.reason });
+    if (!webhook.ok) {
+      try {
+        await this.recorder.keepNonconforming({ target, reason: webhook.reason, body: req.body, rawBody: raw });
+      } catch (err) {
+        this.log.error(`could not keep a non-conforming webhook (answering 503 so Meta retries): ${(err as Error).message}`);
+        return answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });
+      }
+      this.metrics.nonconforming.inc({ problem: 'not_whatsapp' });
+      this.log.warn(`kept a signed webhook for ${tenant}/${team} that is not a WhatsApp notification: ${webhook.reason.slice(0, 200)}`);
+      return answer(200, 'nonconforming', { received: true });
+    }
 
     try {
       const outcome = await this.recorder.record({ target, webhook, rawBody: raw });
+      for (const problem of outcome.nonconforming) this.metrics.nonconforming.inc({ problem });
       const duplicate = outcome.messages + outcome.statuses > 0 && outcome.newMessages + outcome.newStatuses === 0;
       const kind = outcome.keptRaw
         ? 'kept_raw'
