@@ -83,7 +83,10 @@ export class GraphApiController {
     const errors = validateSendBody(body);
     if (errors.length > 0) {
       state.reject('invalid_body');
-      return invalidParameter(errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; '));
+      const details = errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
+      // A rule Meta has its own code for (132018: template parameter format) is answered with that code.
+      const specific = errors.find((e) => e.code !== undefined)?.code;
+      return specific === undefined ? invalidParameter(details) : graphError(400, specific, { details });
     }
     const msg = body as { to: string; type: string; template?: unknown; biz_opaque_callback_data?: string };
     const injected = this.injectedError(phoneNumberId, msg.to);

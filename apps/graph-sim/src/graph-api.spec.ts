@@ -255,6 +255,21 @@ describe('injected send errors', () => {
     },
   );
 
+  it('answers a template text parameter with a newline, a tab or 5 spaces with 400 / 132018, as Meta does', async () => {
+    for (const text of ['a\nb', 'a\tb', 'a     b']) {
+      const r = await api.send(PN, TOKEN, {
+        messaging_product: 'whatsapp',
+        to: '15550001',
+        type: 'template',
+        template: { name: 'order_confirmation', language: { code: 'en' }, components: [{ type: 'body', parameters: [{ type: 'text', text }] }] },
+      });
+      expect(r.status).toBe(400);
+      expectGraphError(r.body, 132018);
+      expect(r.body.error.error_data.details).toMatch(/^template\.components\[0\]\.parameters\[0\]\.text: must not hold/);
+    }
+    expect((await api.get('/sim/messages')).body).toEqual([]);
+  });
+
   it('injects errors with a probability, repeatably for the same seed', async () => {
     const run = async () => {
       await api.post('/sim/reset', {});

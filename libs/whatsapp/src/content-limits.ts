@@ -160,6 +160,7 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
       if (!bad) return;
       ctx.addIssue({
         code: 'custom',
+        params: { graphCode: 132018 },
         message: bad[0].startsWith(' ')
           ? `must not hold more than ${CONTENT_LIMITS.templateParamSpaces} consecutive spaces (Meta error 132018)`
           : 'must not hold a newline or tab (Meta error 132018)',
@@ -474,7 +475,8 @@ export function checkContent(schema: z.ZodType, value: unknown, prefix: string):
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: formatPath([...path, key]), message: 'unknown field' }));
     }
-    return [{ path: formatPath(path), message: issue.message }];
+    const code: unknown = issue.code === 'custom' ? issue.params?.graphCode : undefined;
+    return [{ path: formatPath(path), message: issue.message, ...(typeof code === 'number' && { code }) }];
   });
 }
 

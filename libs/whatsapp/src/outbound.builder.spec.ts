@@ -927,20 +927,21 @@ const edges: { name: string; config: unknown; errors: ContentError[] }[] = [
       {
         path: 'template.components[0].parameters[0].text',
         message: 'must not hold more than 4 consecutive spaces (Meta error 132018)',
+        code: 132018,
       },
     ],
   },
   {
     name: 'template param with a newline',
     config: template(textParam('line 1\nline 2')),
-    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)' }],
+    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)', code: 132018 }],
   },
   {
     name: 'template param with a tab',
     config: template({
       components: [{ type: 'header', parameters: [{ type: 'text', text: 'a\tb' }] }],
     }),
-    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)' }],
+    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)', code: 132018 }],
   },
   // template name and language
   { name: 'template name with digits and _', config: template({ name: 'order_update_2' }), errors: [] },
@@ -995,6 +996,7 @@ describe('content limits at their edges (code points, emoji, uniqueness, templat
       {
         path: 'template.components[0].parameters[0].text',
         message: 'must not hold more than 4 consecutive spaces (Meta error 132018)',
+        code: 132018,
       },
     ]);
     expect(buildMessageBody(template({ name: '{{tpl}}' }) as ReplyContent, TO)).toEqual({
@@ -1010,7 +1012,7 @@ describe('content limits at their edges (code points, emoji, uniqueness, templat
       template: { name: 'order_update', language: { code: 'en' }, ...textParam('a\tb') },
     };
     expect(validateMessageBody(body)).toEqual([
-      { path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)' },
+      { path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)', code: 132018 },
     ]);
   });
 });

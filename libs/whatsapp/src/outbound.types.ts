@@ -7,6 +7,8 @@ export interface ContentError {
   path: string;
   /** What is wrong, e.g. `at most 3 reply buttons`. */
   message: string;
+  /** Meta's own error code for this rule, where it has one (132018: template parameter format); else Meta says 100. */
+  code?: number;
 }
 
 /**
