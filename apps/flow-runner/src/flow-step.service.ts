@@ -19,6 +19,7 @@ export type StepOutcome =
   | 'opted_in'
   | 'refused_opted_out'
   | 'provider_missing'
+  | 'group_skipped'
   | 'error';
 
 /** What one step did. */
@@ -77,11 +78,17 @@ interface Plan {
   flowName?: string;
   trace?: string[];
   error?: string;
+  /** Why the message was not run through a flow, when that needs saying (flow_run.reason). */
+  reason?: string;
   /** New opt-out state of the contact, when the message changed it. */
   optedOut?: boolean;
 }
 
 const MISSING_SESSION: FlowSession = { status: 'idle', vars: {} };
+
+/** flow_run.reason of a group message (outcome `group_skipped`). */
+export const GROUP_SKIP_REASON =
+  'group message: flows run one-to-one conversations, so a message written in a WhatsApp group is recorded and not answered';
 
 /**
  * One conversation step = one transaction: lock the contact, take its oldest pending inbound message, run the
@@ -221,7 +228,7 @@ export class FlowStepService {
         JSON.stringify(s?.vars ?? {}),
         plan.error ?? null,
         failed ? 'failed' : 'processed',
-        JSON.stringify({ outcome: plan.outcome, flow: plan.flowName ?? null, trace: plan.trace ?? [], replies: bodies.length }),
+        JSON.stringify({ outcome: plan.outcome, flow: plan.flowName ?? null, trace: plan.trace ?? [], replies: bodies.length, ...(plan.reason && { reason: plan.reason }) }),
       ],
     });
     return {
@@ -249,6 +256,11 @@ export class FlowStepService {
     }
 
     const m = message.payload as InboundMessageEvent;
+    // Flows are one-to-one conversations (a session, waits, opt-out per person): answering one participant's step in
+    // a whole group would post a private conversation to everyone. The message stays in the history, unanswered.
+    if (m.groupId !== undefined) {
+      return { outcome: 'group_skipped', replies: [], businessInitiated: false, reason: GROUP_SKIP_REASON };
+    }
     if (m.type === 'text' && isKeyword(m.text, team.optOutKeywords)) {
       return {
         outcome: 'opted_out',

@@ -18,7 +18,37 @@ const mediaInput = z
   .strict();
 
 const MEDIA_KINDS = ['image', 'document', 'audio', 'video', 'sticker'] as const;
-const CONTENT_KINDS = ['text', 'button_reply', 'list_reply', 'button', 'location', 'reaction', ...MEDIA_KINDS] as const;
+const CONTENT_KINDS = [
+  'text',
+  'button_reply',
+  'list_reply',
+  'nfm_reply',
+  'button',
+  'location',
+  'reaction',
+  'contacts',
+  'order',
+  'system',
+  'edit',
+  'revoke',
+  ...MEDIA_KINDS,
+] as const;
+
+/** `referral` of a message that came from a click-to-WhatsApp ad or a post (Meta's field names). */
+const referralInput = z
+  .object({
+    source_url: z.string(),
+    source_id: z.string(),
+    source_type: z.enum(['ad', 'post']),
+    headline: z.string().optional(),
+    body: z.string().optional(),
+    media_type: z.enum(['image', 'video']).optional(),
+    image_url: z.string().optional(),
+    video_url: z.string().optional(),
+    thumbnail_url: z.string().optional(),
+    ctwa_clid: z.string().optional(),
+  })
+  .strict();
 
 /** Body of `POST /sim/inbound`: who writes to which number, and exactly one kind of content. */
 export const inboundInputSchema = z
@@ -44,6 +74,50 @@ export const inboundInputSchema = z
       .strict()
       .optional(),
     reaction: z.object({ message_id: z.string(), emoji: z.string().optional() }).strict().optional(),
+    /** A WhatsApp Flow answered: `response_json` is the JSON string Meta forwards. */
+    nfm_reply: z.object({ name: z.string().optional(), body: z.string().optional(), response_json: z.string() }).strict().optional(),
+    /** Shared contact cards, as Meta sends them (`name`, `phones`, `emails`, …). */
+    contacts: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
+    order: z
+      .object({
+        catalog_id: z.string().min(1),
+        text: z.string().optional(),
+        product_items: z
+          .array(z.object({ product_retailer_id: z.string().min(1), quantity: z.number().int().positive(), item_price: z.number().nonnegative(), currency: z.string().length(3) }).strict())
+          .min(1),
+      })
+      .strict()
+      .optional(),
+    /**
+     * A change on the user's side: `user_changed_number` (with the new `wa_id`) or `user_changed_user_id` (with the new
+     * `user_id` and `parent_user_id`; the message comes from the old `user_id`). Sent without a contacts array, as Meta does.
+     */
+    system: z
+      .object({
+        type: z.enum(['user_changed_number', 'user_changed_user_id']),
+        body: z.string().optional(),
+        wa_id: z.string().optional(),
+        user_id: z.string().optional(),
+        parent_user_id: z.string().optional(),
+      })
+      .strict()
+      .superRefine((v, ctx) => {
+        if (v.type === 'user_changed_number' && !v.wa_id) ctx.addIssue({ code: 'custom', path: ['wa_id'], message: 'user_changed_number needs the new wa_id' });
+        if (v.type === 'user_changed_user_id' && !v.user_id) ctx.addIssue({ code: 'custom', path: ['user_id'], message: 'user_changed_user_id needs the new user_id' });
+      })
+      .optional(),
+    /** The user edited an earlier message: its new text (or caption). */
+    edit: z.object({ original_message_id: z.string().min(1), text: z.string() }).strict().optional(),
+    /** The user deleted an earlier message for everyone. */
+    revoke: z.object({ original_message_id: z.string().min(1) }).strict().optional(),
+    /** The user's parent BSUID (contacts[].parent_user_id and the message's from_parent_user_id). */
+    parent_user_id: z.string().optional(),
+    /** The message was written in this group (Groups API): `from` is the participant. */
+    group_id: z.string().min(1).optional(),
+    /** The click-to-WhatsApp ad or post the user came from. */
+    referral: referralInput.optional(),
+    /** A product enquiry: the catalog product the user asks about (context.referred_product). */
+    referred_product: z.object({ catalog_id: z.string().min(1), product_retailer_id: z.string().min(1) }).strict().optional(),
     image: mediaInput.optional(),
     document: mediaInput.optional(),
     audio: mediaInput.optional(),
@@ -65,11 +139,40 @@ export const inboundInputSchema = z
 /** A validated `POST /sim/inbound` body. */
 export type InboundInput = z.infer<typeof inboundInputSchema>;
 
+/**
+ * Body of `POST /sim/user-actions`: a user clicked a link of a marketing message. Meta's documented payload carries
+ * only the click; `from`, `user_id` (sent as a contacts entry) and `message_id` are added only when given.
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/track-click-events
+ */
+export const userActionInputSchema = z
+  .object({
+    phone_number_id: z.string().min(1),
+    from: z.string().min(1).optional(),
+    user_id: z.string().min(1).optional(),
+    name: z.string().optional(),
+    message_id: z.string().min(1).optional(),
+    timestamp: z.number().int().positive().optional(),
+    click_component: z.enum(['cta', 'body']).optional(),
+    product_id: z.string().optional(),
+    click_id: z.string().optional(),
+    tracking_token: z.string().optional(),
+  })
+  .strict();
+
+/** A validated `POST /sim/user-actions` body. */
+export type UserActionInput = z.infer<typeof userActionInputSchema>;
+
+/** Body of `POST /sim/webhooks/raw`: any JSON, signed with the number's app secret and delivered like a webhook. */
+export const rawWebhookInputSchema = z
+  .object({ phone_number_id: z.string().min(1), body: z.unknown().refine((v) => v !== undefined, 'body is required (any JSON value)') })
+  .strict();
+
 /** An inbound message ready to post: the message object and its contact. */
 interface BuiltInbound {
   wamid: string;
   number: PhoneNumber;
-  contact: Record<string, unknown>;
+  /** Absent for system messages. */
+  contact?: Record<string, unknown>;
   message: Record<string, unknown>;
 }
 
@@ -100,11 +203,13 @@ export class InboundService {
         const contacts: Record<string, unknown>[] = [];
         const seen = new Set<string>();
         for (const c of chunk) {
+          if (!c.contact) continue;
           const key = JSON.stringify(c.contact);
           if (!seen.has(key)) contacts.push(c.contact);
           seen.add(key);
         }
-        const payload = webhookEnvelope(chunk[0].number, { contacts, messages: chunk.map((c) => c.message) });
+        // System messages come without a contacts array (Meta's system messages reference).
+        const payload = webhookEnvelope(chunk[0].number, { ...(contacts.length && { contacts }), messages: chunk.map((c) => c.message) });
         this.delivery.send('inbound', chunk[0].number, payload, chunk.map((c) => c.wamid));
       }
     }
@@ -120,9 +225,14 @@ export class InboundService {
       const { id, from, ...flags } = input.context;
       message.context = id !== undefined ? { from: from ?? number.display_phone_number, id, ...flags } : { ...flags };
     }
+    if (input.referred_product) message.context = { ...(message.context as object | undefined), referred_product: input.referred_product };
     message.from = input.from;
+    if (input.user_id) message.from_user_id = input.user_id;
+    if (input.parent_user_id) message.from_parent_user_id = input.parent_user_id;
+    if (input.group_id) message.group_id = input.group_id;
     message.id = wamid;
     message.timestamp = timestamp;
+    if (input.referral) message.referral = input.referral;
     let type: string;
     if (input.text !== undefined) {
       type = 'text';
@@ -142,14 +252,46 @@ export class InboundService {
     } else if (input.reaction) {
       type = 'reaction';
       message.reaction = input.reaction;
+    } else if (input.nfm_reply) {
+      type = 'interactive';
+      message.interactive = { type: 'nfm_reply', nfm_reply: { name: 'flow', body: 'Sent', ...input.nfm_reply } };
+    } else if (input.contacts) {
+      type = 'contacts';
+      message.contacts = input.contacts;
+    } else if (input.order) {
+      type = 'order';
+      message.order = input.order;
+    } else if (input.system) {
+      type = 'system';
+      const s = input.system;
+      const name = input.name ?? input.from;
+      message.system =
+        s.type === 'user_changed_number'
+          ? { body: s.body ?? `User ${name} changed from ${input.from} to ${s.wa_id}`, wa_id: s.wa_id, type: s.type }
+          : {
+              body: s.body ?? `User ${name} changed their business-scoped user ID`,
+              user_id: s.user_id,
+              ...(s.parent_user_id && { parent_user_id: s.parent_user_id }),
+              type: s.type,
+            };
+    } else if (input.edit) {
+      type = 'edit';
+      message.edit = { original_message_id: input.edit.original_message_id, message: { type: 'text', text: { body: input.edit.text } } };
+    } else if (input.revoke) {
+      type = 'revoke';
+      message.revoke = { original_message_id: input.revoke.original_message_id };
     } else {
       const kind = MEDIA_KINDS.find((k) => input[k] !== undefined)!;
       type = kind;
       message[kind] = this.media(number, kind, input[kind]!);
     }
     message.type = type;
-    const contact: Record<string, unknown> = { profile: { name: input.name ?? input.from }, wa_id: input.from };
-    if (input.user_id) contact.user_id = input.user_id;
+    let contact: Record<string, unknown> | undefined;
+    if (type !== 'system') {
+      contact = { profile: { name: input.name ?? input.from }, wa_id: input.from };
+      if (input.user_id) contact.user_id = input.user_id;
+      if (input.parent_user_id) contact.parent_user_id = input.parent_user_id;
+    }
     this.state.addInbound({
       wamid,
       phone_number_id: number.phone_number_id,
@@ -160,6 +302,35 @@ export class InboundService {
       attempts: 0,
     });
     return { wamid, number, contact, message };
+  }
+
+  /** Posts a `user_actions` webhook (a marketing message link click); 404 for an unknown number. */
+  sendUserAction(input: UserActionInput): { error: string; status: number } | undefined {
+    const number = this.state.numbers.get(input.phone_number_id);
+    if (!number) return { status: 404, error: `unknown phone_number_id ${input.phone_number_id}` };
+    const click: Record<string, unknown> = {};
+    for (const k of ['click_component', 'product_id', 'click_id', 'tracking_token'] as const) if (input[k] !== undefined) click[k] = input[k];
+    const action: Record<string, unknown> = {
+      action_type: 'marketing_messages_link_click',
+      timestamp: String(input.timestamp ?? Math.floor(Date.now() / 1000)),
+      marketing_messages_link_click_data: click,
+    };
+    if (input.message_id) action.message_id = input.message_id;
+    const value: Record<string, unknown> = {};
+    if (input.from || input.user_id) {
+      value.contacts = [{ profile: { name: input.name ?? input.from ?? input.user_id }, ...(input.from && { wa_id: input.from }), ...(input.user_id && { user_id: input.user_id }) }];
+    }
+    value.user_actions = [action];
+    this.delivery.send('inbound', number, webhookEnvelope(number, value));
+    return undefined;
+  }
+
+  /** Signs and delivers any JSON body to the number's webhook URL (retried until a 2xx like any webhook). */
+  sendRaw(phoneNumberId: string, body: unknown): { error: string; status: number } | undefined {
+    const number = this.state.numbers.get(phoneNumberId);
+    if (!number) return { status: 404, error: `unknown phone_number_id ${phoneNumberId}` };
+    this.delivery.send('inbound', number, body);
+    return undefined;
   }
 
   private media(number: PhoneNumber, kind: (typeof MEDIA_KINDS)[number], input: z.infer<typeof mediaInput>): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { BadRequestException, Body, Controller, Delete, Get, HttpCode, NotFoundE
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { InvalidJson } from './json-body';
-import { InboundInput, InboundService, inboundInputSchema } from './inbound.service';
+import { InboundInput, InboundService, inboundInputSchema, rawWebhookInputSchema, userActionInputSchema } from './inbound.service';
 import { PhoneNumber, SentMessage, SimStateService } from './sim-state.service';
 import { StatusEmitterService, waId } from './status-emitter.service';
 import { templateSchema } from './templates';
@@ -130,6 +130,25 @@ export class SimControlController {
     const list = Array.isArray(body) ? body : (body as { messages?: unknown } | null)?.messages;
     const inputs = parse(z.array(inboundInputSchema).min(1).max(10_000), list);
     return { wamids: this.sendInbound(inputs) };
+  }
+
+  /** A user clicks a link of a marketing message: a `user_actions` webhook. */
+  @Post('user-actions')
+  @HttpCode(202)
+  userAction(@Body() body: unknown): { sent: true } {
+    const r = this.inboundService.sendUserAction(parse(userActionInputSchema, body));
+    if (r) throw new NotFoundException({ error: r.error });
+    return { sent: true };
+  }
+
+  /** Any JSON body, signed and delivered to the number's webhook URL (shapes Meta may send that nothing else builds). */
+  @Post('webhooks/raw')
+  @HttpCode(202)
+  rawWebhook(@Body() body: unknown): { sent: true } {
+    const input = parse(rawWebhookInputSchema, body);
+    const r = this.inboundService.sendRaw(input.phone_number_id, input.body);
+    if (r) throw new NotFoundException({ error: r.error });
+    return { sent: true };
   }
 
   private sendInbound(inputs: InboundInput[]): string[] {

@@ -40,6 +40,16 @@ const env = new Environment({
   .registerVariable({ name: 'list_reply', schema: { id: 'string', title: 'string', description: 'string' } })
   .registerVariable({ name: 'location', schema: { latitude: 'double', longitude: 'double', name: 'string', address: 'string' } })
   .registerVariable({ name: 'contact', schema: { wa_id: 'string', user_id: 'string', name: 'string', opted_out: 'bool' } })
+  .registerVariable({
+    name: 'referral',
+    schema: { source_url: 'string', source_id: 'string', source_type: 'string', headline: 'string', body: 'string', media_type: 'string', ctwa_clid: 'string' },
+    description: 'The click-to-WhatsApp ad or post the user came from (empty strings when none)',
+  })
+  .registerVariable({
+    name: 'referred_product',
+    schema: { catalog_id: 'string', product_retailer_id: 'string' },
+    description: 'The catalog product the user asked about (empty strings when none)',
+  })
   .registerVariable('vars', 'map')
   .registerVariable('last_message_time', 'int')
   .registerVariable('now', 'int')
@@ -316,6 +326,19 @@ export function buildExpressionScope(context: RunContext, vars: Record<string, u
       longitude: loc?.longitude ?? 0,
       name: cap(loc?.name),
       address: cap(loc?.address),
+    },
+    referral: {
+      source_url: cap(e?.referral?.source_url),
+      source_id: cap(e?.referral?.source_id),
+      source_type: cap(e?.referral?.source_type),
+      headline: cap(e?.referral?.headline),
+      body: cap(e?.referral?.body),
+      media_type: cap(e?.referral?.media_type),
+      ctwa_clid: cap(e?.referral?.ctwa_clid),
+    },
+    referred_product: {
+      catalog_id: cap(e?.referred_product?.catalog_id),
+      product_retailer_id: cap(e?.referred_product?.product_retailer_id),
     },
     contact: {
       wa_id: context.contact.wa_id ?? '',

@@ -125,6 +125,21 @@ export interface FlowEvent {
   location?: { latitude: number; longitude: number; name?: string; address?: string };
   /** Media of image/video/audio/document/sticker messages. */
   media?: { id?: string; mime_type?: string; caption?: string; filename?: string };
+  /** The click-to-WhatsApp ad or post the user came from (Meta's `referral`). */
+  referral?: FlowReferral;
+  /** The catalog product the user asked about (Meta's `context.referred_product`). */
+  referred_product?: { catalog_id: string; product_retailer_id: string };
+}
+
+/** Meta's `referral` of a message, as flows read it (`referral.*`). */
+export interface FlowReferral {
+  source_url?: string;
+  source_id?: string;
+  source_type?: string;
+  headline?: string;
+  body?: string;
+  media_type?: string;
+  ctwa_clid?: string;
 }
 
 /** The contact a run is for. */

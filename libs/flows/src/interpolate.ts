@@ -20,6 +20,8 @@ export const PLACEHOLDER_ROOTS: Record<string, readonly string[]> = {
   button: ['id', 'title'],
   list: ['id', 'title', 'description'],
   location: ['latitude', 'longitude', 'name', 'address'],
+  referral: ['source_url', 'source_id', 'source_type', 'headline', 'body', 'media_type', 'ctwa_clid'],
+  referred_product: ['catalog_id', 'product_retailer_id'],
 };
 
 /** A placeholder or syntax problem found in one string. */
@@ -107,6 +109,12 @@ function lookup(name: string, scope: InterpolationScope): unknown {
       break;
     case 'location':
       base = e?.location;
+      break;
+    case 'referral':
+      base = e?.referral;
+      break;
+    case 'referred_product':
+      base = e?.referred_product;
       break;
     case 'vars':
       base = scope.vars;
