@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '@gtc/db';
-import { createTestProvider, installFlows, startService, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
+import { createTestProvider, installFlows, ServiceProcess, startService, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
 
 // The kinds Meta documents, end to end: graph-sim sends them as Meta does, ingress records them, flow-runner runs
 // (or deliberately does not run) the flow, sender sends the replies back through graph-sim.
@@ -36,7 +36,9 @@ triggers:
     target: route
 `;
 
+const ADMIN_KEY = 'conformance-admin-key-0123456789abcdef';
 let stack: Stack;
+let admin: ServiceProcess;
 let p: TestProvider;
 let n = 0;
 const user = () => `4917${String(Date.now() % 1e7).padStart(7, '0')}${++n}`;
@@ -72,9 +74,18 @@ beforeAll(async () => {
   await installFlows(prisma, p, { 'conformance.ygtc': FLOW });
   stack = await startStack({ databaseUrl, redisUrl, redisPrefix: `${redisPrefix}-conf`, env: { RECONCILE_INTERVAL_MS: '1000' } });
   await stack.register(p);
+  admin = await startService('admin', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: `${redisPrefix}-conf`, ADMIN_API_KEY: ADMIN_KEY });
 }, 120_000);
 
+/** GET on the admin API with the admin key. */
+async function adminGet(path: string): Promise<any> {
+  const res = await fetch(`${admin.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  expect(res.status, path).toBe(200);
+  return res.json();
+}
+
 afterAll(async () => {
+  await admin?.kill();
   await stack?.stop();
   await prisma.$disconnect();
 });
@@ -108,6 +119,11 @@ describe('graph-sim → ingress → flow-runner → sender, for the kinds Meta d
     expect((await row(original)).editedAt).not.toBeNull();
     // The edit's own step ran (processed, above) and sent nothing.
     expect(await sentTo(from)).toEqual(['echo helo']);
+    // The operator's history links both ways.
+    const shown = await adminGet(`/v1/tenants/${p.tenantSlug}/messages/${(await row(original)).id}`);
+    expect(shown).toMatchObject({ wamid: original, edited_at: expect.any(String), revoked_at: null, changes: [{ wamid: edit, type: 'edit', text: 'hello' }] });
+    const shownEdit = await adminGet(`/v1/tenants/${p.tenantSlug}/messages/${e.id}`);
+    expect(shownEdit).toMatchObject({ type: 'edit', original_wamid: original, original_id: shown.id });
   });
 
   it('a revoke before the step runs cancels it: the next message is answered, the revoked one never', async () => {
@@ -131,6 +147,8 @@ describe('graph-sim → ingress → flow-runner → sender, for the kinds Meta d
       ['text', 'processed'],
     ]);
     expect(rows[0].revokedAt).not.toBeNull();
+    const shown = await adminGet(`/v1/tenants/${p.tenantSlug}/messages/${rows[0].id}`);
+    expect(shown).toMatchObject({ state: 'revoked', revoked_at: expect.any(String), changes: [{ type: 'revoke', wamid: rows[1].wamid }] });
   });
 
   it('a group message is recorded with its group and skipped with a recorded reason: nothing is sent to the group or the participant', async () => {
@@ -142,6 +160,7 @@ describe('graph-sim → ingress → flow-runner → sender, for the kinds Meta d
     expect(r.flowRun).toMatchObject({ outcome: 'group_skipped', replies: 0 });
     expect((r.flowRun as any).reason).toMatch(/group/);
     expect((r.payload as any).groupId).toBe(groupId);
+    expect(await adminGet(`/v1/tenants/${p.tenantSlug}/messages/${r.id}`)).toMatchObject({ group_id: groupId, flow_run: { outcome: 'group_skipped' } });
     // The participant's own conversation still works, and the group message left it untouched.
     await inbound({ from, text: 'just me' });
     await expect.poll(() => sentTo(from), { timeout: 30_000 }).toEqual(['echo just me']);

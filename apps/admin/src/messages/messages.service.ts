@@ -41,8 +41,9 @@ export function outboundView(m: OutboundMessage) {
   };
 }
 
-/** An inbound message as the API shows it. */
+/** An inbound message as the API shows it, with what the user changed (edits, revokes) and what could not be read. */
 export function inboundView(m: InboundMessage) {
+  const p = (m.payload ?? {}) as { problems?: unknown; groupId?: unknown };
   return {
     id: m.id,
     direction: 'inbound' as const,
@@ -57,7 +58,21 @@ export function inboundView(m: InboundMessage) {
     received_at: m.receivedAt,
     processed_at: m.processedAt,
     has_media: !!mediaOf(m),
+    /** What could not be read in the message (the rest is shown as received). */
+    problems: Array.isArray(p.problems) ? p.problems : [],
+    /** The WhatsApp group it was written in, if any (not answered by flows). */
+    group_id: typeof p.groupId === 'string' ? p.groupId : null,
+    /** For an edit or a revoke: the wamid of the message it changes. */
+    original_wamid: m.originalWamid,
+    edited_at: m.editedAt,
+    revoked_at: m.revokedAt,
   };
+}
+
+/** An edit or revoke of a message, as its history shows it. */
+function changeView(m: InboundMessage) {
+  const edit = (m.payload as { edit?: { text?: string } } | null)?.edit;
+  return { id: m.id, wamid: m.wamid, type: m.type, text: edit?.text ?? null, sent_at: m.sentAt, received_at: m.receivedAt };
 }
 
 /** A status webhook row as it appears in a message's timeline. */
@@ -138,7 +153,17 @@ export class MessagesService {
     }
     const inbound = await this.prisma.client.inboundMessage.findFirst({ where: { id, tenantId: tenant.id } });
     if (!inbound) throw notFound(`message ${id} not found`);
-    return inboundView(inbound);
+    // The links both ways: the edits and revokes of this message, and the message an edit or revoke changes.
+    const [changes, original] = await Promise.all([
+      this.prisma.client.inboundMessage.findMany({
+        where: { tenantId: tenant.id, providerId: inbound.providerId, originalWamid: inbound.wamid },
+        orderBy: [{ sentAt: 'asc' }, { arrival: 'asc' }],
+      }),
+      inbound.originalWamid
+        ? this.prisma.client.inboundMessage.findFirst({ where: { tenantId: tenant.id, providerId: inbound.providerId, wamid: inbound.originalWamid }, select: { id: true } })
+        : null,
+    ]);
+    return { ...inboundView(inbound), changes: changes.map(changeView), original_id: original?.id ?? null };
   }
 
   /**
