@@ -52,7 +52,7 @@ export class RetentionService extends PeriodicTask {
     return {
       inbound: await this.prune(
         `DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages
-           WHERE state IN ('processed','failed','ignored') AND received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
+           WHERE state IN ('processed','failed','ignored','revoked') AND received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
         dedupDays,
       ),
       // Status events go with their message (foreign key ON DELETE CASCADE).
