@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { Prisma, PrismaService } from '@gtc/db';
 import { createWorker, jobIds, OutboundJob, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
-import { checkTemplateSend, GRAPH_ERROR_ACTIONS, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
+import { checkTemplateSend, classifyGraphError, GRAPH_ERROR_ACTIONS, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
 import { DelayedError, Job, Worker } from 'bullmq';
 import { orderingWait, releasesNext } from './ordering-gate';
 import { OutboundStore, SendableMessage } from './outbound.store';
@@ -165,6 +165,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const pending = await this.store.recordSent(m.id, wamid);
     this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'sent' });
     const applied = pending ? await this.statuses.applyPending(wamid) : [];
+    for (const a of applied) await this.pauseOnFailedStatus(a);
     if (releasesNext(p.ordering, 'sent') || applied.some((a) => releasesNext(p.ordering, a.state))) await this.wakeNext(m);
   }
 
@@ -233,8 +234,23 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 
-  /** Called by the status worker after a status moved a message: wakes the next one if the policy released it. */
+  /**
+   * A `failed` status whose code says the number (credentials or account) is broken, not the message (Meta reports
+   * 131042 payment or 131031 locked this way too): pause the number so that its queued messages wait for an admin
+   * instead of failing one by one. The failed message itself stays failed: it got a wamid, it is never sent again.
+   */
+  private async pauseOnFailedStatus(applied: AppliedStatus): Promise<void> {
+    if (applied.state !== 'failed' || applied.errorCode === null) return;
+    const cls = classifyGraphError({ code: applied.errorCode });
+    if (GRAPH_ERROR_ACTIONS[cls] !== 'pause_provider') return;
+    const reason = `${cls} (${applied.errorCode}): failed status: ${applied.lastError ?? 'failed'}`;
+    await this.providers.pause(applied.providerId, { errorClass: cls, code: applied.errorCode, reason });
+    this.log.error(`paused provider ${applied.providerId}: ${reason}; its messages stay queued until resumed`);
+  }
+
+  /** Called by the status worker after a status moved a message: pauses the number if the failure says so, and wakes the next one if the policy released it. */
   async onStatusApplied(applied: AppliedStatus): Promise<void> {
+    await this.pauseOnFailedStatus(applied);
     const p = await this.providers.get(applied.providerId);
     if (p && releasesNext(p.ordering, applied.state)) await this.wakeNext(applied);
   }

@@ -10,6 +10,10 @@ export interface AppliedStatus {
   seq: number;
   /** The message's state after the status (unchanged if the status was late or a duplicate). */
   state: string;
+  /** Meta's error code on the message (set by a `failed` status), if any. */
+  errorCode: number | null;
+  /** The message's error text (`title: message` of a `failed` status), if any. */
+  lastError: string | null;
 }
 
 /** Forward-only order of message states; failed is final. */
@@ -69,6 +73,8 @@ export class StatusApplier {
       tenant_id: string;
       seq: number;
       state: string;
+      error_code: number | null;
+      last_error: string | null;
     }>({
       name: 'status-apply',
       text: `WITH ev AS (
@@ -91,7 +97,7 @@ export class StatusApplier {
          WHERE o.id = (SELECT id FROM msg)
            AND ev.status IN ('sent','delivered','read','failed')
            AND CASE WHEN ev.status = 'failed' THEN ${RANK_SQL('o.state')} < 3 ELSE ${RANK_SQL('o.state')} < ${RANK_SQL('ev.status')} END
-         RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state
+         RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error
        ), mark AS (
          UPDATE status_events s SET applied_at = now(), outbound_id = msg.id FROM msg WHERE s.id = $1::uuid RETURNING s.id
        )
@@ -104,7 +110,10 @@ export class StatusApplier {
     if (Number(row.messages) === 0) return { kind: 'no_message', applied: null };
     if (!row.id) return { kind: 'done', applied: null };
     this.metrics.outcomes.inc({ tenant: row.tenant_id, state: row.state });
-    return { kind: 'done', applied: { outboundId: row.id, contactId: row.contact_id, providerId: row.provider_id, seq: row.seq, state: row.state } };
+    return {
+      kind: 'done',
+      applied: { outboundId: row.id, contactId: row.contact_id, providerId: row.provider_id, seq: row.seq, state: row.state, errorCode: row.error_code, lastError: row.last_error },
+    };
   }
 
   /**

@@ -93,6 +93,7 @@ afterAll(async () => {
 });
 
 describe('Graph error codes end to end: code → class → message and provider', () => {
+  // Each test waits out the sender's paused-provider recheck (30 s) after the resume: they get a larger budget.
   it('graph-sim answers each code with the HTTP status Meta uses for it, and the sender acts by class', async () => {
     const shared = await provider();
     const perMessage = [...byOutcome('retried'), ...byOutcome('failed')];
@@ -172,7 +173,35 @@ describe('Graph error codes end to end: code → class → message and provider'
       expect((await received(other.to)).map((r) => r.body.text.body)).toEqual([`${row.code} other`]);
     }
     expect(await prisma.outboundMessage.count({ where: { id: { in: heldIds }, state: 'failed' } })).toBe(0);
-  });
+  }, 180_000);
+
+  it('a failed status with an account-level code (131042 payment) pauses the number too; the next message waits for resume', async () => {
+    const p = await provider();
+    const failing = String(phone);
+    await stack.sim('POST', '/sim/config', {
+      fail: { recipients: [failing], probability: 0, code: 131042, title: 'Business eligibility payment issue', message: 'Business eligibility payment issue', details: 'Message failed to send because there were one or more errors related to your payment method.' },
+    });
+    try {
+      const first = await queueTo(p, ['before the payment problem shows']);
+      expect(first.to).toBe(failing);
+      await expect.poll(async () => (await rowsOf([first.rows[0].id]))[0].state, { timeout: 30_000 }).toBe('failed');
+      expect((await rowsOf([first.rows[0].id]))[0]).toMatchObject({ errorCode: 131042, errorClass: 'delivery_failed' });
+      await expect.poll(async () => (await providerRow(p.providerId)).pausedCode, { timeout: 15_000 }).toBe(131042);
+      expect((await adminApi('GET', p)).json).toMatchObject({ paused: true, paused_class: 'account', paused_code: 131042 });
+
+      const next = await queueTo(p, ['after the payment problem shows']);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect((await rowsOf([next.rows[0].id]))[0]).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(await received(next.to)).toEqual([]);
+
+      expect((await adminApi('POST', p, '/resume')).json.paused).toBe(false);
+      await expect.poll(async () => (await rowsOf([next.rows[0].id]))[0].state, { timeout: 60_000, interval: 500 }).toMatch(/^(delivered|read)$/);
+      // The failed message got a wamid: it is never sent again.
+      expect(await received(failing)).toHaveLength(1);
+    } finally {
+      await stack.sim('POST', '/sim/config', { fail: { recipients: [], probability: 0 } });
+    }
+  }, 120_000);
 
   it('a new access token does not lift an account pause; only resume does', async () => {
     const p = await provider();
@@ -191,5 +220,5 @@ describe('Graph error codes end to end: code → class → message and provider'
     expect((await rowsOf([rows[0].id]))[0].state).toBe('queued');
     expect((await adminApi('POST', p, '/resume')).json.paused).toBe(false);
     await expect.poll(async () => (await rowsOf([rows[0].id]))[0].state, { timeout: 60_000, interval: 500 }).toMatch(/^(delivered|read)$/);
-  });
+  }, 120_000);
 });
