@@ -445,10 +445,16 @@ export class WebhookRecorder {
       if (moves.length) await this.moveContacts(moves);
       const contactIds = await this.upsertContacts([...contacts.values()]);
       const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string }>(
-        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid)
-         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts), CASE WHEN c IS NULL THEN 'ignored' ELSE 'pending' END, o
+        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at)
+         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
+           CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
+           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
+           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
            WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
+         -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
+         LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
+                            WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
          ORDER BY n
          ON CONFLICT (provider_id, wamid) DO NOTHING
          RETURNING id, contact_id, provider_id, wamid`,

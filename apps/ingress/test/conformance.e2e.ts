@@ -221,6 +221,21 @@ describe('documented kinds are normalized', () => {
     expect(((await byWamid(editWamid)).payload as any).edit).toMatchObject({ originalMessageId: edited, text: 'fixed typo' });
   });
 
+  it('a revoke that arrives before its message: the message comes in already revoked, its step never runs', async () => {
+    const from = `1557${String(seq++).padStart(7, '0')}`;
+    const original = unique('late');
+    const revoke = scenario('revoke', p.phoneNumberId);
+    Object.assign(revoke.entry[0].changes[0].value.messages[0], { id: unique('early-revoke'), from, timestamp: now() });
+    revoke.entry[0].changes[0].value.contacts[0].wa_id = from;
+    revoke.entry[0].changes[0].value.messages[0].revoke.original_message_id = original;
+    expect(await post(p, revoke)).toBe(200);
+    const late = envelope(p.phoneNumberId, { contacts: [{ profile: { name: 'L' }, wa_id: from }], messages: [{ from, id: original, timestamp: now(), type: 'text', text: { body: 'late' } }] });
+    expect(await post(p, late)).toBe(200);
+    const o = await prisma.inboundMessage.findUniqueOrThrow({ where: { providerId_wamid: { providerId: p.providerId, wamid: original } } });
+    expect(o).toMatchObject({ state: 'revoked', flowRun: { outcome: 'revoked' } });
+    expect(o.revokedAt).not.toBeNull();
+  });
+
   it('phone_number_id is read on every field: another number\'s account_update is dropped, ours is kept', async () => {
     const mine = envelope(p.phoneNumberId, { event: 'ACCOUNT_UPDATE_MINE', n: seq++ }, 'account_update');
     const theirs = envelope(other.phoneNumberId, { event: 'ACCOUNT_UPDATE_THEIRS', n: seq++ }, 'account_update');
