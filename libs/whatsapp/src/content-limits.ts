@@ -462,7 +462,8 @@ export const CONTENT_SCHEMAS: Record<ContentMode, ContentSchemas> = {
  * (unique ids and titles, rows across sections, link or id) are checked at upload.
  */
 export function editorSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _, ...json } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+  const json: Record<string, unknown> = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+  delete json.$schema; // embedded in another schema
   return json;
 }
 
