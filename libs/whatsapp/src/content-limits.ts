@@ -137,8 +137,14 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
         ctx.addIssue({ code: 'custom', message: format.message });
       }
     });
-    const rule = { ...(max !== undefined && { maxLength: max }), ...(format && { pattern: format.pattern.source }) };
-    const meta = { ...(required && { minLength: 1 }), ...(Object.keys(rule).length > 0 && editorRule(mode, rule)) };
+    const rule = {
+      ...(max !== undefined && { maxLength: max }),
+      ...(format && { pattern: format.pattern.source }),
+    };
+    const meta = {
+      ...(required && { minLength: 1 }),
+      ...(Object.keys(rule).length > 0 && editorRule(mode, rule)),
+    };
     return Object.keys(meta).length > 0 ? schema.meta(meta) : schema;
   };
 
@@ -318,15 +324,27 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
         const { id, title } = (button?.reply ?? {}) as { id?: unknown; title?: unknown };
         if (typeof id === 'string') {
           if (id !== id.trim()) {
-            ctx.addIssue({ code: 'custom', path: [i, 'reply', 'id'], message: 'must not start or end with a space' });
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'reply', 'id'],
+              message: 'must not start or end with a space',
+            });
           }
           if (ids.has(id))
-            ctx.addIssue({ code: 'custom', path: [i, 'reply', 'id'], message: `duplicate button id "${id}"` });
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'reply', 'id'],
+              message: `duplicate button id "${id}"`,
+            });
           ids.add(id);
         }
         if (typeof title === 'string') {
           if (titles.has(title)) {
-            ctx.addIssue({ code: 'custom', path: [i, 'reply', 'title'], message: `duplicate button title "${title}"` });
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'reply', 'title'],
+              message: `duplicate button title "${title}"`,
+            });
           }
           titles.add(title);
         }
@@ -447,7 +465,17 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
     address: text({}).optional(),
   });
 
-  return { text, templateName, languageCode, textObject, templateLanguage, templateComponents, interactive, mediaObject, location };
+  return {
+    text,
+    templateName,
+    languageCode,
+    textObject,
+    templateLanguage,
+    templateComponents,
+    interactive,
+    mediaObject,
+    location,
+  };
 }
 
 /** Content schemas for final text (`send`) and for flow content with placeholders (`draft`). */
@@ -462,7 +490,11 @@ export const CONTENT_SCHEMAS: Record<ContentMode, ContentSchemas> = {
  * (unique ids and titles, rows across sections, link or id) are checked at upload.
  */
 export function editorSchema(schema: z.ZodType): Record<string, unknown> {
-  const json: Record<string, unknown> = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+  const json: Record<string, unknown> = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io: 'input',
+    unrepresentable: 'any',
+  });
   delete json.$schema; // embedded in another schema
   return json;
 }

@@ -11,29 +11,52 @@ import {
 
 /** Each code of WHATSAPP.md "Limits and errors", with the class and action it must get. */
 const codes: { code: number; expected: GraphErrorClass; action: GraphErrorAction }[] = [
-  ...[4, 80007, 130429, 131048, 131056, 133016, 132069].map((code) => ({ code, expected: 'throttled' as const, action: 'retry' as const })),
-  ...[1, 2, 131000, 131016, 131057, 133004].map((code) => ({ code, expected: 'transient' as const, action: 'retry' as const })),
+  ...[4, 80007, 130429, 131048, 131056, 133016, 132069].map((code) => ({
+    code,
+    expected: 'throttled' as const,
+    action: 'retry' as const,
+  })),
+  ...[1, 2, 131000, 131016, 131057, 133004].map((code) => ({
+    code,
+    expected: 'transient' as const,
+    action: 'retry' as const,
+  })),
   { code: 131047, expected: 'window_closed', action: 'fail_message' },
   ...[
-    100, 131008, 131009, 131026, 131049, 131050, 131051, 131053, 132000, 132001, 132005, 132007, 132012, 132015,
-    132016, 132018,
+    100, 131008, 131009, 131026, 131049, 131050, 131051, 131053, 132000, 132001, 132005, 132007, 132012,
+    132015, 132016, 132018,
   ].map((code) => ({ code, expected: 'permanent' as const, action: 'fail_message' as const })),
-  ...[190, 3, 10, 200, 250, 299, 131005].map((code) => ({ code, expected: 'auth' as const, action: 'pause_provider' as const })),
-  ...[133010, 131031, 131042, 131045, 368].map((code) => ({ code, expected: 'account' as const, action: 'pause_provider' as const })),
+  ...[190, 3, 10, 200, 250, 299, 131005].map((code) => ({
+    code,
+    expected: 'auth' as const,
+    action: 'pause_provider' as const,
+  })),
+  ...[133010, 131031, 131042, 131045, 368].map((code) => ({
+    code,
+    expected: 'account' as const,
+    action: 'pause_provider' as const,
+  })),
 ];
 
 describe('Graph error codes: code → class → action', () => {
-  it.each(codes)('code $code → $expected → $action, whatever the HTTP status (or none)', ({ code, expected, action }) => {
-    for (const httpStatus of [undefined, 400, 403, 500, GRAPH_ERROR_CODES[code]?.httpStatus]) {
-      expect(classifyGraphError({ httpStatus, code })).toBe(expected);
-    }
-    expect(GRAPH_ERROR_ACTIONS[expected]).toBe(action);
-    expect(new GraphApiError('x', { httpStatus: 400, code, outcomeUnknown: false }).action).toBe(action);
-  });
+  it.each(codes)(
+    'code $code → $expected → $action, whatever the HTTP status (or none)',
+    ({ code, expected, action }) => {
+      for (const httpStatus of [undefined, 400, 403, 500, GRAPH_ERROR_CODES[code]?.httpStatus]) {
+        expect(classifyGraphError({ httpStatus, code })).toBe(expected);
+      }
+      expect(GRAPH_ERROR_ACTIONS[expected]).toBe(action);
+      expect(new GraphApiError('x', { httpStatus: 400, code, outcomeUnknown: false }).action).toBe(action);
+    },
+  );
 
   it('the table holds exactly the codes above (a code added to one side only fails here)', () => {
     const listed = codes.map((c) => c.code).filter((c) => c < 200 || c > 299);
-    expect(Object.keys(GRAPH_ERROR_CODES).map(Number).sort((a, b) => a - b)).toEqual([...listed].sort((a, b) => a - b));
+    expect(
+      Object.keys(GRAPH_ERROR_CODES)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([...listed].sort((a, b) => a - b));
   });
 
   it('gives every class an action', () => {

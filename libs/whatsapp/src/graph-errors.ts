@@ -4,7 +4,14 @@
 // WHATSAPP.md "Limits and errors".
 
 /** Every class a Graph API failure falls into; the sender's reaction is decided by the class alone. */
-export const GRAPH_ERROR_CLASSES = ['throttled', 'transient', 'window_closed', 'permanent', 'auth', 'account'] as const;
+export const GRAPH_ERROR_CLASSES = [
+  'throttled',
+  'transient',
+  'window_closed',
+  'permanent',
+  'auth',
+  'account',
+] as const;
 
 /**
  * `throttled`: back off and retry (rate limits) · `transient`: retry with backoff (5xx, timeouts, network) ·

@@ -845,12 +845,20 @@ describe('validateMessageBody: Graph API request bodies', () => {
 });
 
 const FAMILY = '👨‍👩‍👧‍👦'; // 4 emoji + 3 zero-width joiners: 7 code points, 11 UTF-16 units, 1 grapheme
-const template = (patch: Record<string, unknown>) => ({ template: { name: 'order_update', language: 'en', ...patch } });
-const textParam = (text: string) => ({ components: [{ type: 'body', parameters: [{ type: 'text', text }] }] });
+const template = (patch: Record<string, unknown>) => ({
+  template: { name: 'order_update', language: 'en', ...patch },
+});
+const textParam = (text: string) => ({
+  components: [{ type: 'body', parameters: [{ type: 'text', text }] }],
+});
 const titled = (...titles: string[]) =>
-  buttonMessage({ action: { buttons: titles.map((title, i) => ({ type: 'reply', reply: { id: `b${i}`, title } })) } });
+  buttonMessage({
+    action: { buttons: titles.map((title, i) => ({ type: 'reply', reply: { id: `b${i}`, title } })) },
+  });
 const withIds = (...ids: string[]) =>
-  buttonMessage({ action: { buttons: ids.map((id, i) => ({ type: 'reply', reply: { id, title: `T${i}` } })) } });
+  buttonMessage({
+    action: { buttons: ids.map((id, i) => ({ type: 'reply', reply: { id, title: `T${i}` } })) },
+  });
 
 /**
  * Every limit of issue 13 at its edge, both ways: content in → it builds (errors `[]`), or the exact errors with
@@ -875,13 +883,17 @@ const edges: { name: string; config: unknown; errors: ContentError[] }[] = [
   {
     name: 'button title: 21 × 😀',
     config: titled('😀'.repeat(21)),
-    errors: [{ path: 'interactive.action.buttons[0].reply.title', message: 'at most 20 characters (has 21)' }],
+    errors: [
+      { path: 'interactive.action.buttons[0].reply.title', message: 'at most 20 characters (has 21)' },
+    ],
   },
   { name: 'button title: 2 ZWJ families + 6 = 20', config: titled(`${FAMILY}${FAMILY}abcdef`), errors: [] },
   {
     name: 'button title: 2 ZWJ families + 7 = 21',
     config: titled(`${FAMILY}${FAMILY}abcdefg`),
-    errors: [{ path: 'interactive.action.buttons[0].reply.title', message: 'at most 20 characters (has 21)' }],
+    errors: [
+      { path: 'interactive.action.buttons[0].reply.title', message: 'at most 20 characters (has 21)' },
+    ],
   },
   // body of a list (4096) and of reply buttons (1024)
   {
@@ -910,12 +922,16 @@ const edges: { name: string; config: unknown; errors: ContentError[] }[] = [
   {
     name: 'button id with a leading space',
     config: withIds(' help'),
-    errors: [{ path: 'interactive.action.buttons[0].reply.id', message: 'must not start or end with a space' }],
+    errors: [
+      { path: 'interactive.action.buttons[0].reply.id', message: 'must not start or end with a space' },
+    ],
   },
   {
     name: 'button id with a trailing space',
     config: withIds('ok', 'help '),
-    errors: [{ path: 'interactive.action.buttons[1].reply.id', message: 'must not start or end with a space' }],
+    errors: [
+      { path: 'interactive.action.buttons[1].reply.id', message: 'must not start or end with a space' },
+    ],
   },
   { name: 'button id with an inner space', config: withIds('get help'), errors: [] },
   // template text parameters (Meta error 132018)
@@ -934,14 +950,26 @@ const edges: { name: string; config: unknown; errors: ContentError[] }[] = [
   {
     name: 'template param with a newline',
     config: template(textParam('line 1\nline 2')),
-    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)', code: 132018 }],
+    errors: [
+      {
+        path: 'template.components[0].parameters[0].text',
+        message: 'must not hold a newline or tab (Meta error 132018)',
+        code: 132018,
+      },
+    ],
   },
   {
     name: 'template param with a tab',
     config: template({
       components: [{ type: 'header', parameters: [{ type: 'text', text: 'a\tb' }] }],
     }),
-    errors: [{ path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)', code: 132018 }],
+    errors: [
+      {
+        path: 'template.components[0].parameters[0].text',
+        message: 'must not hold a newline or tab (Meta error 132018)',
+        code: 132018,
+      },
+    ],
   },
   // template name and language
   { name: 'template name with digits and _', config: template({ name: 'order_update_2' }), errors: [] },
@@ -991,7 +1019,11 @@ describe('content limits at their edges (code points, emoji, uniqueness, templat
 
   it('in a flow draft, placeholders in a template name, language or parameter are judged once rendered', () => {
     const draft = template({ name: '{{tpl}}', language: '{{lang}}', ...textParam('Dear     {{name}}') });
-    expect(validateReplyContent(template({ name: '{{tpl}}', language: '{{lang}}', ...textParam('Dear {{name}}') }))).toEqual([]);
+    expect(
+      validateReplyContent(
+        template({ name: '{{tpl}}', language: '{{lang}}', ...textParam('Dear {{name}}') }),
+      ),
+    ).toEqual([]);
     expect(validateReplyContent(draft)).toEqual([
       {
         path: 'template.components[0].parameters[0].text',
@@ -1012,7 +1044,11 @@ describe('content limits at their edges (code points, emoji, uniqueness, templat
       template: { name: 'order_update', language: { code: 'en' }, ...textParam('a\tb') },
     };
     expect(validateMessageBody(body)).toEqual([
-      { path: 'template.components[0].parameters[0].text', message: 'must not hold a newline or tab (Meta error 132018)', code: 132018 },
+      {
+        path: 'template.components[0].parameters[0].text',
+        message: 'must not hold a newline or tab (Meta error 132018)',
+        code: 132018,
+      },
     ]);
   });
 });

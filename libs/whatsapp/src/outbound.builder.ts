@@ -106,7 +106,10 @@ export function validateMessageBody(body: unknown): ContentError[] {
  * The JSON Schema of each reply content key as a flow may write it (placeholders allowed), carrying Meta's limits
  * so that an editor flags them; the `.ygtc` JSON Schema embeds these.
  */
-export function replyContentJsonSchemas(): Record<(typeof REPLY_CONTENT_KEYS)[number], Record<string, unknown>> {
+export function replyContentJsonSchemas(): Record<
+  (typeof REPLY_CONTENT_KEYS)[number],
+  Record<string, unknown>
+> {
   const s = CONTENT_SCHEMAS.draft;
   // One shape for every media type; which type may have a caption or filename is checked at upload.
   const media = editorSchema(s.mediaObject('document'));
