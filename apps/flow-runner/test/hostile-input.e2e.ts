@@ -51,6 +51,14 @@ async function say(p: TestProvider, from: string, text: string): Promise<string>
 }
 
 /** Inbound rows of the provider not yet processed. */
+/** The flow-runner's largest event-loop delay since the previous scrape, in seconds (prom-client resets it per scrape). */
+async function loopDelayMaxSeconds(): Promise<number> {
+  const text = await (await fetch(`${runner.url}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!m) throw new Error('nodejs_eventloop_lag_max_seconds missing from /metrics');
+  return Number(m[1]);
+}
+
 const pending = (p: TestProvider) => prisma.inboundMessage.count({ where: { providerId: p.providerId, state: 'pending' } });
 
 /** Starts probing GET /health/live in a thread of its own; `stop()` resolves to the latencies (ms, null = not 200). */
@@ -84,7 +92,7 @@ afterAll(async () => {
 });
 
 describe('hostile input against catastrophic patterns', () => {
-  it('is processed while /health/live answers within 100 ms and another tenant is answered', async () => {
+  it('is processed while the event loop is never held 100 ms, /health/live answers, and another tenant is answered', async () => {
     // Warm-up: the first message of each kind loads code paths; it is not what the issue is about.
     const warm = await say(a, '491700000000', 'warm up');
     await expect.poll(() => pending(a), { timeout: 15_000 }).toBe(0);
@@ -92,6 +100,7 @@ describe('hostile input against catastrophic patterns', () => {
     // Liveness is probed one request after another (in a thread of its own, so that this test's work never delays
     // a probe) from before the hostile texts arrive until they are all processed.
     const prober = probeLiveness();
+    await loopDelayMaxSeconds(); // a scrape resets the flow-runner's event-loop delay histogram
 
     // Tenant A: hostile texts from several contacts (different contacts run in parallel), 20 messages in all.
     const hostile: string[] = [];
@@ -100,6 +109,7 @@ describe('hostile input against catastrophic patterns', () => {
     const greeting = await say(b, '491800000001', 'hi');
     await expect.poll(() => pending(a), { timeout: 60_000, interval: 50 }).toBe(0);
     const latencies = await prober.stop();
+    const loopDelay = await loopDelayMaxSeconds();
 
     // Every hostile message was processed (not failed) and answered by the flow: matches() was evaluated on it.
     const rows = await prisma.inboundMessage.findMany({ where: { providerId: a.providerId, wamid: { in: [warm, ...hostile] } } });
@@ -118,9 +128,15 @@ describe('hostile input against catastrophic patterns', () => {
       }, { timeout: 15_000 })
       .toBeGreaterThan(0);
 
-    // Liveness was probed throughout A's processing, and every probe answered in time.
+    // The flow-runner's own event loop was never held 100 ms while A's texts were processed (its delay histogram,
+    // measured in the process, is not blurred by the probing client's scheduling on a shared machine).
+    expect(loopDelay).toBeLessThan(0.1);
+    // Liveness was probed throughout A's processing: every probe answered, typically within 100 ms (the probe's
+    // round trip also crosses the test process, so single probes may be slowed by other work on a busy machine).
+    const shown = `probe latencies (ms): ${latencies.map((l) => l?.toFixed(1)).join(', ')}`;
     expect(latencies.length).toBeGreaterThan(5);
-    expect(latencies.every((l) => l !== null)).toBe(true);
-    expect(Math.max(...(latencies as number[])), `probe latencies (ms): ${latencies.map((l) => l?.toFixed(1)).join(', ')}`).toBeLessThan(100);
+    expect(latencies.every((l) => l !== null), shown).toBe(true);
+    const sorted = (latencies as number[]).slice().sort((x, y) => x - y);
+    expect(sorted[Math.floor(sorted.length / 2)], shown).toBeLessThan(100);
   });
 });
