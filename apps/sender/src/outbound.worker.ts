@@ -68,7 +68,10 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async handle(job: Job<OutboundJob>, token: string): Promise<void> {
     const m = await this.store.load(job.data.outboundId);
     if (!m || FINAL.has(m.state)) return; // gone, or already sent: never twice
-    const p = await this.providers.get(m.providerId);
+    let p = await this.providers.get(m.providerId);
+    if (!p) return;
+    // A cached pause is read again before holding the message: a resume (which wakes its jobs) applies at once.
+    if (p.pausedAt) p = await this.providers.fresh(m.providerId);
     if (!p) return;
     if (p.pausedAt) return this.later(job, token, PAUSED_RECHECK_MS);
 

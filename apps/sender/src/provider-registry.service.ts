@@ -66,6 +66,12 @@ export class ProviderRegistry implements OnModuleInit {
     return this.cache.get(id, () => this.load(id));
   }
 
+  /** The provider as the database has it now (the cache is refreshed), or null if it no longer exists. */
+  fresh(id: string): Promise<SendingProvider | null> {
+    this.cache.delete(id);
+    return this.get(id);
+  }
+
   /** The provider's synced message templates (empty when none were synced). */
   syncedTemplates(id: string): Promise<SyncedTemplate[]> {
     return this.templates.get(id, () =>

@@ -102,6 +102,9 @@ export interface EnsureResult {
   recreated: number;
 }
 
+/** Jobs looked up at once by promoteDelayed. */
+const PROMOTE_CHUNK = 500;
+
 type ScriptClient = Record<'gtcSortJobs' | 'gtcDropFinished', (...args: string[]) => Promise<number[]>>;
 
 /** Typed producers for every queue, sharing the service's fail-fast Redis connection. */
@@ -179,6 +182,26 @@ export class QueueService implements OnModuleDestroy {
     }
     await this.addBulk(name, toAdd);
     return { added: toAdd.length, recreated };
+  }
+
+  /**
+   * Moves those of the given jobs that are delayed to waiting now (a paused number was resumed: its held messages
+   * need not wait out their recheck). Jobs in any other state, or gone, are left alone. Returns how many moved.
+   */
+  async promoteDelayed<N extends QueueName>(name: N, ids: string[]): Promise<number> {
+    const q = this.queue(name) as unknown as Queue;
+    let moved = 0;
+    for (let i = 0; i < ids.length; i += PROMOTE_CHUNK) {
+      const jobs = await Promise.all(ids.slice(i, i + PROMOTE_CHUNK).map((id) => q.getJob(id)));
+      await Promise.all(
+        jobs.map(async (job) => {
+          if (!job || !(await job.isDelayed())) return;
+          // A job that left the delayed set meanwhile (a worker took it) is fine as it is.
+          await job.promote().then(() => moved++, () => undefined);
+        }),
+      );
+    }
+    return moved;
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { Prisma, PrismaService, SecretBox, Team, Tenant, WhatsAppProvider } from '@gtc/db';
+import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { TenantScope } from '../common/tenant-scope.service';
@@ -53,6 +54,8 @@ export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team) {
 
 /** The columns of a provider that is not paused. */
 const NOT_PAUSED = { pausedAt: null, pausedReason: null, pausedClass: null, pausedCode: null };
+/** Most held messages woken at once on resume (more go out at the sender's recheck). */
+const MAX_WOKEN = 10_000;
 
 const sameArray = (a: string[], b: string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
@@ -65,6 +68,7 @@ export class ProviderService {
     private readonly prisma: PrismaService,
     private readonly scope: TenantScope,
     private readonly graph: GraphApiClient,
+    private readonly queues: QueueService,
     config: AppConfig,
   ) {
     this.box = new SecretBox(config.secretsKey);
@@ -167,6 +171,7 @@ export class ProviderService {
       });
     } else if (Object.keys(data).length) {
       row = await this.prisma.client.whatsAppProvider.update({ where: { id: existing.id }, data });
+      if (existing.pausedAt && !row.pausedAt) await this.wakeHeld(existing.id);
     } else {
       row = existing;
     }
@@ -179,7 +184,22 @@ export class ProviderService {
     const row = provider.pausedAt || provider.pausedReason
       ? await this.prisma.client.whatsAppProvider.update({ where: { id: provider.id }, data: NOT_PAUSED })
       : provider;
+    if (provider.pausedAt) await this.wakeHeld(provider.id);
     return providerView(row, tenant, team);
+  }
+
+  /**
+   * Wakes the messages a paused number held: their jobs wait in the delayed set for the sender's recheck, and are
+   * moved to waiting now. Best effort: with Redis away they go out at the recheck instead.
+   */
+  private async wakeHeld(providerId: string): Promise<void> {
+    const held = await this.prisma.client.outboundMessage.findMany({
+      where: { providerId, state: 'queued' },
+      select: { id: true },
+      orderBy: [{ createdAt: 'asc' }],
+      take: MAX_WOKEN,
+    });
+    await this.queues.promoteDelayed(QueueName.Outbound, held.map((m) => jobIds.outbound(m.id))).catch(() => 0);
   }
 
   /** Deletes the provider (and with it the team's contacts and messages). */
