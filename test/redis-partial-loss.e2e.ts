@@ -223,7 +223,12 @@ describe('Redis loses part of its keys while the stack runs', () => {
     const later = () => prisma.outboundMessage.findMany({ where: { providerId: p2.providerId, contact: { waId: '4917300000003' } }, select: { id: true, state: true } });
     await expect.poll(async () => (await later()).length, { timeout: 30_000 }).toBe(2);
     await expect.poll(async () => redis.exists(`${log}:send:tier`), { timeout: 30_000 }).toBe(1);
-    expect((await redis.zrange(`${log}:send:tier`, 0, -1)).sort()).toEqual(sent.map((m) => m.id).sort());
+    // The rebuilt log holds every send of the day; a message claimed for sending at that moment is counted too
+    // (it may be mid-request), so the two new ones may appear in it until their own reservation takes them out.
+    const rebuilt = await redis.zrange(`${log}:send:tier`, 0, -1);
+    expect(rebuilt).toEqual(expect.arrayContaining(sent.map((m) => m.id)));
+    const newIds = (await later()).map((r) => r.id);
+    expect(rebuilt.filter((id) => !sent.some((m) => m.id === id)).every((id) => newIds.includes(id))).toBe(true);
     // Each of the two got its answer from the rebuilt log: wait for the moving day (its job was put off till then).
     const queue = `${PREFIX}:outbound`;
     const dayAhead = Date.now() + 23 * 3600_000;
