@@ -12,12 +12,12 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: "CallExpression[callee.name='eval']", message: 'No eval.' }],
     },
   },
-  // Plain Node scripts (pnpm start, pnpm bench).
+  // Plain Node scripts (pnpm start, pnpm bench, test helpers run in threads).
   {
-    files: ['scripts/**/*.mjs'],
+    files: ['scripts/**/*.mjs', '**/test/**/*.mjs'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['process', 'console', 'fetch', 'crypto', 'setTimeout', 'clearTimeout', 'URL', 'Buffer'].map((g) => [g, 'readonly']),
+        ['process', 'console', 'fetch', 'crypto', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance', 'URL', 'Buffer'].map((g) => [g, 'readonly']),
       ),
     },
   },
