@@ -1,13 +1,11 @@
 // e2e: the built `gtc` CLI (apps/cli/dist/main.js) against the built admin API and a Postgres database of its own.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PrismaClient } from '@gtc/db';
-import { freePort, ownDatabase, ServiceProcess, startService, testEnv } from '@gtc/testing';
+import { freePort, ownDatabase, runGtc, ServiceProcess, startService, testEnv } from '@gtc/testing';
 
-const ROOT = resolve(__dirname, '../../..');
 const ADMIN_KEY = 'cli-e2e-admin-key-0123456789';
 const APP_SECRET = 'cli-app-secret-123';
 
@@ -54,18 +52,8 @@ let work: string;
 let dropDb: () => Promise<void>;
 
 /** Runs gtc with the admin API's URL and key in the environment. */
-function gtc(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], {
-      cwd: work,
-      env: { PATH: process.env.PATH, GTC_ADMIN_URL: admin.url, GTC_ADMIN_KEY: ADMIN_KEY, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function gtc(args: string[], env: Record<string, string> = {}) {
+  return runGtc(args, work, { GTC_ADMIN_URL: admin.url, GTC_ADMIN_KEY: ADMIN_KEY, ...env });
 }
 
 function writeAnswers(name: string, section: Record<string, unknown>): string {

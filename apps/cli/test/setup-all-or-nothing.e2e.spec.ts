@@ -1,14 +1,12 @@
 // e2e: `gtc setup` changes nothing unless all of it applies, and reports what the server said (never a socket error).
-import { spawn } from 'node:child_process';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PrismaClient } from '@gtc/db';
-import { ownDatabase, ServiceProcess, startService, testEnv } from '@gtc/testing';
+import { ownDatabase, runGtc, ServiceProcess, startService, testEnv } from '@gtc/testing';
 
-const ROOT = resolve(__dirname, '../../..');
 const ADMIN_KEY = 'cli-atomic-admin-key-0123456789abcdef';
 const PHONE = '555000111222333';
 const TOKEN = 'EAAatomicTOKEN123';
@@ -30,18 +28,8 @@ let prisma: PrismaClient;
 let work: string;
 let dropDb: () => Promise<void>;
 
-function gtc(args: string[], adminUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], {
-      cwd: work,
-      env: { PATH: process.env.PATH, GTC_ADMIN_URL: adminUrl, GTC_ADMIN_KEY: ADMIN_KEY },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function gtc(args: string[], adminUrl: string) {
+  return runGtc(args, work, { GTC_ADMIN_URL: adminUrl, GTC_ADMIN_KEY: ADMIN_KEY });
 }
 
 function bundle(name: string, flowSource = WELCOME): string {

@@ -8,3 +8,4 @@ export * from './flows';
 export * from './stack';
 export * from './own-servers';
 export * from './own-database';
+export * from './cli';
