@@ -360,7 +360,8 @@ describe('templates', () => {
 describe('never twice', () => {
   it('holds a send whose answer timed out as unknown and reconciles it from its status instead of resending', async () => {
     const p = await provider();
-    await stack.sim('POST', '/sim/config', { response_latency_ms: 1_500 }); // > GRAPH_API_TIMEOUT_MS (1 s)
+    // Well past GRAPH_API_TIMEOUT_MS (1 s): undici's timers are coarse (a 1 s timeout may fire up to a second late).
+    await stack.sim('POST', '/sim/config', { response_latency_ms: 3_000 });
     try {
       const timeoutsBefore = await transientErrors();
       const { rows, to } = await queueTo(p, [{ message: 'slow' }]);
