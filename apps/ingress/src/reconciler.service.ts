@@ -34,7 +34,10 @@ export class Reconciler extends PeriodicTask {
   private inboundAfter = 0n;
   private readonly statusWalk = new KeysetWalk(BATCH);
 
-  /** One pass: the next batch of pending inbound messages and of unapplied statuses of known messages. */
+  /**
+   * One pass: the next batch of pending inbound messages and of unapplied statuses of known messages (a status
+   * recorded before its send, or one ingress applied but whose follow-up, a wake or a pause, is not done yet).
+   */
   protected async runOnce(): Promise<void> {
     const inbound = await this.prisma.client.$queryRawUnsafe<{ id: string; contact_id: string; arrival: bigint }[]>(
       `SELECT id, contact_id, arrival FROM inbound_messages

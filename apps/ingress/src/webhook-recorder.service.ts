@@ -140,6 +140,76 @@ const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
 /** SQLSTATE classes no content causes: connection, resources, operator intervention, system errors. */
 const TRANSIENT_SQLSTATE = /^(08|53|57|58)/;
 
+/** Forward-only order of outbound message states (as the sender's StatusApplier ranks them); failed is final. */
+const rank = (col: string) =>
+  `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
+
+/**
+ * Records a batch of statuses and applies them, set-based, in one statement. Each status is matched to the message
+ * with its wamid sent from the number whose webhook carried it; per message, the batch's new statuses move it
+ * forward once (sent < delivered < read; failed over sent, never over delivered or read), keeping each state's
+ * first timestamp. A status row is written applied (applied_at set) unless work is left for the sender, in which
+ * case it stays unapplied, is enqueued, and the reconciler sweeps it if its job is lost:
+ * - its message is not known (yet): applied when the send records its wamid, or adopted through
+ *   biz_opaque_callback_data by a send whose outcome is unknown;
+ * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
+ * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy)
+ *   while a later message to the same recipient waits: that one is woken at once.
+ * A redelivered status (its row exists) changes nothing. Returns the rows written, `pending` when enqueued.
+ */
+const RECORD_STATUSES_SQL = `WITH x AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
+      AS x(t, p, w, st, cb, ts, r, e, pl)
+  ), known AS (
+    SELECT x.*, o.id AS oid FROM x LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
+  ), target AS (
+    SELECT oid,
+      CASE WHEN f AND COALESCE(r, 0) < 3 THEN 'failed' WHEN r = 4 THEN 'read' WHEN r = 3 THEN 'delivered' ELSE 'sent' END AS status,
+      sent_ts, delivered_ts, read_ts, failed_ts, errors
+    FROM (
+      SELECT oid, bool_or(st = 'failed') AS f,
+        max(${rank('st')}) FILTER (WHERE st <> 'failed') AS r,
+        min(to_timestamp(ts)) FILTER (WHERE st <> 'failed') AS sent_ts,
+        min(to_timestamp(ts)) FILTER (WHERE st IN ('delivered', 'read')) AS delivered_ts,
+        min(to_timestamp(ts)) FILTER (WHERE st = 'read') AS read_ts,
+        min(to_timestamp(ts)) FILTER (WHERE st = 'failed') AS failed_ts,
+        (array_agg(e::jsonb) FILTER (WHERE st = 'failed'))[1] AS errors
+      FROM known k
+      WHERE oid IS NOT NULL AND st IN ('sent', 'delivered', 'read', 'failed')
+        AND NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)
+      GROUP BY oid
+    ) g
+  ), locked AS (
+    SELECT o.id FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
+  ), moved AS (
+    UPDATE outbound_messages o SET
+      state = g.status,
+      sent_at = CASE WHEN g.status <> 'failed' THEN COALESCE(o.sent_at, g.sent_ts) ELSE o.sent_at END,
+      delivered_at = CASE WHEN g.status IN ('delivered', 'read') THEN COALESCE(o.delivered_at, g.delivered_ts) ELSE o.delivered_at END,
+      read_at = CASE WHEN g.status = 'read' THEN COALESCE(o.read_at, g.read_ts) ELSE o.read_at END,
+      failed_at = CASE WHEN g.status = 'failed' THEN g.failed_ts ELSE o.failed_at END,
+      error_class = CASE WHEN g.status = 'failed' THEN 'delivery_failed' ELSE o.error_class END,
+      error_code = CASE WHEN g.status = 'failed' THEN (g.errors->0->>'code')::int ELSE o.error_code END,
+      last_error = CASE WHEN g.status = 'failed'
+        THEN COALESCE(NULLIF(concat_ws(': ', g.errors->0->>'title', g.errors->0->>'message'), ''), 'failed') ELSE o.last_error END,
+      updated_at = now()
+    FROM target g
+    WHERE o.id = g.oid AND o.id IN (SELECT id FROM locked)
+      AND CASE WHEN g.status = 'failed' THEN ${rank('o.state')} < 3 ELSE ${rank('o.state')} < ${rank('g.status')} END
+    RETURNING o.id, o.state, o.contact_id, o.seq, o.provider_id
+  ), follow AS (
+    SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
+    WHERE m.state = 'failed'
+      OR ((pr.ordering = 'delivered' AND m.state IN ('delivered', 'read')) OR (pr.ordering = 'sent' AND m.state IN ('sent', 'delivered', 'read')))
+        AND EXISTS (SELECT 1 FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq AND n.state = 'queued')
+  )
+  INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
+  SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
+    CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
+  FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
+  ON CONFLICT (provider_id, wamid, status) DO NOTHING
+  RETURNING id, provider_id, wamid, status, applied_at IS NULL AS pending`;
+
 /**
  * True when a failure says nothing about the content written (Postgres unreachable, restarting, out of
  * resources): retrying alone would fail the same way, so the webhooks are answered 503 for Meta to retry.
@@ -273,10 +343,10 @@ export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?
 /**
  * Records verified webhooks durably and deduplicated, many per batch (group commit): contacts upserted,
  * inbound messages unique per provider+wamid, statuses unique per provider+wamid+status (a status belongs to the
- * number whose webhook carried it), other changes kept raw. Each webhook is made storable on its own first
- * (prepareWebhook); a batch that still fails is split so only the guilty webhook fails, and that one's raw
- * bytes are kept and acknowledged. Only rows that are new are enqueued, after commit; if Redis is down they
- * stay pending for the reconciler.
+ * number whose webhook carried it) and applied to their messages in the same statement, other changes kept raw.
+ * Each webhook is made storable on its own first (prepareWebhook); a batch that still fails is split so only the guilty webhook fails, and that one's raw
+ * bytes are kept and acknowledged. Only new rows with work left are enqueued (inbound messages; statuses the sender
+ * must follow up, see RECORD_STATUSES_SQL), after commit; if Redis is down they stay pending for the reconciler.
  */
 @Injectable()
 export class WebhookRecorder {
@@ -400,14 +470,8 @@ export class WebhookRecorder {
     // partial write followed by 503 is completed by Meta's retry. Statuses and other events don't wait for contacts.
     const pool = this.prisma.pool;
     const statusWrite = statuses.length
-      ? pool.query<{ id: string; provider_id: string; wamid: string; status: string }>(
-          `INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload)
-           SELECT t, p, w, st, cb, to_timestamp(ts), r, e::jsonb, pl::jsonb
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
-             AS x(t, p, w, st, cb, ts, r, e, pl)
-           ON CONFLICT (provider_id, wamid, status) DO NOTHING
-           RETURNING id, provider_id, wamid, status`,
-          [
+      ? pool.query<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }>(
+          { name: 'ingress-record-statuses', text: RECORD_STATUSES_SQL, values: [
             statuses.map((x) => x.target.tenantId),
             statuses.map((x) => x.target.providerId),
             statuses.map((x) => x.s.wamid),
@@ -417,7 +481,7 @@ export class WebhookRecorder {
             statuses.map((x) => x.s.recipientId ?? x.s.recipientUserId ?? null),
             statuses.map((x) => x.errors),
             statuses.map((x) => x.payload),
-          ],
+          ] },
         )
       : Promise.resolve({ rows: [] });
     const eventWrite = (async () => {
@@ -487,7 +551,7 @@ export class WebhookRecorder {
     }
     for (const x of events) outcomes[x.item].events++;
 
-    this.enqueue(inserted, insertedStatuses);
+    this.enqueue(inserted, insertedStatuses.filter((r) => r.pending));
     return outcomes;
   }
 

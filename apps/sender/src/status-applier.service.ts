@@ -36,7 +36,10 @@ export class StatusApplier {
     private readonly metrics: SenderMetrics,
   ) {}
 
-  /** Applies one recorded status event; null when it was already applied, changed nothing, or its message is unknown yet. */
+  /**
+   * Applies one recorded status event (or takes one ingress applied but left a follow-up for); null when it was
+   * already applied, changed nothing, or its message is unknown yet.
+   */
   async apply(statusEventId: string): Promise<AppliedStatus | null> {
     const first = await this.applyOne(statusEventId);
     if (first.kind !== 'no_message') return first.applied;
@@ -62,6 +65,8 @@ export class StatusApplier {
    * One statement: finds the event and its message (same wamid, sent from the same phone number as the webhook
    * that carried the status), moves the message forward if the status is newer (failed over sent, never over
    * delivered or read), and marks the event applied. An event no message of its number matches stays unmatched.
+   * An event ingress already applied (outbound_id set, applied_at not yet: it left a follow-up) is only marked,
+   * and returns the message as it stands so that the caller does the follow-up (wake the next, pause the number).
    */
   private async applyOne(statusEventId: string): Promise<{ kind: 'done' | 'no_event' | 'no_message'; applied: AppliedStatus | null }> {
     const { rows } = await this.prisma.pool.query<{
@@ -75,10 +80,11 @@ export class StatusApplier {
       state: string;
       error_code: number | null;
       last_error: string | null;
+      moved: boolean;
     }>({
       name: 'status-apply',
       text: `WITH ev AS (
-         SELECT id, provider_id, wamid, status, timestamp, errors FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
+         SELECT id, provider_id, wamid, status, timestamp, errors, outbound_id FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
        ), msg AS (
          SELECT o.id FROM outbound_messages o JOIN ev ON o.provider_id = ev.provider_id AND o.wamid = ev.wamid
        ), upd AS (
@@ -94,22 +100,26 @@ export class StatusApplier {
              THEN COALESCE(NULLIF(concat_ws(': ', ev.errors->0->>'title', ev.errors->0->>'message'), ''), 'failed') ELSE o.last_error END,
            updated_at = now()
          FROM ev
-         WHERE o.id = (SELECT id FROM msg)
+         WHERE o.id = (SELECT id FROM msg) AND ev.outbound_id IS NULL
            AND ev.status IN ('sent','delivered','read','failed')
            AND CASE WHEN ev.status = 'failed' THEN ${RANK_SQL('o.state')} < 3 ELSE ${RANK_SQL('o.state')} < ${RANK_SQL('ev.status')} END
-         RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error
+         RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error, true AS moved
+       ), followup AS (
+         -- Moved already by ingress, which left the follow-up (wake, pause) to us: the message as it stands.
+         SELECT o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error, false AS moved
+         FROM outbound_messages o JOIN ev ON o.id = ev.outbound_id JOIN msg ON msg.id = o.id
        ), mark AS (
          UPDATE status_events s SET applied_at = now(), outbound_id = msg.id FROM msg WHERE s.id = $1::uuid RETURNING s.id
        )
-       SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM mark) AS messages, upd.*
-       FROM (SELECT 1) one LEFT JOIN upd ON true`,
+       SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM mark) AS messages, r.*
+       FROM (SELECT 1) one LEFT JOIN (SELECT * FROM upd UNION ALL SELECT * FROM followup) r ON true`,
       values: [statusEventId],
     });
     const row = rows[0];
     if (!row || Number(row.events) === 0) return { kind: 'no_event', applied: null };
     if (Number(row.messages) === 0) return { kind: 'no_message', applied: null };
     if (!row.id) return { kind: 'done', applied: null };
-    this.metrics.outcomes.inc({ tenant: row.tenant_id, state: row.state });
+    if (row.moved) this.metrics.outcomes.inc({ tenant: row.tenant_id, state: row.state });
     return {
       kind: 'done',
       applied: { outboundId: row.id, contactId: row.contact_id, providerId: row.provider_id, seq: row.seq, state: row.state, errorCode: row.error_code, lastError: row.last_error },

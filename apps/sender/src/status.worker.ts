@@ -5,7 +5,11 @@ import type { Worker } from 'bullmq';
 import { OutboundWorker } from './outbound.worker';
 import { StatusApplier } from './status-applier.service';
 
-/** Consumes status events recorded by ingress and applies them; a released message wakes the next one. */
+/**
+ * Consumes the status events ingress left work for: ones whose message was not known when recorded (applied here,
+ * or adopted by an unknown-outcome send), and ones ingress applied whose follow-up is ours (a failed status may
+ * pause the number; a released message wakes the next one to its recipient).
+ */
 @Injectable()
 export class StatusWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(StatusWorker.name);

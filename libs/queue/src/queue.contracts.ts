@@ -4,7 +4,10 @@ export enum QueueName {
   Inbound = 'inbound',
   /** flow-runner / admin → sender: an outbound message row to send. */
   Outbound = 'outbound',
-  /** ingress → sender: a status event row to apply to its outbound message. */
+  /**
+   * ingress → sender: a status event row with work left (ingress applies the others itself): one whose message was
+   * not known yet, or one whose move needs a follow-up (wake the recipient's next message, maybe pause the number).
+   */
   Status = 'status',
 }
 
@@ -21,7 +24,7 @@ export interface OutboundJob {
   slotAt?: number;
 }
 
-/** status: one status event row (job id = the row id). */
+/** status: one status event row still unapplied (job id = the row id). */
 export interface StatusJob {
   statusEventId: string;
 }

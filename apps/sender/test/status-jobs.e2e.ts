@@ -1,0 +1,151 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrismaClient } from '@gtc/db';
+import { createTestProvider, postWebhook, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
+
+// Whole stack, real Postgres and Redis: ingress applies statuses in its own group commit, and only a status that
+// leaves work for the sender (here: opening a recipient's ordering gate with a message waiting behind it) becomes
+// a status job. Jobs are counted with BullMQ's id counter of the status queue, which every add increments.
+const { databaseUrl, redisUrl, redisPrefix } = testEnv();
+const prefix = `${redisPrefix}-status-jobs`;
+const prisma = createPrismaClient(databaseUrl);
+const outboundQueue = new Queue('outbound', { connection: { url: redisUrl }, prefix });
+const statusQueue = new Queue('status', { connection: { url: redisUrl }, prefix });
+let stack: Stack;
+let p: TestProvider;
+let phone = 4430000000;
+
+/** A signed webhook to the provider's URL carrying the given statuses for its number. */
+async function postStatuses(statuses: Record<string, unknown>[]): Promise<number> {
+  const body = JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'WABA',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550000000', phone_number_id: p.phoneNumberId },
+              statuses: statuses.map((s) => ({ timestamp: String(Math.floor(Date.now() / 1000)), ...s })),
+            },
+          },
+        ],
+      },
+    ],
+  });
+  return postWebhook(stack.ingress.url, p, body);
+}
+
+/** How many jobs were ever added to the status queue. */
+async function statusJobsAdded(): Promise<number> {
+  const client = await statusQueue.client;
+  return Number((await client.get(`${prefix}:status:id`)) ?? 0);
+}
+
+/** A contact with an open window and messages written as the sender leaves them: the first `sent` under a wamid. */
+async function conversation(states: string[]) {
+  const to = String(phone++);
+  const contact = await prisma.contact.create({
+    data: { tenantId: p.tenantId, providerId: p.providerId, waId: to, lastInboundAt: new Date(), nextSeq: states.length + 1 },
+  });
+  const rows = [];
+  for (const [i, state] of states.entries()) {
+    rows.push(
+      await prisma.outboundMessage.create({
+        data: {
+          tenantId: p.tenantId,
+          providerId: p.providerId,
+          contactId: contact.id,
+          seq: i + 1,
+          type: 'text',
+          body: { messaging_product: 'whatsapp', to, type: 'text', text: { body: `message ${i + 1}` } },
+          state,
+          ...(state === 'sent' ? { wamid: `wamid.test.${to}.${i + 1}`, attempts: 1, sendingAt: new Date(), sentAt: new Date() } : {}),
+        },
+      }),
+    );
+  }
+  return { to, rows };
+}
+
+const message = (id: string) => prisma.outboundMessage.findUniqueOrThrow({ where: { id } });
+
+beforeAll(async () => {
+  stack = await startStack({ databaseUrl, redisUrl, redisPrefix: prefix, env: { RECONCILE_INTERVAL_MS: '1000' } });
+  // The simulator's own statuses for the message sent in the test come long after it ends: only ours count.
+  await stack.sim('POST', '/sim/config', { status_latency_ms: { sent: 600_000, delivered: 600_000, read: 600_000 } });
+  p = await createTestProvider(prisma, { tier: 'unlimited', ordering: 'delivered', orderingTimeoutMs: 600_000 });
+  await stack.register(p);
+});
+afterAll(async () => {
+  await stack?.stop();
+  await Promise.all([outboundQueue.close(), statusQueue.close(), prisma.$disconnect()]);
+});
+
+describe('ingress applies statuses in its group commit', () => {
+  it('applies delivered and read of a message with nothing waiting behind it, one per POST or all in one, without a status job', async () => {
+    const before = await statusJobsAdded();
+    const { rows: [single] } = await conversation(['sent']);
+    // One status per POST, as Meta mostly sends: each is applied by the time ingress answers.
+    expect(await postStatuses([{ id: single.wamid, status: 'delivered', recipient_id: 'x' }])).toBe(200);
+    expect(await message(single.id)).toMatchObject({ state: 'delivered' });
+    expect(await postStatuses([{ id: single.wamid, status: 'read', recipient_id: 'x' }])).toBe(200);
+    // A redelivered delivered, coming after the read, changes nothing.
+    expect(await postStatuses([{ id: single.wamid, status: 'delivered', recipient_id: 'x' }])).toBe(200);
+    const read = await message(single.id);
+    expect(read).toMatchObject({ state: 'read' });
+    expect(read.deliveredAt).not.toBeNull();
+    expect(read.readAt).not.toBeNull();
+
+    // sent, delivered and read of another message in one webhook: applied together, each state's time kept.
+    const { rows: [batched] } = await conversation(['sent']);
+    const t = Math.floor(Date.now() / 1000);
+    expect(
+      await postStatuses([
+        { id: batched.wamid, status: 'read', timestamp: String(t + 2), recipient_id: 'x' },
+        { id: batched.wamid, status: 'sent', timestamp: String(t), recipient_id: 'x' },
+        { id: batched.wamid, status: 'delivered', timestamp: String(t + 1), recipient_id: 'x' },
+      ]),
+    ).toBe(200);
+    const all = await message(batched.id);
+    expect(all).toMatchObject({ state: 'read', deliveredAt: new Date((t + 1) * 1000), readAt: new Date((t + 2) * 1000) });
+
+    const rows = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid: { in: [single.wamid!, batched.wamid!] } } });
+    expect(rows).toHaveLength(5);
+    expect(rows.every((r) => r.appliedAt !== null && r.outboundId === (r.wamid === single.wamid ? single.id : batched.id))).toBe(true);
+    for (const r of rows) expect(await statusQueue.getJob(`s_${r.id}`)).toBeUndefined();
+    expect(await statusJobsAdded()).toBe(before);
+  });
+
+  it('a delivered that opens the gate of a waiting message becomes one status job, and that message is woken before its recheck', async () => {
+    const { to, rows: [first, second] } = await conversation(['sent', 'queued']);
+    await outboundQueue.add('outbound', { outboundId: second.id }, { jobId: `o_${second.id}`, removeOnComplete: true });
+    const client = await outboundQueue.client;
+    // The second message waits on the gate (first not delivered) in the delayed set; take a wait with time left.
+    let until = 0;
+    await expect
+      .poll(async () => {
+        const score = await client.zscore(`${prefix}:outbound:delayed`, `o_${second.id}`);
+        until = score === null ? 0 : Math.floor(Number(score) / 0x1000);
+        return until - Date.now();
+      }, { timeout: 20_000, interval: 50 })
+      .toBeGreaterThan(2_000);
+
+    const before = await statusJobsAdded();
+    expect(await postStatuses([{ id: first.wamid, status: 'delivered', recipient_id: to }])).toBe(200);
+    expect(await message(first.id)).toMatchObject({ state: 'delivered' });
+    await expect.poll(async () => (await message(second.id)).state, { timeout: 20_000, interval: 50 }).toBe('sent');
+
+    // Woken by the status (promoted), not by its own recheck: the simulator received it before the wait was over.
+    const [received] = await stack.sim<{ body: { text: { body: string } }; received_at: string }[]>('GET', `/sim/messages?to=${to}&phone_number_id=${p.phoneNumberId}`);
+    expect(received.body.text.body).toBe('message 2');
+    expect(Date.parse(received.received_at)).toBeLessThan(until);
+    // Exactly one status job (the follow-up), which marked its row applied once done.
+    expect(await statusJobsAdded()).toBe(before + 1);
+    await expect
+      .poll(async () => (await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid: first.wamid! } })).appliedAt, { timeout: 10_000 })
+      .not.toBeNull();
+  });
+});
