@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isPgText, UNSTORABLE_CHAR } from '@gtc/db';
 
 /** Something in a webhook item that Postgres could not store as is, and what was stored instead. */
 export interface StorageProblem {
@@ -15,8 +16,7 @@ export interface StorageProblem {
 }
 
 /** NUL (Postgres text and jsonb refuse it) and lone surrogates (not UTF-8); `\` too, so the escape is reversible. */
-const ESCAPED = /\\|\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const NEEDS_ESCAPE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const ESCAPED = new RegExp(`\\\\|${UNSTORABLE_CHAR.source}`, 'g');
 /** Deeper JSON than this is kept as text: Postgres's jsonb parser (and JSON.stringify) recurse. */
 const MAX_DEPTH = 64;
 /** Btree index entries are limited to ~2.7 kB; real wamids, phone numbers and user ids are far shorter. */
@@ -55,7 +55,7 @@ export function storableJson(value: unknown, problems: StorageProblem[], path = 
   if (Array.isArray(value)) return value.map((v, i) => storableJson(v, problems, `${path}[${i}]`, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const key = NEEDS_ESCAPE.test(k) ? escapeString(k) : k;
+    const key = !isPgText(k) ? escapeString(k) : k;
     const here = path ? `${path}.${key}` : key;
     if (key !== k) problems.push({ path: here, problem: 'escaped', detail: 'key' });
     out[key] = storableJson(v, problems, here, depth + 1);
@@ -65,7 +65,7 @@ export function storableJson(value: unknown, problems: StorageProblem[], path = 
 
 /** `s` itself, or escaped (and noted in `problems`) when it holds NUL or a lone surrogate. */
 export function storableText(s: string, problems: StorageProblem[], path: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
+  if (isPgText(s)) return s;
   problems.push({ path, problem: 'escaped' });
   return escapeString(s);
 }

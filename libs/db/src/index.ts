@@ -7,4 +7,5 @@ export * from './secrets';
 export * from './outbound.repository';
 export * from './ttl-cache';
 export * from './keyset-walk';
+export * from './pg-text';
 export type { Pool, PoolClient } from 'pg';

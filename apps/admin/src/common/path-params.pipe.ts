@@ -1,6 +1,7 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { ApiError } from './api-error';
-import { isPgText, PG_TEXT_MESSAGE } from './validation';
+import { isPgText } from '@gtc/db';
+import { PG_TEXT_MESSAGE } from './validation';
 
 /**
  * Checks every path parameter (`:tenant`, `:team`, `:name`, `:id`, …) with the shared "text Postgres can store" rule

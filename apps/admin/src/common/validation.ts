@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
+import { isPgText } from '@gtc/db';
 import { z } from 'zod';
 import { ApiError, ErrorDetail } from './api-error';
 
@@ -52,15 +53,8 @@ export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
 /** Largest value of a Postgres `integer` (int4) column. */
 export const INT4_MAX = 2_147_483_647;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** What a value that Postgres cannot store is told. */
 export const PG_TEXT_MESSAGE = 'must not contain NUL (\\u0000) characters or unpaired UTF-16 surrogates';
-
-/** True when Postgres can store the string (text or inside jsonb): no NUL character, no lone surrogate. */
-export function isPgText(value: string): boolean {
-  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
-}
 
 /** The one refinement for text that reaches Postgres: a string without NUL characters or lone surrogates. */
 export function pgText() {
