@@ -1,16 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, HttpStatus, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { safeEqual } from '@gtc/config';
 import { parseWebhook, SIGNATURE_HEADER, verifySignature } from '@gtc/whatsapp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IngressMetrics } from './ingress.metrics';
 import { ProviderDirectory } from './provider-directory.service';
 import { WebhookRecorder } from './webhook-recorder.service';
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** `GET/POST /webhook/whatsapp/:tenant/:team`: Meta's verification handshake and notifications. */
 @Controller('webhook/whatsapp/:tenant/:team')
