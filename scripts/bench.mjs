@@ -20,6 +20,18 @@ try {
   await env.close();
 }
 
+/** Table lines for one run's cost per answered message (the JSON has every figure). */
+function costRows(label, k) {
+  const top = (o, n) => Object.entries(o).slice(0, n).map(([name, v]) => `${name} ${v}`).join(', ');
+  const jobs = Object.entries(k.jobs.by_queue).map(([q, v]) => `${q} ${v}`).join(', ');
+  return [
+    [label, `CPU ${k.cpu_ms.total} ms`, `box ${k.cpu_ms.box} ms`, top(k.cpu_ms.by_process, 8)],
+    [label, `${k.pg_xacts} pg xacts`, `${k.wal_records} WAL records`, `other databases' xacts in the window: ${k.noise.pg_xacts_other_databases}`],
+    [label, `${k.redis_commands.total} Redis cmds`, `${k.jobs.total} jobs`, `${top(k.redis_commands.by_command, 6)}; jobs: ${jobs}`],
+    [label, `${k.http.total} HTTP requests`, '', top(k.http.by_endpoint, 5)],
+  ];
+}
+
 const rows = [];
 if (results.ingress) {
   const i = results.ingress;
@@ -39,6 +51,7 @@ if (results.e2e) {
     const { replicas, capacity: c, latency: l } = results.e2e[key];
     rows.push([`e2e: ${replicas} replica(s), capacity (offered ${c.offered_per_s}/s)`, `${c.answered_per_s} answered/s`, `${c.answered}/${c.inbound} answered`, 'target 1,000/s']);
     rows.push([`e2e: ${replicas} replica(s), latency at ${l.offered_per_s}/s`, `p50 ${l.latency_ms.p50} ms`, `p95 ${l.latency_ms.p95} ms`, `p99 ${l.latency_ms.p99} ms (target ≤ 1,000)`]);
+    for (const [run, r] of [['capacity', c], ['latency', l]]) rows.push(...costRows(`e2e: ${replicas} replica(s), ${run}, per answered`, r.cost_per_answered));
   }
 }
 const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length)));

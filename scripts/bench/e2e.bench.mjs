@@ -5,10 +5,14 @@
 // - latency: offered BENCH_E2E_LATENCY_RATE/s (default 40, below capacity here) for the same time: webhook
 //   received (ingress) → reply sent (sender), p50/p95/p99 of the messages after the first BENCH_E2E_WARMUP_S
 //   (default 10: new processes compile and fill their pools), and replies delivered.
-// The issue's target (1,000/s sustained, p99 ≤ 1 s) is printed beside them.
+// The issue's target (1,000/s sustained, p99 ≤ 1 s) is printed beside them. Each run also counts what one answered
+// message costs (counters.mjs): CPU of every process (the load generator runs in a process of its own), Postgres
+// transactions and WAL records, Redis commands, BullMQ jobs and HTTP requests, over a window from just before the
+// load to after the last status (BENCH_SETTLE_S, default 11, of quiet at each end).
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createCounters } from './counters.mjs';
 import { pct, root } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -18,13 +22,14 @@ const RATE = Number(process.env.BENCH_E2E_RATE ?? 300);
 const USERS = Number(process.env.BENCH_E2E_USERS ?? 2000);
 const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 40);
 const WARMUP_S = Number(process.env.BENCH_E2E_WARMUP_S ?? 10);
+const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
 
 async function sim(graphSim, method, path, body) {
   const res = await fetch(`${graphSim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
   return res.json();
 }
 
-async function run(env, replicas, rate, warmupS = 0) {
+async function run(env, counters, replicas, rate, warmupS = 0) {
   const p = await env.provider({ throughputMps: 100_000, ordering: 'delivered' });
   const source = readFileSync(resolve(root, 'examples/flows/rate_limit.ygtc'), 'utf8'); // "ping" → one reply
   const flow = loadFlow(source, 'rate_limit.ygtc').flow;
@@ -39,24 +44,37 @@ async function run(env, replicas, rate, warmupS = 0) {
   }
   await sim(graphSim, 'POST', '/sim/phone-numbers', { phone_number_id: p.phoneNumberId, access_token: p.accessToken, app_secret: p.appSecret, webhook_url: `${ingress.url}/webhook/whatsapp/${p.tenantSlug}/support` });
 
-  // Open loop: RATE messages per second for DURATION_S, spread over USERS users.
-  const started = Date.now();
-  let sent = 0;
-  for (let tick = 0; tick < DURATION_S * 10; tick++) {
-    const batch = Array.from({ length: Math.max(1, Math.round(rate / 10)) }, () => ({ phone_number_id: p.phoneNumberId, from: String(4916000000000 + (sent++ % USERS)), text: 'ping' }));
-    await sim(graphSim, 'POST', '/sim/inbound/batch', batch);
-    const wait = started + (tick + 1) * 100 - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
-  const offeredSeconds = (Date.now() - started) / 1000;
-  // Let the backlog drain (bounded), then read the figures from Postgres.
+  // Counted window: from just before the load starts to after every reply's statuses have been recorded, each end
+  // after SETTLE_S of quiet so that Postgres has published its statistics (a backend flushes them up to 10 s late).
+  await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+  const simBefore = await sim(graphSim, 'GET', '/sim/stats');
+  const before = await counters.snapshot();
+  // Open loop in a process of its own: `rate` messages per second for DURATION_S, spread over USERS users.
+  const load = env.script('load generator', 'e2e-load.mjs', { graphSimUrl: graphSim.url, phoneNumberId: p.phoneNumberId, rate, durationS: DURATION_S, users: USERS });
+  const offered = await load.next();
+  if (!offered) throw new Error('the load generator stopped without its figures');
+  const { sent, started_at: started } = offered;
+  // Let the backlog drain (bounded): every reply accepted by graph-sim, its statuses sent and acknowledged.
   const deadline = Date.now() + 120_000;
-  let answered = 0;
-  while (Date.now() < deadline) {
-    answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
-    if (answered >= sent) break;
+  let stats;
+  for (;;) {
+    stats = await sim(graphSim, 'GET', '/sim/stats');
+    const w = stats.pending.webhooks;
+    const idle = stats.pending.statuses.scheduled + stats.pending.statuses.parked + w.queued + w.in_flight + w.retrying === 0;
+    if ((stats.messages_accepted >= sent && idle) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 500));
   }
+  await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+  const after = await counters.snapshot();
+  stats = await sim(graphSim, 'GET', '/sim/stats');
+  const delta = (f) => f(stats) - f(simBefore);
+  const sum = (o) => Object.values(o ?? {}).reduce((a, b) => a + b, 0);
+  const http = {
+    'POST /sim/inbound/batch (load generator → graph-sim)': offered.requests,
+    'POST /webhook/whatsapp/:tenant/:team (graph-sim → ingress)': delta((s) => s.webhooks.attempts),
+    'POST /:version/:phone_number_id/messages (sender → graph-sim)': delta((s) => s.messages_accepted + sum(s.messages_rejected) + s.marked_read),
+  };
+  const answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
   const rows = await env.prisma.$queryRawUnsafe(
     `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s
      FROM outbound_messages o JOIN inbound_messages i ON i.id::text = o.cause_id
@@ -68,11 +86,10 @@ async function run(env, replicas, rate, warmupS = 0) {
   const sentTimes = rows.map((r) => Number(r.sent_s)).sort((a, b) => a - b);
   const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
   const delivered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
-  const stats = await sim(graphSim, 'GET', '/sim/stats');
-  await Promise.all([graphSim, ingress, ...procs].map((s) => s.stop()));
+  await Promise.all([graphSim, ingress, ...procs, load].map((s) => s.stop()));
   return {
     replicas,
-    offered_per_s: Math.round(sent / offeredSeconds),
+    offered_per_s: Math.round(sent / offered.seconds),
     inbound: sent,
     answered,
     answered_per_s: Math.round(answered / span),
@@ -80,16 +97,22 @@ async function run(env, replicas, rate, warmupS = 0) {
     replies_delivered: delivered,
     delivered_statuses: stats.statuses_emitted?.delivered ?? null,
     duplicates: stats.duplicates?.same_callback_data ?? null,
+    cost_per_answered: counters.cost(before, after, answered, http),
   };
 }
 
 /** Runs the end-to-end benchmark with 1 and 2 replicas of flow-runner and sender: capacity, then latency below it. */
 export async function e2eBench(env) {
-  const out = { duration_s: DURATION_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 1000, p99_ms: 1000 } };
-  for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]]) {
-    const capacity = await run(env, replicas, RATE);
-    const latency = await run(env, replicas, LATENCY_RATE, WARMUP_S);
-    out[key] = { replicas, capacity, latency, meets_target: capacity.answered_per_s >= 1000 && latency.latency_ms.p99 <= 1000 };
+  const out = { duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 1000, p99_ms: 1000 } };
+  const counters = await createCounters(env);
+  try {
+    for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]]) {
+      const capacity = await run(env, counters, replicas, RATE);
+      const latency = await run(env, counters, replicas, LATENCY_RATE, WARMUP_S);
+      out[key] = { replicas, capacity, latency, meets_target: capacity.answered_per_s >= 1000 && latency.latency_ms.p99 <= 1000 };
+    }
+  } finally {
+    await counters.close();
   }
   return out;
 }

@@ -1,5 +1,7 @@
-// Shared pieces of the benchmarks: a database and Redis prefix of their own, services from their build.
+// Shared pieces of the benchmarks: a database and a Redis server of their own, services from their build, and
+// helper scripts (load generators, the bare baseline server) each in a process of its own.
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -9,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
 export const db = require(resolve(root, 'libs/db/dist/index.js'));
-export const whatsapp = require(resolve(root, 'libs/whatsapp/dist/index.js'));
 const { loadConfig } = require(resolve(root, 'libs/config/dist/index.js'));
 const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
 
@@ -40,7 +41,26 @@ export function worstWindow(times, ms) {
   return worst;
 }
 
-/** An isolated environment: database gtc_bench (recreated and migrated) and a Redis prefix of its own. */
+/** Starts a redis-server of the bench's own (nothing kept on disk), so that its command counts and CPU are ours alone. */
+async function ownRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {}); // not up yet: retried below
+    const up = await r.connect().then(() => r.ping()).then(() => true, () => false);
+    r.disconnect();
+    if (up) return { url, child };
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`redis-server on ${port} did not start`);
+}
+
+/**
+ * An isolated environment: database gtc_bench (recreated and migrated) on the shared Postgres and a redis-server of its
+ * own. Every process it starts is listed by `processes()` for the counters.
+ */
 export async function benchEnvironment() {
   const base = process.env.DATABASE_URL ?? 'postgresql://localhost:5432/gtc';
   const url = new URL(base);
@@ -55,14 +75,17 @@ export async function benchEnvironment() {
   await c.end();
   await db.ensureDatabase(databaseUrl);
   await db.applyMigrations(databaseUrl);
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = await ownRedis();
+  const redisUrl = redis.url;
   const redisPrefix = `gtc-bench-${Date.now().toString(36)}`;
   const prisma = db.createPrismaClient(databaseUrl);
+  /** @type {{ name: string, child: import('node:child_process').ChildProcess }[]} */
   const children = [];
   return {
     databaseUrl,
     redisUrl,
     redisPrefix,
+    redisPid: redis.child.pid,
     prisma,
     secrets: new db.SecretBox(loadConfig({}).secretsKey),
     /** Starts an app from its build; resolves when /health/live answers. */
@@ -77,7 +100,7 @@ export async function benchEnvironment() {
         env: { PATH: process.env.PATH, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, ...env, [portVar]: String(port) },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
-      children.push(child);
+      children.push({ name: app, child });
       const url = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 300; i++) {
         try {
@@ -88,6 +111,30 @@ export async function benchEnvironment() {
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`${app} did not start`);
+    },
+    /**
+     * Runs scripts/bench/<file> in a process of its own under `name`, with `input` as JSON in BENCH_INPUT. The script
+     * writes one JSON object per stdout line; `next()` resolves with the next one (null once it has exited).
+     */
+    script(name, file, input) {
+      const child = spawn(process.execPath, [resolve(root, 'scripts/bench', file)], {
+        env: { PATH: process.env.PATH, BENCH_INPUT: JSON.stringify(input) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push({ name, child });
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      return {
+        child,
+        async next() {
+          const { value, done } = await lines.next();
+          return done ? null : JSON.parse(value);
+        },
+        stop: () => stopChild(child),
+      };
+    },
+    /** The live processes this environment started, as `{ name, pid }`. */
+    processes() {
+      return children.filter(({ child }) => child.exitCode === null && child.signalCode === null).map(({ name, child }) => ({ name, pid: child.pid }));
     },
     /** A tenant/team/provider with known secrets. */
     async provider(options = {}) {
@@ -114,16 +161,9 @@ export async function benchEnvironment() {
       return { tenantId: tenant.id, teamId: team.id, providerId: p.id, tenantSlug: tenant.slug, teamSlug: 'support', appSecret, accessToken, phoneNumberId };
     },
     async close() {
-      await Promise.all(children.map(stopChild));
+      await Promise.all(children.map(({ child }) => stopChild(child)));
       await prisma.$disconnect();
-      const r = new Redis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-        if (keys.length) await r.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      r.disconnect();
+      await stopChild(redis.child);
     },
   };
 }

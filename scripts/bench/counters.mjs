@@ -1,0 +1,153 @@
+// What a measured window costs, counted rather than timed: CPU of every process under test and of the whole box
+// (/proc), Postgres transactions of the bench database and WAL records (pg_stat_database, pg_stat_wal), Redis
+// commands by command (INFO commandstats of the bench's own Redis), BullMQ jobs added by queue (the queues'
+// `<prefix>:<queue>:id` counters, which every add increments) and HTTP requests by endpoint (supplied by the run).
+// Take `snapshot()` before and after the window; `cost(before, after, n)` divides the deltas by n.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { db, root } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
+const { Client } = require(resolve(root, 'libs/db/node_modules/pg'));
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+/** utime+stime of a process in ms, or null once it has gone. */
+function processCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy CPU of the whole machine in ms (every core; idle and iowait left out). */
+function boxCpuMs() {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) * TICK_MS;
+}
+
+const round = (v, digits = 2) => Number(v.toFixed(digits));
+
+/**
+ * Counters for one environment. `processes()` lists the processes under test as `{ name, pid }` (replicas share a
+ * name and are summed); Postgres processes are found through pg_stat_activity: backends of the bench database
+ * ("postgres") and the server's background processes ("postgres background", shared with anything else on it).
+ */
+export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redisPid, processes }) {
+  const database = new URL(databaseUrl).pathname.slice(1);
+  // Connected to the maintenance database, so that these reads are not transactions of the bench database.
+  const statsUrl = new URL(db.withDefaultUser(databaseUrl));
+  statsUrl.pathname = '/postgres';
+  const pg = new Client({ connectionString: statsUrl.toString() });
+  await pg.connect();
+  const redis = new Redis(redisUrl);
+
+  async function pgProcesses() {
+    const { rows } = await pg.query(
+      `SELECT pid, CASE WHEN datname = $1 THEN 'postgres' ELSE 'postgres background' END AS name
+       FROM pg_stat_activity WHERE datname = $1 OR backend_type <> 'client backend'`,
+      [database],
+    );
+    return rows;
+  }
+
+  /** Every counter now. The bench's own Redis reads here are counted and later subtracted. */
+  async function snapshot() {
+    const procs = [...processes(), { name: 'redis-server', pid: redisPid }, ...(await pgProcesses())];
+    const cpu = {};
+    for (const p of procs) {
+      const ms = processCpuMs(p.pid);
+      if (ms !== null) cpu[`${p.name}\0${p.pid}`] = ms;
+    }
+    const { rows } = await pg.query(
+      `SELECT coalesce(datname, '') AS datname, xact_commit + xact_rollback AS xacts, (SELECT wal_records FROM pg_stat_wal) AS wal_records
+       FROM pg_stat_database`,
+    );
+    const xacts = Object.fromEntries(rows.map((r) => [r.datname, Number(r.xacts)]));
+    const commands = {};
+    for (const line of (await redis.info('commandstats')).split('\n')) {
+      const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+      if (m) commands[m[1]] = Number(m[2]);
+    }
+    // Our own commands from here on: this INFO (not in its own output), SCAN pages, one MGET.
+    const own = { info: 1, scan: 0, mget: 0 };
+    const keys = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*:id`, 'COUNT', 1000);
+      own.scan++;
+      keys.push(...found.filter((k) => k.split(':').length === redisPrefix.split(':').length + 2));
+      cursor = next;
+    } while (cursor !== '0');
+    const jobs = {};
+    if (keys.length) {
+      own.mget++;
+      const values = await redis.mget(...keys);
+      keys.forEach((k, i) => (jobs[k.slice(redisPrefix.length + 1, -3)] = Number(values[i])));
+    }
+    return {
+      cpu,
+      box_cpu_ms: boxCpuMs(),
+      xacts,
+      wal_records: Number(rows[0].wal_records),
+      commands,
+      own,
+      jobs,
+    };
+  }
+
+  return {
+    snapshot,
+    /** The deltas between two snapshots, per unit of `n` (answered messages). HTTP counts are passed in as deltas. */
+    cost(before, after, n, httpByEndpoint = {}) {
+      const per = (v) => round(v / Math.max(n, 1));
+      const byProcess = {};
+      for (const [key, ms] of Object.entries(after.cpu)) {
+        const name = key.split('\0')[0];
+        byProcess[name] = (byProcess[name] ?? 0) + ms - (before.cpu[key] ?? 0); // started in the window: all of it
+      }
+      const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
+      const commands = {};
+      for (const [cmd, calls] of Object.entries(after.commands)) {
+        const d = calls - (before.commands[cmd] ?? 0) - (before.own[cmd] ?? 0);
+        if (d > 0) commands[cmd] = d;
+      }
+      const sorted = Object.entries(commands).sort((a, b) => b[1] - a[1]);
+      // Other databases' transactions in the window (those created in it counted from 0, dropped ones left out).
+      let others = 0;
+      for (const [name, count] of Object.entries(after.xacts)) if (name !== database) others += Math.max(0, count - (before.xacts[name] ?? 0));
+      const jobs = {};
+      for (const [queue, count] of Object.entries(after.jobs)) jobs[queue] = per(count - (before.jobs[queue] ?? 0));
+      return {
+        answered: n,
+        cpu_ms: {
+          total: per(total),
+          box: per(after.box_cpu_ms - before.box_cpu_ms),
+          by_process: Object.fromEntries(Object.entries(byProcess).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, per(v)])),
+        },
+        pg_xacts: per(after.xacts[database] - before.xacts[database]),
+        wal_records: per(after.wal_records - before.wal_records),
+        redis_commands: {
+          total: per(sorted.reduce((a, [, c]) => a + c, 0)),
+          by_command: Object.fromEntries(sorted.slice(0, 15).map(([k, v]) => [k, per(v)])),
+        },
+        jobs: { total: per(Object.values(after.jobs).reduce((a, c) => a + c, 0) - Object.values(before.jobs).reduce((a, c) => a + c, 0)), by_queue: jobs },
+        http: {
+          total: per(Object.values(httpByEndpoint).reduce((a, b) => a + b, 0)),
+          by_endpoint: Object.fromEntries(Object.entries(httpByEndpoint).map(([k, v]) => [k, per(v)])),
+        },
+        // Work of other clients of the shared Postgres in the same window: WAL records and box CPU include theirs.
+        noise: { pg_xacts_other_databases: others },
+      };
+    },
+    async close() {
+      await pg.end();
+      redis.disconnect();
+    },
+  };
+}
