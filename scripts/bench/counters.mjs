@@ -5,6 +5,7 @@
 // Take `snapshot()` before and after the window; `cost(before, after, n)` divides the deltas by n.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { clearInterval, setInterval } from 'node:timers';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { db, root } from './harness.mjs';
@@ -56,14 +57,30 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
     return rows;
   }
 
-  /** Every counter now. The bench's own Redis reads here are counted and later subtracted. */
-  async function snapshot() {
-    const procs = [...processes(), { name: 'redis-server', pid: redisPid }, ...(await pgProcesses())];
-    const cpu = {};
-    for (const p of procs) {
+  // CPU readings by `name\0pid`, refreshed every second between snapshots: a process that exits inside the window
+  // (an idle pooled connection's backend, say) keeps its last reading.
+  let cpu = {};
+  let sampling = Promise.resolve();
+  async function sampleCpu() {
+    for (const p of [...processes(), { name: 'redis-server', pid: redisPid }, ...(await pgProcesses())]) {
       const ms = processCpuMs(p.pid);
       if (ms !== null) cpu[`${p.name}\0${p.pid}`] = ms;
     }
+  }
+  let timer;
+
+  /**
+   * Every counter now; the first call of a window (`start`) begins the CPU sampling, the next one ends it. The bench's
+   * own Redis reads here are counted and later subtracted.
+   */
+  async function snapshot(start = !timer) {
+    clearInterval(timer);
+    timer = undefined;
+    await sampling;
+    if (start) cpu = {};
+    await sampleCpu();
+    const cpuNow = { ...cpu };
+    if (start) timer = setInterval(() => (sampling = sampling.then(sampleCpu).catch(() => {})), 1000);
     const { rows } = await pg.query(
       `SELECT coalesce(datname, '') AS datname, xact_commit + xact_rollback AS xacts, (SELECT wal_records FROM pg_stat_wal) AS wal_records
        FROM pg_stat_database`,
@@ -91,7 +108,7 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
       keys.forEach((k, i) => (jobs[k.slice(redisPrefix.length + 1, -3)] = Number(values[i])));
     }
     return {
-      cpu,
+      cpu: cpuNow,
       box_cpu_ms: boxCpuMs(),
       xacts,
       wal_records: Number(rows[0].wal_records),
@@ -146,6 +163,8 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
       };
     },
     async close() {
+      clearInterval(timer);
+      await sampling;
       await pg.end();
       redis.disconnect();
     },
