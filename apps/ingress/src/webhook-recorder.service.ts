@@ -144,6 +144,10 @@ const TRANSIENT_SQLSTATE = /^(08|53|57|58)/;
 const rank = (col: string) =>
   `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
 
+/** Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy. */
+const releases = (col: string) =>
+  `((pr.ordering = 'delivered' AND ${col} IN ('delivered', 'read', 'failed')) OR (pr.ordering = 'sent' AND ${col} IN ('sent', 'delivered', 'read', 'failed')))`;
+
 /**
  * Records a batch of statuses and applies them, set-based, in one statement. Each status is matched to the message
  * with its wamid sent from the number whose webhook carried it; per message, the batch's new statuses move it
@@ -153,8 +157,8 @@ const rank = (col: string) =>
  * - its message is not known (yet): applied when the send records its wamid, or adopted through
  *   biz_opaque_callback_data by a send whose outcome is unknown;
  * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
- * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy)
- *   while a later message to the same recipient waits: that one is woken at once.
+ * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy; a
+ *   read after delivered opens nothing) while a later message to the same recipient waits: that one is woken at once.
  * A redelivered status (its row exists) changes nothing. Returns the rows written, `pending` when enqueued.
  */
 const RECORD_STATUSES_SQL = `WITH x AS (
@@ -180,7 +184,8 @@ const RECORD_STATUSES_SQL = `WITH x AS (
       GROUP BY oid
     ) g
   ), locked AS (
-    SELECT o.id FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
+    -- Locked in one order (no deadlock between batches); the state read here is current, and ours until commit.
+    SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
   ), moved AS (
     UPDATE outbound_messages o SET
       state = g.status,
@@ -193,14 +198,14 @@ const RECORD_STATUSES_SQL = `WITH x AS (
       last_error = CASE WHEN g.status = 'failed'
         THEN COALESCE(NULLIF(concat_ws(': ', g.errors->0->>'title', g.errors->0->>'message'), ''), 'failed') ELSE o.last_error END,
       updated_at = now()
-    FROM target g
-    WHERE o.id = g.oid AND o.id IN (SELECT id FROM locked)
+    FROM target g JOIN locked l ON l.id = g.oid
+    WHERE o.id = g.oid
       AND CASE WHEN g.status = 'failed' THEN ${rank('o.state')} < 3 ELSE ${rank('o.state')} < ${rank('g.status')} END
-    RETURNING o.id, o.state, o.contact_id, o.seq, o.provider_id
+    RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
   ), follow AS (
     SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
     WHERE m.state = 'failed'
-      OR ((pr.ordering = 'delivered' AND m.state IN ('delivered', 'read')) OR (pr.ordering = 'sent' AND m.state IN ('sent', 'delivered', 'read')))
+      OR ${releases('m.state')} AND NOT ${releases('m.was')}
         AND EXISTS (SELECT 1 FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq AND n.state = 'queued')
   )
   INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
