@@ -47,7 +47,7 @@ if (results.sender) {
   rows.push(['sender: limit 50/s', `${s.limit.achieved_mps} msg/s`, `accuracy ${s.limit.accuracy}`, `worst second ${s.limit.worst_1s_window}`]);
 }
 if (results.e2e) {
-  for (const key of ['one_replica', 'two_replicas']) {
+  for (const key of ['one_replica', 'two_replicas'].filter((k) => results.e2e[k])) {
     const { replicas, capacity: c, latency: l } = results.e2e[key];
     rows.push([`e2e: ${replicas} replica(s), capacity (offered ${c.offered_per_s}/s)`, `${c.answered_per_s} answered/s`, `${c.answered}/${c.inbound} answered`, 'target 1,000/s']);
     rows.push([`e2e: ${replicas} replica(s), latency at ${l.offered_per_s}/s`, `p50 ${l.latency_ms.p50} ms`, `p95 ${l.latency_ms.p95} ms`, `p99 ${l.latency_ms.p99} ms (target ≤ 1,000)`]);

@@ -22,6 +22,7 @@ const RATE = Number(process.env.BENCH_E2E_RATE ?? 300);
 const USERS = Number(process.env.BENCH_E2E_USERS ?? 2000);
 const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 40);
 const WARMUP_S = Number(process.env.BENCH_E2E_WARMUP_S ?? 10);
+const REPLICAS = (process.env.BENCH_E2E_REPLICAS ?? '1,2').split(',').map(Number);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
 
 async function sim(graphSim, method, path, body) {
@@ -106,7 +107,7 @@ export async function e2eBench(env) {
   const out = { duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 1000, p99_ms: 1000 } };
   const counters = await createCounters(env);
   try {
-    for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]]) {
+    for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]].filter(([, n]) => REPLICAS.includes(n))) {
       const capacity = await run(env, counters, replicas, RATE);
       const latency = await run(env, counters, replicas, LATENCY_RATE, WARMUP_S);
       out[key] = { replicas, capacity, latency, meets_target: capacity.answered_per_s >= 1000 && latency.latency_ms.p99 <= 1000 };
