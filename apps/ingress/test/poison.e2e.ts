@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '@gtc/db';
-import { createTestProvider, installFlows, postWebhook, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
+import { createTestProvider, installFlows, messagesWebhook, postWebhook, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
 import { restoreString } from '../src/storable';
 
 // Whole stack (graph-sim, ingress, flow-runner, sender), real Postgres and Redis: no webhook's content can fail
@@ -45,24 +45,9 @@ function textWebhook(p: TestProvider, kind: Kind, i: number): { sent: Sent; body
   const wamid = `wamid.poison.${kind}.${i}.${Date.now().toString(36)}.${p.phoneNumberId}`;
   const text = kind === 'nul' ? `nul\u0000here ${i}` : kind === 'surrogate' ? `half \ud800 pair ${i}` : `hello ${kind} ${i}`;
   const timestamp = kind === 'timestamp' ? '1' + '0'.repeat(30) : String(Math.floor(Date.now() / 1000));
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000000', phone_number_id: p.phoneNumberId },
-              contacts: [{ profile: { name: kind === 'nul' ? 'Bad\u0000Name' : 'User' }, wa_id: from }],
-              messages: [{ from, id: wamid, timestamp, type: 'text', text: { body: text } }],
-            },
-          },
-        ],
-      },
-    ],
+  const body = messagesWebhook(p, {
+    contacts: [{ profile: { name: kind === 'nul' ? 'Bad\u0000Name' : 'User' }, wa_id: from }],
+    messages: [{ from, id: wamid, timestamp, type: 'text', text: { body: text } }],
   });
   return { sent: { p, kind, from, wamid, text }, body };
 }

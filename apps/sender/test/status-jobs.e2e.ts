@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '@gtc/db';
-import { createTestProvider, postWebhook, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
+import { createTestProvider, postWebhook, Stack, startStack, statusWebhook, testEnv, TestProvider } from '@gtc/testing';
 
 // Whole stack, real Postgres and Redis: ingress applies statuses in its own group commit, and only a status that
 // leaves work for the sender (here: opening a recipient's ordering gate with a message waiting behind it) becomes
@@ -17,24 +17,7 @@ let phone = 4430000000;
 
 /** A signed webhook to the provider's URL carrying the given statuses for its number. */
 async function postStatuses(statuses: Record<string, unknown>[]): Promise<number> {
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000000', phone_number_id: p.phoneNumberId },
-              statuses: statuses.map((s) => ({ timestamp: String(Math.floor(Date.now() / 1000)), ...s })),
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const body = statusWebhook(p, statuses);
   return postWebhook(stack.ingress.url, p, body);
 }
 

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, insertOutboundMessages, Prisma } from '@gtc/db';
-import { createTestProvider, postWebhook, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
+import { createTestProvider, postWebhook, Stack, startStack, statusWebhook, testEnv, TestProvider } from '@gtc/testing';
 import { buildMessageBody } from '@gtc/whatsapp';
 
 // Whole stack, real Postgres and Redis: a status applies only to a message sent from the phone number whose
@@ -19,24 +19,7 @@ let phone = 4420000000;
 
 /** A signed status webhook to the provider's own URL, carrying the given statuses for its number. */
 async function postStatuses(p: TestProvider, statuses: Record<string, unknown>[]): Promise<number> {
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000000', phone_number_id: p.phoneNumberId },
-              statuses: statuses.map((s) => ({ timestamp: String(Math.floor(Date.now() / 1000)), ...s })),
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const body = statusWebhook(p, statuses);
   return postWebhook(stack.ingress.url, p, body);
 }
 

@@ -21,7 +21,12 @@ export function inboundWebhook(provider: TestProvider, from: string, message: Us
   else if ('listReply' in message) m = { ...base, type: 'interactive', interactive: { type: 'list_reply', list_reply: message.listReply } };
   else if ('button' in message) m = { ...base, type: 'button', button: message.button, context: { from: '15550000000', id: 'wamid.template' } };
   else m = { ...base, type: 'location', location: message.location };
-  const payload = {
+  return { body: messagesWebhook(provider, { contacts: [{ profile: { name }, wa_id: from }], messages: [m] }), wamid };
+}
+
+/** A real-format `messages` webhook for the provider's number whose value carries `value` (contacts, messages, statuses). */
+export function messagesWebhook(provider: TestProvider, value: Record<string, unknown>): string {
+  return JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [
       {
@@ -32,15 +37,18 @@ export function inboundWebhook(provider: TestProvider, from: string, message: Us
             value: {
               messaging_product: 'whatsapp',
               metadata: { display_phone_number: '15550000000', phone_number_id: provider.phoneNumberId },
-              contacts: [{ profile: { name }, wa_id: from }],
-              messages: [m],
+              ...value,
             },
           },
         ],
       },
     ],
-  };
-  return { body: JSON.stringify(payload), wamid };
+  });
+}
+
+/** A real-format status webhook for the provider's number (each status stamped now unless it has a timestamp). */
+export function statusWebhook(provider: TestProvider, statuses: Record<string, unknown>[]): string {
+  return messagesWebhook(provider, { statuses: statuses.map((s) => ({ timestamp: String(Math.floor(Date.now() / 1000)), ...s })) });
 }
 
 /** POSTs a signed webhook to ingress; returns the HTTP status. */
