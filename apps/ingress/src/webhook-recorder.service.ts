@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { PrismaService } from '@gtc/db';
+import { movesForwardSql, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { GroupCommit } from './group-commit';
@@ -141,9 +141,6 @@ const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
 const TRANSIENT_SQLSTATE = /^(08|53|57|58)/;
 
 /** Forward-only order of outbound message states (as the sender's StatusApplier ranks them); failed is final. */
-const rank = (col: string) =>
-  `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
-
 /** Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy. */
 const releases = (col: string) =>
   `((pr.ordering = 'delivered' AND ${col} IN ('delivered', 'read', 'failed')) OR (pr.ordering = 'sent' AND ${col} IN ('sent', 'delivered', 'read', 'failed')))`;
@@ -172,7 +169,7 @@ const RECORD_STATUSES_SQL = `WITH x AS (
       sent_ts, delivered_ts, read_ts, failed_ts, errors
     FROM (
       SELECT oid, bool_or(st = 'failed') AS f,
-        max(${rank('st')}) FILTER (WHERE st <> 'failed') AS r,
+        max(${outboundRankSql('st')}) FILTER (WHERE st <> 'failed') AS r,
         min(to_timestamp(ts)) FILTER (WHERE st <> 'failed') AS sent_ts,
         min(to_timestamp(ts)) FILTER (WHERE st IN ('delivered', 'read')) AS delivered_ts,
         min(to_timestamp(ts)) FILTER (WHERE st = 'read') AS read_ts,
@@ -188,19 +185,10 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
   ), moved AS (
     UPDATE outbound_messages o SET
-      state = g.status,
-      sent_at = CASE WHEN g.status <> 'failed' THEN COALESCE(o.sent_at, g.sent_ts) ELSE o.sent_at END,
-      delivered_at = CASE WHEN g.status IN ('delivered', 'read') THEN COALESCE(o.delivered_at, g.delivered_ts) ELSE o.delivered_at END,
-      read_at = CASE WHEN g.status = 'read' THEN COALESCE(o.read_at, g.read_ts) ELSE o.read_at END,
-      failed_at = CASE WHEN g.status = 'failed' THEN g.failed_ts ELSE o.failed_at END,
-      error_class = CASE WHEN g.status = 'failed' THEN 'delivery_failed' ELSE o.error_class END,
-      error_code = CASE WHEN g.status = 'failed' THEN (g.errors->0->>'code')::int ELSE o.error_code END,
-      last_error = CASE WHEN g.status = 'failed'
-        THEN COALESCE(NULLIF(concat_ws(': ', g.errors->0->>'title', g.errors->0->>'message'), ''), 'failed') ELSE o.last_error END,
-      updated_at = now()
+      ${statusMoveSetSql({ status: 'g.status', sentAt: 'g.sent_ts', deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
     FROM target g JOIN locked l ON l.id = g.oid
     WHERE o.id = g.oid
-      AND CASE WHEN g.status = 'failed' THEN ${rank('o.state')} < 3 ELSE ${rank('o.state')} < ${rank('g.status')} END
+      AND ${movesForwardSql('o.state', 'g.status')}
     RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
   ), follow AS (
     SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@gtc/db';
+import { movesForwardSql, PrismaService, statusMoveSetSql } from '@gtc/db';
 import { SenderMetrics } from './sender.metrics';
 
 /** What applying a status did to its message. */
@@ -17,9 +17,6 @@ export interface AppliedStatus {
 }
 
 /** Forward-only order of message states; failed is final. */
-const RANK_SQL = (col: string) =>
-  `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -89,20 +86,11 @@ export class StatusApplier {
          SELECT o.id FROM outbound_messages o JOIN ev ON o.provider_id = ev.provider_id AND o.wamid = ev.wamid
        ), upd AS (
          UPDATE outbound_messages o SET
-           state = ev.status,
-           sent_at = CASE WHEN ev.status IN ('sent','delivered','read') THEN COALESCE(o.sent_at, ev.timestamp) ELSE o.sent_at END,
-           delivered_at = CASE WHEN ev.status IN ('delivered','read') THEN COALESCE(o.delivered_at, ev.timestamp) ELSE o.delivered_at END,
-           read_at = CASE WHEN ev.status = 'read' THEN COALESCE(o.read_at, ev.timestamp) ELSE o.read_at END,
-           failed_at = CASE WHEN ev.status = 'failed' THEN ev.timestamp ELSE o.failed_at END,
-           error_class = CASE WHEN ev.status = 'failed' THEN 'delivery_failed' ELSE o.error_class END,
-           error_code = CASE WHEN ev.status = 'failed' THEN (ev.errors->0->>'code')::int ELSE o.error_code END,
-           last_error = CASE WHEN ev.status = 'failed'
-             THEN COALESCE(NULLIF(concat_ws(': ', ev.errors->0->>'title', ev.errors->0->>'message'), ''), 'failed') ELSE o.last_error END,
-           updated_at = now()
+           ${statusMoveSetSql({ status: 'ev.status', sentAt: 'ev.timestamp', deliveredAt: 'ev.timestamp', readAt: 'ev.timestamp', failedAt: 'ev.timestamp', errors: 'ev.errors' })}
          FROM ev
          WHERE o.id = (SELECT id FROM msg) AND ev.outbound_id IS NULL
            AND ev.status IN ('sent','delivered','read','failed')
-           AND CASE WHEN ev.status = 'failed' THEN ${RANK_SQL('o.state')} < 3 ELSE ${RANK_SQL('o.state')} < ${RANK_SQL('ev.status')} END
+           AND ${movesForwardSql('o.state', 'ev.status')}
          RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error, true AS moved
        ), followup AS (
          -- Moved already by ingress, which left the follow-up (wake, pause) to us: the message as it stands.

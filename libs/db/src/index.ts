@@ -8,4 +8,5 @@ export * from './outbound.repository';
 export * from './ttl-cache';
 export * from './keyset-walk';
 export * from './pg-text';
+export * from './status-move';
 export type { Pool, PoolClient } from 'pg';

@@ -1,0 +1,29 @@
+// The one forward-only move of an outbound message by a status (sent < delivered < read; failed only before
+// delivered), as SQL shared by ingress (set-based, in its group commit) and the sender's status applier (one by one).
+
+/** The rank of an outbound state (SQL expression over `col`): a status moves a message only to a higher rank. */
+export function outboundRankSql(col: string): string {
+  return `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
+}
+
+/** Whether `status` moves a message in `state` forward: failed only before delivered, others only upwards. */
+export function movesForwardSql(state: string, status: string): string {
+  return `CASE WHEN ${status} = 'failed' THEN ${outboundRankSql(state)} < 3 ELSE ${outboundRankSql(state)} < ${outboundRankSql(status)} END`;
+}
+
+/**
+ * The SET list of that move on `outbound_messages o`: the new state, each state's first timestamp kept, and for
+ * `failed` Meta's first error (`errors`, a jsonb array) as class, code and text.
+ */
+export function statusMoveSetSql(s: { status: string; sentAt: string; deliveredAt: string; readAt: string; failedAt: string; errors: string }): string {
+  return `state = ${s.status},
+      sent_at = CASE WHEN ${s.status} IN ('sent', 'delivered', 'read') THEN COALESCE(o.sent_at, ${s.sentAt}) ELSE o.sent_at END,
+      delivered_at = CASE WHEN ${s.status} IN ('delivered', 'read') THEN COALESCE(o.delivered_at, ${s.deliveredAt}) ELSE o.delivered_at END,
+      read_at = CASE WHEN ${s.status} = 'read' THEN COALESCE(o.read_at, ${s.readAt}) ELSE o.read_at END,
+      failed_at = CASE WHEN ${s.status} = 'failed' THEN ${s.failedAt} ELSE o.failed_at END,
+      error_class = CASE WHEN ${s.status} = 'failed' THEN 'delivery_failed' ELSE o.error_class END,
+      error_code = CASE WHEN ${s.status} = 'failed' THEN (${s.errors}->0->>'code')::int ELSE o.error_code END,
+      last_error = CASE WHEN ${s.status} = 'failed'
+        THEN COALESCE(NULLIF(concat_ws(': ', ${s.errors}->0->>'title', ${s.errors}->0->>'message'), ''), 'failed') ELSE o.last_error END,
+      updated_at = now()`;
+}
