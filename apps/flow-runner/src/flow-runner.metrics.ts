@@ -12,14 +12,14 @@ export class FlowRunnerMetrics {
 
   constructor(metrics: MetricsService) {
     this.runs = metrics.counter('gtc_flow_runs_total', 'Inbound messages processed, by outcome', ['outcome']);
-    this.stepSeconds = metrics.histogram('gtc_flow_step_seconds', 'Duration of one step (one transaction)', [], [
+    this.stepSeconds = metrics.histogram('gtc_flow_step_seconds', 'Per step: duration of the job that ran it (its contacts\' steps, batched in transactions)', [], [
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
     ]);
     this.waitSeconds = metrics.histogram('gtc_flow_inbound_wait_seconds', 'Time from webhook received to step done', [], [
       0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
     ]);
     this.jobFailures = metrics.counter('gtc_flow_job_failures_total', 'Inbound job attempts that failed (retried by the queue)');
-    this.stepsPerJob = metrics.histogram('gtc_flow_steps_per_job', 'Messages of the same contact a job processed (per-contact queueing)', [], [
+    this.stepsPerJob = metrics.histogram('gtc_flow_steps_per_job', 'Messages one job processed (its batch, and earlier pending messages of its contacts)', [], [
       1, 2, 3, 5, 10, 25,
     ]);
   }

@@ -24,6 +24,7 @@ export type StepOutcome =
 
 /** What one step did. */
 export interface StepResult {
+  contactId: string;
   inboundId: string;
   outcome: StepOutcome;
   /** Outbound rows written, to enqueue after commit. */
@@ -90,11 +91,32 @@ const MISSING_SESSION: FlowSession = { status: 'idle', vars: {} };
 export const GROUP_SKIP_REASON =
   'group message: flows run one-to-one conversations, so a message written in a WhatsApp group is recorded and not answered';
 
+/** One contact's share of an inbound job: the ids of its messages listed there. */
+export interface ContactWork {
+  contactId: string;
+  inboundIds: string[];
+}
+
+/** One step planned and built, ready for the batch's write. */
+interface StepWrite {
+  row: StepRow;
+  plan: Plan;
+  bodies: { type: string; body: string; retryOnRateLimit: boolean }[];
+  flowId: string | null;
+  to: string;
+  limits?: NumberLimits;
+}
+
+/** Rounds (one step per contact each) in one transaction: a contact that keeps writing cannot hold the batch open. */
+const MAX_ROUNDS = 20;
+
 /**
- * One conversation step = one transaction: lock the contact, take its oldest pending inbound message, run the
- * flow, write the session, the outbound rows (next per-recipient sequence numbers, exact Graph API bodies) and
- * mark the message processed. The contact lock makes steps of one contact strictly sequential across replicas;
- * a crash before commit leaves nothing behind, a re-run after commit finds nothing pending.
+ * Conversation steps, a batch of contacts per transaction: lock the contacts (in id order, so batches of several
+ * replicas never deadlock), then in rounds take each contact's oldest pending inbound message, run the flows,
+ * and write every step of the round with one statement: the contacts' sequence numbers and opt-out state, the
+ * outbound rows (exact Graph API bodies), the sessions, the messages processed. The contact lock makes steps of
+ * one contact strictly sequential across replicas; a crash before commit leaves nothing behind, a re-run after
+ * commit finds nothing pending.
  */
 @Injectable()
 export class FlowStepService {
@@ -105,22 +127,69 @@ export class FlowStepService {
   ) {}
 
   /**
-   * Processes the contact's oldest pending inbound message; null when none is pending. Five round trips: BEGIN,
-   * the contact's lock, one read (message, session, previous message time), one write (sequence numbers, outbound
-   * rows, session, contact opt-out state, message processed), COMMIT.
+   * Processes each contact's pending messages, oldest first, until none of its listed messages is pending (a
+   * message listed but already processed elsewhere lets the contact run until nothing is pending). A batch that
+   * fails is taken again one contact at a time, so one contact's failure does not hold the others; the first
+   * failure is then thrown (the job is retried, and finds the others done).
    */
-  async processNext(contactId: string): Promise<StepResult | null> {
+  async process(work: ContactWork[]): Promise<StepResult[]> {
+    const results: StepResult[] = [];
+    let left = work.map((w) => ({ contactId: w.contactId, listed: new Set(w.inboundIds) }));
+    while (left.length) {
+      try {
+        left = await this.transaction(left, results);
+      } catch (err) {
+        if (left.length === 1) throw err;
+        let first: unknown;
+        for (const w of left) {
+          await this.process([{ contactId: w.contactId, inboundIds: [...w.listed] }]).then(
+            (r) => results.push(...r),
+            (e: unknown) => (first ??= e),
+          );
+        }
+        if (first) throw first;
+        return results;
+      }
+    }
+    return results;
+  }
+
+  /**
+   * One transaction of up to MAX_ROUNDS rounds: BEGIN, the contacts' locks, then per round one read and one write,
+   * COMMIT. Returns the contacts with listed messages still pending (a contact that reached MAX_ROUNDS).
+   */
+  private async transaction(work: { contactId: string; listed: Set<string> }[], results: StepResult[]): Promise<typeof work> {
     const db = await this.prisma.pool.connect();
     // A connection lost while checked out (Postgres restarted) errors here; the failing query reports it too.
     const onError = () => undefined;
     db.on('error', onError);
+    const done: StepResult[] = [];
     try {
       await db.query('BEGIN');
-      const result = await this.step(db, contactId);
+      // The locks come first, in a statement of their own: each read below then takes its snapshot after a
+      // concurrent step of these contacts committed, so it never picks up a message that step just processed.
+      await db.query({
+        name: 'step-lock',
+        text: `SELECT 1 FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        values: [work.map((w) => w.contactId)],
+      });
+      let active = work;
+      for (let round = 0; round < MAX_ROUNDS && active.length; round++) {
+        const steps = await this.round(db, active.map((w) => w.contactId));
+        done.push(...steps);
+        const stepped = new Map(steps.map((s) => [s.contactId, s.inboundId]));
+        active = active.filter((w) => {
+          const id = stepped.get(w.contactId);
+          if (id === undefined) return false; // nothing pending
+          w.listed.delete(id);
+          return w.listed.size > 0;
+        });
+      }
       await db.query('COMMIT');
       db.off('error', onError);
       db.release();
-      return result;
+      results.push(...done);
+      return active;
     } catch (err) {
       await db.query('ROLLBACK').catch(() => undefined);
       db.off('error', onError);
@@ -130,14 +199,8 @@ export class FlowStepService {
     }
   }
 
-  private async step(db: PoolClient, contactId: string): Promise<StepResult | null> {
-    // The lock comes first, in a statement of its own: the read below then takes its snapshot after a concurrent
-    // step of this contact committed, so it never picks up the message that step just processed.
-    await db.query({
-      name: 'step-lock',
-      text: `SELECT 1 FROM contacts WHERE id = $1::uuid FOR UPDATE`,
-      values: [contactId],
-    });
+  /** One step for each of the contacts that has a pending message: one read, the flows, one write. */
+  private async round(db: PoolClient, contactIds: string[]): Promise<StepResult[]> {
     const { rows } = await db.query<StepRow>({
       name: 'step-read',
       text: `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
@@ -152,11 +215,24 @@ export class FlowStepService {
                      WHERE contact_id = c.id AND state = 'pending' ORDER BY arrival LIMIT 1) m ON true
        LEFT JOIN sessions s ON s.contact_id = c.id
        LEFT JOIN flows f ON f.id = s.flow_id
-       WHERE c.id = $1::uuid`,
-      values: [contactId],
+       WHERE c.id = ANY($1::uuid[])`,
+      values: [contactIds],
     });
-    const r = rows[0];
-    if (!r) return null;
+    if (!rows.length) return [];
+    const steps = await Promise.all(rows.map((r) => this.prepare(db, r)));
+    const outbound = await this.write(db, steps);
+    return steps.map((w) => ({
+      contactId: w.row.id,
+      inboundId: w.row.message_id,
+      outcome: w.plan.outcome,
+      outbound: (outbound.get(w.row.id) ?? []).map((id) => ({ messageId: id, recipient: w.to, businessInitiated: w.plan.businessInitiated })),
+      limits: w.limits,
+      receivedAt: w.row.received_at,
+    }));
+  }
+
+  /** Plans one contact's step (flows in the engine's threads) and builds its replies' Graph API bodies. */
+  private async prepare(db: PoolClient, r: StepRow): Promise<StepWrite> {
     const contact: ContactRow = r;
     const message: InboundRow = { id: r.message_id, type: r.type, payload: r.payload, received_at: r.received_at };
     const team = await this.catalog.get(contact.provider_id, db);
@@ -173,7 +249,7 @@ export class FlowStepService {
       ? await this.plan(message, contact, team, session, r.waiting_flow ?? undefined, context)
       : { outcome: 'provider_missing', replies: [], businessInitiated: false };
     const to = contact.wa_id ?? contact.user_id ?? '';
-    const bodies: { type: string; body: string; retryOnRateLimit: boolean }[] = [];
+    const bodies: StepWrite['bodies'] = [];
     for (const [i, reply] of plan.replies.entries()) {
       const built = buildMessageBody(reply.content, to);
       if (!built.ok) {
@@ -184,60 +260,78 @@ export class FlowStepService {
       }
       bodies.push({ type: built.type, body: JSON.stringify(built.body), retryOnRateLimit: reply.retryOnRateLimit });
     }
-    const failed = plan.outcome === 'error' || plan.outcome === 'refused_opted_out';
     const s = plan.session;
-    const { rows: outbound } = await db.query<{ id: string }>({
+    const flowId = s?.status === 'waiting' && s.flowName ? (team?.flowIds.get(s.flowName) ?? null) : null;
+    return { row: r, plan, bodies, flowId, to, limits: team?.limits };
+  }
+
+  /**
+   * Writes a round's steps in one statement (one row per contact in each table it touches). Returns the outbound
+   * row ids written, per contact, in reply order.
+   */
+  private async write(db: PoolClient, steps: StepWrite[]): Promise<Map<string, string[]>> {
+    const replies = steps.flatMap((w) => w.bodies.map((b, ordinal) => ({ contactId: w.row.id, ordinal, ...b })));
+    const { rows } = await db.query<{ id: string; contact_id: string }>({
       name: 'step-write',
-      text: `WITH seq AS (
-         UPDATE contacts SET next_seq = next_seq + $2,
-           opted_out = COALESCE($3, opted_out),
-           opted_out_at = CASE WHEN $3 IS NULL THEN opted_out_at WHEN $3 THEN now() ELSE NULL END,
+      text: `WITH step AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::bool[], $7::bool[],
+                              $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+           AS x(contact_id, tenant_id, provider_id, message_id, n, opted_out, business_initiated,
+                has_session, flow_id, node_id, status, vars, error, state, flow_run)
+       ), seq AS (
+         UPDATE contacts c SET next_seq = c.next_seq + x.n,
+           opted_out = COALESCE(x.opted_out, c.opted_out),
+           opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END,
            updated_at = now()
-         WHERE id = $1::uuid RETURNING next_seq - $2 AS first
+         FROM step x WHERE c.id = x.contact_id
+         RETURNING c.id, c.next_seq - x.n AS first
        ), outb AS (
          INSERT INTO outbound_messages (tenant_id, provider_id, contact_id, seq, cause_id, ordinal, type, body,
                                         business_initiated, retry_on_rate_limit, updated_at)
-         SELECT $4::uuid, $5::uuid, $1::uuid, seq.first + x.n - 1, $6, x.n - 1, x.ty, x.b::jsonb, $7, x.r, now()
-         FROM seq, unnest($8::text[], $9::text[], $10::bool[]) WITH ORDINALITY AS x(ty, b, r, n)
-         RETURNING id, ordinal
+         SELECT x.tenant_id, x.provider_id, r.contact_id, seq.first + r.ordinal, x.message_id, r.ordinal, r.ty, r.b::jsonb,
+                x.business_initiated, r.retry, now()
+         FROM unnest($16::uuid[], $17::int[], $18::text[], $19::text[], $20::bool[]) AS r(contact_id, ordinal, ty, b, retry)
+         JOIN step x ON x.contact_id = r.contact_id JOIN seq ON seq.id = r.contact_id
+         RETURNING id, contact_id, ordinal
        ), sess AS (
          INSERT INTO sessions (tenant_id, contact_id, flow_id, node_id, status, vars, last_error, updated_at)
-         SELECT $4::uuid, $1::uuid, $12::uuid, $13, $14, $15::jsonb, $16, now() WHERE $11
+         SELECT x.tenant_id, x.contact_id, x.flow_id, x.node_id, x.status, x.vars::jsonb, x.error, now() FROM step x WHERE x.has_session
          ON CONFLICT (contact_id) DO UPDATE SET flow_id = EXCLUDED.flow_id, node_id = EXCLUDED.node_id,
            status = EXCLUDED.status, vars = EXCLUDED.vars, last_error = EXCLUDED.last_error, updated_at = now()
        ), inb AS (
          -- clock_timestamp(): when the step ran under the lock (now() would be when the transaction began).
-         UPDATE inbound_messages SET state = $17, processed_at = clock_timestamp(), error = $16, flow_run = $18::jsonb WHERE id = $6::uuid AND state = 'pending'
+         UPDATE inbound_messages m SET state = x.state, processed_at = clock_timestamp(), error = x.error, flow_run = x.flow_run::jsonb
+         FROM step x WHERE m.id = x.message_id AND m.state = 'pending'
        )
-       SELECT id FROM outb ORDER BY ordinal`,
+       SELECT id, contact_id FROM outb ORDER BY contact_id, ordinal`,
       values: [
-        contactId,
-        bodies.length,
-        plan.optedOut ?? null,
-        contact.tenant_id,
-        contact.provider_id,
-        message.id,
-        plan.businessInitiated,
-        bodies.map((b) => b.type),
-        bodies.map((b) => b.body),
-        bodies.map((b) => b.retryOnRateLimit),
-        !!s,
-        s?.status === 'waiting' && s.flowName ? (team?.flowIds.get(s.flowName) ?? null) : null,
-        s?.nodeId ?? null,
-        s?.status ?? 'idle',
-        JSON.stringify(s?.vars ?? {}),
-        plan.error ?? null,
-        failed ? 'failed' : 'processed',
-        JSON.stringify({ outcome: plan.outcome, flow: plan.flowName ?? null, trace: plan.trace ?? [], replies: bodies.length, ...(plan.reason && { reason: plan.reason }) }),
+        steps.map((w) => w.row.id),
+        steps.map((w) => w.row.tenant_id),
+        steps.map((w) => w.row.provider_id),
+        steps.map((w) => w.row.message_id),
+        steps.map((w) => w.bodies.length),
+        steps.map((w) => w.plan.optedOut ?? null),
+        steps.map((w) => w.plan.businessInitiated),
+        steps.map((w) => !!w.plan.session),
+        steps.map((w) => w.flowId),
+        steps.map((w) => w.plan.session?.nodeId ?? null),
+        steps.map((w) => w.plan.session?.status ?? 'idle'),
+        steps.map((w) => JSON.stringify(w.plan.session?.vars ?? {})),
+        steps.map((w) => w.plan.error ?? null),
+        steps.map((w) => (w.plan.outcome === 'error' || w.plan.outcome === 'refused_opted_out' ? 'failed' : 'processed')),
+        steps.map((w) =>
+          JSON.stringify({ outcome: w.plan.outcome, flow: w.plan.flowName ?? null, trace: w.plan.trace ?? [], replies: w.bodies.length, ...(w.plan.reason && { reason: w.plan.reason }) }),
+        ),
+        replies.map((r) => r.contactId),
+        replies.map((r) => r.ordinal),
+        replies.map((r) => r.type),
+        replies.map((r) => r.body),
+        replies.map((r) => r.retryOnRateLimit),
       ],
     });
-    return {
-      inboundId: message.id,
-      outcome: plan.outcome,
-      outbound: outbound.map((o) => ({ messageId: o.id, recipient: to, businessInitiated: plan.businessInitiated })),
-      limits: team?.limits,
-      receivedAt: message.received_at,
-    };
+    const byContact = new Map<string, string[]>();
+    for (const r of rows) byContact.set(r.contact_id, [...(byContact.get(r.contact_id) ?? []), r.id]);
+    return byContact;
   }
 
   /** Decides what the message does: opt-out/in, handoff, resume a wait, start a flow, or nothing. */

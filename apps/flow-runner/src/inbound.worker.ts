@@ -6,8 +6,10 @@ import { FlowRunnerMetrics } from './flow-runner.metrics';
 import { FlowStepService } from './flow-step.service';
 
 /**
- * Consumes the inbound queue. A job names a message and its contact; the contact's pending messages are taken
- * in arrival order until that one is done, so a job that overtakes an earlier one waits its turn.
+ * Consumes the inbound queue. A job lists messages (one ingress group commit's, or one); their contacts are
+ * stepped together, each contact's pending messages in arrival order until its listed ones are done, so a job
+ * that overtakes an earlier one makes the earlier messages go first. The outbound rows the steps wrote are
+ * enqueued after commit in one round trip.
  */
 @Injectable()
 export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -32,23 +34,22 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async handle(job: Job<InboundJob>): Promise<void> {
-    let steps = 0;
-    for (;;) {
-      const started = process.hrtime.bigint();
-      const step = await this.steps.processNext(job.data.contactId);
-      if (!step) break;
-      steps++;
-      this.metrics.stepSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.metrics.waitSeconds.observe((Date.now() - step.receivedAt.getTime()) / 1000);
+    const byContact = new Map<string, string[]>();
+    for (const i of job.data.items) byContact.set(i.contactId, [...(byContact.get(i.contactId) ?? []), i.inboundId]);
+    const started = process.hrtime.bigint();
+    const steps = await this.steps.process([...byContact].map(([contactId, inboundIds]) => ({ contactId, inboundIds })));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const now = Date.now();
+    for (const step of steps) {
+      this.metrics.stepSeconds.observe(seconds);
+      this.metrics.waitSeconds.observe((now - step.receivedAt.getTime()) / 1000);
       this.metrics.runs.inc({ outcome: step.outcome });
       if (step.outcome === 'error') this.log.warn({ jobId: job.id, inboundId: step.inboundId }, 'flow run failed (recorded on the message)');
-      if (step.limits && step.outbound.length) {
-        await this.producer
-          .enqueue(step.limits, step.outbound)
-          .catch((err: Error) => this.log.warn(`outbound enqueue failed (${err.message}); the sender's reconciler will pick the rows up`));
-      }
-      if (step.inboundId === job.data.inboundId) break;
     }
-    this.metrics.stepsPerJob.observe(steps);
+    this.metrics.stepsPerJob.observe(steps.length);
+    const sends = steps.filter((s) => s.limits && s.outbound.length).map((s) => ({ limits: s.limits!, messages: s.outbound }));
+    await this.producer
+      .enqueue(sends)
+      .catch((err: Error) => this.log.warn(`outbound enqueue failed (${err.message}); the sender's reconciler will pick the rows up`));
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { KeysetWalk, PrismaService } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
-import { jobIds, QueueName, QueueService } from '@gtc/queue';
+import { InboundItem, jobIds, QueueName, QueueService } from '@gtc/queue';
 import { IngressMetrics } from './ingress.metrics';
 
 const BATCH = 1_000;
@@ -39,8 +39,8 @@ export class Reconciler extends PeriodicTask {
    * recorded before its send, or one ingress applied but whose follow-up, a wake or a pause, is not done yet).
    */
   protected async runOnce(): Promise<void> {
-    const inbound = await this.prisma.client.$queryRawUnsafe<{ id: string; contact_id: string; arrival: bigint }[]>(
-      `SELECT id, contact_id, arrival FROM inbound_messages
+    const inbound = await this.prisma.client.$queryRawUnsafe<{ id: string; contact_id: string; arrival: bigint; batch_id: string | null }[]>(
+      `SELECT id, contact_id, arrival, batch_id FROM inbound_messages
        WHERE state = 'pending' AND contact_id IS NOT NULL AND received_at < now() - make_interval(secs => $1) AND arrival > $2
        ORDER BY arrival LIMIT ${BATCH}`,
       MIN_AGE_SECONDS,
@@ -55,10 +55,19 @@ export class Reconciler extends PeriodicTask {
       ...this.statusWalk.from,
     );
     this.statusWalk.advance(statuses);
+    // A row travels in its batch's job (i_<batch id>), or alone (i_<row id>): offer each job once, with its rows still pending.
+    const byJob = new Map<string, InboundItem[]>();
+    for (const r of inbound) {
+      const id = jobIds.inbound(r.batch_id ?? r.id);
+      byJob.set(id, [...(byJob.get(id) ?? []), { inboundId: r.id, contactId: r.contact_id }]);
+    }
     const inboundJobs = await this.queues.ensureJobs(
       QueueName.Inbound,
-      inbound.map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id } })),
-      (jobs) => this.stillUnfinished('inbound_messages', "state = 'pending'", jobs, (j) => j.data.inboundId),
+      [...byJob].map(([id, items]) => ({ id, data: { items } })),
+      async (jobs) => {
+        const open = new Set(await this.stillUnfinished('inbound_messages', "state = 'pending'", jobs.flatMap((j) => j.data.items), (i) => i.inboundId));
+        return jobs.filter((j) => j.data.items.some((i) => open.has(i)));
+      },
     );
     const statusJobs = await this.queues.ensureJobs(
       QueueName.Status,

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { movesForwardSql, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
+import { GroupCommit, movesForwardSql, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
-import { GroupCommit } from './group-commit';
 import { IngressMetrics } from './ingress.metrics';
 import type { WebhookTarget } from './provider-directory.service';
 import { escapeString, StorageProblem, storableJson, storableKey, storableText, storableTimestamp } from './storable';
@@ -501,12 +500,14 @@ export class WebhookRecorder {
       if (!messages.length) return [];
       if (moves.length) await this.moveContacts(moves);
       const contactIds = await this.upsertContacts([...contacts.values()]);
-      const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string }>(
-        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at)
+      // Every pending row of this flush goes to the flow-runner in one job (i_<batch id>): see enqueue.
+      const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>(
+        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
          SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
            CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
            CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
-           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END
+           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
+           CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $9::uuid END
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
            WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
          -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
@@ -514,7 +515,7 @@ export class WebhookRecorder {
                             WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
          ORDER BY n
          ON CONFLICT (provider_id, wamid) DO NOTHING
-         RETURNING id, contact_id, provider_id, wamid`,
+         RETURNING id, contact_id, provider_id, wamid, batch_id`,
         [
           messages.map((x) => x.target.tenantId),
           messages.map((x) => x.target.providerId),
@@ -524,6 +525,7 @@ export class WebhookRecorder {
           messages.map((x) => x.payload),
           messages.map((x) => x.m.timestamp),
           messages.map((x) => x.m.edit?.originalMessageId ?? x.m.revoke?.originalMessageId ?? null),
+          randomUUID(),
         ],
       );
       const changes = messages.filter((x) => x.m.edit || x.m.revoke);
@@ -673,14 +675,19 @@ export class WebhookRecorder {
     return ids;
   }
 
-  /** Enqueues new rows; failures are logged and left to the reconciler (the rows are durable). */
+  /**
+   * Enqueues new rows: the flush's pending messages as one inbound job (the flow-runner takes their contacts in one
+   * transaction), each status with work left as its own job. Failures are logged and left to the reconciler (the
+   * rows are durable).
+   */
   private enqueue(
-    inbound: { id: string; contact_id: string | null }[],
+    inbound: { id: string; contact_id: string | null; batch_id: string | null }[],
     statuses: { id: string }[],
   ): void {
-    const jobs = inbound
-      .filter((r) => r.contact_id)
-      .map((r) => ({ id: jobIds.inbound(r.id), data: { inboundId: r.id, contactId: r.contact_id! } }));
+    const pending = inbound.filter((r) => r.batch_id && r.contact_id);
+    const jobs = pending.length
+      ? [{ id: jobIds.inbound(pending[0].batch_id!), data: { items: pending.map((r) => ({ inboundId: r.id, contactId: r.contact_id! })) } }]
+      : [];
     Promise.all([
       this.queues.addBulk(QueueName.Inbound, jobs),
       this.queues.addBulk(

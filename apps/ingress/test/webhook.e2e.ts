@@ -183,7 +183,7 @@ describe('POST notifications', () => {
     expect((await post(p, body)).status).toBe(200);
     const rows = await prisma.inboundMessage.findMany({ where: { providerId: p.providerId, wamid: 'wamid.replay.1' } });
     expect(rows).toHaveLength(1);
-    const jobs = (await inboundQueue.getJobs(['waiting', 'completed', 'active', 'delayed'])).filter((j) => j.data.inboundId === rows[0].id);
+    const jobs = (await inboundQueue.getJobs(['waiting', 'completed', 'active', 'delayed'])).filter((j) => j.data.items.some((i) => i.inboundId === rows[0].id));
     expect(jobs).toHaveLength(1);
   });
 
@@ -318,7 +318,7 @@ describe('outages', () => {
       }
       const rows = await ownPrisma.inboundMessage.findMany({ where: { wamid: { in: wamids } } });
       expect(rows).toHaveLength(3);
-      const jobIdsOf = async () => new Set((await inboundQueue.getJobs(['waiting', 'completed', 'active'])).map((j) => j.data.inboundId));
+      const jobIdsOf = async () => new Set((await inboundQueue.getJobs(['waiting', 'completed', 'active'])).flatMap((j) => j.data.items.map((i) => i.inboundId)));
       const idsWhileDown = await jobIdsOf();
       expect(rows.filter((r) => idsWhileDown.has(r.id))).toEqual([]);
       await redisProxy.start();

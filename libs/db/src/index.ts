@@ -9,4 +9,5 @@ export * from './ttl-cache';
 export * from './keyset-walk';
 export * from './pg-text';
 export * from './status-move';
+export * from './group-commit';
 export type { Pool, PoolClient } from 'pg';

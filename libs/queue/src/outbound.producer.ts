@@ -34,17 +34,21 @@ export class OutboundProducer {
     this.limiter = new SendLimiter(redis.client, redis.prefix, limiterSettings(config));
   }
 
-  /** Reserves a slot for each message (in order) and enqueues it delayed until then. */
-  async enqueue(limits: NumberLimits, messages: SlotRequest[]): Promise<void> {
-    if (!messages.length) return;
+  /**
+   * Reserves a slot for each message (in order, under its number's limits) and enqueues them all, each delayed
+   * until its slot, in one round trip.
+   */
+  async enqueue(sends: { limits: NumberLimits; messages: SlotRequest[] }[]): Promise<void> {
     const jobs = [];
-    for (const m of messages) {
-      const { at: slotAt } = await this.limiter.reserve(limits, m, 'plan');
-      jobs.push({
-        id: jobIds.outbound(m.messageId),
-        data: { outboundId: m.messageId, slotAt },
-        opts: { delay: Math.max(0, slotAt - Date.now()) },
-      });
+    for (const { limits, messages } of sends) {
+      for (const m of messages) {
+        const { at: slotAt } = await this.limiter.reserve(limits, m, 'plan');
+        jobs.push({
+          id: jobIds.outbound(m.messageId),
+          data: { outboundId: m.messageId, slotAt },
+          opts: { delay: Math.max(0, slotAt - Date.now()) },
+        });
+      }
     }
     await this.queues.addBulk(QueueName.Outbound, jobs);
   }

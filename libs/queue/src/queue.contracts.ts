@@ -11,10 +11,19 @@ export enum QueueName {
   Status = 'status',
 }
 
-/** inbound: one recorded inbound message (job id = the row id, so a duplicate enqueue is dropped). */
-export interface InboundJob {
+/** One recorded inbound message and its contact. */
+export interface InboundItem {
   inboundId: string;
   contactId: string;
+}
+
+/**
+ * inbound: the messages one ingress group commit recorded (job id `i_<batch id>`), or a single message (admin's
+ * flow start, the reconciler; job id `i_<row id>`). Items are in arrival order; the flow-runner takes the batch's
+ * contacts together, each up to its last listed message.
+ */
+export interface InboundJob {
+  items: InboundItem[];
 }
 
 /** outbound: one outbound message row (job id = `o_<row id>`; retries reuse the row). */
@@ -38,7 +47,8 @@ export interface JobPayloads {
 
 /** Deterministic job ids: the same row never has two live jobs. */
 export const jobIds = {
-  inbound: (inboundId: string) => `i_${inboundId}`,
+  /** A batch (by its batch id) or a single message (by its row id). */
+  inbound: (batchOrInboundId: string) => `i_${batchOrInboundId}`,
   outbound: (outboundId: string) => `o_${outboundId}`,
   status: (statusEventId: string) => `s_${statusEventId}`,
 };

@@ -40,16 +40,16 @@ describe('QueueService', () => {
   it('refuses at once while Redis is away, and enqueues again once it is back', async () => {
     await redis.kill();
     await expect.poll(() => connections.client.status, { timeout: 5_000 }).not.toBe('ready');
-    await expect(queues.addBulk('inbound', [{ id: 'i_away', data: { inboundId: 'away' } }])).rejects.toThrow(/Redis is not connected/);
+    await expect(queues.addBulk('inbound', [{ id: 'i_away', data: { items: [{ inboundId: 'away', contactId: 'c' }] } }])).rejects.toThrow(/Redis is not connected/);
     await redis.start();
     await expect
-      .poll(async () => queues.addBulk('inbound', [{ id: 'i_back', data: { inboundId: 'back' } }]).then(() => 'ok', (e: Error) => e.message), { timeout: 10_000, interval: 200 })
+      .poll(async () => queues.addBulk('inbound', [{ id: 'i_back', data: { items: [{ inboundId: 'back', contactId: 'c' }] } }]).then(() => 'ok', (e: Error) => e.message), { timeout: 10_000, interval: 200 })
       .toBe('ok');
     expect(await connections.client.exists('qs:inbound:i_back')).toBe(1);
   });
 
   describe('ensureJobs (the reconcilers: Postgres says these rows are unfinished)', () => {
-    const job = (id: string) => ({ id: `i_${id}`, data: { inboundId: id, contactId: 'c' } });
+    const job = (id: string) => ({ id: `i_${id}`, data: { items: [{ inboundId: id, contactId: 'c' }] } });
     const state = (id: string) => queues.queue(QueueName.Inbound).getJobState(`i_${id}`);
     const none = async () => [];
 
@@ -92,7 +92,7 @@ describe('QueueService', () => {
       const asked: string[] = [];
       const r = await queues.ensureJobs(QueueName.Inbound, [job('done'), job('undone'), job('failed')], async (jobs) => {
         asked.push(...jobs.map((j) => j.id));
-        return jobs.filter((j) => j.data.inboundId !== 'done');
+        return jobs.filter((j) => j.data.items[0].inboundId !== 'done');
       });
       expect(asked.sort()).toEqual(['i_done', 'i_failed', 'i_undone']);
       expect(r).toEqual({ added: 2, recreated: 2 });

@@ -219,7 +219,7 @@ export class FlowsService {
         row = await this.prisma.client.inboundMessage.findUniqueOrThrow({ where: { providerId_wamid: { providerId: provider.id, wamid } } });
       }
     }
-    const data: JobPayloads[QueueName.Inbound] = { inboundId: row.id, contactId: contact.id };
+    const data: JobPayloads[QueueName.Inbound] = { items: [{ inboundId: row.id, contactId: contact.id }] };
     await this.queues.addBulk(QueueName.Inbound, [{ id: jobIds.inbound(row.id), data }]);
     return { created, inbound_id: row.id, wamid: row.wamid, flow: name, contact_id: contact.id, state: row.state };
   }

@@ -216,8 +216,11 @@ export class MessagesService {
     // backlog of API sends waits in the delayed set instead of in front of other tenants' messages. The row is
     // durable already: if Redis is away, the sender's reconciler enqueues it when it is back.
     await this.producer
-      .enqueue({ phoneNumberId: provider.phoneNumberId, tier: provider.tier, throughputMps: provider.throughputMps }, [
-        { messageId: row.id, recipient: input.to, businessInitiated: true },
+      .enqueue([
+        {
+          limits: { phoneNumberId: provider.phoneNumberId, tier: provider.tier, throughputMps: provider.throughputMps },
+          messages: [{ messageId: row.id, recipient: input.to, businessInitiated: true }],
+        },
       ])
       .catch((err: Error) => this.log.warn(`outbound enqueue failed (${err.message}); the sender's reconciler will pick message ${row.id} up`));
     const windowOpen = !!contact.lastInboundAt && contact.lastInboundAt.getTime() + WINDOW_MS > Date.now();
