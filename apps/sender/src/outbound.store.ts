@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@gtc/db';
+import { GroupCommit, PrismaService } from '@gtc/db';
 import type { EarlierMessage } from './ordering-gate';
 
 /** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
@@ -26,16 +26,45 @@ export interface SendableMessage {
 /** Timestamp columns hold UTC without a zone: read them as epoch milliseconds. */
 const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
+/** Statements of the hot path in flight at once; calls made meanwhile wait and go together in the next one. */
+const IN_FLIGHT = 2;
+/** Messages in one statement at most. */
+const MAX_BATCH = 256;
+
 /**
- * The sender's hot-path statements, in plain SQL on the shared pool: one round trip each, no ORM work on the
- * path every message takes. Rare paths (errors, retries) stay on the Prisma client.
+ * The sender's hot-path statements, in plain SQL on the shared pool, no ORM work on the path every message takes.
+ * Each is grouped: calls made by concurrent jobs while a statement runs go together in the next one (one round
+ * trip and one transaction for many messages under load; at once when idle). Rare paths (errors, retries) stay on
+ * the Prisma client.
  */
 @Injectable()
 export class OutboundStore {
+  private readonly loads = new GroupCommit<string, SendableMessage | null>((ids) => this.loadMany(ids), IN_FLIGHT, MAX_BATCH, () => false);
+  private readonly claims = new GroupCommit<string, boolean>((ids) => this.claimMany(ids), IN_FLIGHT, MAX_BATCH, () => false);
+  private readonly sends = new GroupCommit<{ id: string; wamid: string }, boolean>((sent) => this.recordSentMany(sent), IN_FLIGHT, MAX_BATCH, () => false);
+
   constructor(private readonly prisma: PrismaService) {}
 
-  /** The message with its contact and the earlier undelivered messages to the same recipient, in one statement. */
-  async load(id: string): Promise<SendableMessage | null> {
+  /** The message with its contact and the earlier undelivered messages to the same recipient. */
+  load(id: string): Promise<SendableMessage | null> {
+    return this.loads.submit(id);
+  }
+
+  /** queued → sending for one attempt. Resolves false when another worker (or a status) got there first. */
+  claim(id: string): Promise<boolean> {
+    return this.claims.submit(id);
+  }
+
+  /**
+   * Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent.
+   * Resolves whether statuses of that wamid, from this message's phone number, arrived first and wait to be
+   * applied (StatusApplier.applyPending).
+   */
+  recordSent(id: string, wamid: string): Promise<boolean> {
+    return this.sends.submit({ id, wamid });
+  }
+
+  private async loadMany(ids: string[]): Promise<(SendableMessage | null)[]> {
     const { rows } = await this.prisma.pool.query({
       name: 'sender-load',
       text: `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
@@ -45,58 +74,58 @@ export class OutboundStore {
                         FROM outbound_messages e
                         WHERE e.contact_id = o.contact_id AND e.seq < o.seq AND e.state NOT IN ('delivered', 'read', 'failed')), '[]') AS earlier
        FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
-       WHERE o.id = $1::uuid`,
-      values: [id],
+       WHERE o.id = ANY($1::uuid[])`,
+      values: [ids],
     });
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id,
-      tenantId: r.tenant_id,
-      providerId: r.provider_id,
-      contactId: r.contact_id,
-      seq: r.seq,
-      state: r.state,
-      type: r.type,
-      body: r.body,
-      businessInitiated: r.business_initiated,
-      retryOnRateLimit: r.retry_on_rate_limit,
-      attempts: r.attempts,
-      sendingAtMs: r.sending_at_ms,
-      lastInboundAtMs: r.last_inbound_at_ms,
-      optedOut: r.opted_out,
-      earlier: r.earlier,
-    };
+    const byId = new Map<string, SendableMessage>();
+    for (const r of rows) {
+      byId.set(r.id, {
+        id: r.id,
+        tenantId: r.tenant_id,
+        providerId: r.provider_id,
+        contactId: r.contact_id,
+        seq: r.seq,
+        state: r.state,
+        type: r.type,
+        body: r.body,
+        businessInitiated: r.business_initiated,
+        retryOnRateLimit: r.retry_on_rate_limit,
+        attempts: r.attempts,
+        sendingAtMs: r.sending_at_ms,
+        lastInboundAtMs: r.last_inbound_at_ms,
+        optedOut: r.opted_out,
+        earlier: r.earlier,
+      });
+    }
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
-  /** queued → sending for one attempt. Returns false when another worker (or a status) got there first. */
-  async claim(id: string): Promise<boolean> {
-    const { rowCount } = await this.prisma.pool.query({
+  private async claimMany(ids: string[]): Promise<boolean[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string }>({
       name: 'sender-claim',
       text: `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
-       WHERE id = $1::uuid AND state = 'queued'`,
-      values: [id],
+       WHERE id = ANY($1::uuid[]) AND state = 'queued' RETURNING id`,
+      values: [ids],
     });
-    return rowCount === 1;
+    // One claim per row: a second call for the same message in the batch lost the race.
+    const claimed = new Set(rows.map((r) => r.id));
+    return ids.map((id) => claimed.delete(id));
   }
 
-  /**
-   * Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent.
-   * Returns whether statuses of that wamid, from this message's phone number, arrived first and wait to be
-   * applied (StatusApplier.applyPending).
-   */
-  async recordSent(id: string, wamid: string): Promise<boolean> {
-    const { rows } = await this.prisma.pool.query<{ pending: boolean }>({
+  private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
       name: 'sender-record-sent',
-      text: `UPDATE outbound_messages SET wamid = COALESCE(wamid, $2),
-         state = CASE WHEN state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE state END,
-         sent_at = COALESCE(sent_at, now()), updated_at = now()
-       WHERE id = $1::uuid
-       RETURNING EXISTS (SELECT 1 FROM status_events s
-                         WHERE s.provider_id = outbound_messages.provider_id AND s.wamid = $2 AND s.applied_at IS NULL) AS pending`,
-      values: [id, wamid],
+      text: `UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
+         state = CASE WHEN o.state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE o.state END,
+         sent_at = COALESCE(o.sent_at, now()), updated_at = now()
+       FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)
+       WHERE o.id = x.id
+       RETURNING o.id, EXISTS (SELECT 1 FROM status_events s
+                               WHERE s.provider_id = o.provider_id AND s.wamid = x.wamid AND s.applied_at IS NULL) AS pending`,
+      values: [sent.map((s) => s.id), sent.map((s) => s.wamid)],
     });
-    return rows[0]?.pending ?? false;
+    const pending = new Map(rows.map((r) => [r.id, r.pending]));
+    return sent.map((s) => pending.get(s.id) ?? false);
   }
 
   /** The next queued message to the same recipient, if any. */
