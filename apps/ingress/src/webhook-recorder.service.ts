@@ -150,24 +150,31 @@ const releases = (col: string) =>
  * forward once (sent < delivered < read; failed over sent, never over delivered or read), keeping each state's
  * first timestamp. A status row is written applied (applied_at set) unless work is left for the sender, in which
  * case it stays unapplied, is enqueued, and the reconciler sweeps it if its job is lost:
- * - its message is not known (yet): applied when the send records its wamid, or adopted through
- *   biz_opaque_callback_data by a send whose outcome is unknown;
+ * - its message is not known: no message of the number has its wamid, and none without a wamid is named by its
+ *   biz_opaque_callback_data (which the sender sets to our message id: a status that overtakes the send's record,
+ *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid);
  * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
  * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy; a
  *   read after delivered opens nothing) while a later message to the same recipient waits: that one is woken at once.
  * A redelivered status (its row exists) changes nothing. Returns the rows written, `pending` when enqueued.
  */
+const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 const RECORD_STATUSES_SQL = `WITH x AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
       AS x(t, p, w, st, cb, ts, r, e, pl)
   ), known AS (
-    SELECT x.*, o.id AS oid FROM x LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
+    SELECT x.*, COALESCE(o.id, a.id) AS oid FROM x
+    LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
+    -- A status that overtook its send's record: biz_opaque_callback_data (our message id) names a message of this
+    -- number without a wamid yet, which adopts the status's wamid (the send then records the same one).
+    LEFT JOIN outbound_messages a ON o.id IS NULL AND a.provider_id = x.p AND a.wamid IS NULL
+      AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END
   ), target AS (
-    SELECT oid,
+    SELECT oid, wamid,
       CASE WHEN f AND COALESCE(r, 0) < 3 THEN 'failed' WHEN r = 4 THEN 'read' WHEN r = 3 THEN 'delivered' ELSE 'sent' END AS status,
       sent_ts, delivered_ts, read_ts, failed_ts, errors
     FROM (
-      SELECT oid, bool_or(st = 'failed') AS f,
+      SELECT oid, min(w) AS wamid, bool_or(st = 'failed') AS f,
         max(${outboundRankSql('st')}) FILTER (WHERE st <> 'failed') AS r,
         min(to_timestamp(ts)) FILTER (WHERE st <> 'failed') AS sent_ts,
         min(to_timestamp(ts)) FILTER (WHERE st IN ('delivered', 'read')) AS delivered_ts,
@@ -183,7 +190,7 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     -- Locked in one order (no deadlock between batches); the state read here is current, and ours until commit.
     SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
   ), moved AS (
-    UPDATE outbound_messages o SET
+    UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
       ${statusMoveSetSql({ status: 'g.status', sentAt: 'g.sent_ts', deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
     FROM target g JOIN locked l ON l.id = g.oid
     WHERE o.id = g.oid

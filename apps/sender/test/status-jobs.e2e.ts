@@ -102,6 +102,28 @@ describe('ingress applies statuses in its group commit', () => {
     expect(await statusJobsAdded()).toBe(before);
   });
 
+  it('a status that overtakes its send\'s record is matched through biz_opaque_callback_data and applied at once, without a status job', async () => {
+    // The sender claimed the message and Meta answered, but the wamid is not recorded yet when Meta's status comes.
+    const { to, rows: [row] } = await conversation(['queued']);
+    await prisma.outboundMessage.update({ where: { id: row.id }, data: { state: 'sending', attempts: 1, sendingAt: new Date() } });
+    const before = await statusJobsAdded();
+    const wamid = `wamid.overtaken.${row.id}`;
+    expect(await postStatuses([{ id: wamid, status: 'delivered', recipient_id: to, biz_opaque_callback_data: row.id }])).toBe(200);
+    expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid });
+    const [event] = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid } });
+    expect(event).toMatchObject({ outboundId: row.id });
+    expect(event.appliedAt).not.toBeNull();
+    expect(await statusJobsAdded()).toBe(before);
+
+    // A callback that is not one of our ids (or none) leaves the status unknown: kept unapplied, with its job.
+    const stray = `wamid.stray.${row.id}`;
+    expect(await postStatuses([{ id: stray, status: 'sent', recipient_id: to, biz_opaque_callback_data: 'not-our-id' }])).toBe(200);
+    const [unknown] = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid: stray } });
+    expect(unknown).toMatchObject({ outboundId: null, appliedAt: null, callbackId: 'not-our-id' });
+    expect(await statusJobsAdded()).toBe(before + 1);
+    expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid });
+  });
+
   it('a delivered that opens the gate of a waiting message becomes one status job, and that message is woken before its recheck', async () => {
     const { to, rows: [first, second] } = await conversation(['sent', 'queued']);
     await outboundQueue.add('outbound', { outboundId: second.id }, { jobId: `o_${second.id}`, removeOnComplete: true });
