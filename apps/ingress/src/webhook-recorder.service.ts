@@ -190,8 +190,10 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     -- Locked in one order (no deadlock between batches); the state read here is current, and ours until commit.
     SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
   ), moved AS (
+    -- A send in flight that a status overtook was sent about now (Meta's timestamps are whole seconds): its record
+    -- keeps this time. One whose outcome is unknown takes Meta's.
     UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
-      ${statusMoveSetSql({ status: 'g.status', sentAt: 'g.sent_ts', deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
+      ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
     FROM target g JOIN locked l ON l.id = g.oid
     WHERE o.id = g.oid
       AND ${movesForwardSql('o.state', 'g.status')}

@@ -120,7 +120,10 @@ describe('ingress applies statuses in its group commit', () => {
     expect(await postStatuses([{ id: stray, status: 'sent', recipient_id: to, biz_opaque_callback_data: 'not-our-id' }])).toBe(200);
     const [unknown] = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid: stray } });
     expect(unknown).toMatchObject({ outboundId: null, appliedAt: null, callbackId: 'not-our-id' });
-    expect(await statusJobsAdded()).toBe(before + 1);
+    // (enqueued just after the webhook is answered)
+    await expect.poll(statusJobsAdded, { timeout: 10_000 }).toBe(before + 1);
+    expect(await statusQueue.getJob(`s_${unknown.id}`)).toBeDefined();
+    expect(await statusQueue.getJob(`s_${event.id}`)).toBeUndefined();
     expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid });
   });
 
