@@ -1,11 +1,12 @@
 // End-to-end benchmark: simulated users (graph-sim) write; ingress records; flow-runner answers; sender sends;
 // graph-sim returns sent/delivered/read. With 1 and 2 replicas of flow-runner and sender, two runs each:
-// - capacity: offered BENCH_E2E_RATE/s (default 300) for BENCH_E2E_DURATION_S (default 20): inbound messages
+// - capacity: offered BENCH_E2E_RATE/s (default 600) for BENCH_E2E_DURATION_S (default 20): inbound messages
 //   answered per second while a backlog stands (first to last reply sent);
-// - latency: offered BENCH_E2E_LATENCY_RATE/s (default 40, below capacity here) for the same time: webhook
+// - latency: offered BENCH_E2E_LATENCY_RATE/s (default 200, below capacity here) for the same time: webhook
 //   received (ingress) → reply sent (sender), p50/p95/p99 of the messages after the first BENCH_E2E_WARMUP_S
 //   (default 10: new processes compile and fill their pools), and replies delivered.
-// The issue's target (1,000/s sustained, p99 ≤ 1 s) is printed beside them. Each run also counts what one answered
+// The cost issue's target (≥ 400/s on 2 cores, p99 ≤ 250 ms at 200/s) is printed beside them; the latency run also
+// says where the time goes (flow, queue, send). Each run also counts what one answered
 // message costs (counters.mjs): CPU of every process (the load generator runs in a process of its own), Postgres
 // transactions and WAL records, Redis commands, BullMQ jobs and HTTP requests, over a window from just before the
 // load to after the last status (BENCH_SETTLE_S, default 11, of quiet at each end).
@@ -18,9 +19,9 @@ import { pct, root } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { loadFlow } = require(resolve(root, 'libs/flows/dist/index.js'));
 const DURATION_S = Number(process.env.BENCH_E2E_DURATION_S ?? 20);
-const RATE = Number(process.env.BENCH_E2E_RATE ?? 300);
+const RATE = Number(process.env.BENCH_E2E_RATE ?? 600);
 const USERS = Number(process.env.BENCH_E2E_USERS ?? 2000);
-const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 40);
+const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 200);
 const WARMUP_S = Number(process.env.BENCH_E2E_WARMUP_S ?? 10);
 const REPLICAS = (process.env.BENCH_E2E_REPLICAS ?? '1,2').split(',').map(Number);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
@@ -77,13 +78,22 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   };
   const answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
   const rows = await env.prisma.$queryRawUnsafe(
-    `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s
+    `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s,
+       extract(epoch FROM (i.processed_at - i.received_at)) * 1000 AS flow_ms,
+       extract(epoch FROM (o.sending_at - i.processed_at)) * 1000 AS queue_ms,
+       extract(epoch FROM (o.sent_at - o.sending_at)) * 1000 AS send_ms
      FROM outbound_messages o JOIN inbound_messages i ON i.id::text = o.cause_id
      WHERE o.provider_id = $1::uuid AND o.sent_at IS NOT NULL AND i.received_at >= $2::timestamp`,
     p.providerId,
     new Date(started + warmupS * 1000),
   );
   const lat = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+  // Where the time goes: webhook recorded → step committed (flow), → send claimed (queue, limits, ordering gate),
+  // → Meta's answer recorded (send).
+  const stage = (k) => {
+    const v = rows.filter((r) => r[k] !== null).map((r) => Number(r[k])).sort((a, b) => a - b);
+    return { p50: Math.round(pct(v, 50)), p95: Math.round(pct(v, 95)), p99: Math.round(pct(v, 99)) };
+  };
   const sentTimes = rows.map((r) => Number(r.sent_s)).sort((a, b) => a - b);
   const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
   const delivered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
@@ -95,6 +105,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     answered,
     answered_per_s: Math.round(answered / span),
     latency_ms: { p50: Math.round(pct(lat, 50)), p95: Math.round(pct(lat, 95)), p99: Math.round(pct(lat, 99)) },
+    latency_stages_ms: { flow: stage('flow_ms'), queue: stage('queue_ms'), send: stage('send_ms') },
     replies_delivered: delivered,
     delivered_statuses: stats.statuses_emitted?.delivered ?? null,
     duplicates: stats.duplicates?.same_callback_data ?? null,
@@ -104,13 +115,13 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
 
 /** Runs the end-to-end benchmark with 1 and 2 replicas of flow-runner and sender: capacity, then latency below it. */
 export async function e2eBench(env) {
-  const out = { duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 1000, p99_ms: 1000 } };
+  const out = { duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
   const counters = await createCounters(env);
   try {
     for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]].filter(([, n]) => REPLICAS.includes(n))) {
       const capacity = await run(env, counters, replicas, RATE);
       const latency = await run(env, counters, replicas, LATENCY_RATE, WARMUP_S);
-      out[key] = { replicas, capacity, latency, meets_target: capacity.answered_per_s >= 1000 && latency.latency_ms.p99 <= 1000 };
+      out[key] = { replicas, capacity, latency, meets_target: capacity.answered_per_s >= 400 && latency.latency_ms.p99 <= 250 };
     }
   } finally {
     await counters.close();

@@ -107,6 +107,12 @@ interface StepWrite {
   limits?: NumberLimits;
 }
 
+/** A contact of a job being worked on: its listed messages not processed yet. */
+interface Pending {
+  contactId: string;
+  listed: Set<string>;
+}
+
 /** Rounds (one step per contact each) in one transaction: a contact that keeps writing cannot hold the batch open. */
 const MAX_ROUNDS = 20;
 
@@ -128,37 +134,51 @@ export class FlowStepService {
 
   /**
    * Processes each contact's pending messages, oldest first, until none of its listed messages is pending (a
-   * message listed but already processed elsewhere lets the contact run until nothing is pending). A batch that
-   * fails is taken again one contact at a time, so one contact's failure does not hold the others; the first
-   * failure is then thrown (the job is retried, and finds the others done).
+   * message listed but already processed elsewhere lets the contact run until nothing is pending). The batch
+   * takes the contacts no other transaction holds; those it skipped are taken after, one at a time, waiting for
+   * their lock while holding no other (so a batch never waits while holding locks: no deadlock with ingress or
+   * another replica). A batch that fails is taken again one contact at a time, so one contact's failure does not
+   * hold the others; the first failure is then thrown (the job is retried, and finds the others done).
    */
   async process(work: ContactWork[]): Promise<StepResult[]> {
     const results: StepResult[] = [];
-    let left = work.map((w) => ({ contactId: w.contactId, listed: new Set(w.inboundIds) }));
-    while (left.length) {
+    let left: Pending[] = work.map((w) => ({ contactId: w.contactId, listed: new Set(w.inboundIds) }));
+    while (left.length > 1) {
+      let next: { left: Pending[]; skipped: Pending[] };
       try {
-        left = await this.transaction(left, results);
-      } catch (err) {
-        if (left.length === 1) throw err;
-        let first: unknown;
-        for (const w of left) {
-          await this.process([{ contactId: w.contactId, inboundIds: [...w.listed] }]).then(
-            (r) => results.push(...r),
-            (e: unknown) => (first ??= e),
-          );
-        }
-        if (first) throw first;
-        return results;
+        next = await this.transaction(left, results, true);
+      } catch {
+        left = await this.oneByOne(left, results);
+        break;
       }
+      left = [...next.left, ...next.skipped];
+      if (next.skipped.length === left.length) break; // nothing taken: wait for each in turn
     }
+    if (left.length) await this.oneByOne(left, results);
     return results;
   }
 
+  /** Each contact in a transaction of its own (waiting for its lock); throws the first failure after trying all. */
+  private async oneByOne(work: Pending[], results: StepResult[]): Promise<Pending[]> {
+    let first: unknown;
+    for (const w of work) {
+      try {
+        let left = [w];
+        while (left.length) left = (await this.transaction(left, results, false)).left;
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first) throw first;
+    return [];
+  }
+
   /**
-   * One transaction of up to MAX_ROUNDS rounds: BEGIN, the contacts' locks, then per round one read and one write,
-   * COMMIT. Returns the contacts with listed messages still pending (a contact that reached MAX_ROUNDS).
+   * One transaction of up to MAX_ROUNDS rounds: BEGIN, the contacts' locks (in id order; with `skipLocked`, those
+   * another transaction holds are skipped), then per round one read and one write, COMMIT. Returns the contacts
+   * with listed messages still pending (one that reached MAX_ROUNDS) and those skipped.
    */
-  private async transaction(work: { contactId: string; listed: Set<string> }[], results: StepResult[]): Promise<typeof work> {
+  private async transaction(work: Pending[], results: StepResult[], skipLocked: boolean): Promise<{ left: Pending[]; skipped: Pending[] }> {
     const db = await this.prisma.pool.connect();
     // A connection lost while checked out (Postgres restarted) errors here; the failing query reports it too.
     const onError = () => undefined;
@@ -168,12 +188,13 @@ export class FlowStepService {
       await db.query('BEGIN');
       // The locks come first, in a statement of their own: each read below then takes its snapshot after a
       // concurrent step of these contacts committed, so it never picks up a message that step just processed.
-      await db.query({
-        name: 'step-lock',
-        text: `SELECT 1 FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      const { rows: locked } = await db.query<{ id: string }>({
+        name: skipLocked ? 'step-lock-skip' : 'step-lock',
+        text: `SELECT id FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
         values: [work.map((w) => w.contactId)],
       });
-      let active = work;
+      const mine = new Set(locked.map((r) => r.id));
+      let active = work.filter((w) => mine.has(w.contactId));
       for (let round = 0; round < MAX_ROUNDS && active.length; round++) {
         const steps = await this.round(db, active.map((w) => w.contactId));
         done.push(...steps);
@@ -189,7 +210,8 @@ export class FlowStepService {
       db.off('error', onError);
       db.release();
       results.push(...done);
-      return active;
+      // Not locked: held by another transaction (or deleted meanwhile: taken alone later, it has nothing pending).
+      return { left: active, skipped: skipLocked ? work.filter((w) => !mine.has(w.contactId)) : [] };
     } catch (err) {
       await db.query('ROLLBACK').catch(() => undefined);
       db.off('error', onError);

@@ -103,8 +103,10 @@ export class OutboundStore {
   private async claimMany(ids: string[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string }>({
       name: 'sender-claim',
-      text: `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
-       WHERE id = ANY($1::uuid[]) AND state = 'queued' RETURNING id`,
+      // Rows locked in id order, as every statement that changes several messages does: batches never deadlock.
+      text: `WITH l AS (SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state = 'queued' ORDER BY id FOR UPDATE)
+       UPDATE outbound_messages o SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
+       FROM l WHERE o.id = l.id AND o.state = 'queued' RETURNING o.id`,
       values: [ids],
     });
     // One claim per row: a second call for the same message in the batch lost the race.
@@ -115,10 +117,12 @@ export class OutboundStore {
   private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
       name: 'sender-record-sent',
-      text: `UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
+      text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
+         l AS (SELECT id FROM outbound_messages WHERE id IN (SELECT id FROM x) ORDER BY id FOR UPDATE)
+       UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
          state = CASE WHEN o.state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE o.state END,
          sent_at = COALESCE(o.sent_at, now()), updated_at = now()
-       FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)
+       FROM x JOIN l ON l.id = x.id
        WHERE o.id = x.id
        RETURNING o.id, EXISTS (SELECT 1 FROM status_events s
                                WHERE s.provider_id = o.provider_id AND s.wamid = x.wamid AND s.applied_at IS NULL) AS pending`,
