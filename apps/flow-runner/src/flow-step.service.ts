@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PoolClient, PrismaService } from '@gtc/db';
+import { contactLockKeySql, PoolClient, PrismaService } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, SlotRequest } from '@gtc/queue';
@@ -117,8 +117,8 @@ interface Pending {
 const MAX_ROUNDS = 20;
 
 /**
- * Conversation steps, a batch of contacts per transaction: lock the contacts (in id order, so batches of several
- * replicas never deadlock), then in rounds take each contact's oldest pending inbound message, run the flows,
+ * Conversation steps, a batch of contacts per transaction: lock the contacts (contactLockKeySql; a batch never
+ * waits for a lock while it holds others, so batches of several replicas never deadlock), then in rounds take each contact's oldest pending inbound message, run the flows,
  * and write every step of the round with one statement: the contacts' sequence numbers and opt-out state, the
  * outbound rows (exact Graph API bodies), the sessions, the messages processed. The contact lock makes steps of
  * one contact strictly sequential across replicas; a crash before commit leaves nothing behind, a re-run after
@@ -174,8 +174,8 @@ export class FlowStepService {
   }
 
   /**
-   * One transaction of up to MAX_ROUNDS rounds: BEGIN, the contacts' locks (in id order; with `skipLocked`, those
-   * another transaction holds are skipped), then per round one read and one write, COMMIT. Returns the contacts
+   * One transaction of up to MAX_ROUNDS rounds: BEGIN, the contacts' locks (with `skipLocked`, those another
+   * transaction holds are skipped; without, the one contact's lock is waited for), then per round one read and one write, COMMIT. Returns the contacts
    * with listed messages still pending (one that reached MAX_ROUNDS) and those skipped.
    */
   private async transaction(work: Pending[], results: StepResult[], skipLocked: boolean): Promise<{ left: Pending[]; skipped: Pending[] }> {
@@ -188,11 +188,12 @@ export class FlowStepService {
       await db.query('BEGIN');
       // The locks come first, in a statement of their own: each read below then takes its snapshot after a
       // concurrent step of these contacts committed, so it never picks up a message that step just processed.
-      const { rows: locked } = await db.query<{ id: string }>({
-        name: skipLocked ? 'step-lock-skip' : 'step-lock',
-        text: `SELECT id FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
-        values: [work.map((w) => w.contactId)],
-      });
+      // Advisory locks (contactLockKeySql): ingress keeps writing the contact rows meanwhile.
+      const { rows: locked } = await db.query<{ id: string }>(
+        skipLocked
+          ? { name: 'step-lock-try', text: `SELECT id FROM unnest($1::uuid[]) AS c(id) WHERE pg_try_advisory_xact_lock(${contactLockKeySql('id')})`, values: [work.map((w) => w.contactId)] }
+          : { name: 'step-lock', text: `SELECT $1::uuid AS id, pg_advisory_xact_lock(${contactLockKeySql('$1::uuid')})`, values: [work[0].contactId] },
+      );
       const mine = new Set(locked.map((r) => r.id));
       let active = work.filter((w) => mine.has(w.contactId));
       for (let round = 0; round < MAX_ROUNDS && active.length; round++) {
@@ -300,12 +301,15 @@ export class FlowStepService {
                               $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
            AS x(contact_id, tenant_id, provider_id, message_id, n, opted_out, business_initiated,
                 has_session, flow_id, node_id, status, vars, error, state, flow_run)
+       ), rows AS (
+         -- The contact rows in id order, as ingress takes them: two batches never wait for each other in a circle.
+         SELECT id FROM contacts WHERE id IN (SELECT contact_id FROM step) ORDER BY id FOR NO KEY UPDATE
        ), seq AS (
          UPDATE contacts c SET next_seq = c.next_seq + x.n,
            opted_out = COALESCE(x.opted_out, c.opted_out),
            opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END,
            updated_at = now()
-         FROM step x WHERE c.id = x.contact_id
+         FROM step x JOIN rows r ON r.id = x.contact_id WHERE c.id = x.contact_id
          RETURNING c.id, c.next_seq - x.n AS first
        ), outb AS (
          INSERT INTO outbound_messages (tenant_id, provider_id, contact_id, seq, cause_id, ordinal, type, body,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { GroupCommit, movesForwardSql, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
+import { contactLockKeySql, GroupCommit, movesForwardSql, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
@@ -586,10 +586,13 @@ export class WebhookRecorder {
            UNION ALL
            SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
          ) m ORDER BY p, w, u, pref
+       ), rows AS (
+         -- Locked in id order, as a flow step's write takes them: two writers never wait for each other in a circle.
+         SELECT id FROM contacts WHERE id IN (SELECT id FROM found) ORDER BY id FOR NO KEY UPDATE
        ), upd AS (
          UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
            profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
-         FROM found f WHERE c.id = f.id
+         FROM found f JOIN rows r ON r.id = f.id WHERE c.id = f.id
          RETURNING f.id, f.p, f.w, f.u
        ), ins AS (
          INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
@@ -643,17 +646,21 @@ export class WebhookRecorder {
 
   /**
    * Links edits and revokes to the message they change (same number): edited_at / revoked_at set; a revoked message
-   * whose step has not run is cancelled (state `revoked`). The contact rows are locked first, as a flow step locks
-   * them, so a step that already began finishes first and a revoke never lands in the middle of one.
+   * whose step has not run is cancelled (state `revoked`). The contacts are locked first, as a flow step locks
+   * them (contactLockKeySql), so a step that already began finishes first and a revoke never lands in the middle of one.
    */
   private async applyEditsAndRevokes(changes: { providerId: string; original: string; revoke: boolean; timestamp: number }[]): Promise<void> {
     await this.prisma.pool.query(
       `WITH x AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::float8[]) AS x(p, w, r, ts)
        ), locked AS (
-         SELECT c.id FROM contacts c
-         WHERE c.id IN (SELECT o.contact_id FROM inbound_messages o JOIN x ON o.provider_id = x.p AND o.wamid = x.w)
-         ORDER BY c.id FOR UPDATE
+         -- In key order, so that two flushes never wait for each other's locks in a circle.
+         SELECT id, pg_advisory_xact_lock(${contactLockKeySql('id')}) FROM (
+           SELECT id FROM (
+             SELECT DISTINCT o.contact_id AS id FROM inbound_messages o JOIN x ON o.provider_id = x.p AND o.wamid = x.w
+             WHERE o.contact_id IS NOT NULL
+           ) d ORDER BY hashtext(id::text)
+         ) c
        )
        UPDATE inbound_messages o SET
          edited_at = CASE WHEN x.r THEN o.edited_at ELSE GREATEST(o.edited_at, to_timestamp(x.ts)) END,

@@ -10,4 +10,5 @@ export * from './keyset-walk';
 export * from './pg-text';
 export * from './status-move';
 export * from './group-commit';
+export * from './contact-lock';
 export type { Pool, PoolClient } from 'pg';
