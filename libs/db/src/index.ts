@@ -11,4 +11,5 @@ export * from './pg-text';
 export * from './status-move';
 export * from './group-commit';
 export * from './contact-lock';
+export * from './event-outbox';
 export type { Pool, PoolClient } from 'pg';

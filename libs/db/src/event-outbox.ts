@@ -1,0 +1,86 @@
+// The event outbox: what happened that tenants' systems may want to hear of (event webhooks), written in the same
+// transaction as the change that caused it, and only when one of the tenant's endpoints subscribes to it.
+import type { Pool, PoolClient } from 'pg';
+
+/** Every event type an endpoint can subscribe to (`*`: all). `ping` is sent only by an endpoint's test. */
+export const EVENT_TYPES = [
+  'message.received',
+  'message.status',
+  'message.failed',
+  'contact.opted_out',
+  'contact.opted_in',
+  'conversation.handoff',
+  'provider.paused',
+  'provider.resumed',
+] as const;
+
+/** A subscribable event type. */
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The NOTIFY channel on which a statement that wrote deliveries wakes the event dispatcher. */
+export const EVENTS_CHANNEL = 'gtc_events';
+
+/** One event to record. */
+export interface EventInput {
+  tenantId: string;
+  /** The team it belongs to (endpoints of that team, and tenant-wide ones, get it); null for tenant-wide events. */
+  teamId: string | null;
+  type: EventType | 'ping';
+  /** The contact it concerns: deliveries of one contact to one endpoint go out in order. */
+  contactId: string | null;
+  /** The `data` member of the delivered body. */
+  data: Record<string, unknown>;
+  /** Only this endpoint (an endpoint's test ping); otherwise every enabled endpoint that subscribes. */
+  endpointId?: string;
+}
+
+/**
+ * The SQL of a CTE chain that records events given as the CTE `ev(tenant_id, team_id, type, contact_id, data,
+ * endpoint_id)` (data jsonb): each event an enabled endpoint of its tenant subscribes to (its team or all teams;
+ * the type or `*`) becomes an `events` row and one `event_deliveries` row per such endpoint; events nobody wants
+ * are not written. Embed it after a `WITH ev AS (...)` of your own (so that the events of a change are written by
+ * the statement that makes it); it defines the CTEs `ev_match`, `ev_rows`, `ev_deliveries`.
+ */
+export const RECORD_EVENTS_CTES = `ev_match AS (
+    SELECT e.*, gen_random_uuid() AS event_id, ep.endpoint_ids
+    FROM ev e
+    JOIN LATERAL (
+      SELECT array_agg(p.id ORDER BY p.id) AS endpoint_ids FROM event_endpoints p
+      WHERE p.tenant_id = e.tenant_id AND p.enabled
+        AND (e.endpoint_id IS NOT NULL AND p.id = e.endpoint_id
+             OR e.endpoint_id IS NULL AND (p.team_id IS NULL OR p.team_id = e.team_id) AND (e.type = ANY(p.events) OR '*' = ANY(p.events)))
+    ) ep ON ep.endpoint_ids IS NOT NULL
+  ), ev_rows AS (
+    INSERT INTO events (id, tenant_id, team_id, type, contact_id, data)
+    SELECT event_id, tenant_id, team_id, type, contact_id, data FROM ev_match
+    RETURNING id
+  ), ev_deliveries AS (
+    INSERT INTO event_deliveries (event_id, endpoint_id, contact_id)
+    SELECT m.event_id, unnest(m.endpoint_ids), m.contact_id FROM ev_match m JOIN ev_rows r ON r.id = m.event_id
+    RETURNING 1
+  )`;
+
+/**
+ * Records events in one statement on the caller's connection (pass the client of the change's transaction), and
+ * wakes the dispatcher if any delivery was written. Returns how many deliveries were written.
+ */
+export async function recordEvents(db: Pool | PoolClient, events: EventInput[]): Promise<number> {
+  if (!events.length) return 0;
+  const { rows } = await db.query<{ n: number }>({
+    name: 'record-events',
+    text: `WITH ev AS (
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[], $6::uuid[])
+          AS e(tenant_id, team_id, type, contact_id, data, endpoint_id)
+      ), ${RECORD_EVENTS_CTES}
+      SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${EVENTS_CHANNEL}', '') END AS woke FROM ev_deliveries`,
+    values: [
+      events.map((e) => e.tenantId),
+      events.map((e) => e.teamId),
+      events.map((e) => e.type),
+      events.map((e) => e.contactId),
+      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => e.endpointId ?? null),
+    ],
+  });
+  return rows[0]?.n ?? 0;
+}
