@@ -17,6 +17,31 @@ export const EVENT_TYPES = [
 /** A subscribable event type. */
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/**
+ * What `data` holds, per type (snake_case, as the API): every producer follows these shapes.
+ * - `message.received`, `message.status`, `message.failed`: `{ message: { id, direction: 'inbound' | 'outbound',
+ *   wamid, type, content, state, error?: { code, title, message } }, contact }`; `message.status` adds
+ *   `status: 'sent' | 'delivered' | 'read' | 'failed'` and `timestamp` (ISO-8601, Meta's), `message.failed` adds
+ *   `reason: { class, text }` (why we gave up: limit, window, opted_out, permanent error…).
+ * - `contact.opted_out`, `contact.opted_in`: `{ contact, via: 'keyword' | 'api' }`.
+ * - `conversation.handoff`: `{ contact, state: 'started' | 'released', flow?, via: 'flow' | 'api' }`.
+ * - `provider.paused`, `provider.resumed`: `{ provider: { id, phone_number_id }, reason?: { class, code, text } }`.
+ * - `ping`: `{}`.
+ * where `contact` is `{ id, wa_id, user_id, name }` (nulls where unknown).
+ */
+export type EventData = Record<string, unknown>;
+
+/** The public id of an event (`evt_` and its row id without dashes), as deliveries and the API show it. */
+export function publicEventId(rowId: string): string {
+  return `evt_${rowId.replace(/-/g, '')}`;
+}
+
+/** The row id of a public event id; null when it is not one. */
+export function eventRowId(publicId: string): string | null {
+  const m = /^evt_([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(publicId);
+  return m ? m.slice(1).join('-') : null;
+}
+
 /** The NOTIFY channel on which a statement that wrote deliveries wakes the event dispatcher. */
 export const EVENTS_CHANNEL = 'gtc_events';
 
@@ -28,8 +53,8 @@ export interface EventInput {
   type: EventType | 'ping';
   /** The contact it concerns: deliveries of one contact to one endpoint go out in order. */
   contactId: string | null;
-  /** The `data` member of the delivered body. */
-  data: Record<string, unknown>;
+  /** The `data` member of the delivered body (see EventData). */
+  data: EventData;
   /** Only this endpoint (an endpoint's test ping); otherwise every enabled endpoint that subscribes. */
   endpointId?: string;
 }
