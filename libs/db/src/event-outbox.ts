@@ -31,6 +31,23 @@ export type EventType = (typeof EVENT_TYPES)[number];
  */
 export type EventData = Record<string, unknown>;
 
+/** The `contact` member of event data, as SQL over a `contacts` row aliased `c`. */
+export function eventContactSql(c: string): string {
+  return `jsonb_build_object('id', ${c}.id, 'wa_id', ${c}.wa_id, 'user_id', ${c}.user_id, 'name', ${c}.profile_name)`;
+}
+
+/** The `message` member of event data for an outbound message, as SQL over an `outbound_messages` row aliased `o`. */
+export function eventOutboundSql(o: string): string {
+  return `jsonb_build_object('id', ${o}.id, 'direction', 'outbound', 'wamid', ${o}.wamid, 'type', ${o}.type, 'content', ${o}.body,
+    'state', ${o}.state, 'error', CASE WHEN ${o}.error_code IS NOT NULL OR ${o}.state = 'failed'
+      THEN jsonb_build_object('code', ${o}.error_code, 'class', ${o}.error_class, 'message', ${o}.last_error) END)`;
+}
+
+/** The `message` member of event data for an inbound message, as SQL over an `inbound_messages` row aliased `i` (content without Meta's raw object). */
+export function eventInboundSql(i: string): string {
+  return `jsonb_build_object('id', ${i}.id, 'direction', 'inbound', 'wamid', ${i}.wamid, 'type', ${i}.type, 'content', ${i}.payload - 'raw', 'state', ${i}.state)`;
+}
+
 /** The public id of an event (`evt_` and its row id without dashes), as deliveries and the API show it. */
 export function publicEventId(rowId: string): string {
   return `evt_${rowId.replace(/-/g, '')}`;
