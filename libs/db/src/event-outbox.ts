@@ -81,7 +81,9 @@ export interface EventInput {
  * endpoint_id)` (data jsonb): each event an enabled endpoint of its tenant subscribes to (its team or all teams;
  * the type or `*`) becomes an `events` row and one `event_deliveries` row per such endpoint; events nobody wants
  * are not written. Embed it after a `WITH ev AS (...)` of your own (so that the events of a change are written by
- * the statement that makes it); it defines the CTEs `ev_match`, `ev_rows`, `ev_deliveries`.
+ * the statement that makes it); it defines the CTEs `ev_match`, `ev_rows`, `ev_deliveries` and `ev_woke` (one row;
+ * wakes the dispatcher when deliveries were written): reference `ev_woke` in the final query (`CROSS JOIN ev_woke`),
+ * or the wake-up is skipped.
  */
 export const RECORD_EVENTS_CTES = `ev_match AS (
     SELECT e.*, gen_random_uuid() AS event_id, ep.endpoint_ids
@@ -100,6 +102,8 @@ export const RECORD_EVENTS_CTES = `ev_match AS (
     INSERT INTO event_deliveries (event_id, endpoint_id, contact_id)
     SELECT m.event_id, unnest(m.endpoint_ids), m.contact_id FROM ev_match m JOIN ev_rows r ON r.id = m.event_id
     RETURNING 1
+  ), ev_woke AS (
+    SELECT count(pg_notify('${EVENTS_CHANNEL}', '')) AS woke FROM (SELECT 1 FROM ev_deliveries LIMIT 1) d
   )`;
 
 /**
@@ -114,7 +118,7 @@ export async function recordEvents(db: Pool | PoolClient, events: EventInput[]):
         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[], $6::uuid[])
           AS e(tenant_id, team_id, type, contact_id, data, endpoint_id)
       ), ${RECORD_EVENTS_CTES}
-      SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${EVENTS_CHANNEL}', '') END AS woke FROM ev_deliveries`,
+      SELECT (SELECT count(*)::int FROM ev_deliveries) AS n, woke FROM ev_woke`,
     values: [
       events.map((e) => e.tenantId),
       events.map((e) => e.teamId),
