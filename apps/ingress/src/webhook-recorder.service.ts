@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { contactLockKeySql, GroupCommit, movesForwardSql, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
+import { contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, GroupCommit, movesForwardSql, RECORD_EVENTS_CTES, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
@@ -156,7 +156,9 @@ const releases = (col: string) =>
  * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
  * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy; a
  *   read after delivered opens nothing) while a later message to the same recipient waits: that one is woken at once.
- * A redelivered status (its row exists) changes nothing. Returns the rows written, `pending` when enqueued.
+ * A redelivered status (its row exists) changes nothing. Each new status of a known message is a `message.status`
+ * event for the endpoints that want it (written by the same statement). Returns the rows written, `pending` when
+ * enqueued.
  */
 const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 const RECORD_STATUSES_SQL = `WITH x AS (
@@ -203,13 +205,24 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     WHERE m.state = 'failed'
       OR ${releases('m.state')} AND NOT ${releases('m.was')}
         AND EXISTS (SELECT 1 FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq AND n.state = 'queued')
-  )
-  INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
-  SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
-    CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
-  FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
-  ON CONFLICT (provider_id, wamid, status) DO NOTHING
-  RETURNING id, provider_id, wamid, status, applied_at IS NULL AS pending`;
+  ), ins AS (
+    INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
+    SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
+      CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
+    FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
+    ON CONFLICT (provider_id, wamid, status) DO NOTHING
+    RETURNING id, tenant_id, provider_id, wamid, status, timestamp, errors, outbound_id, applied_at IS NULL AS pending
+  ), ev AS (
+    -- A message.status event for each new status of a known message (the message as this status left it).
+    SELECT s.tenant_id, pr.team_id, 'message.status' AS type, o.contact_id,
+      jsonb_build_object('message', ${eventOutboundSql('o')} || jsonb_build_object('wamid', s.wamid, 'state', COALESCE(m.state, o.state)),
+        'contact', ${eventContactSql('c')}, 'status', s.status,
+        'timestamp', to_char(s.timestamp, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'error', s.errors->0) AS data,
+      NULL::uuid AS endpoint_id
+    FROM ins s JOIN outbound_messages o ON o.id = s.outbound_id JOIN contacts c ON c.id = o.contact_id
+    JOIN whatsapp_providers pr ON pr.id = s.provider_id LEFT JOIN moved m ON m.id = o.id
+  ), ${RECORD_EVENTS_CTES}
+  SELECT id, provider_id, wamid, status, pending FROM ins CROSS JOIN ev_woke`;
 
 /**
  * True when a failure says nothing about the content written (Postgres unreachable, restarting, out of
@@ -511,7 +524,9 @@ export class WebhookRecorder {
       const contactIds = await this.upsertContacts([...contacts.values()]);
       // Every pending row of this flush goes to the flow-runner in one job (i_<batch id>): see enqueue.
       const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>(
-        `INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
+        // The same statement records the message.received events of the tenants' endpoints that want them.
+        `WITH ins AS (
+         INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
          SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
            CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
            CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
@@ -524,7 +539,13 @@ export class WebhookRecorder {
                             WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
          ORDER BY n
          ON CONFLICT (provider_id, wamid) DO NOTHING
-         RETURNING id, contact_id, provider_id, wamid, batch_id`,
+         RETURNING *
+       ), ev AS (
+         SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
+           jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
+         FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
+       ), ${RECORD_EVENTS_CTES}
+       SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`,
         [
           messages.map((x) => x.target.tenantId),
           messages.map((x) => x.target.providerId),
