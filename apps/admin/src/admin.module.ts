@@ -14,6 +14,7 @@ import { TenantScope } from './common/tenant-scope.service';
 import { ContactsController } from './contacts/contacts.controller';
 import { ContactsService } from './contacts/contacts.service';
 import { DemoSeedService } from './demo/demo-seed.service';
+import { EventsModule } from './events/events.module';
 import { FlowStartController, FlowsController } from './flows/flows.controller';
 import { FlowsService } from './flows/flows.service';
 import { GraphModule } from './graph/graph.module';
@@ -32,7 +33,7 @@ import { TenantsService } from './tenants/tenants.service';
 
 /** admin: the REST API for tenants, teams, providers, flows, contacts and messages. */
 @Module({
-  imports: [GtcConfigModule, ObservabilityModule.forService('admin'), DbModule, QueueModule, GraphModule],
+  imports: [GtcConfigModule, ObservabilityModule.forService('admin'), DbModule, QueueModule, GraphModule, EventsModule],
   controllers: [
     HealthController,
     TenantsController,
