@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Contact, Prisma, PrismaService, Session } from '@gtc/db';
+import { Contact, eventContactSql, Prisma, PrismaService, RECORD_EVENTS_CTES, Session } from '@gtc/db';
 import { z } from 'zod';
 import { conflict, notFound } from '../common/api-error';
 import { Page, PageRequest, toPage } from '../common/pagination';
@@ -91,19 +91,50 @@ export class ContactsService {
     return contactView(await this.find(tenantSlug, id));
   }
 
-  /** Releases a handoff: the session goes back to idle so the bot answers again. 409 if not in handoff. */
+  /**
+   * Releases a handoff: the session goes back to idle so the bot answers again. 409 if not in handoff. The
+   * statement that releases it writes the `conversation.handoff` event (state `released`, via `api`).
+   */
   async release(tenantSlug: string, id: string) {
     const contact = await this.find(tenantSlug, id);
-    if (contact.session?.status !== 'handoff') throw conflict(`contact is not in a handoff (session: ${contact.session?.status ?? 'none'})`, 'not_in_handoff');
-    await this.prisma.client.session.update({ where: { id: contact.session.id }, data: { status: 'idle', nodeId: null } });
+    const notInHandoff = (status: string) => conflict(`contact is not in a handoff (session: ${status})`, 'not_in_handoff');
+    if (contact.session?.status !== 'handoff') throw notInHandoff(contact.session?.status ?? 'none');
+    const { rows } = await this.prisma.pool.query(
+      `WITH upd AS (
+         UPDATE sessions SET status = 'idle', node_id = NULL, updated_at = now() WHERE id = $1 AND status = 'handoff' RETURNING contact_id, flow_id
+       ), ev AS (
+         SELECT c.tenant_id, p.team_id, 'conversation.handoff'::text AS type, c.id AS contact_id,
+           jsonb_build_object('contact', ${eventContactSql('c')}, 'state', 'released', 'via', 'api')
+             || CASE WHEN f.name IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('flow', f.name) END AS data,
+           NULL::uuid AS endpoint_id
+         FROM upd u JOIN contacts c ON c.id = u.contact_id JOIN whatsapp_providers p ON p.id = c.provider_id LEFT JOIN flows f ON f.id = u.flow_id
+       ), ${RECORD_EVENTS_CTES}
+       SELECT u.contact_id FROM upd u CROSS JOIN ev_woke`,
+      [contact.session.id],
+    );
+    if (!rows.length) throw notInHandoff('released meanwhile');
     return this.get(tenantSlug, id);
   }
 
-  /** Marks the contact opted out (no business messages) or back in. */
+  /**
+   * Marks the contact opted out (no business messages) or back in. A change writes its `contact.opted_out` or
+   * `contact.opted_in` event (via `api`) in the same statement; asking for the current state writes nothing.
+   */
   async setOptOut(tenantSlug: string, id: string, optedOut: boolean) {
     const contact = await this.find(tenantSlug, id);
     if (contact.optedOut !== optedOut) {
-      await this.prisma.client.contact.update({ where: { id: contact.id }, data: { optedOut, optedOutAt: optedOut ? new Date() : null } });
+      await this.prisma.pool.query(
+        `WITH upd AS (
+           UPDATE contacts SET opted_out = $2::boolean, opted_out_at = CASE WHEN $2::boolean THEN now() END, updated_at = now()
+           WHERE id = $1 AND opted_out <> $2::boolean RETURNING *
+         ), ev AS (
+           SELECT c.tenant_id, p.team_id, CASE WHEN $2::boolean THEN 'contact.opted_out' ELSE 'contact.opted_in' END AS type, c.id AS contact_id,
+             jsonb_build_object('contact', ${eventContactSql('c')}, 'via', 'api') AS data, NULL::uuid AS endpoint_id
+           FROM upd c JOIN whatsapp_providers p ON p.id = c.provider_id
+         ), ${RECORD_EVENTS_CTES}
+         SELECT woke FROM ev_woke`,
+        [contact.id, optedOut],
+      );
     }
     return this.get(tenantSlug, id);
   }
