@@ -101,6 +101,23 @@ export const envSchema = z.object({
   RETENTION_INTERVAL_MS: positiveInt(3_600_000),
   /** Create the demo tenant/team connected to graph-sim at start-up. */
   DEMO_SEED: bool(false),
+  /** Port of event-dispatcher's /health and /metrics. */
+  EVENT_DISPATCHER_PORT: port(3030),
+  /** Timeout of one event webhook delivery attempt (connect, answer and body), in ms. */
+  EVENT_TIMEOUT_MS: positiveInt(10_000),
+  /** Waits between the attempts of an event delivery, in ms, comma-separated (jittered; after the last, the delivery is failed). */
+  EVENT_RETRY_SCHEDULE_MS: z
+    .string()
+    .default('5000,30000,120000,600000,1800000,7200000,21600000,43200000,86400000')
+    .refine((v) => /^\d+(,\d+)*$/.test(v), 'whole numbers of ms separated by commas, e.g. 5000,30000,120000'),
+  /** Deliver event webhooks to loopback, private, link-local, CGNAT and other non-public addresses (demo and tests only). */
+  EVENT_ALLOW_PRIVATE_NETWORKS: bool(false),
+  /** Event deliveries one event-dispatcher has in flight to one endpoint at once. */
+  EVENT_ENDPOINT_CONCURRENCY: positiveInt(4),
+  /** Event deliveries one event-dispatcher has in flight at once, all endpoints together. */
+  EVENT_CONCURRENCY: positiveInt(64),
+  /** An endpoint whose every delivery has failed for this long is disabled, in ms (3 days). */
+  EVENT_DISABLE_AFTER_MS: positiveInt(3 * 24 * 3_600_000),
 });
 
 /** The raw validated environment. */

@@ -1,0 +1,273 @@
+// The SQL of the dispatcher: claim the deliveries that may go now, record what their attempts came to.
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@gtc/db';
+
+/** A delivery leased to this process, with what its attempt needs. */
+export interface ClaimedDelivery {
+  id: string;
+  /** The lease as the database wrote it: the attempt's result is applied only while it still holds. */
+  leasedUntil: string;
+  /** Attempts made before this one. */
+  attempts: number;
+  endpointId: string;
+  contactId: string | null;
+  seq: string;
+  eventId: string;
+  type: string;
+  /** ISO-8601 (UTC). */
+  createdAt: string;
+  data: unknown;
+  tenant: string;
+  team: string | null;
+  url: string;
+  secretEnc: string;
+  /** The rotated-out secret while it is still valid, else null. */
+  previousSecretEnc: string | null;
+}
+
+/** What the claim needs to know of this process's own load. */
+export interface ClaimRequest {
+  /** Deliveries this process may still start (overall limit minus in flight). */
+  free: number;
+  /** In-flight deliveries of this process per endpoint (endpoints absent have none). */
+  busy: Map<string, number>;
+  /** Each endpoint's recent attempt latency in this process, ms (spreads the retries of its excess heads). */
+  latencyMs: (endpointId: string) => number;
+}
+
+/** The outcome of one attempt, as it is applied. */
+export type Outcome = 'delivered' | 'retry' | 'failed' | 'gone';
+
+/** One attempt's result to record. */
+export interface Completion {
+  delivery: ClaimedDelivery;
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  outcome: Outcome;
+  /** For `retry` and `gone`: when the delivery is due again, ms from now. */
+  delayMs: number;
+}
+
+/** How long the deliveries of a disabled endpoint wait before they are looked at again (a re-enabled one resumes). */
+export const DISABLED_RECHECK_MS = 60_000;
+/** Latency assumed for an endpoint this process has not sent to yet. */
+export const DEFAULT_LATENCY_MS = 50;
+
+/** Settings of the store, from the environment. */
+export interface StoreSettings {
+  /** Lease of a claimed delivery, ms (longer than the attempt timeout). */
+  leaseMs: number;
+  perEndpoint: number;
+  disableAfterMs: number;
+}
+
+/**
+ * Claims, in one statement, the due deliveries that may go: due (`next_attempt_at` passed; a lease moves it to the
+ * lease's end, so a delivery whose dispatcher died is due again when the lease ends), of an enabled endpoint, and
+ * the head of their (endpoint, contact) — the delivery before it of the same endpoint and contact (null contact:
+ * one key) is not pending. Rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take disjoint sets.
+ * What is due but may not go is parked, so it does not fill the next scans: a delivery behind a pending one until
+ * that one's next attempt (the completion of the one before wakes it at once), a disabled endpoint's deliveries
+ * for DISABLED_RECHECK_MS, the heads an endpoint has no slot for by their expected wait.
+ */
+const CLAIM_SQL = `
+WITH due AS (
+  SELECT d.id, d.endpoint_id, d.contact_id, d.seq, d.next_attempt_at
+  FROM event_deliveries d
+  WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.endpoint_id <> ALL($4::uuid[])
+  ORDER BY d.next_attempt_at
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), judged AS (
+  SELECT due.*, ep.enabled, prev.state AS prev_state, prev.next_attempt_at AS prev_at
+  FROM due
+  JOIN event_endpoints ep ON ep.id = due.endpoint_id
+  LEFT JOIN LATERAL (
+    (SELECT p.state, p.next_attempt_at FROM event_deliveries p
+     WHERE due.contact_id IS NOT NULL AND p.endpoint_id = due.endpoint_id AND p.contact_id = due.contact_id AND p.seq < due.seq
+     ORDER BY p.seq DESC LIMIT 1)
+    UNION ALL
+    (SELECT p.state, p.next_attempt_at FROM event_deliveries p
+     WHERE due.contact_id IS NULL AND p.endpoint_id = due.endpoint_id AND p.contact_id IS NULL AND p.seq < due.seq
+     ORDER BY p.seq DESC LIMIT 1)
+  ) prev ON true
+), ready AS (
+  SELECT j.id, j.endpoint_id, j.next_attempt_at,
+    row_number() OVER (PARTITION BY j.endpoint_id ORDER BY j.next_attempt_at, j.seq) AS rn,
+    $3::int - COALESCE(b.n, 0) AS slots, COALESCE(b.latency_ms, ${DEFAULT_LATENCY_MS}) AS latency_ms
+  FROM judged j
+  LEFT JOIN unnest($5::uuid[], $6::int[], $7::int[]) AS b(endpoint_id, n, latency_ms) ON b.endpoint_id = j.endpoint_id
+  WHERE j.enabled AND (j.prev_state IS NULL OR j.prev_state <> 'pending')
+), picked AS (
+  SELECT id FROM ready WHERE rn <= slots ORDER BY rn, next_attempt_at LIMIT $2
+), leased AS (
+  UPDATE event_deliveries d
+  SET leased_until = now() + make_interval(secs => $8::int / 1000.0), next_attempt_at = now() + make_interval(secs => $8::int / 1000.0)
+  FROM picked WHERE d.id = picked.id
+  RETURNING d.id, d.leased_until, d.attempts, d.endpoint_id, d.contact_id, d.seq, d.event_id
+), parked AS (
+  UPDATE event_deliveries d
+  SET next_attempt_at = CASE
+    WHEN NOT j.enabled THEN now() + make_interval(secs => ${DISABLED_RECHECK_MS / 1000})
+    ELSE GREATEST(j.prev_at, now() + make_interval(secs => $8::int / 1000.0)) END
+  FROM judged j WHERE d.id = j.id AND (NOT j.enabled OR j.prev_state = 'pending')
+  RETURNING 1
+), spread AS (
+  UPDATE event_deliveries d
+  SET next_attempt_at = now() + make_interval(secs => LEAST($8::int, ceil((r.rn - r.slots)::numeric / $3) * r.latency_ms) / 1000.0)
+  FROM ready r WHERE d.id = r.id AND r.rn > r.slots
+  RETURNING 1
+)
+SELECT c.n AS "parkedCount", x.* FROM (SELECT (SELECT count(*) FROM parked)::int + (SELECT count(*) FROM spread)::int AS n) c
+LEFT JOIN (
+  SELECT l.id, l.leased_until::text AS "leasedUntil", l.attempts, l.endpoint_id AS "endpointId", l.contact_id AS "contactId",
+    l.seq::text AS seq, l.event_id AS "eventId", e.type, to_char(e.created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
+    e.data, t.slug AS tenant, tm.slug AS team, ep.url, ep.secret_enc AS "secretEnc",
+    CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret_enc END AS "previousSecretEnc"
+  FROM leased l
+  JOIN events e ON e.id = l.event_id
+  JOIN event_endpoints ep ON ep.id = l.endpoint_id
+  JOIN tenants t ON t.id = e.tenant_id
+  LEFT JOIN teams tm ON tm.id = e.team_id
+) x ON true`;
+
+/** A claim's deliveries, and how many due rows it parked (when some were, more may be due behind them). */
+export interface ClaimResult {
+  deliveries: ClaimedDelivery[];
+  parked: number;
+}
+
+/**
+ * Applies a batch of attempt results in one statement: each attempt is an `event_attempts` row; a delivery whose
+ * lease still holds moves to delivered, failed or its next attempt, and the delivery after it (same endpoint and
+ * contact) is due at once when it is done; an endpoint's `failing_since` is cleared by a 2xx and set by a failure,
+ * and the endpoint is disabled (`enabled` false, `disabled_at`, `disabled_reason`) on a 410 or when every delivery
+ * has failed for EVENT_DISABLE_AFTER_MS. Endpoint rows are locked in id order first (no deadlock between batches).
+ */
+const COMPLETE_SQL = `
+WITH r AS (
+  SELECT * FROM unnest($1::uuid[], $2::timestamp[], $3::uuid[], $4::uuid[], $5::bigint[], $6::int[], $7::int[], $8::text[], $9::text[], $10::int[])
+    AS r(id, leased_until, endpoint_id, contact_id, seq, status, latency_ms, error, outcome, delay_ms)
+), attempts AS (
+  INSERT INTO event_attempts (delivery_id, status_code, latency_ms, error)
+  SELECT r.id, r.status, r.latency_ms, r.error FROM r WHERE EXISTS (SELECT 1 FROM event_deliveries d WHERE d.id = r.id)
+  RETURNING 1
+), done AS (
+  UPDATE event_deliveries d SET
+    attempts = d.attempts + 1, last_attempt_at = now(), last_status = r.status, last_error = r.error, leased_until = NULL,
+    state = CASE r.outcome WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed' ELSE 'pending' END,
+    delivered_at = CASE WHEN r.outcome = 'delivered' THEN now() ELSE d.delivered_at END,
+    failed_at = CASE WHEN r.outcome = 'failed' THEN now() ELSE d.failed_at END,
+    next_attempt_at = CASE WHEN r.outcome IN ('retry', 'gone') THEN now() + make_interval(secs => r.delay_ms / 1000.0) ELSE d.next_attempt_at END
+  FROM r WHERE d.id = r.id AND d.state = 'pending' AND d.leased_until = r.leased_until
+  RETURNING d.id
+), woken AS (
+  UPDATE event_deliveries s SET next_attempt_at = LEAST(s.next_attempt_at, now())
+  FROM r
+  JOIN done ON done.id = r.id
+  CROSS JOIN LATERAL (
+    (SELECT n.id FROM event_deliveries n
+     WHERE r.contact_id IS NOT NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id = r.contact_id AND n.seq > r.seq
+     ORDER BY n.seq LIMIT 1)
+    UNION ALL
+    (SELECT n.id FROM event_deliveries n
+     WHERE r.contact_id IS NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id IS NULL AND n.seq > r.seq
+     ORDER BY n.seq LIMIT 1)
+  ) nx
+  WHERE r.outcome IN ('delivered', 'failed') AND s.id = nx.id AND s.state = 'pending'
+  RETURNING 1
+), ep AS (
+  SELECT r.endpoint_id, bool_or(r.outcome = 'delivered') AS ok, bool_or(r.outcome = 'gone') AS gone,
+    (array_agg(r.error ORDER BY r.seq DESC) FILTER (WHERE r.outcome <> 'delivered'))[1] AS error
+  FROM r GROUP BY r.endpoint_id
+), verdict AS (
+  SELECT e.id, ep.ok, ep.error, e.failing_since,
+    CASE WHEN NOT e.enabled THEN NULL
+         WHEN ep.gone THEN 'the endpoint answered 410 Gone'
+         WHEN NOT ep.ok AND e.failing_since <= now() - make_interval(secs => $11::bigint / 1000.0)
+           THEN format('every delivery failed since %s UTC (last error: %s)', to_char(e.failing_since, 'YYYY-MM-DD HH24:MI'), left(ep.error, 200))
+    END AS disable_reason
+  FROM (SELECT e.* FROM event_endpoints e WHERE e.id IN (SELECT endpoint_id FROM ep) ORDER BY e.id FOR UPDATE) e
+  JOIN ep ON ep.endpoint_id = e.id
+), endpoints AS (
+  UPDATE event_endpoints e SET
+    failing_since = CASE WHEN v.ok THEN NULL ELSE COALESCE(e.failing_since, now()) END,
+    enabled = e.enabled AND v.disable_reason IS NULL,
+    disabled_at = CASE WHEN v.disable_reason IS NOT NULL THEN now() ELSE e.disabled_at END,
+    disabled_reason = COALESCE(v.disable_reason, e.disabled_reason),
+    updated_at = now()
+  FROM verdict v
+  WHERE e.id = v.id AND (v.ok AND v.failing_since IS NOT NULL OR NOT v.ok AND v.failing_since IS NULL OR v.disable_reason IS NOT NULL)
+  RETURNING e.id, v.disable_reason
+)
+SELECT (SELECT coalesce(array_agg(id), '{}') FROM done) AS applied,
+  (SELECT coalesce(json_agg(json_build_object('id', id, 'reason', disable_reason)), '[]') FROM endpoints WHERE disable_reason IS NOT NULL) AS disabled`;
+
+/** What a batch of completions changed. */
+export interface CompleteResult {
+  /** Deliveries whose lease still held (their state moved). */
+  applied: Set<string>;
+  /** Endpoints this batch disabled, with the reason. */
+  disabled: { id: string; reason: string }[];
+}
+
+/** The dispatcher's queries. */
+@Injectable()
+export class DeliveryStore {
+  private settings!: StoreSettings;
+
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** Sets lease, per-endpoint limit and disable delay (from the environment, at boot). */
+  configure(settings: StoreSettings): void {
+    this.settings = settings;
+  }
+
+  /** True when some pending delivery is due (the idle poll: one indexed probe). */
+  async anyDue(): Promise<boolean> {
+    const { rows } = await this.prisma.pool.query<{ due: boolean }>({
+      name: 'event-any-due',
+      text: `SELECT EXISTS (SELECT 1 FROM event_deliveries WHERE state = 'pending' AND next_attempt_at <= now()) AS due`,
+    });
+    return rows[0]?.due ?? false;
+  }
+
+  /** Leases up to `free` deliveries that may go now (see CLAIM_SQL). */
+  async claim(req: ClaimRequest): Promise<ClaimResult> {
+    const { leaseMs, perEndpoint } = this.settings;
+    const busy = [...req.busy];
+    const full = busy.filter(([, n]) => n >= perEndpoint).map(([id]) => id);
+    const scan = Math.max(64, req.free * 4);
+    const { rows } = await this.prisma.pool.query<ClaimedDelivery & { parkedCount: number }>({
+      name: 'event-claim',
+      text: CLAIM_SQL,
+      values: [scan, req.free, perEndpoint, full, busy.map(([id]) => id), busy.map(([, n]) => n), busy.map(([id]) => Math.round(req.latencyMs(id))), leaseMs],
+    });
+    // One row with a null id when nothing was leased (the parked count is still there).
+    const deliveries = rows.filter((r) => r.id !== null).map(({ parkedCount: _, ...d }) => d);
+    return { deliveries, parked: rows[0]?.parkedCount ?? 0 };
+  }
+
+  /** Records a batch of attempt results (see COMPLETE_SQL). */
+  async complete(batch: Completion[]): Promise<CompleteResult> {
+    const { rows } = await this.prisma.pool.query<{ applied: string[]; disabled: { id: string; reason: string }[] }>({
+      name: 'event-complete',
+      text: COMPLETE_SQL,
+      values: [
+        batch.map((c) => c.delivery.id),
+        batch.map((c) => c.delivery.leasedUntil),
+        batch.map((c) => c.delivery.endpointId),
+        batch.map((c) => c.delivery.contactId),
+        batch.map((c) => c.delivery.seq),
+        batch.map((c) => c.status),
+        batch.map((c) => c.latencyMs),
+        batch.map((c) => c.error),
+        batch.map((c) => c.outcome),
+        batch.map((c) => Math.round(c.delayMs)),
+        this.settings.disableAfterMs,
+      ],
+    });
+    return { applied: new Set(rows[0].applied), disabled: rows[0].disabled };
+  }
+}
