@@ -2,6 +2,7 @@
 /** gtc: the operator's command line (talks to the admin API). Exit codes: 0 ok, 1 failure, 2 usage error. */
 import { Command, CommanderError } from 'commander';
 import { AdminOptions } from './admin-client';
+import { eventsCommand } from './commands/events.command';
 import { flowsCommand } from './commands/flows.command';
 import { resourceCommands } from './commands/resources.command';
 import { setupCommand } from './commands/setup.command';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   flowsCommand(program, admin);
   statusCommand(program);
   resourceCommands(program, admin);
+  eventsCommand(program, admin);
   return program;
 }
 
