@@ -21,7 +21,6 @@ function gtc(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Calls the admin API with the admin key. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(`${admin.url}${path}`, {
     method,
