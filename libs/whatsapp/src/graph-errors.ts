@@ -27,15 +27,15 @@ export type GraphErrorClass = (typeof GRAPH_ERROR_CLASSES)[number];
  */
 export type GraphErrorAction = 'retry' | 'fail_message' | 'pause_provider';
 
-/** Class → action. */
-export const GRAPH_ERROR_ACTIONS: Readonly<Record<GraphErrorClass, GraphErrorAction>> = {
+/** Class → action (each entry keeps its literal type, so a policy can be checked against it by the compiler). */
+export const GRAPH_ERROR_ACTIONS = {
   throttled: 'retry',
   transient: 'retry',
   window_closed: 'fail_message',
   permanent: 'fail_message',
   auth: 'pause_provider',
   account: 'pause_provider',
-};
+} as const satisfies Readonly<Record<GraphErrorClass, GraphErrorAction>>;
 
 /** One known Graph `error.code`: its class, Meta's title and the HTTP status Meta answers it with. */
 export interface GraphErrorCodeInfo {
