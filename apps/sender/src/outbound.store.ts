@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { GroupCommit, PrismaService } from '@gtc/db';
+import { GroupCommit, Prisma, PrismaService } from '@gtc/db';
 import type { EarlierMessage } from './ordering-gate';
 
 /** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
@@ -32,10 +32,10 @@ const IN_FLIGHT = 2;
 const MAX_BATCH = 256;
 
 /**
- * The sender's hot-path statements, in plain SQL on the shared pool, no ORM work on the path every message takes.
- * Each is grouped: calls made by concurrent jobs while a statement runs go together in the next one (one round
- * trip and one transaction for many messages under load; at once when idle). Rare paths (errors, retries) stay on
- * the Prisma client.
+ * The sender's statements on outbound messages. The hot path's are plain SQL on the shared pool, no ORM work on
+ * the path every message takes, each grouped: calls made by concurrent jobs while a statement runs go together in
+ * the next one (one round trip and one transaction for many messages under load; at once when idle). Rare paths
+ * (errors, retries) stay on the Prisma client.
  */
 @Injectable()
 export class OutboundStore {
@@ -130,6 +130,38 @@ export class OutboundStore {
     });
     const pending = new Map(rows.map((r) => [r.id, r.pending]));
     return sent.map((s) => pending.get(s.id) ?? false);
+  }
+
+  /** Conditional state change (rare paths): only from the given states. Returns whether it happened. */
+  async setState(id: string, from: string[], data: Prisma.OutboundMessageUpdateManyMutationInput): Promise<boolean> {
+    const r = await this.prisma.client.outboundMessage.updateMany({ where: { id, state: { in: from } }, data });
+    return r.count === 1;
+  }
+
+  /**
+   * Fails a message not sent yet (dead letter: state failed, error class, code and text kept on the row). Returns
+   * whether it failed it (false when it was sent or failed meanwhile).
+   */
+  fail(id: string, errorClass: string, reason: string, code: number | null): Promise<boolean> {
+    return this.setState(id, ['queued', 'sending', 'unknown'], { state: 'failed', failedAt: new Date(), errorClass, errorCode: code, lastError: reason });
+  }
+
+  /**
+   * A number's tier log as Postgres knows it (to rebuild the one Redis lost): each send since `sinceMs`, or when
+   * counting `recipients` each business-initiated recipient, with when it last took a slot. A message in flight
+   * (sending, unknown) holds its slot too.
+   */
+  async tierLog(providerId: string, sinceMs: number, recipients: boolean): Promise<{ member: string; at: number }[]> {
+    const { rows } = await this.prisma.pool.query<{ member: string; at: number }>({
+      text: `SELECT ${recipients ? `'r:' || COALESCE(body->>'to', contact_id::text)` : 'id::text'} AS member,
+              max(extract(epoch from COALESCE(sending_at, sent_at)) * 1000)::float8 AS at
+       FROM outbound_messages
+       WHERE provider_id = $1::uuid AND COALESCE(sending_at, sent_at) >= to_timestamp($2 / 1000.0) AT TIME ZONE 'UTC'
+         AND (sent_at IS NOT NULL OR state IN ('sending', 'unknown'))${recipients ? ' AND business_initiated' : ''}
+       GROUP BY 1`,
+      values: [providerId, sinceMs],
+    });
+    return rows;
   }
 
   /** The next queued message to the same recipient, if any. */

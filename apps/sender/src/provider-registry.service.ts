@@ -1,9 +1,10 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
 import { HealthService } from '@gtc/observability';
 import type { NumberLimits } from '@gtc/queue';
-import type { GraphErrorClass, SyncedTemplate } from '@gtc/whatsapp';
+import type { SyncedTemplate } from '@gtc/whatsapp';
+import { failedStatusPause, type PauseCause } from './send-policy';
 
 /** A provider as the sender needs it: credentials (decrypted), limits and ordering policy. */
 export interface SendingProvider {
@@ -21,16 +22,10 @@ export interface SendingProvider {
 
 const TTL_MS = 3_000;
 
-/** Why a provider is paused: the Graph error class (`auth` or `account`), Meta's code, and the text. */
-export interface PauseCause {
-  errorClass: GraphErrorClass;
-  code?: number;
-  reason: string;
-}
-
-/** Providers by id, cached briefly (credentials and policy changes apply within TTL_MS); pauses on auth and account errors. */
+/** Providers by id, cached briefly (credentials and policy changes apply within TTL_MS); pauses a number on auth and account errors. */
 @Injectable()
 export class ProviderRegistry implements OnModuleInit {
+  private readonly log = new Logger(ProviderRegistry.name);
   private readonly cache = new TtlCache<SendingProvider | null>(TTL_MS);
   private readonly templates = new TtlCache<SyncedTemplate[]>(TTL_MS);
   private readonly secrets: SecretBox;
@@ -84,11 +79,20 @@ export class ProviderRegistry implements OnModuleInit {
    * admin resumes it. The first cause is kept (a provider already paused stays paused for its first reason).
    */
   async pause(id: string, cause: PauseCause): Promise<void> {
-    await this.prisma.client.whatsAppProvider.updateMany({
+    const r = await this.prisma.client.whatsAppProvider.updateMany({
       where: { id, pausedAt: null },
       data: { pausedAt: new Date(), pausedReason: cause.reason, pausedClass: cause.errorClass, pausedCode: cause.code ?? null },
     });
     this.cache.delete(id);
+    if (r.count === 0) return;
+    const what = cause.errorClass === 'auth' ? 'its credentials' : 'its business account or number';
+    this.log.error(`paused provider ${id}: Meta refused ${what} (${cause.reason}); its messages stay queued until resumed`);
+  }
+
+  /** Pauses the number when a status failed with a code that says the number, not the message, is broken (failedStatusPause). */
+  async pauseOnFailedStatus(applied: { providerId: string; state: string; errorCode: number | null; lastError: string | null }): Promise<void> {
+    const cause = failedStatusPause(applied);
+    if (cause) await this.pause(applied.providerId, cause);
   }
 
   private async load(id: string): Promise<SendingProvider | null> {

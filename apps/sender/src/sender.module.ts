@@ -2,10 +2,11 @@ import { Module } from '@nestjs/common';
 import { GtcConfigModule } from '@gtc/config';
 import { DbModule } from '@gtc/db';
 import { ObservabilityModule } from '@gtc/observability';
-import { QueueModule } from '@gtc/queue';
+import { QueueModule, SEND_LIMITER_PROVIDER } from '@gtc/queue';
 import { OutboundStore } from './outbound.store';
 import { OutboundWorker } from './outbound.worker';
 import { ProviderRegistry } from './provider-registry.service';
+import { RecipientWaker } from './recipient.waker';
 import { SenderMetrics } from './sender.metrics';
 import { SenderReconciler } from './sender-reconciler.service';
 import { StatusApplier } from './status-applier.service';
@@ -14,6 +15,6 @@ import { StatusWorker } from './status.worker';
 /** sender: sends outbound messages within every limit, in order per recipient, and tracks their statuses. */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('sender'), DbModule, QueueModule],
-  providers: [ProviderRegistry, OutboundStore, SenderMetrics, StatusApplier, OutboundWorker, StatusWorker, SenderReconciler],
+  providers: [SEND_LIMITER_PROVIDER, ProviderRegistry, OutboundStore, SenderMetrics, StatusApplier, RecipientWaker, OutboundWorker, StatusWorker, SenderReconciler],
 })
 export class SenderModule {}

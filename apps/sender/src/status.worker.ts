@@ -2,7 +2,8 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { createWorker, QueueName, RedisService, StatusJob } from '@gtc/queue';
 import type { Worker } from 'bullmq';
-import { OutboundWorker } from './outbound.worker';
+import { ProviderRegistry } from './provider-registry.service';
+import { RecipientWaker } from './recipient.waker';
 import { StatusApplier } from './status-applier.service';
 
 /**
@@ -17,7 +18,8 @@ export class StatusWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly applier: StatusApplier,
-    private readonly outbound: OutboundWorker,
+    private readonly providers: ProviderRegistry,
+    private readonly waker: RecipientWaker,
     private readonly redis: RedisService,
     private readonly config: AppConfig,
   ) {}
@@ -28,7 +30,9 @@ export class StatusWorker implements OnApplicationBootstrap, OnModuleDestroy {
       QueueName.Status,
       async (job) => {
         const applied = await this.applier.apply(job.data.statusEventId);
-        if (applied) await this.outbound.onStatusApplied(applied);
+        if (!applied) return;
+        await this.providers.pauseOnFailedStatus(applied);
+        await this.waker.afterStatus(applied);
       },
       this.config.env.SENDER_CONCURRENCY,
       this.log,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { FactoryProvider, Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { jobIds, QueueName } from './queue.contracts';
 import { QueueService } from './queue.service';
@@ -19,19 +19,35 @@ export function limiterSettings(config: AppConfig): LimiterSettings {
 }
 
 /**
+ * The deployment's send limiter: its settings from the environment, on the process's Redis connection. Every
+ * reservation lives in Redis, so each holder of one (the producer planning slots, the sender confirming them)
+ * shares the same limits across processes and replicas.
+ */
+export function deploymentLimiter(redis: RedisService, config: AppConfig): SendLimiter {
+  return new SendLimiter(redis.client, redis.prefix, limiterSettings(config));
+}
+
+/** Provides the deployment's SendLimiter to a module that takes slots itself (the sender confirms each send's slot). */
+export const SEND_LIMITER_PROVIDER: FactoryProvider<SendLimiter> = {
+  provide: SendLimiter,
+  useFactory: deploymentLimiter,
+  inject: [RedisService, AppConfig],
+};
+
+/**
  * Enqueues outbound messages with their send slot already reserved: a message over a limit goes straight to
  * BullMQ's delayed set until its slot, so one number's backlog never sits in front of another number's message.
  */
 @Injectable()
 export class OutboundProducer {
-  readonly limiter: SendLimiter;
+  private readonly limiter: SendLimiter;
 
   constructor(
     private readonly queues: QueueService,
     redis: RedisService,
     config: AppConfig,
   ) {
-    this.limiter = new SendLimiter(redis.client, redis.prefix, limiterSettings(config));
+    this.limiter = deploymentLimiter(redis, config);
   }
 
   /**

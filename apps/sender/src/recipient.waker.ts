@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { jobIds, QueueName, QueueService } from '@gtc/queue';
+import { releasesNext } from './ordering-gate';
+import { OutboundStore } from './outbound.store';
+import { ProviderRegistry } from './provider-registry.service';
+
+/** A message whose recipient's next message may be waiting behind it. */
+export interface GateHolder {
+  contactId: string;
+  seq: number;
+}
+
+/**
+ * Wakes a recipient's next message when the one before it lets it go (the ordering gate's release): its job,
+ * waiting in BullMQ's delayed set, is brought forward. Used by the outbound worker after a send or a failure and
+ * by the status worker after a status. A wake-up lost in a crash costs only time: the waiting job looks again
+ * on its own (ordering-gate.ts).
+ */
+@Injectable()
+export class RecipientWaker {
+  constructor(
+    private readonly store: OutboundStore,
+    private readonly queues: QueueService,
+    private readonly providers: ProviderRegistry,
+  ) {}
+
+  /** The next message to the same recipient may go now: brings its job forward if it is waiting. */
+  async wakeNext(m: GateHolder): Promise<void> {
+    const next = await this.store.nextQueued(m.contactId, m.seq);
+    if (!next) return;
+    const job = await this.queues.queue(QueueName.Outbound).getJob(jobIds.outbound(next));
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+
+  /** Wakes the next message when any of the states the message reached releases it under the number's ordering. */
+  async wakeIfReleased(m: GateHolder, ordering: string, states: string[]): Promise<void> {
+    if (states.some((state) => releasesNext(ordering, state))) await this.wakeNext(m);
+  }
+
+  /** After a status moved a message: wakes the next one if its number's ordering policy released it. */
+  async afterStatus(applied: GateHolder & { providerId: string; state: string }): Promise<void> {
+    const p = await this.providers.get(applied.providerId);
+    if (p) await this.wakeIfReleased(applied, p.ordering, [applied.state]);
+  }
+}
