@@ -232,9 +232,14 @@ describe('event endpoints', () => {
     // The dispatcher disabled it (410 Gone): enabling clears the reason and the failing streak.
     await prisma.eventEndpoint.update({ where: { id: ep.id }, data: { disabledReason: 'the endpoint answered 410 Gone', failingSince: new Date() } });
     expect((await api('GET', `${EP}/${ep.id}`)).json.disabled_reason).toBe('the endpoint answered 410 Gone');
+    // Meanwhile the dispatcher parked the endpoint's deliveries: enabling makes them due now.
+    const ping = await prisma.event.create({ data: { tenantId: row.tenantId, teamId: row.teamId, type: 'ping', data: {} } });
+    const parkedUntil = new Date(Date.now() + 60_000);
+    const parked = await prisma.eventDelivery.create({ data: { eventId: ping.id, endpointId: ep.id, nextAttemptAt: parkedUntil } });
     const on = await api('PATCH', `${EP}/${ep.id}`, { body: { enabled: true } });
     expect(on.json).toMatchObject({ enabled: true, disabled_at: null, disabled_reason: null, failing_since: null });
     expect(await prisma.eventEndpoint.findUniqueOrThrow({ where: { id: ep.id } })).toMatchObject({ enabled: true, disabledAt: null, disabledReason: null, failingSince: null });
+    expect((await prisma.eventDelivery.findUniqueOrThrow({ where: { id: parked.id } })).nextAttemptAt.getTime()).toBeLessThan(parkedUntil.getTime());
   });
 
   it('rotate-secret answers a new secret once and keeps the old one signing for 24 h (listed as valid until then)', async () => {
@@ -386,6 +391,13 @@ describe('event endpoints', () => {
       await prisma.eventDelivery.update({ where: { id: delivery.id }, data: { nextAttemptAt: later } });
       expect((await api('POST', `${EP}/${ep.id}/deliveries/${id}/retry`)).status).toBe(202);
       expect((await prisma.eventDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).nextAttemptAt.getTime()).toBeLessThan(later.getTime());
+      // An attempt in flight (leased) is left to that attempt: made due again it would go out twice at once.
+      await prisma.eventDelivery.update({ where: { id: delivery.id }, data: { leasedUntil: later, nextAttemptAt: later } });
+      const inFlight = await api('POST', `${EP}/${ep.id}/deliveries/${id}/retry`);
+      expect(inFlight.status, inFlight.text).toBe(202);
+      expect(inFlight.json).toMatchObject({ id, state: 'pending', in_flight: true });
+      expect((await prisma.eventDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).nextAttemptAt).toEqual(later);
+      await prisma.eventDelivery.update({ where: { id: delivery.id }, data: { leasedUntil: null } });
     } finally {
       await listener.end();
     }

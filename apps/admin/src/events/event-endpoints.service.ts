@@ -145,7 +145,24 @@ export class EventEndpointsService {
     if (input.enabled === true && !existing.enabled) Object.assign(data, { enabled: true, disabledAt: null, disabledReason: null, failingSince: null });
     if (!Object.keys(data).length) return endpointView(existing);
     const row = await this.prisma.client.eventEndpoint.update({ where: { id: existing.id }, data, include: withTeam });
+    if (data.enabled === true) await this.wakeParked(existing.id);
     return endpointView(row);
+  }
+
+  /**
+   * Makes a re-enabled endpoint's waiting deliveries due now and wakes the dispatcher (it parks a disabled endpoint's
+   * deliveries for a while; without this they would resume only at its next look). Attempts in flight stay as they are.
+   */
+  private async wakeParked(endpointId: string): Promise<void> {
+    await this.prisma.pool.query(
+      `WITH due AS (
+         UPDATE event_deliveries SET next_attempt_at = now()
+         WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now() AND (leased_until IS NULL OR leased_until <= now())
+         RETURNING 1
+       )
+       SELECT count(pg_notify('${EVENTS_CHANNEL}', '')) FROM (SELECT 1 FROM due LIMIT 1) d`,
+      [endpointId],
+    );
   }
 
   /** Deletes an endpoint with its deliveries and their attempts. */
@@ -188,8 +205,9 @@ export class EventEndpointsService {
   }
 
   /**
-   * Makes a failed or pending delivery due now (state pending, next attempt now) and wakes the dispatcher.
-   * 404 for an unknown event of this endpoint; 409 for a delivered one or a disabled endpoint.
+   * Makes a failed or pending delivery due now (state pending, next attempt now) and wakes the dispatcher; one
+   * being attempted right now is left to that attempt (`in_flight: true`). 404 for an unknown event of this
+   * endpoint; 409 for a delivered one or a disabled endpoint.
    */
   async retry(tenantSlug: string, id: string, eventId: string) {
     const endpoint = await this.find(tenantSlug, id);
@@ -199,17 +217,20 @@ export class EventEndpointsService {
       : null;
     if (!delivery) throw notFound(`event ${eventId} has no delivery to endpoint ${id}`);
     if (!endpoint.enabled) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
+    // An attempt in flight (leased, its lease not over) is left alone: making it due would send it twice at once.
     const { rows } = await this.prisma.pool.query<{ state: string; next_attempt_at: Date }>(
       `WITH due AS (
          UPDATE event_deliveries SET state = 'pending', next_attempt_at = now(), failed_at = NULL
-         WHERE id = $1 AND state IN ('pending', 'failed')
+         WHERE id = $1 AND (state = 'failed' OR state = 'pending' AND (leased_until IS NULL OR leased_until <= now()))
          RETURNING state, next_attempt_at
        )
        SELECT state, next_attempt_at, pg_notify('${EVENTS_CHANNEL}', '') AS woke FROM due`,
       [delivery.id],
     );
-    if (!rows.length) throw conflict(`event ${eventId} was already delivered to endpoint ${id}`, 'already_delivered');
-    return { id: eventId, state: rows[0].state, next_attempt_at: rows[0].next_attempt_at };
+    if (rows.length) return { id: eventId, state: rows[0].state, next_attempt_at: rows[0].next_attempt_at };
+    const current = await this.prisma.client.eventDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
+    if (current.state === 'delivered') throw conflict(`event ${eventId} was already delivered to endpoint ${id}`, 'already_delivered');
+    return { id: eventId, state: current.state, next_attempt_at: current.nextAttemptAt, in_flight: current.state === 'pending' };
   }
 
   /** Records a `ping` event for this endpoint only (the dispatcher sends it like any event); answers its id. */
