@@ -7,6 +7,8 @@ export interface ClaimedDelivery {
   id: string;
   /** The lease as the database wrote it: the attempt's result is applied only while it still holds. */
   leasedUntil: string;
+  /** Length of the lease from the claim, ms. */
+  leaseMs: number;
   /** Attempts made before this one. */
   attempts: number;
   endpointId: string;
@@ -25,14 +27,30 @@ export interface ClaimedDelivery {
   previousSecretEnc: string | null;
 }
 
+/** What this process holds of one endpoint, and how many more of its deliveries it takes. */
+export interface EndpointLoad {
+  /** Leased deliveries held (in flight and waiting for a slot). */
+  held: number;
+  /** How many more it takes now (0 or less: none; its due heads are spread). */
+  room: number;
+  /** Recent attempt latency, ms (a waiting delivery's lease covers its expected wait). */
+  latencyMs: number;
+  /** Ms from now at which its first delivery beyond `room` is due again (its held ones' expected time; spread after that by latency / slots). */
+  horizonMs: number;
+}
+
 /** What the claim needs to know of this process's own load. */
 export interface ClaimRequest {
-  /** Deliveries this process may still start (overall limit minus in flight). */
+  /** Most deliveries to lease. */
   free: number;
-  /** In-flight deliveries of this process per endpoint (endpoints absent have none). */
-  busy: Map<string, number>;
-  /** Each endpoint's recent attempt latency in this process, ms (spreads the retries of its excess heads). */
-  latencyMs: (endpointId: string) => number;
+  /** Rows to look at (due, oldest first). */
+  scan: number;
+  /** Endpoints this process holds deliveries of. */
+  loads: Map<string, EndpointLoad>;
+  /** How many deliveries of an endpoint this process holds nothing of it takes. */
+  defaultRoom: number;
+  /** `horizonMs` of an endpoint this process holds nothing of. */
+  defaultHorizonMs: number;
 }
 
 /** The outcome of one attempt, as it is applied. */
@@ -52,30 +70,39 @@ export interface Completion {
 /** How long the deliveries of a disabled endpoint wait before they are looked at again (a re-enabled one resumes). */
 export const DISABLED_RECHECK_MS = 60_000;
 /** Latency assumed for an endpoint this process has not sent to yet. */
-export const DEFAULT_LATENCY_MS = 50;
+export const DEFAULT_LATENCY_MS = 10;
+/** Longest lease, in leases of one attempt (a delivery waiting behind slow ones of its endpoint). */
+const MAX_LEASES = 6;
+/** Furthest a due delivery an endpoint has no room for is put off, ms (it is looked at again then). */
+export const MAX_SPREAD_MS = 60_000;
 
 /** Settings of the store, from the environment. */
 export interface StoreSettings {
-  /** Lease of a claimed delivery, ms (longer than the attempt timeout). */
+  /** Lease of one attempt, ms (longer than the attempt timeout). */
   leaseMs: number;
   perEndpoint: number;
   disableAfterMs: number;
 }
 
 /**
- * Claims, in one statement, the due deliveries that may go: due (`next_attempt_at` passed; a lease moves it to the
+ * Claims, in one statement, due deliveries that may go: due (`next_attempt_at` passed; a lease moves it to the
  * lease's end, so a delivery whose dispatcher died is due again when the lease ends), of an enabled endpoint, and
- * the head of their (endpoint, contact) — the delivery before it of the same endpoint and contact (null contact:
- * one key) is not pending. Rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take disjoint sets.
- * What is due but may not go is parked, so it does not fill the next scans: a delivery behind a pending one until
- * that one's next attempt (the completion of the one before wakes it at once), a disabled endpoint's deliveries
- * for DISABLED_RECHECK_MS, the heads an endpoint has no slot for by their expected wait.
+ * the head of their (endpoint, contact): the delivery before it of the same endpoint and contact (null contact: one
+ * key) is not pending. Deliveries complete in `seq` order per key, so no earlier one is pending either (a failed one
+ * retried by hand after later ones went is the exception, and does not hold them back). Rows are locked
+ * `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take disjoint sets; at most `room` are taken per endpoint,
+ * round-robin between endpoints. Each lease covers one
+ * attempt plus the expected wait for a slot of its endpoint in this process. What is due but may not go now is put
+ * off, so that it does not fill the next scans (and other endpoints' deliveries behind it are reached): a delivery
+ * behind a pending one until that one's next attempt (at least a lease; the completion of the one before makes it
+ * due at once), a disabled endpoint's deliveries for DISABLED_RECHECK_MS, the heads an endpoint has no room for
+ * spread over the time its slots are expected to take them (at most MAX_SPREAD_MS ahead).
  */
 const CLAIM_SQL = `
 WITH due AS (
   SELECT d.id, d.endpoint_id, d.contact_id, d.seq, d.next_attempt_at
   FROM event_deliveries d
-  WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.endpoint_id <> ALL($4::uuid[])
+  WHERE d.state = 'pending' AND d.next_attempt_at <= now()
   ORDER BY d.next_attempt_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
@@ -93,37 +120,41 @@ WITH due AS (
      ORDER BY p.seq DESC LIMIT 1)
   ) prev ON true
 ), ready AS (
-  SELECT j.id, j.endpoint_id, j.next_attempt_at,
+  SELECT j.id, j.next_attempt_at, COALESCE(b.room, $8::int) AS room,
     row_number() OVER (PARTITION BY j.endpoint_id ORDER BY j.next_attempt_at, j.seq) AS rn,
-    $3::int - COALESCE(b.n, 0) AS slots, COALESCE(b.latency_ms, ${DEFAULT_LATENCY_MS}) AS latency_ms
+    COALESCE(b.held, 0) AS held, COALESCE(b.latency_ms, ${DEFAULT_LATENCY_MS}) AS latency_ms,
+    COALESCE(b.horizon_ms, $10::int) AS horizon_ms, j.endpoint_id
   FROM judged j
-  LEFT JOIN unnest($5::uuid[], $6::int[], $7::int[]) AS b(endpoint_id, n, latency_ms) ON b.endpoint_id = j.endpoint_id
+  LEFT JOIN unnest($4::uuid[], $5::int[], $6::int[], $9::int[], $11::int[]) AS b(endpoint_id, room, latency_ms, held, horizon_ms)
+    ON b.endpoint_id = j.endpoint_id
   WHERE j.enabled AND (j.prev_state IS NULL OR j.prev_state <> 'pending')
 ), picked AS (
-  SELECT id FROM ready WHERE rn <= slots ORDER BY rn, next_attempt_at LIMIT $2
+  SELECT id, ($7::int + LEAST(${MAX_LEASES - 1} * $7::int, 2 * latency_ms * ((held + rn - 1) / $3::int)))::int AS lease_ms
+  FROM ready WHERE rn <= room ORDER BY rn, next_attempt_at LIMIT $2
 ), leased AS (
   UPDATE event_deliveries d
-  SET leased_until = now() + make_interval(secs => $8::int / 1000.0), next_attempt_at = now() + make_interval(secs => $8::int / 1000.0)
+  SET leased_until = now() + make_interval(secs => picked.lease_ms / 1000.0), next_attempt_at = now() + make_interval(secs => picked.lease_ms / 1000.0)
   FROM picked WHERE d.id = picked.id
-  RETURNING d.id, d.leased_until, d.attempts, d.endpoint_id, d.contact_id, d.seq, d.event_id
+  RETURNING d.id, d.leased_until, picked.lease_ms, d.attempts, d.endpoint_id, d.contact_id, d.seq, d.event_id
 ), parked AS (
   UPDATE event_deliveries d
   SET next_attempt_at = CASE
     WHEN NOT j.enabled THEN now() + make_interval(secs => ${DISABLED_RECHECK_MS / 1000})
-    ELSE GREATEST(j.prev_at, now() + make_interval(secs => $8::int / 1000.0)) END
+    ELSE GREATEST(j.prev_at, now() + make_interval(secs => $7::int / 1000.0)) END
   FROM judged j WHERE d.id = j.id AND (NOT j.enabled OR j.prev_state = 'pending')
   RETURNING 1
 ), spread AS (
   UPDATE event_deliveries d
-  SET next_attempt_at = now() + make_interval(secs => LEAST($8::int, ceil((r.rn - r.slots)::numeric / $3) * r.latency_ms) / 1000.0)
-  FROM ready r WHERE d.id = r.id AND r.rn > r.slots
+  SET next_attempt_at = now() + make_interval(secs => LEAST(${MAX_SPREAD_MS}, r.horizon_ms + (r.rn - r.room - 1) * r.latency_ms / $3::int) / 1000.0)
+  FROM ready r WHERE d.id = r.id AND r.rn > r.room
   RETURNING 1
 )
 SELECT c.n AS "parkedCount", x.* FROM (SELECT (SELECT count(*) FROM parked)::int + (SELECT count(*) FROM spread)::int AS n) c
 LEFT JOIN (
-  SELECT l.id, l.leased_until::text AS "leasedUntil", l.attempts, l.endpoint_id AS "endpointId", l.contact_id AS "contactId",
-    l.seq::text AS seq, l.event_id AS "eventId", e.type, to_char(e.created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
-    e.data, t.slug AS tenant, tm.slug AS team, ep.url, ep.secret_enc AS "secretEnc",
+  SELECT l.id, l.leased_until::text AS "leasedUntil", l.lease_ms AS "leaseMs", l.attempts, l.endpoint_id AS "endpointId",
+    l.contact_id AS "contactId", l.seq::text AS seq, l.event_id AS "eventId", e.type,
+    to_char(e.created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", e.data, t.slug AS tenant, tm.slug AS team,
+    ep.url, ep.secret_enc AS "secretEnc",
     CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret_enc END AS "previousSecretEnc"
   FROM leased l
   JOIN events e ON e.id = l.event_id
@@ -132,7 +163,7 @@ LEFT JOIN (
   LEFT JOIN teams tm ON tm.id = e.team_id
 ) x ON true`;
 
-/** A claim's deliveries, and how many due rows it parked (when some were, more may be due behind them). */
+/** A claim's deliveries, and how many due rows it put off (when some were, more may be due behind them). */
 export interface ClaimResult {
   deliveries: ClaimedDelivery[];
   parked: number;
@@ -233,20 +264,42 @@ export class DeliveryStore {
     return rows[0]?.due ?? false;
   }
 
-  /** Leases up to `free` deliveries that may go now (see CLAIM_SQL). */
+  /** Leases deliveries that may go now (see CLAIM_SQL). */
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     const { leaseMs, perEndpoint } = this.settings;
-    const busy = [...req.busy];
-    const full = busy.filter(([, n]) => n >= perEndpoint).map(([id]) => id);
-    const scan = Math.max(64, req.free * 4);
+    const loads = [...req.loads];
     const { rows } = await this.prisma.pool.query<ClaimedDelivery & { parkedCount: number }>({
       name: 'event-claim',
       text: CLAIM_SQL,
-      values: [scan, req.free, perEndpoint, full, busy.map(([id]) => id), busy.map(([, n]) => n), busy.map(([id]) => Math.round(req.latencyMs(id))), leaseMs],
+      values: [
+        req.scan,
+        req.free,
+        perEndpoint,
+        loads.map(([id]) => id),
+        loads.map(([, l]) => l.room),
+        loads.map(([, l]) => Math.round(l.latencyMs)),
+        leaseMs,
+        req.defaultRoom,
+        loads.map(([, l]) => l.held),
+        req.defaultHorizonMs,
+        loads.map(([, l]) => Math.round(l.horizonMs)),
+      ],
     });
-    // One row with a null id when nothing was leased (the parked count is still there).
+    // One row with a null id when nothing was leased (the count is still there).
     const deliveries = rows.filter((r) => r.id !== null).map(({ parkedCount: _, ...d }) => d);
     return { deliveries, parked: rows[0]?.parkedCount ?? 0 };
+  }
+
+  /** Gives leased deliveries back at once (due now), unless their lease has changed hands meanwhile. */
+  async release(deliveries: ClaimedDelivery[]): Promise<void> {
+    if (!deliveries.length) return;
+    await this.prisma.pool.query({
+      name: 'event-release',
+      text: `UPDATE event_deliveries d SET leased_until = NULL, next_attempt_at = now()
+        FROM unnest($1::uuid[], $2::timestamp[]) AS r(id, leased_until)
+        WHERE d.id = r.id AND d.state = 'pending' AND d.leased_until = r.leased_until`,
+      values: [deliveries.map((d) => d.id), deliveries.map((d) => d.leasedUntil)],
+    });
   }
 
   /** Records a batch of attempt results (see COMPLETE_SQL). */

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { EVENTS_CHANNEL, GroupCommit, PoolClient, PrismaService, publicEventId, SecretBox } from '@gtc/db';
 import { HealthService, MetricsService } from '@gtc/observability';
-import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, Outcome } from './delivery.store';
+import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, EndpointLoad, Outcome } from './delivery.store';
 import { DispatcherMetrics } from './dispatcher.metrics';
 import { RetrySchedule } from './retry-schedule';
 import { AttemptResult, WebhookClient } from './webhook.client';
@@ -11,8 +11,14 @@ import { AttemptResult, WebhookClient } from './webhook.client';
 const POLL_MS = 1_000;
 /** How much longer than the attempt timeout a lease lasts, ms (time to write the result). */
 const LEASE_MARGIN_MS = 5_000;
-/** Shortest spread of an endpoint's excess heads, ms. */
-const MIN_SPREAD_MS = 5;
+/** Work held per endpoint beyond its slots: about this long of its attempts, ms (fewer round trips for a fast one). */
+const PREFETCH_MS = 250;
+/** Most deliveries held per endpoint, in slots of it. */
+const MAX_PREFETCH_SLOTS = 16;
+/** Due rows a claim looks at beyond those it may take, in slots of an endpoint (endpoints not held yet, rows to put off). */
+const SCAN_EXTRA_SLOTS = 2;
+/** Most deliveries held in all, in EVENT_CONCURRENCY. */
+const HELD_FACTOR = 4;
 /** Results written together at most, and writes at once. */
 const COMPLETE_BATCH = 256;
 /** Attempts to write a result before it is left to the lease's expiry (the delivery is then made again). */
@@ -20,12 +26,27 @@ const COMPLETE_TRIES = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What this process holds and knows of one endpoint. */
+interface EndpointState {
+  /** Start times of its attempts in flight. */
+  inFlight: number[];
+  /** Leased, waiting for a slot (each with the local time its lease ends). */
+  waiting: { d: ClaimedDelivery; until: number }[];
+  /** Moving average of its attempts' latency, ms. */
+  latencyMs: number;
+  /** Local time of its last attempt's end. */
+  seenAt: number;
+}
+
+/** Endpoints remembered at most (idle ones are forgotten past it). */
+const MAX_ENDPOINTS = 10_000;
+
 /**
  * Delivers event webhooks. Woken by NOTIFY on EVENTS_CHANNEL (a dedicated connection, listened again after it
- * breaks) and by a poll every second for retries that became due; claims what may go (DeliveryStore.claim),
- * within EVENT_CONCURRENCY in flight overall and EVENT_ENDPOINT_CONCURRENCY per endpoint, so a slow or dead
- * endpoint holds only its own slots. Each attempt's result is written in a group commit, which makes the next
- * delivery of that endpoint and contact due.
+ * breaks) and by a poll every second for retries that became due; claims what may go (DeliveryStore.claim), holds
+ * it per endpoint, and sends within EVENT_ENDPOINT_CONCURRENCY per endpoint and EVENT_CONCURRENCY in all, taking
+ * endpoints in turn, so a slow or dead endpoint holds only its own slots. Each attempt's result is written in a group
+ * commit, which makes the next delivery of that endpoint and contact due.
  */
 @Injectable()
 export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
@@ -33,12 +54,18 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly box: SecretBox;
   private readonly schedule: RetrySchedule;
   private readonly maxInFlight: number;
-  private readonly busy = new Map<string, number>();
-  private readonly latency = new Map<string, number>();
+  private readonly perEndpoint: number;
+  private readonly maxHeld: number;
+  /** Lease time an attempt needs left when it starts, ms. */
+  private readonly minLeaseLeftMs: number;
+  private readonly endpoints = new Map<string, EndpointState>();
+  /** Endpoints with deliveries waiting, in turn. */
+  private turn: string[] = [];
   private readonly secrets = new Map<string, string>();
   private readonly running = new Set<Promise<void>>();
   private readonly completions: GroupCommit<Completion, CompleteResult>;
   private inFlight = 0;
+  private held = 0;
   private pumping = false;
   private again = false;
   private stopping = false;
@@ -59,7 +86,10 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     this.box = new SecretBox(config.secretsKey);
     this.schedule = new RetrySchedule(env.EVENT_RETRY_SCHEDULE_MS);
     this.maxInFlight = env.EVENT_CONCURRENCY;
-    store.configure({ leaseMs: env.EVENT_TIMEOUT_MS + LEASE_MARGIN_MS, perEndpoint: env.EVENT_ENDPOINT_CONCURRENCY, disableAfterMs: env.EVENT_DISABLE_AFTER_MS });
+    this.perEndpoint = env.EVENT_ENDPOINT_CONCURRENCY;
+    this.maxHeld = env.EVENT_CONCURRENCY * HELD_FACTOR;
+    this.minLeaseLeftMs = env.EVENT_TIMEOUT_MS + LEASE_MARGIN_MS / 2;
+    store.configure({ leaseMs: env.EVENT_TIMEOUT_MS + LEASE_MARGIN_MS, perEndpoint: this.perEndpoint, disableAfterMs: env.EVENT_DISABLE_AFTER_MS });
     this.completions = new GroupCommit((batch) => this.writeBatch(batch), 2, COMPLETE_BATCH, () => true);
     metrics.inFlight(metricsService, () => this.inFlight);
     health.registerInfo('in_flight', () => this.inFlight);
@@ -73,12 +103,14 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     this.poll = setInterval(() => void this.probe(), POLL_MS);
   }
 
-  /** Stops claiming, lets the attempts in flight finish and their results be written. */
+  /** Stops claiming, gives back what waits for a slot, lets the attempts in flight finish and their results be written. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     clearInterval(this.poll);
     this.listener?.release(true);
     await this.listening;
+    const waiting = [...this.endpoints.values()].flatMap((e) => e.waiting.splice(0).map((w) => w.d));
+    await this.store.release(waiting).catch((err: Error) => this.log.warn(`leases not given back (they expire): ${err.message}`));
     while (this.running.size) await Promise.allSettled([...this.running]);
   }
 
@@ -112,7 +144,7 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** The idle poll: one indexed probe, and a claim only when something is due. */
   private async probe(): Promise<void> {
-    if (this.pumping || this.stopping || this.inFlight >= this.maxInFlight) return;
+    if (this.pumping || this.stopping || this.held >= this.maxHeld) return;
     try {
       if (await this.store.anyDue()) this.wake();
     } catch (err) {
@@ -120,7 +152,7 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  /** Claims until nothing more may go now; a wake during a claim makes one more round. */
+  /** Claims until nothing more may be taken now; a wake during a claim makes one more round. */
   private wake(): void {
     if (this.stopping) return;
     if (this.pumping) {
@@ -130,21 +162,45 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     void this.pump();
   }
 
+  /** Deliveries of an endpoint held beyond its slots: about PREFETCH_MS of its attempts. */
+  private depth(latencyMs: number): number {
+    const prefetch = Math.round((this.perEndpoint * PREFETCH_MS) / Math.max(1, latencyMs));
+    return this.perEndpoint + Math.min(prefetch, this.perEndpoint * (MAX_PREFETCH_SLOTS - 1));
+  }
+
+  /** An endpoint's latency as the claim sees it: its average, or the age of its oldest attempt in flight if longer. */
+  private latencyOf(e: EndpointState, now: number): number {
+    return Math.max(e.latencyMs, ...e.inFlight.map((t) => now - t));
+  }
+
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
       do {
         this.again = false;
-        while (!this.stopping && this.inFlight < this.maxInFlight) {
-          const free = this.maxInFlight - this.inFlight;
-          const { deliveries, parked } = await this.store.claim({
-            free,
-            busy: this.busy,
-            latencyMs: (id) => Math.max(MIN_SPREAD_MS, this.latency.get(id) ?? DEFAULT_LATENCY_MS),
-          });
-          for (const d of deliveries) this.start(d);
-          // Fewer than asked and nothing parked: nothing else may go now.
-          if (deliveries.length < free && !parked) break;
+        while (!this.stopping && this.held < this.maxHeld) {
+          const now = Date.now();
+          const loads = new Map<string, EndpointLoad>();
+          let room = 0;
+          for (const [id, e] of this.endpoints) {
+            const held = e.inFlight.length + e.waiting.length;
+            // Endpoints idle for a minute count as new (their figures are not sent with every claim).
+            if (!held && e.seenAt < now - 60_000) continue;
+            const latencyMs = this.latencyOf(e, now);
+            const r = this.depth(latencyMs) - held;
+            loads.set(id, { held, room: r, latencyMs, horizonMs: ((held + Math.max(0, r)) / this.perEndpoint) * latencyMs });
+            room += Math.max(0, r);
+          }
+          const defaultRoom = this.depth(DEFAULT_LATENCY_MS);
+          const defaultHorizonMs = (defaultRoom / this.perEndpoint) * DEFAULT_LATENCY_MS;
+          const free = this.maxHeld - this.held;
+          // Look at about as many due rows as may be taken, and some more (endpoints not held yet, rows to put off).
+          const scan = Math.min(free, room) + SCAN_EXTRA_SLOTS * this.perEndpoint;
+          const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs });
+          for (const d of deliveries) this.hold(d, now);
+          this.dispatch();
+          // Nothing leased or put off: nothing else may be taken now.
+          if (!deliveries.length && !parked) break;
         }
       } while (this.again && !this.stopping);
     } catch (err) {
@@ -154,33 +210,76 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  private start(d: ClaimedDelivery): void {
+  private state(endpointId: string): EndpointState {
+    let e = this.endpoints.get(endpointId);
+    if (!e) {
+      if (this.endpoints.size >= MAX_ENDPOINTS) {
+        for (const [id, x] of this.endpoints) if (!x.inFlight.length && !x.waiting.length) this.endpoints.delete(id);
+      }
+      e = { inFlight: [], waiting: [], latencyMs: DEFAULT_LATENCY_MS, seenAt: 0 };
+      this.endpoints.set(endpointId, e);
+    }
+    return e;
+  }
+
+  private hold(d: ClaimedDelivery, now: number): void {
+    const e = this.state(d.endpointId);
+    if (!e.waiting.length) this.turn.push(d.endpointId);
+    e.waiting.push({ d, until: now + d.leaseMs });
+    this.held++;
+  }
+
+  /** Starts what may start: endpoints in turn, each within its slots, all within EVENT_CONCURRENCY. */
+  private dispatch(): void {
+    let skipped = 0;
+    while (this.inFlight < this.maxInFlight && this.turn.length && skipped < this.turn.length) {
+      const id = this.turn.shift()!;
+      const e = this.endpoints.get(id)!;
+      if (e.inFlight.length >= this.perEndpoint) {
+        this.turn.push(id);
+        skipped++;
+        continue;
+      }
+      skipped = 0;
+      const w = e.waiting.shift()!;
+      if (e.waiting.length) this.turn.push(id);
+      // A delivery whose lease would end mid-attempt is left to its expiry (it is then due again, to anyone).
+      if (w.until - Date.now() < this.minLeaseLeftMs) {
+        this.held--;
+        continue;
+      }
+      this.start(w.d, e);
+    }
+  }
+
+  private start(d: ClaimedDelivery, e: EndpointState): void {
     this.inFlight++;
-    this.busy.set(d.endpointId, (this.busy.get(d.endpointId) ?? 0) + 1);
-    const run = this.deliver(d).finally(() => this.running.delete(run));
+    const at = Date.now();
+    e.inFlight.push(at);
+    const run = this.deliver(d, e, at).finally(() => this.running.delete(run));
     this.running.add(run);
   }
 
   /** One attempt, its slot given back, its result written, then a claim (the next of that contact may be due). */
-  private async deliver(d: ClaimedDelivery): Promise<void> {
+  private async deliver(d: ClaimedDelivery, e: EndpointState, startedAt: number): Promise<void> {
     let result: AttemptResult;
     try {
+      const id = publicEventId(d.eventId);
       result = await this.client.send({
         url: d.url,
-        id: publicEventId(d.eventId),
-        body: JSON.stringify({ id: publicEventId(d.eventId), type: d.type, created_at: d.createdAt, tenant: d.tenant, team: d.team, data: d.data }),
+        id,
+        body: JSON.stringify({ id, type: d.type, created_at: d.createdAt, tenant: d.tenant, team: d.team, data: d.data }),
         secrets: [this.secret(d.secretEnc), ...(d.previousSecretEnc ? [this.secret(d.previousSecretEnc)] : [])],
       });
     } catch (err) {
       result = { status: null, latencyMs: 0, error: `cannot sign: ${(err as Error).message}` };
-    } finally {
-      this.inFlight--;
-      const n = (this.busy.get(d.endpointId) ?? 1) - 1;
-      if (n > 0) this.busy.set(d.endpointId, n);
-      else this.busy.delete(d.endpointId);
     }
-    const prev = this.latency.get(d.endpointId);
-    this.latency.set(d.endpointId, prev === undefined ? result.latencyMs : prev * 0.8 + result.latencyMs * 0.2);
+    this.inFlight--;
+    this.held--;
+    e.inFlight.splice(e.inFlight.indexOf(startedAt), 1);
+    e.latencyMs = e.latencyMs * 0.7 + result.latencyMs * 0.3;
+    e.seenAt = Date.now();
+    this.dispatch();
     this.metrics.attemptSeconds.observe(result.latencyMs / 1000);
     const { outcome, delayMs } = this.outcome(d, result);
     await this.record({ delivery: d, status: result.status, latencyMs: result.latencyMs, error: result.error ?? null, outcome, delayMs });

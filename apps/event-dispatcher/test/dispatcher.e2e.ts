@@ -90,6 +90,7 @@ describe('event-dispatcher', () => {
     const contact = randomUUID();
     const ids = await record([contact, null], 2);
     await expect.poll(() => r.acknowledged.length, { timeout: 30_000 }).toBe(8);
+    await expect.poll(async () => [await states(plain.id), await states(rotated.id)]).toEqual([{ delivered: 4 }, { delivered: 4 }]);
 
     for (const got of r.got) {
       const headers = got.headers as Record<string, string>;
@@ -128,6 +129,7 @@ describe('event-dispatcher', () => {
     await dispatcher();
     await record([slow, ...others, null], 5);
     await expect.poll(() => r.acknowledged.length, { timeout: 30_000 }).toBe(25);
+    await expect.poll(() => states(e.id)).toEqual({ delivered: 25 });
 
     // Every event acknowledged exactly once, each contact's in the order recorded.
     expect(new Set(r.acknowledged.map((a) => a.json.id)).size).toBe(25);
@@ -157,8 +159,8 @@ describe('event-dispatcher', () => {
     await record(contacts, 3, other.tenantId);
     // The healthy endpoint of the other tenant gets all of its events while the hanging one holds its four slots.
     await expect.poll(() => healthy.acknowledged.length, { timeout: 30_000 }).toBe(30);
+    await expect.poll(() => states(ok.id)).toEqual({ delivered: 30 });
     expect(hanging.got).toHaveLength(4);
-    expect(await states(ok.id)).toEqual({ delivered: 30 });
     expect((await states(stuck.id)).delivered).toBeUndefined();
     // The refusing one failed its attempts with the error, and is failing since then.
     await expect.poll(() => prisma.eventAttempt.count({ where: { delivery: { endpointId: refused.id }, error: { contains: 'ECONNREFUSED' } } })).toBeGreaterThan(0);
@@ -252,6 +254,7 @@ describe('event-dispatcher', () => {
     await dispatcher({ EVENT_RETRY_SCHEDULE_MS: '300,900' });
     await record([contact], 2);
     await expect.poll(() => r.acknowledged.length, { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => states(e.id)).toEqual({ failed: 1, delivered: 1 });
     expect(r.got.map((g) => [g.json.data.n, g.status])).toEqual([[0, 500], [0, 500], [0, 500], [1, 200]]);
     const first = await prisma.eventDelivery.findFirstOrThrow({ where: { endpointId: e.id, state: 'failed' }, include: { attemptsLog: { orderBy: { at: 'asc' } } } });
     expect(first.attempts).toBe(3);
