@@ -1,21 +1,23 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs the benchmarks against local Postgres/Redis and services from their build; prints a short
 // table (stderr) and the figures as JSON (stdout, and bench-results/latest.json).
-// Select with BENCH=ingress,sender,e2e (default: all). BENCH_DURATION_S sets the length of each ingress run.
+// Select with BENCH=ingress,sender,e2e,events (default: all). BENCH_DURATION_S sets the length of each ingress run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { benchEnvironment, root } from './bench/harness.mjs';
 import { ingressBench } from './bench/ingress.bench.mjs';
 import { senderBench } from './bench/sender.bench.mjs';
 import { e2eBench } from './bench/e2e.bench.mjs';
+import { eventsBench } from './bench/events.bench.mjs';
 
-const selected = (process.env.BENCH ?? 'ingress,sender,e2e').split(',');
+const selected = (process.env.BENCH ?? 'ingress,sender,e2e,events').split(',');
 const env = await benchEnvironment();
 const results = { machine: { cores: (await import('node:os')).cpus().length, node: process.version }, at: new Date().toISOString() };
 try {
   if (selected.includes('ingress')) results.ingress = await ingressBench(env);
   if (selected.includes('sender')) results.sender = await senderBench(env);
   if (selected.includes('e2e')) results.e2e = await e2eBench(env);
+  if (selected.includes('events')) results.events = await eventsBench(env);
 } finally {
   await env.close();
 }
@@ -55,6 +57,11 @@ if (results.e2e) {
     rows.push([`e2e: ${replicas} replica(s), latency stages p50/p95/p99 ms`, `flow ${st.flow.p50}/${st.flow.p95}/${st.flow.p99}`, `queue ${st.queue.p50}/${st.queue.p95}/${st.queue.p99}`, `send ${st.send.p50}/${st.send.p95}/${st.send.p99}`]);
     for (const [run, r] of [['capacity', c], ['latency', l]]) rows.push(...costRows(`e2e: ${replicas} replica(s), ${run}, per answered`, r.cost_per_answered));
   }
+}
+if (results.events) {
+  const e = results.events;
+  rows.push([`events: 1 dispatcher, ${e.endpoints} endpoints`, `${e.events_per_s} events/s`, `${e.delivered}/${e.events} delivered`, `${e.attempts} attempts (target ≥ 1,000/s)`]);
+  rows.push(...costRows('events: per event delivered', e.cost_per_event));
 }
 const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) process.stderr.write(r.map((v, c) => v.padEnd(widths[c])).join('  ') + '\n');
