@@ -11,6 +11,7 @@ FROM base AS deps
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 COPY apps/admin/package.json apps/admin/
 COPY apps/cli/package.json apps/cli/
+COPY apps/event-dispatcher/package.json apps/event-dispatcher/
 COPY apps/flow-runner/package.json apps/flow-runner/
 COPY apps/graph-sim/package.json apps/graph-sim/
 COPY apps/ingress/package.json apps/ingress/
@@ -32,5 +33,5 @@ RUN pnpm build
 FROM build AS runtime
 ENV NODE_ENV=production
 USER node
-EXPOSE 3000 3001 3002 3010 3020
+EXPOSE 3000 3001 3002 3010 3020 3030
 CMD ["node", "apps/ingress/dist/main.js"]

@@ -12,6 +12,8 @@ const env = {
   LOG_PRETTY: 'true',
   GRAPH_API_BASE_URL: `http://127.0.0.1:${process.env.GRAPH_SIM_PORT ?? 3002}`,
   DEMO_SEED: 'true',
+  // Local demo endpoints (a receiver on this machine) are reachable; production leaves this off.
+  EVENT_ALLOW_PRIVATE_NETWORKS: 'true',
   ...process.env,
 };
 const services = [
@@ -20,6 +22,7 @@ const services = [
   ['admin', 32],
   ['flow-runner', 33],
   ['sender', 34],
+  ['event-dispatcher', 31],
 ];
 
 const migrate = spawnSync(process.execPath, [resolve(root, 'libs/db/dist/migrate.cli.js')], { env, stdio: 'inherit' });

@@ -18,12 +18,13 @@ const apps = {
   'graph-sim': 'GRAPH_SIM_PORT',
   'flow-runner': 'FLOW_RUNNER_PORT',
   sender: 'SENDER_PORT',
+  'event-dispatcher': 'EVENT_DISPATCHER_PORT',
 } as const;
 
 describe('docker-compose.yml', () => {
   it('has every service of the design', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['admin', 'flow-runner', 'graph-sim', 'ingress', 'migrate', 'postgres', 'redis', 'sender'].sort(),
+      ['admin', 'event-dispatcher', 'flow-runner', 'graph-sim', 'ingress', 'migrate', 'postgres', 'redis', 'sender'].sort(),
     );
   });
 
@@ -75,7 +76,7 @@ describe('docker-compose.yml', () => {
   it('orders start-up with health conditions and a one-shot migration', () => {
     expect(services.migrate.command).toEqual(['pnpm', 'exec', 'prisma', 'migrate', 'deploy']);
     expect(services.migrate.depends_on.postgres.condition).toBe('service_healthy');
-    for (const app of ['ingress', 'admin', 'flow-runner', 'sender']) {
+    for (const app of ['ingress', 'admin', 'flow-runner', 'sender', 'event-dispatcher']) {
       expect(services[app].depends_on.migrate.condition, app).toBe('service_completed_successfully');
       expect(services[app].depends_on.redis.condition, app).toBe('service_healthy');
     }
@@ -99,7 +100,7 @@ describe('Dockerfile', () => {
   });
 
   it('copies the manifest of every workspace package before installing', () => {
-    const ws = ['apps/admin', 'apps/cli', 'apps/flow-runner', 'apps/graph-sim', 'apps/ingress', 'apps/sender'];
+    const ws = ['apps/admin', 'apps/cli', 'apps/event-dispatcher', 'apps/flow-runner', 'apps/graph-sim', 'apps/ingress', 'apps/sender'];
     const libs = ['config', 'db', 'flows', 'observability', 'queue', 'testing', 'whatsapp'].map((l) => `libs/${l}`);
     for (const pkg of [...ws, ...libs]) {
       expect(existsSync(resolve(root, pkg, 'package.json')), pkg).toBe(true);
