@@ -174,7 +174,8 @@ export interface ClaimResult {
  * lease still holds moves to delivered, failed or its next attempt, and the delivery after it (same endpoint and
  * contact) is due at once when it is done; an endpoint's `failing_since` is cleared by a 2xx and set by a failure,
  * and the endpoint is disabled (`enabled` false, `disabled_at`, `disabled_reason`) on a 410 or when every delivery
- * has failed for EVENT_DISABLE_AFTER_MS. Endpoint rows are locked in id order first (no deadlock between batches).
+ * has failed for EVENT_DISABLE_AFTER_MS. Endpoint rows that change are locked in id order first (no deadlock
+ * between batches).
  */
 const COMPLETE_SQL = `
 WITH r AS (
@@ -213,14 +214,18 @@ WITH r AS (
     (array_agg(r.error ORDER BY r.seq DESC) FILTER (WHERE r.outcome <> 'delivered'))[1] AS error
   FROM r GROUP BY r.endpoint_id
 ), verdict AS (
-  SELECT e.id, ep.ok, ep.error, e.failing_since,
+  SELECT e.id, ep.ok, e.failing_since,
     CASE WHEN NOT e.enabled THEN NULL
          WHEN ep.gone THEN 'the endpoint answered 410 Gone'
          WHEN NOT ep.ok AND e.failing_since <= now() - make_interval(secs => $11::bigint / 1000.0)
            THEN format('every delivery failed since %s UTC (last error: %s)', to_char(e.failing_since, 'YYYY-MM-DD HH24:MI'), left(ep.error, 200))
     END AS disable_reason
-  FROM (SELECT e.* FROM event_endpoints e WHERE e.id IN (SELECT endpoint_id FROM ep) ORDER BY e.id FOR UPDATE) e
-  JOIN ep ON ep.endpoint_id = e.id
+  FROM event_endpoints e JOIN ep ON ep.endpoint_id = e.id
+  -- Only endpoints that change are locked (a healthy endpoint's row is not touched).
+  WHERE ep.ok AND e.failing_since IS NOT NULL
+     OR NOT ep.ok AND (e.failing_since IS NULL OR e.enabled AND (ep.gone OR e.failing_since <= now() - make_interval(secs => $11::bigint / 1000.0)))
+  ORDER BY e.id
+  FOR UPDATE OF e
 ), endpoints AS (
   UPDATE event_endpoints e SET
     failing_since = CASE WHEN v.ok THEN NULL ELSE COALESCE(e.failing_since, now()) END,
@@ -229,7 +234,7 @@ WITH r AS (
     disabled_reason = COALESCE(v.disable_reason, e.disabled_reason),
     updated_at = now()
   FROM verdict v
-  WHERE e.id = v.id AND (v.ok AND v.failing_since IS NOT NULL OR NOT v.ok AND v.failing_since IS NULL OR v.disable_reason IS NOT NULL)
+  WHERE e.id = v.id
   RETURNING e.id, v.disable_reason
 )
 SELECT (SELECT coalesce(array_agg(id), '{}') FROM done) AS applied,

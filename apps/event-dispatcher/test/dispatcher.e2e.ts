@@ -169,6 +169,23 @@ describe('event-dispatcher', () => {
     await prisma.eventEndpoint.delete({ where: { id: ok.id } });
   });
 
+  it('listens again after its LISTEN connection is cut (health back to ok, new events delivered)', async () => {
+    const r = await receiver();
+    await endpoint(r);
+    const d = await dispatcher();
+    const listener = async () =>
+      (await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN gtc_events'`)).rows.map((x) => x.pid);
+    await expect.poll(listener).toHaveLength(1);
+    const [before] = await listener();
+    await pool.query('SELECT pg_terminate_backend($1)', [before]);
+    await expect.poll(listener, { timeout: 30_000 }).toHaveLength(1);
+    expect(await listener()).not.toContain(before);
+    await expect.poll(async () => (await fetch(`${d.url}/health`)).status, { timeout: 30_000 }).toBe(200);
+    await record([randomUUID()], 3);
+    await expect.poll(() => r.acknowledged.length, { timeout: 30_000 }).toBe(3);
+    expect(d.logs.join('\n')).toContain('listening connection lost');
+  });
+
   it('kill -9 of the dispatcher mid-run loses and reorders nothing', async () => {
     // Answers take a little while, so that the kill finds attempts in flight.
     const r = await receiver(() => 200, 15);
