@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { contactLockKeySql, PoolClient, PrismaService } from '@gtc/db';
+import { contactLockKeySql, eventContactSql, EventType, PoolClient, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, SlotRequest } from '@gtc/queue';
@@ -111,6 +111,16 @@ interface StepWrite {
 interface Pending {
   contactId: string;
   listed: Set<string>;
+}
+
+/** The event a step is for the tenant's endpoints, if any (EventData: the contact is added by the statement). */
+function stepEvent(w: StepWrite): { type: EventType; extra: Record<string, unknown> } | null {
+  if (w.plan.outcome === 'opted_out') return { type: 'contact.opted_out', extra: { via: 'keyword' } };
+  if (w.plan.outcome === 'opted_in') return { type: 'contact.opted_in', extra: { via: 'keyword' } };
+  if (w.plan.session?.status === 'handoff' && w.row.session_status !== 'handoff') {
+    return { type: 'conversation.handoff', extra: { state: 'started', flow: w.plan.flowName ?? null, via: 'flow' } };
+  }
+  return null;
 }
 
 /** Rounds (one step per contact each) in one transaction: a contact that keeps writing cannot hold the batch open. */
@@ -294,7 +304,7 @@ export class FlowStepService {
    */
   private async write(db: PoolClient, steps: StepWrite[]): Promise<Map<string, string[]>> {
     const replies = steps.flatMap((w) => w.bodies.map((b, ordinal) => ({ contactId: w.row.id, ordinal, ...b })));
-    const { rows } = await db.query<{ id: string; contact_id: string }>({
+    const { rows } = await db.query<{ id: string | null; contact_id: string | null }>({
       name: 'step-write',
       text: `WITH step AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::bool[], $7::bool[],
@@ -328,8 +338,14 @@ export class FlowStepService {
          -- clock_timestamp(): when the step ran under the lock (now() would be when the transaction began).
          UPDATE inbound_messages m SET state = x.state, processed_at = clock_timestamp(), error = x.error, flow_run = x.flow_run::jsonb
          FROM step x WHERE m.id = x.message_id AND m.state = 'pending'
-       )
-       SELECT id, contact_id FROM outb ORDER BY contact_id, ordinal`,
+       ), ev AS (
+         -- Events of the step (opt-out or opt-in by keyword, a flow handing the contact over), for the endpoints that want them.
+         SELECT x.tenant_id, pr.team_id, e.type, x.contact_id, jsonb_build_object('contact', ${eventContactSql('c')}) || e.extra AS data, NULL::uuid AS endpoint_id
+         FROM unnest($1::uuid[], $21::text[], $22::jsonb[]) AS e(contact_id, type, extra)
+         JOIN step x ON x.contact_id = e.contact_id JOIN contacts c ON c.id = e.contact_id JOIN whatsapp_providers pr ON pr.id = x.provider_id
+         WHERE e.type IS NOT NULL
+       ), ${RECORD_EVENTS_CTES}
+       SELECT o.id, o.contact_id FROM ev_woke LEFT JOIN outb o ON true ORDER BY o.contact_id, o.ordinal`,
       values: [
         steps.map((w) => w.row.id),
         steps.map((w) => w.row.tenant_id),
@@ -353,10 +369,12 @@ export class FlowStepService {
         replies.map((r) => r.type),
         replies.map((r) => r.body),
         replies.map((r) => r.retryOnRateLimit),
+        steps.map((w) => stepEvent(w)?.type ?? null),
+        steps.map((w) => JSON.stringify(stepEvent(w)?.extra ?? {})),
       ],
     });
     const byContact = new Map<string, string[]>();
-    for (const r of rows) byContact.set(r.contact_id, [...(byContact.get(r.contact_id) ?? []), r.id]);
+    for (const { id, contact_id: contact } of rows) if (id && contact) byContact.set(contact, [...(byContact.get(contact) ?? []), id]);
     return byContact;
   }
 

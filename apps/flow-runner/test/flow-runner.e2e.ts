@@ -135,6 +135,33 @@ describe('flows answer through ingress and flow-runner', () => {
     expect((await prisma.contact.findUniqueOrThrow({ where: { id: contact.id } })).optedOut).toBe(false);
   });
 
+  it('writes contact.opted_out, contact.opted_in and conversation.handoff events in the step that makes the change', async () => {
+    const endpoint = await prisma.eventEndpoint.create({
+      data: { tenantId: p.tenantId, url: 'https://receiver.example/hooks', events: ['contact.opted_out', 'contact.opted_in', 'conversation.handoff'], secretEnc: 'not-used-here' },
+    });
+    try {
+      const from = String(phone++);
+      await repliesTo(await say(from, { text: 'STOP' }));
+      await repliesTo(await say(from, { text: 'START' }));
+      await repliesTo(await say(from, { text: 'feedback' }));
+      await repliesTo(await say(from, { text: 'no' }));
+      await repliesTo(await say(from, { text: 'still there?' })); // already handed off: no second event
+      const contact = await prisma.contact.findFirstOrThrow({ where: { providerId: p.providerId, waId: from } });
+      const events = await prisma.event.findMany({ where: { contactId: contact.id }, include: { deliveries: true }, orderBy: { createdAt: 'asc' } });
+      expect(events.map((e) => e.type)).toEqual(['contact.opted_out', 'contact.opted_in', 'conversation.handoff']);
+      const who = { id: contact.id, wa_id: from, user_id: null, name: 'Test User' };
+      expect(events.map((e) => e.data)).toEqual([
+        { contact: who, via: 'keyword' },
+        { contact: who, via: 'keyword' },
+        { contact: who, state: 'started', flow: 'feedback', via: 'flow' },
+      ]);
+      expect(events.every((e) => e.tenantId === p.tenantId && e.teamId === p.teamId)).toBe(true);
+      expect(events.map((e) => e.deliveries.map((d) => d.endpointId))).toEqual([[endpoint.id], [endpoint.id], [endpoint.id]]);
+    } finally {
+      await prisma.eventEndpoint.delete({ where: { id: endpoint.id } });
+    }
+  });
+
   it('records a run error (missing variable) on the message instead of sending half a step', async () => {
     const from = String(phone++);
     await installFlows(prisma, p, {
