@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { GroupCommit, Prisma, PrismaService } from '@gtc/db';
+import { eventContactSql, eventOutboundSql, GroupCommit, Prisma, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
 import type { EarlierMessage } from './ordering-gate';
 
 /** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
@@ -35,7 +35,7 @@ const MAX_BATCH = 256;
  * The sender's statements on outbound messages. The hot path's are plain SQL on the shared pool, no ORM work on
  * the path every message takes, each grouped: calls made by concurrent jobs while a statement runs go together in
  * the next one (one round trip and one transaction for many messages under load; at once when idle). Rare paths
- * (errors, retries) stay on the Prisma client.
+ * (retries, holds) stay on the Prisma client; failing a message is one SQL statement with its event.
  */
 @Injectable()
 export class OutboundStore {
@@ -139,11 +139,28 @@ export class OutboundStore {
   }
 
   /**
-   * Fails a message not sent yet (dead letter: state failed, error class, code and text kept on the row). Returns
-   * whether it failed it (false when it was sent or failed meanwhile).
+   * Fails a message not sent yet (dead letter: state failed, error class, code and text kept on the row) and, in
+   * the same statement, records its `message.failed` event for the tenant's endpoints that subscribe (`reason`:
+   * the class and the text). Returns whether it failed it (false when it was sent or failed meanwhile).
    */
-  fail(id: string, errorClass: string, reason: string, code: number | null): Promise<boolean> {
-    return this.setState(id, ['queued', 'sending', 'unknown'], { state: 'failed', failedAt: new Date(), errorClass, errorCode: code, lastError: reason });
+  async fail(id: string, errorClass: string, reason: string, code: number | null): Promise<boolean> {
+    const { rows } = await this.prisma.pool.query<{ failed: number }>({
+      name: 'sender-fail',
+      text: `WITH f AS (
+         UPDATE outbound_messages SET state = 'failed', failed_at = now(), error_class = $2, error_code = $3, last_error = $4, updated_at = now()
+         WHERE id = $1::uuid AND state IN ('queued', 'sending', 'unknown')
+         RETURNING *
+       ), ev AS (
+         SELECT f.tenant_id, p.team_id, 'message.failed'::text AS type, f.contact_id,
+           jsonb_build_object('message', ${eventOutboundSql('f')}, 'contact', ${eventContactSql('c')},
+                              'reason', jsonb_build_object('class', $2::text, 'text', $4::text)) AS data,
+           NULL::uuid AS endpoint_id
+         FROM f JOIN contacts c ON c.id = f.contact_id JOIN whatsapp_providers p ON p.id = f.provider_id
+       ), ${RECORD_EVENTS_CTES}
+       SELECT (SELECT count(*) FROM f)::int AS failed, woke FROM ev_woke`,
+      values: [id, errorClass, code, reason],
+    });
+    return rows[0].failed === 1;
   }
 
   /**

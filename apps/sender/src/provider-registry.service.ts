@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
+import { PrismaService, RECORD_EVENTS_CTES, SecretBox, TtlCache } from '@gtc/db';
 import { HealthService } from '@gtc/observability';
 import type { NumberLimits } from '@gtc/queue';
 import type { SyncedTemplate } from '@gtc/whatsapp';
@@ -76,17 +76,30 @@ export class ProviderRegistry implements OnModuleInit {
 
   /**
    * Stops sending from a provider whose credentials or account Meta refused; its messages stay queued until an
-   * admin resumes it. The first cause is kept (a provider already paused stays paused for its first reason).
+   * admin resumes it. The first cause is kept (a provider already paused stays paused for its first reason). The
+   * pause and its `provider.paused` event (for the tenant's endpoints that subscribe) are one statement.
    */
   async pause(id: string, cause: PauseCause): Promise<void> {
-    const r = await this.prisma.client.whatsAppProvider.updateMany({
-      where: { id, pausedAt: null },
-      data: { pausedAt: new Date(), pausedReason: cause.reason, pausedClass: cause.errorClass, pausedCode: cause.code ?? null },
+    const { rows } = await this.prisma.pool.query<{ phone_number_id: string }>({
+      name: 'sender-pause-provider',
+      text: `WITH p AS (
+         UPDATE whatsapp_providers SET paused_at = now(), paused_reason = $2, paused_class = $3, paused_code = $4, updated_at = now()
+         WHERE id = $1::uuid AND paused_at IS NULL
+         RETURNING id, tenant_id, team_id, phone_number_id
+       ), ev AS (
+         SELECT tenant_id, team_id, 'provider.paused'::text AS type, NULL::uuid AS contact_id,
+           jsonb_build_object('provider', jsonb_build_object('id', id, 'phone_number_id', phone_number_id),
+                              'reason', jsonb_build_object('class', $3::text, 'code', $4::int, 'text', $2::text)) AS data,
+           NULL::uuid AS endpoint_id
+         FROM p
+       ), ${RECORD_EVENTS_CTES}
+       SELECT p.phone_number_id FROM p CROSS JOIN ev_woke`,
+      values: [id, cause.reason, cause.errorClass, cause.code ?? null],
     });
     this.cache.delete(id);
-    if (r.count === 0) return;
+    if (!rows.length) return;
     const what = cause.errorClass === 'auth' ? 'its credentials' : 'its business account or number';
-    this.log.error(`paused provider ${id}: Meta refused ${what} (${cause.reason}); its messages stay queued until resumed`);
+    this.log.error(`paused provider ${rows[0].phone_number_id}: Meta refused ${what} (${cause.reason}); its messages stay queued until resumed`);
   }
 
   /** Pauses the number when a status failed with a code that says the number, not the message, is broken (failedStatusPause). */
