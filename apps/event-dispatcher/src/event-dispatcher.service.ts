@@ -17,6 +17,8 @@ const PREFETCH_MS = 250;
 const MAX_PREFETCH_SLOTS = 16;
 /** Due rows a claim looks at beyond those it may take, in slots of an endpoint (endpoints not held yet, rows to put off). */
 const SCAN_EXTRA_SLOTS = 2;
+/** Claims in a row that lease nothing and only put rows off, before waiting for the next wake. */
+const MAX_IDLE_CLAIMS = 2;
 /** Most deliveries held in all, in EVENT_CONCURRENCY. */
 const HELD_FACTOR = 4;
 /** Results written together at most, and writes at once. */
@@ -178,6 +180,8 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       do {
         this.again = false;
+        // Claims that only put rows off (to reach what is behind them) are repeated a few times, not forever.
+        let idle = 0;
         while (!this.stopping && this.held < this.maxHeld) {
           const now = Date.now();
           const loads = new Map<string, EndpointLoad>();
@@ -200,7 +204,8 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
           for (const d of deliveries) this.hold(d, now);
           this.dispatch();
           // Nothing leased or put off: nothing else may be taken now.
-          if (!deliveries.length && !parked) break;
+          if (deliveries.length) idle = 0;
+          else if (!parked || ++idle > MAX_IDLE_CLAIMS) break;
         }
       } while (this.again && !this.stopping);
     } catch (err) {

@@ -81,7 +81,7 @@ export class WebhookClient implements OnModuleDestroy {
       const ok = res.statusCode >= 200 && res.statusCode < 300;
       const answer = await readBounded(res.body, ok ? 0 : ERROR_SNIPPET);
       if (ok) return { status: res.statusCode, latencyMs: latency() };
-      const snippet = answer.replace(/[\u0000-\u001f\u007f\ufffd]+/g, ' ').trim();
+      const snippet = Array.from(answer, (c) => (c < ' ' || c === '\u007f' || c === '\ufffd' ? ' ' : c)).join('').replace(/ {2,}/g, ' ').trim();
       return { status: res.statusCode, latencyMs: latency(), error: `HTTP ${res.statusCode}${snippet ? `: ${snippet}` : ''}` };
     } catch (err) {
       return { status: null, latencyMs: latency(), error: describe(err, this.timeoutMs) };

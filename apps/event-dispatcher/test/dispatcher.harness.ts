@@ -16,7 +16,7 @@ export interface Received {
   headers: IncomingHttpHeaders;
   body: string;
   /** Parsed body. */
-  json: { id: string; type: string; created_at: string; tenant: string; team: string | null; data: any };
+  json: { id: string; type: string; created_at: string; tenant: string; team: string | null; data: { contact: { id: string | null }; n: number } };
   /** The status it was answered with. */
   status: number;
   /** Order of arrival among every receiver of the test process. */
