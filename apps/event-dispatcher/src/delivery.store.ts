@@ -107,18 +107,29 @@ WITH due AS (
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ), judged AS (
-  SELECT due.*, ep.enabled, prev.state AS prev_state, prev.next_attempt_at AS prev_at
+  -- The previous delivery as of the statement's snapshot, then (if that says pending) its latest committed
+  -- version: FOR SHARE reads past a completion committed after the snapshot, whose wake of this row came too early
+  -- to count (the park below would outlast it). A previous delivery another transaction holds is "busy": this one
+  -- is neither taken nor put off, and is looked at again by the next claim.
+  SELECT due.*, ep.enabled,
+    CASE WHEN snap.state IS DISTINCT FROM 'pending' THEN snap.state WHEN fresh.state IS NULL THEN 'busy' ELSE fresh.state END AS prev_state,
+    fresh.next_attempt_at AS prev_at
   FROM due
   JOIN event_endpoints ep ON ep.id = due.endpoint_id
   LEFT JOIN LATERAL (
-    (SELECT p.state, p.next_attempt_at FROM event_deliveries p
-     WHERE due.contact_id IS NOT NULL AND p.endpoint_id = due.endpoint_id AND p.contact_id = due.contact_id AND p.seq < due.seq
-     ORDER BY p.seq DESC LIMIT 1)
-    UNION ALL
-    (SELECT p.state, p.next_attempt_at FROM event_deliveries p
-     WHERE due.contact_id IS NULL AND p.endpoint_id = due.endpoint_id AND p.contact_id IS NULL AND p.seq < due.seq
-     ORDER BY p.seq DESC LIMIT 1)
-  ) prev ON true
+    SELECT p.id, p.state FROM event_deliveries p
+    WHERE due.contact_id IS NOT NULL AND p.endpoint_id = due.endpoint_id AND p.contact_id = due.contact_id AND p.seq < due.seq
+    ORDER BY p.seq DESC LIMIT 1
+  ) snap_c ON true
+  LEFT JOIN LATERAL (
+    SELECT p.id, p.state FROM event_deliveries p
+    WHERE due.contact_id IS NULL AND p.endpoint_id = due.endpoint_id AND p.contact_id IS NULL AND p.seq < due.seq
+    ORDER BY p.seq DESC LIMIT 1
+  ) snap_n ON true
+  CROSS JOIN LATERAL (SELECT COALESCE(snap_c.id, snap_n.id) AS id, COALESCE(snap_c.state, snap_n.state) AS state) snap
+  LEFT JOIN LATERAL (
+    SELECT f.state, f.next_attempt_at FROM event_deliveries f WHERE f.id = snap.id AND snap.state = 'pending' FOR SHARE SKIP LOCKED
+  ) fresh ON true
 ), ready AS (
   SELECT j.id, j.next_attempt_at, COALESCE(b.room, $8::int) AS room,
     row_number() OVER (PARTITION BY j.endpoint_id ORDER BY j.next_attempt_at, j.seq) AS rn,
@@ -127,7 +138,7 @@ WITH due AS (
   FROM judged j
   LEFT JOIN unnest($4::uuid[], $5::int[], $6::int[], $9::int[], $11::int[]) AS b(endpoint_id, room, latency_ms, held, horizon_ms)
     ON b.endpoint_id = j.endpoint_id
-  WHERE j.enabled AND (j.prev_state IS NULL OR j.prev_state <> 'pending')
+  WHERE j.enabled AND (j.prev_state IS NULL OR j.prev_state NOT IN ('pending', 'busy'))
 ), picked AS (
   SELECT id, ($7::int + LEAST(${MAX_LEASES - 1} * $7::int, 2 * latency_ms * ((held + rn - 1) / $3::int)))::int AS lease_ms
   FROM ready WHERE rn <= room ORDER BY rn, next_attempt_at LIMIT $2
