@@ -17,8 +17,11 @@ const PREFETCH_MS = 250;
 const MAX_PREFETCH_SLOTS = 16;
 /** Due rows a claim looks at beyond those it may take, in slots of an endpoint (endpoints not held yet, rows to put off). */
 const SCAN_EXTRA_SLOTS = 2;
-/** Claims in a row that lease nothing and only put rows off, before waiting for the next wake. */
-const MAX_IDLE_CLAIMS = 2;
+/**
+ * Claims in a row that lease nothing, each putting off a whole scan of rows to reach what is behind them, before
+ * waiting for the next wake (a backlog released at once is mostly rows behind their contact's head).
+ */
+const MAX_IDLE_CLAIMS = 100;
 /** Most deliveries held in all, in EVENT_CONCURRENCY. */
 const HELD_FACTOR = 4;
 /** Results written together at most, and writes at once. */
@@ -180,7 +183,6 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       do {
         this.again = false;
-        // Claims that only put rows off (to reach what is behind them) are repeated a few times, not forever.
         let idle = 0;
         while (!this.stopping && this.held < this.maxHeld) {
           const now = Date.now();
@@ -203,9 +205,9 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
           const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs });
           for (const d of deliveries) this.hold(d, now);
           this.dispatch();
-          // Nothing leased or put off: nothing else may be taken now.
+          // Nothing leased, and the rows put off did not fill the scan: nothing else is due now.
           if (deliveries.length) idle = 0;
-          else if (!parked || ++idle > MAX_IDLE_CLAIMS) break;
+          else if (parked < scan || ++idle > MAX_IDLE_CLAIMS) break;
         }
       } while (this.again && !this.stopping);
     } catch (err) {
