@@ -10,6 +10,9 @@
 // message costs (counters.mjs): CPU of every process (the load generator runs in a process of its own), Postgres
 // transactions and WAL records, Redis commands, BullMQ jobs and HTTP requests, over a window from just before the
 // load to after the last status (BENCH_SETTLE_S, default 11, of quiet at each end).
+// BENCH_E2E_EVENTS=1: the tenant also has an event endpoint subscribed to every event ("*"; a receiver of its own
+// process answers 204) and an event-dispatcher runs, so the counts include what event webhooks add to a message;
+// the window then also waits for every delivery.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -25,6 +28,7 @@ const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 200);
 const WARMUP_S = Number(process.env.BENCH_E2E_WARMUP_S ?? 10);
 const REPLICAS = (process.env.BENCH_E2E_REPLICAS ?? '1,2').split(',').map(Number);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
+const EVENTS = process.env.BENCH_E2E_EVENTS === '1';
 
 async function sim(graphSim, method, path, body) {
   const res = await fetch(`${graphSim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
@@ -43,6 +47,14 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   for (let i = 0; i < replicas; i++) {
     procs.push(await env.start('flow-runner', { ...common, FLOW_RUNNER_CONCURRENCY: '16' }));
     procs.push(await env.start('sender', { ...common, SENDER_CONCURRENCY: '64' }));
+  }
+  if (EVENTS) {
+    const receiver = env.script('event receiver', 'events-receiver.mjs', {});
+    const { port } = await receiver.next();
+    procs.push(receiver, await env.start('event-dispatcher', { EVENT_ALLOW_PRIVATE_NETWORKS: 'true' }));
+    await env.prisma.eventEndpoint.create({
+      data: { tenantId: p.tenantId, url: `http://127.0.0.1:${port}/hook`, events: ['*'], secretEnc: env.secrets.encrypt(`whsec_${Buffer.from('bench-secret').toString('base64')}`) },
+    });
   }
   await sim(graphSim, 'POST', '/sim/phone-numbers', { phone_number_id: p.phoneNumberId, access_token: p.accessToken, app_secret: p.appSecret, webhook_url: `${ingress.url}/webhook/whatsapp/${p.tenantSlug}/support` });
 
@@ -63,7 +75,8 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     stats = await sim(graphSim, 'GET', '/sim/stats');
     const w = stats.pending.webhooks;
     const idle = stats.pending.statuses.scheduled + stats.pending.statuses.parked + w.queued + w.in_flight + w.retrying === 0;
-    if ((stats.messages_accepted >= sent && idle) || Date.now() > deadline) break;
+    const deliveries = EVENTS ? await env.prisma.eventDelivery.count({ where: { state: 'pending' } }) : 0;
+    if ((stats.messages_accepted >= sent && idle && !deliveries) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
@@ -76,6 +89,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     'POST /webhook/whatsapp/:tenant/:team (graph-sim → ingress)': delta((s) => s.webhooks.attempts),
     'POST /:version/:phone_number_id/messages (sender → graph-sim)': delta((s) => s.messages_accepted + sum(s.messages_rejected) + s.marked_read),
   };
+  if (EVENTS) http['POST event webhooks (event-dispatcher → receiver)'] = await env.prisma.eventAttempt.count({ where: { delivery: { endpoint: { tenantId: p.tenantId } } } });
   const answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
   const rows = await env.prisma.$queryRawUnsafe(
     `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s,
@@ -97,6 +111,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   const sentTimes = rows.map((r) => Number(r.sent_s)).sort((a, b) => a - b);
   const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
   const delivered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
+  const events = EVENTS ? await env.prisma.eventDelivery.groupBy({ by: ['state'], where: { endpoint: { tenantId: p.tenantId } }, _count: true }) : [];
   await Promise.all([graphSim, ingress, ...procs, load].map((s) => s.stop()));
   return {
     replicas,
@@ -109,13 +124,14 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     replies_delivered: delivered,
     delivered_statuses: stats.statuses_emitted?.delivered ?? null,
     duplicates: stats.duplicates?.same_callback_data ?? null,
+    ...(EVENTS && { event_deliveries: Object.fromEntries(events.map((e) => [e.state, e._count])) }),
     cost_per_answered: counters.cost(before, after, answered, http),
   };
 }
 
 /** Runs the end-to-end benchmark with 1 and 2 replicas of flow-runner and sender: capacity, then latency below it. */
 export async function e2eBench(env) {
-  const out = { duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
+  const out = { events: EVENTS, duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
   const counters = await createCounters(env);
   try {
     for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]].filter(([, n]) => REPLICAS.includes(n))) {

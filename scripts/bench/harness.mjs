@@ -90,7 +90,7 @@ export async function benchEnvironment() {
     secrets: new db.SecretBox(loadConfig({}).secretsKey),
     /** Starts an app from its build; resolves when /health/live answers. */
     async start(app, env = {}) {
-      const portVar = { ingress: 'INGRESS_PORT', 'flow-runner': 'FLOW_RUNNER_PORT', sender: 'SENDER_PORT', admin: 'ADMIN_PORT', 'graph-sim': 'GRAPH_SIM_PORT' }[app];
+      const portVar = { ingress: 'INGRESS_PORT', 'flow-runner': 'FLOW_RUNNER_PORT', sender: 'SENDER_PORT', admin: 'ADMIN_PORT', 'graph-sim': 'GRAPH_SIM_PORT', 'event-dispatcher': 'EVENT_DISPATCHER_PORT' }[app];
       const port = await freePort();
       // BENCH_PROFILE=ingress,flow-runner,…: write a V8 CPU profile of those apps to bench-results/profiles/<app>.
       const profile = (process.env.BENCH_PROFILE ?? '').split(',').includes(app)

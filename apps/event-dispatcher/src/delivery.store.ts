@@ -182,8 +182,8 @@ export interface ClaimResult {
 
 /**
  * Applies a batch of attempt results in one statement: each attempt is an `event_attempts` row; a delivery whose
- * lease still holds moves to delivered, failed or its next attempt, and the delivery after it (same endpoint and
- * contact) is due at once when it is done; an endpoint's `failing_since` is cleared by a 2xx and set by a failure,
+ * lease still holds moves to delivered, failed or its next attempt (WAKE_NEXT_SQL then makes the one after it due);
+ * an endpoint's `failing_since` is cleared by a 2xx and set by a failure,
  * and the endpoint is disabled (`enabled` false, `disabled_at`, `disabled_reason`) on a 410 or when every delivery
  * has failed for EVENT_DISABLE_AFTER_MS. Endpoint rows that change are locked in id order first (no deadlock
  * between batches).
@@ -193,33 +193,21 @@ WITH r AS (
   SELECT * FROM unnest($1::uuid[], $2::timestamp[], $3::uuid[], $4::uuid[], $5::bigint[], $6::int[], $7::int[], $8::text[], $9::text[], $10::int[])
     AS r(id, leased_until, endpoint_id, contact_id, seq, status, latency_ms, error, outcome, delay_ms)
 ), attempts AS (
+  -- Rows are found by id one r row at a time (LATERAL … LIMIT 1): the plan stays an index lookup per result even
+  -- where the table has no statistics yet.
   INSERT INTO event_attempts (delivery_id, status_code, latency_ms, error)
-  SELECT r.id, r.status, r.latency_ms, r.error FROM r WHERE EXISTS (SELECT 1 FROM event_deliveries d WHERE d.id = r.id)
+  SELECT r.id, r.status, r.latency_ms, r.error FROM r CROSS JOIN LATERAL (SELECT 1 FROM event_deliveries d WHERE d.id = r.id LIMIT 1) x
   RETURNING 1
 ), done AS (
+  -- A lease is only ever set on a pending delivery and cleared when it ends: a matching lease means pending.
   UPDATE event_deliveries d SET
     attempts = d.attempts + 1, last_attempt_at = now(), last_status = r.status, last_error = r.error, leased_until = NULL,
     state = CASE r.outcome WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed' ELSE 'pending' END,
     delivered_at = CASE WHEN r.outcome = 'delivered' THEN now() ELSE d.delivered_at END,
     failed_at = CASE WHEN r.outcome = 'failed' THEN now() ELSE d.failed_at END,
     next_attempt_at = CASE WHEN r.outcome IN ('retry', 'gone') THEN now() + make_interval(secs => r.delay_ms / 1000.0) ELSE d.next_attempt_at END
-  FROM r WHERE d.id = r.id AND d.state = 'pending' AND d.leased_until = r.leased_until
+  FROM r WHERE d.id = r.id AND d.leased_until = r.leased_until
   RETURNING d.id
-), woken AS (
-  UPDATE event_deliveries s SET next_attempt_at = LEAST(s.next_attempt_at, now())
-  FROM r
-  JOIN done ON done.id = r.id
-  CROSS JOIN LATERAL (
-    (SELECT n.id FROM event_deliveries n
-     WHERE r.contact_id IS NOT NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id = r.contact_id AND n.seq > r.seq
-     ORDER BY n.seq LIMIT 1)
-    UNION ALL
-    (SELECT n.id FROM event_deliveries n
-     WHERE r.contact_id IS NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id IS NULL AND n.seq > r.seq
-     ORDER BY n.seq LIMIT 1)
-  ) nx
-  WHERE r.outcome IN ('delivered', 'failed') AND s.id = nx.id AND s.state = 'pending'
-  RETURNING 1
 ), ep AS (
   SELECT r.endpoint_id, bool_or(r.outcome = 'delivered') AS ok, bool_or(r.outcome = 'gone') AS gone,
     (array_agg(r.error ORDER BY r.seq DESC) FILTER (WHERE r.outcome <> 'delivered'))[1] AS error
@@ -250,6 +238,31 @@ WITH r AS (
 )
 SELECT (SELECT coalesce(array_agg(id), '{}') FROM done) AS applied,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'reason', disable_reason)), '[]') FROM endpoints WHERE disable_reason IS NOT NULL) AS disabled`;
+
+/**
+ * Makes due at once the delivery after each completed one (same endpoint and contact) when it is pending and put
+ * off. A statement of its own, run after COMPLETE_SQL: a claim that put that delivery off (its predecessor still
+ * pending, read FOR SHARE) committed before the completion could write the predecessor, so this statement's
+ * snapshot sees it, even when the delivery was recorded after COMPLETE_SQL began.
+ */
+const WAKE_NEXT_SQL = `
+UPDATE event_deliveries s SET next_attempt_at = LEAST(s.next_attempt_at, now())
+FROM (
+  SELECT COALESCE(nc.id, nn.id) AS id
+  FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(endpoint_id, contact_id, seq)
+  LEFT JOIN LATERAL (
+    SELECT n.id FROM event_deliveries n
+    WHERE r.contact_id IS NOT NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id = r.contact_id AND n.seq > r.seq
+    ORDER BY n.seq LIMIT 1
+  ) nc ON true
+  LEFT JOIN LATERAL (
+    SELECT n.id FROM event_deliveries n
+    WHERE r.contact_id IS NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id IS NULL AND n.seq > r.seq
+    ORDER BY n.seq LIMIT 1
+  ) nn ON true
+) w
+-- Checked on the row's latest version (a claim may have put it off since this statement's snapshot).
+WHERE s.id = w.id AND s.state = 'pending' AND s.next_attempt_at > now()`;
 
 /** What a batch of completions changed. */
 export interface CompleteResult {
@@ -318,7 +331,7 @@ export class DeliveryStore {
     });
   }
 
-  /** Records a batch of attempt results (see COMPLETE_SQL). */
+  /** Records a batch of attempt results (COMPLETE_SQL), then wakes the deliveries after the finished ones (WAKE_NEXT_SQL). */
   async complete(batch: Completion[]): Promise<CompleteResult> {
     const { rows } = await this.prisma.pool.query<{ applied: string[]; disabled: { id: string; reason: string }[] }>({
       name: 'event-complete',
@@ -337,6 +350,15 @@ export class DeliveryStore {
         this.settings.disableAfterMs,
       ],
     });
-    return { applied: new Set(rows[0].applied), disabled: rows[0].disabled };
+    const applied = new Set(rows[0].applied);
+    const finished = batch.filter((c) => applied.has(c.delivery.id) && (c.outcome === 'delivered' || c.outcome === 'failed')).map((c) => c.delivery);
+    if (finished.length) {
+      await this.prisma.pool.query({
+        name: 'event-wake-next',
+        text: WAKE_NEXT_SQL,
+        values: [finished.map((d) => d.endpointId), finished.map((d) => d.contactId), finished.map((d) => d.seq)],
+      });
+    }
+    return { applied, disabled: rows[0].disabled };
   }
 }

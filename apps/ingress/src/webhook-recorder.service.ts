@@ -169,8 +169,11 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
     -- A status that overtook its send's record: biz_opaque_callback_data (our message id) names a message of this
     -- number without a wamid yet, which adopts the status's wamid (the send then records the same one).
-    LEFT JOIN outbound_messages a ON o.id IS NULL AND a.provider_id = x.p AND a.wamid IS NULL
-      AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END
+    -- Looked up by id alone (OFFSET 0 keeps it a primary-key probe; the number's rows without a wamid are many).
+    LEFT JOIN LATERAL (
+      SELECT a.id, a.provider_id, a.wamid FROM outbound_messages a
+      WHERE o.id IS NULL AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END OFFSET 0
+    ) a ON a.provider_id = x.p AND a.wamid IS NULL
   ), target AS (
     SELECT oid, wamid,
       CASE WHEN f AND COALESCE(r, 0) < 3 THEN 'failed' WHEN r = 4 THEN 'read' WHEN r = 3 THEN 'delivered' ELSE 'sent' END AS status,
