@@ -298,7 +298,7 @@ export class DeliveryStore {
     const { leaseMs, perEndpoint } = this.settings;
     const loads = [...req.loads];
     const { rows } = await this.prisma.pool.query<ClaimedDelivery & { parkedCount: number }>({
-      name: 'event-claim',
+      // Batch statements (claim, release, complete, wake): unnamed (libs/db/README.md).
       text: CLAIM_SQL,
       values: [
         req.scan,
@@ -323,7 +323,6 @@ export class DeliveryStore {
   async release(deliveries: ClaimedDelivery[]): Promise<void> {
     if (!deliveries.length) return;
     await this.prisma.pool.query({
-      name: 'event-release',
       text: `UPDATE event_deliveries d SET leased_until = NULL, next_attempt_at = now()
         FROM unnest($1::uuid[], $2::timestamp[]) AS r(id, leased_until)
         WHERE d.id = r.id AND d.state = 'pending' AND d.leased_until = r.leased_until`,
@@ -334,7 +333,6 @@ export class DeliveryStore {
   /** Records a batch of attempt results (COMPLETE_SQL), then wakes the deliveries after the finished ones (WAKE_NEXT_SQL). */
   async complete(batch: Completion[]): Promise<CompleteResult> {
     const { rows } = await this.prisma.pool.query<{ applied: string[]; disabled: { id: string; reason: string }[] }>({
-      name: 'event-complete',
       text: COMPLETE_SQL,
       values: [
         batch.map((c) => c.delivery.id),
@@ -354,7 +352,6 @@ export class DeliveryStore {
     const finished = batch.filter((c) => applied.has(c.delivery.id) && (c.outcome === 'delivered' || c.outcome === 'failed')).map((c) => c.delivery);
     if (finished.length) {
       await this.prisma.pool.query({
-        name: 'event-wake-next',
         text: WAKE_NEXT_SQL,
         values: [finished.map((d) => d.endpointId), finished.map((d) => d.contactId), finished.map((d) => d.seq)],
       });

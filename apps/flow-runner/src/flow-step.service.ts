@@ -235,7 +235,7 @@ export class FlowStepService {
   /** One step for each of the contacts that has a pending message: one read, the flows, one write. */
   private async round(db: PoolClient, contactIds: string[]): Promise<StepResult[]> {
     const { rows } = await db.query<StepRow>({
-      name: 'step-read',
+      // A batch statement: unnamed (libs/db/README.md).
       text: `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
               m.id AS message_id, m.type, m.payload, m.received_at,
               s.status AS session_status, s.node_id, s.vars, f.name AS flow_name,
@@ -305,7 +305,7 @@ export class FlowStepService {
   private async write(db: PoolClient, steps: StepWrite[]): Promise<Map<string, string[]>> {
     const replies = steps.flatMap((w) => w.bodies.map((b, ordinal) => ({ contactId: w.row.id, ordinal, ...b })));
     const { rows } = await db.query<{ id: string | null; contact_id: string | null }>({
-      name: 'step-write',
+      // A batch statement: unnamed (libs/db/README.md).
       text: `WITH step AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::bool[], $7::bool[],
                               $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])

@@ -207,7 +207,8 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
     WHERE m.state = 'failed'
       OR ${releases('m.state')} AND NOT ${releases('m.was')}
-        AND EXISTS (SELECT 1 FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq AND n.state = 'queued')
+        -- The contact's later messages by (contact_id, seq) only (OFFSET 0: the state index would scan every queued row).
+        AND EXISTS (SELECT 1 FROM (SELECT n.state FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq OFFSET 0) n WHERE n.state = 'queued')
   ), ins AS (
     INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
     SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
@@ -488,7 +489,7 @@ export class WebhookRecorder {
     const pool = this.prisma.pool;
     const statusWrite = statuses.length
       ? pool.query<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }>(
-          { name: 'ingress-record-statuses', text: RECORD_STATUSES_SQL, values: [
+          { text: RECORD_STATUSES_SQL, values: [ // a batch statement: unnamed (libs/db/README.md)
             statuses.map((x) => x.target.tenantId),
             statuses.map((x) => x.target.providerId),
             statuses.map((x) => x.s.wamid),

@@ -66,7 +66,7 @@ export class OutboundStore {
 
   private async loadMany(ids: string[]): Promise<(SendableMessage | null)[]> {
     const { rows } = await this.prisma.pool.query({
-      name: 'sender-load',
+      // Batch statements (load, claim, record-sent): unnamed (libs/db/README.md).
       text: `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
               o.retry_on_rate_limit, o.attempts, ${MS('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
               ${MS('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
@@ -102,7 +102,6 @@ export class OutboundStore {
 
   private async claimMany(ids: string[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string }>({
-      name: 'sender-claim',
       // Rows locked in id order, as every statement that changes several messages does: batches never deadlock.
       text: `WITH l AS (SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state = 'queued' ORDER BY id FOR UPDATE)
        UPDATE outbound_messages o SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
@@ -116,7 +115,6 @@ export class OutboundStore {
 
   private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
-      name: 'sender-record-sent',
       text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
          l AS (SELECT id FROM outbound_messages WHERE id IN (SELECT id FROM x) ORDER BY id FOR UPDATE)
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),

@@ -113,7 +113,7 @@ export const RECORD_EVENTS_CTES = `ev_match AS (
 export async function recordEvents(db: Pool | PoolClient, events: EventInput[]): Promise<number> {
   if (!events.length) return 0;
   const { rows } = await db.query<{ n: number }>({
-    name: 'record-events',
+    // A batch statement: unnamed (README.md).
     text: `WITH ev AS (
         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::jsonb[], $6::uuid[])
           AS e(tenant_id, team_id, type, contact_id, data, endpoint_id)
