@@ -240,8 +240,8 @@ SELECT (SELECT coalesce(array_agg(id), '{}') FROM done) AS applied,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'reason', disable_reason)), '[]') FROM endpoints WHERE disable_reason IS NOT NULL) AS disabled`;
 
 /**
- * Makes due at once the delivery after each completed one (same endpoint and contact) when it is pending and put
- * off. A statement of its own, run after COMPLETE_SQL: a claim that put that delivery off (its predecessor still
+ * Makes due at once the delivery after each completed one (same endpoint and contact) when it is pending, put off
+ * and not leased. A statement of its own, run after COMPLETE_SQL: a claim that put that delivery off (its predecessor still
  * pending, read FOR SHARE) committed before the completion could write the predecessor, so this statement's
  * snapshot sees it, even when the delivery was recorded after COMPLETE_SQL began.
  */
@@ -261,8 +261,9 @@ FROM (
     ORDER BY n.seq LIMIT 1
   ) nn ON true
 ) w
--- Checked on the row's latest version (a claim may have put it off since this statement's snapshot).
-WHERE s.id = w.id AND s.state = 'pending' AND s.next_attempt_at > now()`;
+-- Checked on the row's latest version (a claim may have put it off since this statement's snapshot, or leased it:
+-- the completion committed first, so it may be in flight already, and a leased row is never made due).
+WHERE s.id = w.id AND s.state = 'pending' AND s.leased_until IS NULL AND s.next_attempt_at > now()`;
 
 /** What a batch of completions changed. */
 export interface CompleteResult {
