@@ -10,9 +10,9 @@
 // message costs (counters.mjs): CPU of every process (the load generator runs in a process of its own), Postgres
 // transactions and WAL records, Redis commands, BullMQ jobs and HTTP requests, over a window from just before the
 // load to after the last status (BENCH_SETTLE_S, default 11, of quiet at each end).
-// BENCH_E2E_EVENTS=1: the tenant also has an event endpoint subscribed to every event ("*"; a receiver of its own
-// process answers 204) and an event-dispatcher runs, so the counts include what event webhooks add to a message;
-// the window then also waits for every delivery.
+// BENCH_E2E_EVENTS=1 (or a comma-separated list of event types; 1 means "*", every event): the tenant also has an
+// event endpoint subscribed to them (a receiver of its own process answers 204) and an event-dispatcher runs, so the
+// counts include what event webhooks add to a message; the window then also waits for every delivery.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,7 +28,8 @@ const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 200);
 const WARMUP_S = Number(process.env.BENCH_E2E_WARMUP_S ?? 10);
 const REPLICAS = (process.env.BENCH_E2E_REPLICAS ?? '1,2').split(',').map(Number);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
-const EVENTS = process.env.BENCH_E2E_EVENTS === '1';
+const EVENT_TYPES = !process.env.BENCH_E2E_EVENTS ? null : process.env.BENCH_E2E_EVENTS === '1' ? ['*'] : process.env.BENCH_E2E_EVENTS.split(',');
+const EVENTS = EVENT_TYPES !== null;
 
 async function sim(graphSim, method, path, body) {
   const res = await fetch(`${graphSim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
@@ -53,7 +54,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     const { port } = await receiver.next();
     procs.push(receiver, await env.start('event-dispatcher', { EVENT_ALLOW_PRIVATE_NETWORKS: 'true' }));
     await env.prisma.eventEndpoint.create({
-      data: { tenantId: p.tenantId, url: `http://127.0.0.1:${port}/hook`, events: ['*'], secretEnc: env.secrets.encrypt(`whsec_${Buffer.from('bench-secret').toString('base64')}`) },
+      data: { tenantId: p.tenantId, url: `http://127.0.0.1:${port}/hook`, events: EVENT_TYPES, secretEnc: env.secrets.encrypt(`whsec_${Buffer.from('bench-secret').toString('base64')}`) },
     });
   }
   await sim(graphSim, 'POST', '/sim/phone-numbers', { phone_number_id: p.phoneNumberId, access_token: p.accessToken, app_secret: p.appSecret, webhook_url: `${ingress.url}/webhook/whatsapp/${p.tenantSlug}/support` });
@@ -131,7 +132,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
 
 /** Runs the end-to-end benchmark with 1 and 2 replicas of flow-runner and sender: capacity, then latency below it. */
 export async function e2eBench(env) {
-  const out = { events: EVENTS, duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
+  const out = { events: EVENT_TYPES, duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
   const counters = await createCounters(env);
   try {
     for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]].filter(([, n]) => REPLICAS.includes(n))) {
