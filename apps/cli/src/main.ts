@@ -21,7 +21,7 @@ export function buildProgram(): Command {
   const admin = (): AdminOptions => program.opts<AdminOptions>();
   setupCommand(program, admin);
   flowsCommand(program, admin);
-  statusCommand(program);
+  statusCommand(program, admin);
   resourceCommands(program, admin);
   eventsCommand(program, admin);
   return program;

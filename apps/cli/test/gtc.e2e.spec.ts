@@ -77,7 +77,7 @@ beforeAll(async () => {
   dropDb = db.drop;
   // The admin API checks with the Graph API (graph-sim here) that a provider's token owns its number.
   sim = await startService('graph-sim', { REDIS_URL: env.redisUrl, REDIS_PREFIX: `${env.redisPrefix}-cli-e2e-sim` });
-  for (const phone_number_id of [PAGE_ANSWERS['messaging-whatsapp'].phone_number_id, '555000111222']) {
+  for (const phone_number_id of [PAGE_ANSWERS['messaging-whatsapp'].phone_number_id, '555000111222', '555000333444']) {
     const reg = await fetch(`${sim.url}/sim/phone-numbers`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -202,6 +202,45 @@ describe('gtc setup', () => {
   });
 });
 
+describe('gtc setup without an app secret', () => {
+  it('says loudly that webhooks will be refused and how to add the secret; GTC_APP_SECRET or --app-secret adds it', async () => {
+    const bundle = join(work, 'nosecret-bundle');
+    mkdirSync(join(bundle, 'flows'), { recursive: true });
+    writeFileSync(join(bundle, 'bundle.json'), JSON.stringify({ tenant: 'nosecret', team: 'support' }));
+    const page: Record<string, unknown> = { ...PAGE_ANSWERS['messaging-whatsapp'], phone_number_id: '555000333444' };
+    delete page.app_secret;
+    const answers = writeAnswers('nosecret.json', page);
+    const secretOf = async () => {
+      const team = await prisma.team.findFirstOrThrow({ where: { slug: 'support', tenant: { slug: 'nosecret' } } });
+      return (await prisma.whatsAppProvider.findUniqueOrThrow({ where: { teamId: team.id } })).appSecretEnc;
+    };
+
+    const bare = await gtc(['setup', '--answers', answers, './nosecret-bundle']);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stdout).toContain('Signatures: not configured');
+    expect(bare.stderr).toContain('WARNING: no app secret is configured: ingress refuses every webhook from Meta (401)');
+    for (const way of ['--app-secret <secret>', 'GTC_APP_SECRET=<secret>', '"app_secret" in the messaging-whatsapp section']) expect(bare.stderr).toContain(way);
+    expect(await secretOf()).toBeNull();
+    // gtc status names it too (and fails: this provider's webhooks cannot get through).
+    const status = await gtc(['status', '--json', '--tenant', 'nosecret', '--team', 'support']);
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout).provider).toEqual({ tenant: 'nosecret', team: 'support', signatures: 'not configured' });
+    expect(status.stderr).toContain('no app secret');
+
+    const fromEnv = await gtc(['setup', '--answers', answers, './nosecret-bundle'], { GTC_APP_SECRET: APP_SECRET });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    expect(fromEnv.stdout).toContain('Signatures: checked with the app secret');
+    expect(fromEnv.stderr).not.toContain('WARNING');
+    expect(await secretOf()).toBeTruthy();
+
+    // The flag wins over the environment: the stored secret changes to the flag's.
+    const before = await secretOf();
+    const flagged = await gtc(['setup', '--answers', answers, '--app-secret', 'another-app-secret', './nosecret-bundle'], { GTC_APP_SECRET: APP_SECRET });
+    expect(flagged.code, flagged.stderr).toBe(0);
+    expect(await secretOf()).not.toBe(before);
+  });
+});
+
 describe('gtc commands', () => {
   it('flows validate: file:line:col for a bad file (exit 1), ok for a good one (exit 0)', async () => {
     writeFileSync(join(work, 'on_button.ygtc'), ON_BUTTON);
@@ -248,11 +287,11 @@ describe('gtc commands', () => {
   it('status: health of every service; exit 1 when one is down', async () => {
     const port = await freePort();
     const down = `http://127.0.0.1:${port}`;
-    const r = await gtc(['status', '--json', '--ingress-url', down, '--graph-sim-url', down, '--flow-runner-url', down, '--sender-url', down]);
+    const r = await gtc(['status', '--json', '--ingress-url', down, '--graph-sim-url', down, '--flow-runner-url', down, '--sender-url', down, '--event-dispatcher-url', down]);
     expect(r.code).toBe(1);
     const rows = JSON.parse(r.stdout) as Array<{ service: string; status: string }>;
-    expect(rows.map((x) => x.service)).toEqual(['ingress', 'admin', 'graph-sim', 'flow-runner', 'sender']);
+    expect(rows.map((x) => x.service)).toEqual(['ingress', 'admin', 'graph-sim', 'flow-runner', 'sender', 'event-dispatcher']);
     expect(rows.find((x) => x.service === 'admin')!.status).toBe('ok');
-    expect(rows.filter((x) => x.status === 'down')).toHaveLength(4);
+    expect(rows.filter((x) => x.status === 'down')).toHaveLength(5);
   });
 });

@@ -7,18 +7,25 @@ import { DEFAULTS, parseAnswers } from '../answers';
 import { DEFAULT_TEAM, DEFAULT_TENANT, bundleFlows, bundleTarget, ensureBundle } from '../bundle';
 import { CliError } from '../errors';
 import { err, formatIssue, out } from '../output';
+import { signatures } from './status.command';
 
 interface SetupOptions extends AdminOptions {
   answers: string;
   tenant?: string;
   team?: string;
+  appSecret?: string;
 }
 
 interface ProviderView {
   webhook_url: string;
   verify_token: string;
+  has_app_secret: boolean;
+  insecure_skip_signature: boolean;
   changed?: boolean;
 }
+
+/** Where the Meta app secret may come from, in this order (the provider page's answers.json has none). */
+export const APP_SECRET_SOURCES = '--app-secret <secret>, GTC_APP_SECRET=<secret>, or "app_secret" in the messaging-whatsapp section of answers.json';
 
 interface UploadResult {
   created: boolean;
@@ -94,7 +101,8 @@ export async function runSetup(bundleArg: string, opts: SetupOptions): Promise<v
   // flows run against the new team before the provider and flows are written.
   const changes: string[] = [];
   const createdTenant = !(await api.get(`/v1/tenants/${t}`, true));
-  const options = { ...DEFAULTS, ...answers.options };
+  const appSecret = opts.appSecret ?? (process.env.GTC_APP_SECRET || undefined) ?? answers.options.app_secret;
+  const options = { ...DEFAULTS, ...answers.options, ...(appSecret ? { app_secret: appSecret } : {}) };
   const flowLines: string[] = [];
   let provider: ProviderView;
   try {
@@ -134,6 +142,7 @@ export async function runSetup(bundleArg: string, opts: SetupOptions): Promise<v
 
   out(`Tenant: ${tenant}   Team: ${team}`);
   out(`Provider: phone number ${options.phone_number_id}, ${options.enabled ? 'enabled' : 'disabled'}, API ${options.api_version}`);
+  out(`Signatures: ${signatures(provider)}`);
   if (flowLines.length) {
     out('Flows:');
     for (const l of flowLines) out(l);
@@ -144,6 +153,12 @@ export async function runSetup(bundleArg: string, opts: SetupOptions): Promise<v
   out(`  Callback URL: ${provider.webhook_url}`);
   out(`  Verify token: ${provider.verify_token}`);
   out('  Subscribe to: messages');
+  if (!provider.has_app_secret && !provider.insecure_skip_signature) {
+    err('');
+    err('WARNING: no app secret is configured: ingress refuses every webhook from Meta (401) until the provider has one.');
+    err('  Find it in Meta: your app → App settings → Basic → App secret. Then run this setup again with');
+    err(`  ${APP_SECRET_SOURCES}.`);
+  }
 }
 
 /** Registers `gtc setup`. */
@@ -155,5 +170,6 @@ export function setupCommand(program: Command, admin: () => AdminOptions): void 
     .requiredOption('--answers <file>', 'answers.json with a "messaging-whatsapp" section')
     .option('--tenant <slug>', `tenant slug (default: bundle file, else "${DEFAULT_TENANT}")`)
     .option('--team <slug>', `team slug (default: bundle file, else "${DEFAULT_TEAM}")`)
+    .option('--app-secret <secret>', 'the Meta app secret, to check webhook signatures (else GTC_APP_SECRET, else "app_secret" in answers.json)')
     .action(async (bundle: string, opts: SetupOptions) => runSetup(bundle, { ...admin(), ...opts }));
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { AdminClient, AdminOptions } from '../admin-client';
 import { CliError } from '../errors';
 import { out, table } from '../output';
 
@@ -9,6 +10,7 @@ export const SERVICES = [
   { name: 'graph-sim', option: 'graphSimUrl', env: 'GTC_GRAPH_SIM_URL', url: 'http://localhost:3002' },
   { name: 'flow-runner', option: 'flowRunnerUrl', env: 'GTC_FLOW_RUNNER_URL', url: 'http://localhost:3010' },
   { name: 'sender', option: 'senderUrl', env: 'GTC_SENDER_URL', url: 'http://localhost:3020' },
+  { name: 'event-dispatcher', option: 'eventDispatcherUrl', env: 'GTC_EVENT_DISPATCHER_URL', url: 'http://localhost:3030' },
 ] as const;
 
 /** Health of one service: `ok`, `degraded` (answers, but not ready) or `down`. */
@@ -24,9 +26,20 @@ async function probe(url: string): Promise<{ status: string; detail: string }> {
   }
 }
 
+/** How a team's provider checks webhook signatures, as `gtc status` and `gtc setup` say it. */
+export function signatures(p: { has_app_secret: boolean; insecure_skip_signature: boolean }): string {
+  if (p.insecure_skip_signature) return 'NOT checked (insecure_skip_signature, local development only)';
+  return p.has_app_secret ? 'checked with the app secret' : 'not configured';
+}
+
 /** Registers `gtc status`. */
-export function statusCommand(program: Command): void {
-  const cmd = program.command('status').description('health of every service (ingress, admin, graph-sim, flow-runner, sender)').option('--json', 'print JSON');
+export function statusCommand(program: Command, admin: () => AdminOptions): void {
+  const cmd = program
+    .command('status')
+    .description('health of every service (ingress, admin, graph-sim, flow-runner, sender, event-dispatcher); with --tenant and --team, also whether that provider checks webhook signatures')
+    .option('--tenant <slug>', "with --team: show this team's provider too")
+    .option('--team <slug>', 'with --tenant')
+    .option('--json', 'print JSON');
   for (const s of SERVICES) {
     if (s.name !== 'admin') cmd.option(`--${s.name}-url <url>`, `${s.name} base URL (env ${s.env}, default ${s.url})`);
   }
@@ -38,9 +51,25 @@ export function statusCommand(program: Command): void {
         return { service: s.name, url, ...(await probe(url)) };
       }),
     );
-    if (o.json) out(JSON.stringify(rows, null, 2));
-    else table(rows, ['service', 'url', 'status', 'detail']);
+    let provider: { tenant: string; team: string; signatures: string } | undefined;
+    if (o.tenant || o.team) {
+      if (!o.tenant || !o.team) throw new CliError('--tenant and --team go together', 2);
+      const p = await AdminClient.from(admin()).get<{ has_app_secret: boolean; insecure_skip_signature: boolean }>(
+        `/v1/tenants/${encodeURIComponent(String(o.tenant))}/teams/${encodeURIComponent(String(o.team))}/provider`,
+      );
+      provider = { tenant: String(o.tenant), team: String(o.team), signatures: signatures(p) };
+    }
+    if (o.json) out(JSON.stringify(provider ? { services: rows, provider } : rows, null, 2));
+    else {
+      table(rows, ['service', 'url', 'status', 'detail']);
+      if (provider) out(`provider ${provider.tenant}/${provider.team}: signatures: ${provider.signatures}`);
+    }
+    const problems: string[] = [];
     const bad = rows.filter((r) => r.status !== 'ok');
-    if (bad.length) throw new CliError(`${bad.length} service(s) not healthy: ${bad.map((r) => r.service).join(', ')}`);
+    if (bad.length) problems.push(`${bad.length} service(s) not healthy: ${bad.map((r) => r.service).join(', ')}`);
+    if (provider?.signatures === 'not configured') {
+      problems.push(`provider ${provider.tenant}/${provider.team}: no app secret, so ingress refuses its webhooks; add it with gtc setup --app-secret`);
+    }
+    if (problems.length) throw new CliError(problems.join('; '));
   });
 }
