@@ -124,6 +124,17 @@ triggers:
     expect(errors[0].message).toMatch(/^YAML:/);
   });
 
+  it('reports a quote left open where it opens, not where the file ends', () => {
+    const src = 'name: x\nversion: "1"\nnodes:\n  - id: a\n    type: reply\n    config:\n      message: "unclosed\n    next: b\n  - id: b\n    type: end\ntriggers:\n  - type: any\n    target: a\n';
+    expect(errorsOf(src).map(brief)).toEqual(['7:16 : YAML: missing closing quote of the string that starts here']);
+    expect(errorsOf("name: x\nversion: 'open\nnodes: []\n").map(brief)).toEqual(["2:10 : YAML: missing closing quote of the string that starts here"]);
+  });
+
+  it('names a missing version (a union type) as a missing field, not "Invalid input"', () => {
+    const src = 'name: x\nnodes:\n  - id: a\n    type: end\ntriggers:\n  - type: any\n    target: a\n';
+    expect(errorsOf(src).map(brief)).toEqual(['1:1 version: missing required field "version"']);
+  });
+
   it('checks placeholders and reply content shape', () => {
     const src = `name: p
 version: "1"

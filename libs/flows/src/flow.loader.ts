@@ -1,5 +1,5 @@
 // Loads a .ygtc file: YAML with source positions → schema check → semantic checks → CompiledFlow (plain JSON).
-import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { type Document, LineCounter, type YAMLError, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { flowFileSchema, fragmentSchema, type FlowFile, type FlowNodeInput, type FlowTriggerInput } from './flow.schema';
 import type { CompiledFlow, CompiledNode, CompiledTrigger, FlowIssue, LoadResult, MediaType } from './flow.types';
@@ -21,6 +21,24 @@ interface Parsed {
   errors: FlowIssue[];
 }
 
+/**
+ * Where a quoted string that is never closed begins: the parser reports it where the file ends, which is of no help
+ * (a quote left open on line 7 of a 16-line file reads "16:1").
+ */
+function unclosedQuoteStart(doc: Document, e: YAMLError): number | undefined {
+  if (e.code !== 'MISSING_CHAR' || !/quote/i.test(e.message)) return undefined;
+  let start: number | undefined;
+  visit(doc, {
+    Scalar(_, node) {
+      const [from, to] = node.range ?? [];
+      if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && from !== undefined && to !== undefined && to >= e.pos[0] - 1) {
+        if (start === undefined || from < start) start = from;
+      }
+    },
+  });
+  return start;
+}
+
 function parse(source: string, file: string): Parsed {
   const lc = new LineCounter();
   if (source.length > MAX_FLOW_SOURCE) {
@@ -34,8 +52,10 @@ function parse(source: string, file: string): Parsed {
   }
   const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const errors: FlowIssue[] = doc.errors.map((e) => {
-    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-    return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` };
+    const at = unclosedQuoteStart(doc, e);
+    const pos = at !== undefined ? lc.linePos(at) : (e.linePos?.[0] ?? lc.linePos(e.pos[0]));
+    const message = at !== undefined ? `missing closing quote of the string that starts here` : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${message}` };
   });
   let data: unknown;
   if (errors.length === 0) {
@@ -112,7 +132,8 @@ function schemaIssues(error: z.ZodError, data: unknown, base: DocPath): PathIssu
       });
       continue;
     }
-    if (issue.code === 'invalid_type' && value === undefined && typeof last === 'string') {
+    // A missing field, whatever type it expects (a union such as version's string | number reads "Invalid input").
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && value === undefined && typeof last === 'string') {
       out.push({ path, message: `missing required field "${last}"` });
       continue;
     }
