@@ -14,9 +14,9 @@ export interface AdminOptions {
   adminKey?: string;
 }
 
-/** Resolves --admin-url / GTC_ADMIN_URL (default http://localhost:3001) and --admin-key / GTC_ADMIN_KEY / ADMIN_API_KEY. */
+/** Resolves --admin-url / GTC_ADMIN_URL (default http://localhost:<ADMIN_PORT, 3001>) and --admin-key / GTC_ADMIN_KEY / ADMIN_API_KEY. */
 export function resolveAdmin(opts: AdminOptions, env: NodeJS.ProcessEnv = process.env): { url: string; key: string } {
-  const url = (opts.adminUrl || env.GTC_ADMIN_URL || 'http://localhost:3001').replace(/\/+$/, '');
+  const url = (opts.adminUrl || env.GTC_ADMIN_URL || `http://localhost:${env.ADMIN_PORT || 3001}`).replace(/\/+$/, '');
   const key = opts.adminKey || env.GTC_ADMIN_KEY || env.ADMIN_API_KEY || DEV_ADMIN_KEY;
   return { url, key };
 }

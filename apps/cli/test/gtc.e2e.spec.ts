@@ -284,6 +284,19 @@ describe('gtc commands', () => {
     expect(down.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
   });
 
+  it('follows the port variables: ADMIN_PORT for the admin API, <SERVICE>_PORT for status', async () => {
+    const adminPort = new URL(admin.url).port;
+    const listed = await gtc(['tenants', 'list', '--json'], { GTC_ADMIN_URL: '', ADMIN_PORT: adminPort });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).data.map((t: { slug: string }) => t.slug)).toContain('default');
+    const unused = String(await freePort());
+    const status = await gtc(['status', '--json'], { GTC_ADMIN_URL: '', ADMIN_PORT: adminPort, GRAPH_SIM_PORT: new URL(sim.url).port, INGRESS_PORT: unused });
+    const rows = JSON.parse(status.stdout) as Array<{ service: string; url: string; status: string }>;
+    expect(rows.find((r) => r.service === 'admin')).toMatchObject({ url: `http://localhost:${adminPort}`, status: 'ok' });
+    expect(rows.find((r) => r.service === 'graph-sim')).toMatchObject({ url: `http://localhost:${new URL(sim.url).port}`, status: 'ok' });
+    expect(rows.find((r) => r.service === 'ingress')).toMatchObject({ url: `http://localhost:${unused}`, status: 'down' });
+  });
+
   it('status: health of every service; exit 1 when one is down', async () => {
     const port = await freePort();
     const down = `http://127.0.0.1:${port}`;

@@ -11,6 +11,12 @@ describe('loadConfig', () => {
     expect(c.warnings.join('\n')).toMatch(/SECRETS_KEY/);
   });
 
+  it("derives ingress's public URL from INGRESS_PORT unless PUBLIC_BASE_URL is set", () => {
+    expect(loadConfig({}).env.PUBLIC_BASE_URL).toBe('http://localhost:3000');
+    expect(loadConfig({ INGRESS_PORT: '3100' }).env.PUBLIC_BASE_URL).toBe('http://localhost:3100');
+    expect(loadConfig({ INGRESS_PORT: '3100', PUBLIC_BASE_URL: 'https://hooks.example.com' }).env.PUBLIC_BASE_URL).toBe('https://hooks.example.com');
+  });
+
   it('names the variable when a value is bad', () => {
     expect(() => loadConfig({ INGRESS_PORT: 'eighty' })).toThrow(/INGRESS_PORT/);
     expect(() => loadConfig({ REDIS_URL: 'http://nope' })).toThrow(/REDIS_URL: must be a URL/);

@@ -46,6 +46,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     );
   }
   const env = parsed.data;
+  // Every URL a process derives follows the port variables: ingress's public URL follows INGRESS_PORT.
+  if (!cleaned.PUBLIC_BASE_URL) env.PUBLIC_BASE_URL = `http://localhost:${env.INGRESS_PORT}`;
   const warnings: string[] = [];
   const issues: { variable: string; message: string }[] = [];
   const production = env.NODE_ENV === 'production';

@@ -40,7 +40,7 @@ export const envSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, 'at least 16 characters').optional(),
   /** Base URL of Meta's Graph API (graph-sim's URL in compose and `pnpm start`). */
   GRAPH_API_BASE_URL: url('https://graph.facebook.com', ['http:', 'https:']),
-  /** Public base URL of ingress, used when a provider does not set its own. */
+  /** Public base URL of ingress, used when a provider does not set its own (default: http://localhost:<INGRESS_PORT>). */
   PUBLIC_BASE_URL: url('http://localhost:3000', ['http:', 'https:']),
   /** Log level: trace, debug, info, warn, error, fatal or silent. */
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -3,15 +3,18 @@ import { AdminClient, AdminOptions } from '../admin-client';
 import { CliError } from '../errors';
 import { out, table } from '../output';
 
-/** The services and their default health URLs (ports of ARCHITECTURE.md). */
+/** The services and their health URLs: GTC_<SERVICE>_URL, else localhost on the service's port variable (ports of ARCHITECTURE.md). */
 export const SERVICES = [
-  { name: 'ingress', option: 'ingressUrl', env: 'GTC_INGRESS_URL', url: 'http://localhost:3000' },
-  { name: 'admin', option: 'adminUrl', env: 'GTC_ADMIN_URL', url: 'http://localhost:3001' },
-  { name: 'graph-sim', option: 'graphSimUrl', env: 'GTC_GRAPH_SIM_URL', url: 'http://localhost:3002' },
-  { name: 'flow-runner', option: 'flowRunnerUrl', env: 'GTC_FLOW_RUNNER_URL', url: 'http://localhost:3010' },
-  { name: 'sender', option: 'senderUrl', env: 'GTC_SENDER_URL', url: 'http://localhost:3020' },
-  { name: 'event-dispatcher', option: 'eventDispatcherUrl', env: 'GTC_EVENT_DISPATCHER_URL', url: 'http://localhost:3030' },
+  { name: 'ingress', option: 'ingressUrl', env: 'GTC_INGRESS_URL', portEnv: 'INGRESS_PORT', port: 3000 },
+  { name: 'admin', option: 'adminUrl', env: 'GTC_ADMIN_URL', portEnv: 'ADMIN_PORT', port: 3001 },
+  { name: 'graph-sim', option: 'graphSimUrl', env: 'GTC_GRAPH_SIM_URL', portEnv: 'GRAPH_SIM_PORT', port: 3002 },
+  { name: 'flow-runner', option: 'flowRunnerUrl', env: 'GTC_FLOW_RUNNER_URL', portEnv: 'FLOW_RUNNER_PORT', port: 3010 },
+  { name: 'sender', option: 'senderUrl', env: 'GTC_SENDER_URL', portEnv: 'SENDER_PORT', port: 3020 },
+  { name: 'event-dispatcher', option: 'eventDispatcherUrl', env: 'GTC_EVENT_DISPATCHER_URL', portEnv: 'EVENT_DISPATCHER_PORT', port: 3030 },
 ] as const;
+
+/** A service's default URL: localhost on its port variable, else its default port. */
+const defaultUrl = (s: (typeof SERVICES)[number]) => `http://localhost:${process.env[s.portEnv] || s.port}`;
 
 /** Health of one service: `ok`, `degraded` (answers, but not ready) or `down`. */
 async function probe(url: string): Promise<{ status: string; detail: string }> {
@@ -41,13 +44,13 @@ export function statusCommand(program: Command, admin: () => AdminOptions): void
     .option('--team <slug>', 'with --tenant')
     .option('--json', 'print JSON');
   for (const s of SERVICES) {
-    if (s.name !== 'admin') cmd.option(`--${s.name}-url <url>`, `${s.name} base URL (env ${s.env}, default ${s.url})`);
+    if (s.name !== 'admin') cmd.option(`--${s.name}-url <url>`, `${s.name} base URL (env ${s.env}, default http://localhost:$${s.portEnv}, else :${s.port})`);
   }
   cmd.action(async (o: Record<string, string | boolean | undefined>) => {
     const globals = program.opts<{ adminUrl?: string }>();
     const rows = await Promise.all(
       SERVICES.map(async (s) => {
-        const url = (s.name === 'admin' ? globals.adminUrl : (o[s.option] as string | undefined)) || process.env[s.env] || s.url;
+        const url = (s.name === 'admin' ? globals.adminUrl : (o[s.option] as string | undefined)) || process.env[s.env] || defaultUrl(s);
         return { service: s.name, url, ...(await probe(url)) };
       }),
     );
