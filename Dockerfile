@@ -1,8 +1,9 @@
-# One image for every gtc app; compose picks the app with `command`.
 # syntax=docker/dockerfile:1
+# One image for every gtc app; compose picks the app with `command`.
 
 FROM node:20.19-bookworm-slim AS base
-RUN npm install -g pnpm@10 && apt-get update && apt-get install -y --no-install-recommends openssl ca-certificates \
+# pnpm pinned to package.json's packageManager, the version that wrote pnpm-lock.yaml.
+RUN npm install -g pnpm@10.34.9 && apt-get update && apt-get install -y --no-install-recommends openssl ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
@@ -28,10 +29,14 @@ RUN pnpm install --frozen-lockfile
 FROM deps AS build
 COPY . .
 RUN pnpm build
+# Production dependencies only: pnpm removes every devDependency (TypeScript, Prisma's CLI, test tools) from
+# node_modules; the built apps, the generated client and the migrations stay.
+RUN CI=true pnpm install --frozen-lockfile --prod --offline
 
-# Runtime: built apps, migrations and the Prisma CLI (for `prisma migrate deploy`).
-FROM build AS runtime
+# Runtime: the built apps with their production dependencies, run as the unprivileged `node` user.
+FROM base AS runtime
 ENV NODE_ENV=production
+COPY --from=build --chown=node:node /app /app
 USER node
 EXPOSE 3000 3001 3002 3010 3020 3030
 CMD ["node", "apps/ingress/dist/main.js"]

@@ -7,6 +7,8 @@ import { envSchema, loadConfig } from '@gtc/config';
 // Docker can't run on the build machines, so the compose file and Dockerfile are checked against the code instead.
 const root = resolve(__dirname, '..');
 const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true });
+const prodText = readFileSync(resolve(root, 'docker-compose.prod.yml'), 'utf8');
+const prod = parse(prodText, { merge: true });
 const dockerfile = readFileSync(resolve(root, 'Dockerfile'), 'utf8');
 const services: Record<string, any> = compose.services;
 const declared = new Set(Object.keys(envSchema.shape));
@@ -74,7 +76,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('orders start-up with health conditions and a one-shot migration', () => {
-    expect(services.migrate.command).toEqual(['pnpm', 'exec', 'prisma', 'migrate', 'deploy']);
+    expect(services.migrate.command).toEqual(['node', 'libs/db/dist/migrate.cli.js']);
+    expect(existsSync(resolve(root, 'libs/db/src/migrate.cli.ts'))).toBe(true);
     expect(services.migrate.depends_on.postgres.condition).toBe('service_healthy');
     for (const app of ['ingress', 'admin', 'flow-runner', 'sender', 'event-dispatcher']) {
       expect(services[app].depends_on.migrate.condition, app).toBe('service_completed_successfully');
@@ -84,6 +87,17 @@ describe('docker-compose.yml', () => {
     expect(services.redis.healthcheck).toBeDefined();
   });
 
+  it('is a development-mode demo: public keys only as the apps\' own loud development defaults', () => {
+    for (const app of Object.keys(apps)) {
+      const e = services[app].environment;
+      expect(e.NODE_ENV, app).toBe('development');
+      expect(e.SECRETS_KEY, app).toBe('${SECRETS_KEY:-}');
+      expect(e.ADMIN_API_KEY, app).toBe('${ADMIN_API_KEY:-}');
+      const c = loadConfig({ ...e, SECRETS_KEY: '', ADMIN_API_KEY: '' });
+      expect(c.warnings.join('\n'), app).toMatch(/SECRETS_KEY is not set[\s\S]*ADMIN_API_KEY is not set/);
+    }
+  });
+
   it('runs Redis with AOF and noeviction, as BullMQ needs', () => {
     const cmd = services.redis.command.join(' ');
     expect(cmd).toContain('--appendonly yes');
@@ -91,7 +105,68 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.prod.yml', () => {
+  const ps: Record<string, any> = prod.services;
+  const prodApps = Object.keys(apps).filter((a) => a !== 'graph-sim');
+  /** The environment as compose resolves it from `vars`: null when compose refuses (a `${X:?…}` unset). */
+  const resolveEnv = (env: Record<string, string>, vars: Record<string, string>) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) {
+      let refused = false;
+      out[k] = String(v).replace(/\$\{(\w+)(:-|:\?)([^}]*)\}/g, (_, name: string, op: string, arg: string) => {
+        if (vars[name]) return vars[name];
+        if (op === ':?') refused = true;
+        return op === ':-' ? arg : '';
+      });
+      if (refused) return null;
+    }
+    return out;
+  };
+  const example = Object.fromEntries(
+    readFileSync(resolve(root, '.env.example'), 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 1)]),
+  );
+  const filled = { ...example, SECRETS_KEY: 'ab'.repeat(32), ADMIN_API_KEY: 'k'.repeat(40), POSTGRES_PASSWORD: 'pw', PUBLIC_BASE_URL: 'https://hooks.example.com' };
+
+  it('runs the apps in production against Meta, without graph-sim or the demo', () => {
+    expect(Object.keys(ps).sort()).toEqual(['admin', 'event-dispatcher', 'flow-runner', 'ingress', 'migrate', 'postgres', 'redis', 'sender'].sort());
+    for (const app of prodApps) {
+      const e = ps[app].environment;
+      expect(ps[app].command, app).toEqual(['node', `apps/${app}/dist/main.js`]);
+      expect(e.NODE_ENV, app).toBe('production');
+      expect(e.GRAPH_API_BASE_URL, app).toBeUndefined();
+      expect(e.DEMO_SEED, app).toBeUndefined();
+      expect(e.EVENT_ALLOW_PRIVATE_NETWORKS, app).toBeUndefined();
+      for (const key of Object.keys(e)) expect(declared.has(key), `${app}: ${key}`).toBe(true);
+    }
+    expect(ps.migrate.command).toEqual(['node', 'libs/db/dist/migrate.cli.js']);
+  });
+
+  it('refuses to start without real secrets, and every app boots with the ones .env.example asks for', () => {
+    for (const name of ['SECRETS_KEY', 'ADMIN_API_KEY', 'POSTGRES_PASSWORD', 'PUBLIC_BASE_URL']) {
+      expect(example, name).toHaveProperty(name);
+      expect(prodText, name).toMatch(new RegExp(`\\$\\{${name}:\\?`));
+      for (const app of prodApps) expect(resolveEnv(ps[app].environment, { ...filled, [name]: '' }), `${app} without ${name}`).toBeNull();
+    }
+    for (const app of prodApps) {
+      const env = resolveEnv(ps[app].environment, filled)!;
+      expect(() => loadConfig(env), app).not.toThrow();
+      // The development keys are refused by the apps themselves.
+      expect(() => loadConfig({ ...env, ADMIN_API_KEY: 'dev-admin-key-change-me-before-production' }), app).toThrow(/ADMIN_API_KEY/);
+    }
+  });
+});
+
 describe('Dockerfile', () => {
+  it('names its syntax on line 1, pins pnpm to package.json\'s version, and runs production dependencies as a non-root user', () => {
+    expect(dockerfile.split('\n')[0]).toBe('# syntax=docker/dockerfile:1');
+    const pnpm = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).packageManager.replace('pnpm@', '');
+    expect(dockerfile).toContain(`npm install -g pnpm@${pnpm}`);
+    expect(dockerfile).toMatch(/pnpm install --frozen-lockfile --prod/);
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/COPY --from=build --chown=node:node \/app \/app/);
+  });
+
   it('is one multi-stage build for every app', () => {
     const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]);
     expect(stages).toEqual(['base', 'deps', 'build', 'runtime']);

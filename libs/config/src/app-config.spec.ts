@@ -39,6 +39,13 @@ describe('loadConfig', () => {
     expect(ok.warnings).toEqual([]);
   });
 
+  it('refuses the publicly known development keys in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'dev-admin-key-change-me-before-production' })).toThrow(
+      /ADMIN_API_KEY: the public development key is not allowed in production/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: '0'.repeat(63) + '1', ADMIN_API_KEY: 'x'.repeat(32) })).toThrow(/SECRETS_KEY: a publicly known key/);
+  });
+
   it('refuses an admin key under 32 characters in production, and under 16 anywhere', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'x'.repeat(31) })).toThrow(
       /ADMIN_API_KEY: at least 32 characters in production/,

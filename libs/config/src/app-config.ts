@@ -36,6 +36,9 @@ function parseSecretsKey(raw: string): Buffer | null {
  * Validates the environment into an AppConfig. Throws ConfigError naming each bad variable.
  * Outside production, a missing SECRETS_KEY or ADMIN_API_KEY gets a development default and a warning.
  */
+/** SECRETS_KEY values published in this repository's history: refused in production. */
+const PUBLIC_SECRETS_KEYS = ['0000000000000000000000000000000000000000000000000000000000000001'];
+
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
   // Empty strings count as unset, as in most twelve-factor tooling.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
@@ -74,6 +77,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }
   } else if (production && adminApiKey.length < MIN_PRODUCTION_ADMIN_KEY_LENGTH) {
     issues.push({ variable: 'ADMIN_API_KEY', message: `at least ${MIN_PRODUCTION_ADMIN_KEY_LENGTH} characters in production` });
+  } else if (production && adminApiKey === DEV_ADMIN_KEY) {
+    issues.push({ variable: 'ADMIN_API_KEY', message: 'the public development key is not allowed in production' });
+  }
+  if (production && env.SECRETS_KEY && PUBLIC_SECRETS_KEYS.includes(env.SECRETS_KEY.toLowerCase())) {
+    issues.push({ variable: 'SECRETS_KEY', message: 'a publicly known key (a former compose default) is not allowed in production' });
   }
   if (issues.length) throw new ConfigError(issues);
   return { env, secretsKey, adminApiKey, warnings };
