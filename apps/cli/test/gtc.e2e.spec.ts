@@ -284,6 +284,30 @@ describe('gtc commands', () => {
     expect(down.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
   });
 
+  it('pages every list: the --cursor its "(more: --cursor …)" hint names exists and gives the next page', async () => {
+    for (const cmd of [['tenants', 'list'], ['teams'], ['contacts'], ['messages', 'list'], ['api-keys', 'list'], ['events', 'deliveries']]) {
+      const help = await gtc([...cmd, '--help']);
+      expect(help.stdout, cmd.join(' ')).toContain('--cursor <c>');
+    }
+    const created = await fetch(`${admin.url}/v1/tenants/default/teams`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ slug: 'second', name: 'Second' }),
+    });
+    expect(created.status).toBe(201);
+    const page1 = JSON.parse((await gtc(['teams', '--tenant', 'default', '--limit', '1', '--json'])).stdout) as { data: { slug: string }[]; next_cursor: string | null };
+    expect(page1.data).toHaveLength(1);
+    expect(page1.next_cursor).toBeTruthy();
+    const shown = await gtc(['teams', '--tenant', 'default', '--limit', '1']);
+    expect(shown.stdout).toContain(`(more: --cursor ${page1.next_cursor})`);
+    const next = await gtc(['teams', '--tenant', 'default', '--limit', '1', '--cursor', page1.next_cursor!, '--json']);
+    expect(next.code, next.stderr).toBe(0);
+    const page2 = JSON.parse(next.stdout) as { data: { slug: string }[]; next_cursor: string | null };
+    expect(page2.data).toHaveLength(1);
+    expect(page2.next_cursor).toBeNull();
+    expect([page1.data[0].slug, page2.data[0].slug].sort()).toEqual(['default', 'second']);
+  });
+
   it('follows the port variables: ADMIN_PORT for the admin API, <SERVICE>_PORT for status', async () => {
     const adminPort = new URL(admin.url).port;
     const listed = await gtc(['tenants', 'list', '--json'], { GTC_ADMIN_URL: '', ADMIN_PORT: adminPort });

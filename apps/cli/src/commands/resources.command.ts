@@ -6,6 +6,16 @@ type Rows = { data: Array<Record<string, unknown>>; next_cursor: string | null }
 
 const enc = encodeURIComponent;
 
+/** Adds --limit and --cursor (the `next_cursor` of the page before) to a list command. */
+function paged(cmd: Command): Command {
+  return cmd.option('--limit <n>', 'page size (max 200)', '50').option('--cursor <c>', 'the next page (the value the previous page printed)');
+}
+
+/** limit and cursor as query parameters. */
+function pageParams(o: { limit: string; cursor?: string }, extra: Record<string, string> = {}): URLSearchParams {
+  return new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}), ...extra });
+}
+
 /** Prints a list answer as JSON or as a table, with a hint when more pages exist. */
 function print(res: Rows, columns: string[], json?: boolean): void {
   if (json) return out(JSON.stringify(res, null, 2));
@@ -18,14 +28,10 @@ export function resourceCommands(program: Command, admin: () => AdminOptions): v
   const api = () => AdminClient.from(admin());
 
   const tenants = program.command('tenants').description('tenants');
-  tenants
-    .command('list')
-    .description('list tenants (admin key)')
-    .option('--limit <n>', 'page size (max 200)', '50')
-    .option('--cursor <c>', 'next page')
+  paged(tenants.command('list').description('list tenants (admin key)'))
     .option('--json', 'print JSON')
     .action(async (o: { limit: string; cursor?: string; json?: boolean }) => {
-      const q = new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
+      const q = pageParams(o);
       print(await api().get<Rows>(`/v1/tenants?${q}`), ['slug', 'name', 'created_at'], o.json);
     });
   tenants
@@ -38,13 +44,11 @@ export function resourceCommands(program: Command, admin: () => AdminOptions): v
       out(`tenant ${t.slug} created`);
     });
 
-  program
-    .command('teams')
-    .description("list a tenant's teams")
+  paged(program.command('teams').description("list a tenant's teams"))
     .requiredOption('--tenant <slug>', 'tenant slug')
     .option('--json', 'print JSON')
-    .action(async (o: { tenant: string; json?: boolean }) => {
-      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/teams?limit=200`), ['slug', 'name', 'phone_number_id', 'created_at'], o.json);
+    .action(async (o: { tenant: string; limit: string; cursor?: string; json?: boolean }) => {
+      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/teams?${pageParams(o)}`), ['slug', 'name', 'phone_number_id', 'created_at'], o.json);
     });
 
   program
@@ -56,33 +60,27 @@ export function resourceCommands(program: Command, admin: () => AdminOptions): v
       out(JSON.stringify(await api().get(`/v1/tenants/${enc(o.tenant)}/teams/${enc(o.team)}/provider`), null, 2));
     });
 
-  program
-    .command('contacts')
-    .description("search a tenant's contacts")
+  paged(program.command('contacts').description("search a tenant's contacts"))
     .requiredOption('--tenant <slug>', 'tenant slug')
     .option('--team <slug>', 'only this team')
     .option('--q <text>', 'wa_id, user_id or name contains')
-    .option('--limit <n>', 'page size (max 200)', '50')
     .option('--json', 'print JSON')
-    .action(async (o: { tenant: string; team?: string; q?: string; limit: string; json?: boolean }) => {
-      const q = new URLSearchParams({ limit: o.limit, ...(o.team ? { team: o.team } : {}), ...(o.q ? { q: o.q } : {}) });
+    .action(async (o: { tenant: string; team?: string; q?: string; limit: string; cursor?: string; json?: boolean }) => {
+      const q = pageParams(o, { ...(o.team ? { team: o.team } : {}), ...(o.q ? { q: o.q } : {}) });
       print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/contacts?${q}`), ['id', 'team', 'wa_id', 'name', 'opted_out', 'window_open'], o.json);
     });
 
   const messages = program.command('messages').description('messages');
-  messages
-    .command('list')
-    .description("list a tenant's messages, newest first")
+  paged(messages.command('list').description("list a tenant's messages, newest first"))
     .requiredOption('--tenant <slug>', 'tenant slug')
     .option('--team <slug>', 'only this team')
     .option('--state <states>', 'comma-separated states (queued,sending,sent,delivered,read,failed,…)')
     .option('--contact <id>', 'only this contact')
     .option('--since <iso>', 'created at or after')
     .option('--inbound', 'inbound messages instead of outbound')
-    .option('--limit <n>', 'page size (max 200)', '50')
     .option('--json', 'print JSON')
-    .action(async (o: { tenant: string; team?: string; state?: string; contact?: string; since?: string; inbound?: boolean; limit: string; json?: boolean }) => {
-      const q = new URLSearchParams({ limit: o.limit, direction: o.inbound ? 'inbound' : 'outbound' });
+    .action(async (o: { tenant: string; team?: string; state?: string; contact?: string; since?: string; inbound?: boolean; limit: string; cursor?: string; json?: boolean }) => {
+      const q = pageParams(o, { direction: o.inbound ? 'inbound' : 'outbound' });
       for (const k of ['team', 'state', 'contact', 'since'] as const) if (o[k]) q.set(k, o[k]!);
       const cols = o.inbound ? ['id', 'type', 'state', 'wamid', 'received_at'] : ['id', 'seq', 'type', 'state', 'attempts', 'wamid', 'created_at'];
       print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/messages?${q}`), cols, o.json);
@@ -115,11 +113,10 @@ export function resourceCommands(program: Command, admin: () => AdminOptions): v
       out(`id:  ${k.id}`);
       out(`key: ${k.key}   (shown once: store it now)`);
     });
-  keys
-    .command('list')
-    .description("list a tenant's API keys (no key material)")
+  paged(keys.command('list').description("list a tenant's API keys (no key material)"))
     .requiredOption('--tenant <slug>', 'tenant slug')
-    .action(async (o: { tenant: string }) => {
-      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/api-keys?limit=200`), ['id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at']);
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant: string; limit: string; cursor?: string; json?: boolean }) => {
+      print(await api().get<Rows>(`/v1/tenants/${enc(o.tenant)}/api-keys?${pageParams(o)}`), ['id', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at'], o.json);
     });
 }
