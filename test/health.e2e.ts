@@ -59,6 +59,19 @@ describe('health and metrics', () => {
     expect(h.body.checks.redis.status).toBe('up');
   });
 
+  it.each(['admin', 'ingress', 'flow-runner', 'sender', 'event-dispatcher', 'graph-sim'] as const)(
+    '%s starts in a few lines at info: no route or module listing, no Fastify warning',
+    async (app) => {
+      const s = await startService(app, { ...env, LOG_LEVEL: 'info' });
+      started.push(s);
+      await expect.poll(async () => (await health(s)).code, { timeout: 15_000 }).toBe(200);
+      const lines = s.logs.filter((l) => l.trim());
+      expect(lines.length, lines.join('\n')).toBeLessThanOrEqual(40);
+      expect(lines.join('\n')).not.toMatch(/Mapped \{|dependencies initialized|FSTWRN/);
+      expect(lines.join('\n')).toMatch(/listening on|started/);
+    },
+  );
+
   it('drains and exits 0 on SIGTERM', async () => {
     const s = await startService('flow-runner', { ...env, LOG_LEVEL: 'info' });
     expect(await s.stop()).toBe(0);

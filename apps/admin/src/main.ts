@@ -3,7 +3,6 @@ import { runHttpService } from '@gtc/observability';
 import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './admin.module';
 import { FailedAuthThrottle } from './auth/failed-auth.throttle';
-import { toErrorResponse } from './common/error.filter';
 import { serveOpenApi } from './docs/openapi';
 import { mountQueueDashboard } from './docs/queue-dashboard';
 
@@ -23,11 +22,6 @@ void runHttpService(AdminModule, {
     fastify.addContentTypeParser(['text/yaml', 'application/yaml', 'application/x-yaml', 'text/x-yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
       done(null, body),
     );
-    // Errors raised by Fastify itself (body too large, malformed JSON, bad content type) get the API's error shape.
-    fastify.setErrorHandler((err, _req, reply) => {
-      const { status, body } = toErrorResponse(err);
-      void reply.status(status).send(body);
-    });
     await app.get(FailedAuthThrottle).install(fastify);
     serveOpenApi(app);
     await mountQueueDashboard(app);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { INestApplication, INestApplicationContext, Type } from '@nestjs/common';
+import { INestApplication, INestApplicationContext, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '@gtc/config';
@@ -9,6 +9,23 @@ import { HealthService } from './health.service';
 import { createLogger } from './logging.module';
 import { MetricsService } from './metrics.service';
 import { WorkerHttpServer } from './worker-http.server';
+
+/** Nest's start-up chatter (each module initialised, each route mapped): logged at debug, so start-up at info is short. */
+const STARTUP_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication']);
+
+/** The service's pino logger for Nest, with Nest's own start-up lines moved to debug. */
+function nestLogger(app: INestApplicationContext): LoggerService {
+  const pino = app.get(Logger);
+  return {
+    log: (message: unknown, ...rest: unknown[]) =>
+      STARTUP_CONTEXTS.has(rest[rest.length - 1] as string) ? pino.debug(message, ...rest) : pino.log(message, ...rest),
+    error: (message: unknown, ...rest: unknown[]) => pino.error(message, ...rest),
+    warn: (message: unknown, ...rest: unknown[]) => pino.warn(message, ...rest),
+    debug: (message: unknown, ...rest: unknown[]) => pino.debug(message, ...rest),
+    verbose: (message: unknown, ...rest: unknown[]) => pino.verbose(message, ...rest),
+    fatal: (message: unknown, ...rest: unknown[]) => pino.fatal(message, ...rest),
+  };
+}
 
 /** Validates config before Nest starts so a bad value stops the process with a message naming the variable. */
 function preflight(service: string): AppConfig {
@@ -84,7 +101,7 @@ export async function runHttpService(module: Type<unknown>, options: HttpService
     }),
     { bufferLogs: true, rawBody: options.rawBody },
   );
-  app.useLogger(app.get(Logger));
+  app.useLogger(nestLogger(app));
   await options.configure?.(app, config);
   onShutdown(app, config);
   const port = options.port(config);
@@ -100,7 +117,7 @@ export async function runWorkerService(
 ): Promise<INestApplicationContext> {
   const config = preflight(options.service);
   const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
+  app.useLogger(nestLogger(app));
   const http = new WorkerHttpServer(app.get(HealthService), app.get(MetricsService), config.env.METRICS_TOKEN);
   const port = await http.listen(options.port(config), config.env.METRICS_HOST);
   onShutdown(app, config, () => http.close());

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
 /** The apps that run as processes. */
-export type AppName = 'ingress' | 'flow-runner' | 'sender' | 'admin' | 'graph-sim';
+export type AppName = 'ingress' | 'flow-runner' | 'sender' | 'admin' | 'graph-sim' | 'event-dispatcher';
 
 const PORT_VARIABLE: Record<AppName, string> = {
   ingress: 'INGRESS_PORT',
@@ -13,6 +13,7 @@ const PORT_VARIABLE: Record<AppName, string> = {
   sender: 'SENDER_PORT',
   admin: 'ADMIN_PORT',
   'graph-sim': 'GRAPH_SIM_PORT',
+  'event-dispatcher': 'EVENT_DISPATCHER_PORT',
 };
 
 /** A free TCP port on 127.0.0.1. */
