@@ -113,6 +113,12 @@ export async function startService(
   live.add(child);
   child.once('exit', () => live.delete(child));
   const service = new ServiceProcess(name, port, child);
-  if (options.wait !== false) await service.ready();
+  if (options.wait !== false) {
+    // One that never became ready is not left running (it would hold its port for the tests after it).
+    await service.ready().catch(async (err: unknown) => {
+      await service.kill();
+      throw err;
+    });
+  }
   return service;
 }
