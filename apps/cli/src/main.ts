@@ -2,6 +2,7 @@
 /** gtc: the operator's command line (talks to the admin API). Exit codes: 0 ok, 1 failure, 2 usage error. */
 import { Command, CommanderError } from 'commander';
 import { AdminOptions } from './admin-client';
+import { completionCommand } from './commands/completion.command';
 import { eventsCommand } from './commands/events.command';
 import { flowsCommand } from './commands/flows.command';
 import { resourceCommands } from './commands/resources.command';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   statusCommand(program, admin);
   resourceCommands(program, admin);
   eventsCommand(program, admin);
+  completionCommand(program);
   return program;
 }
 

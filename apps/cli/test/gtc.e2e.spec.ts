@@ -1,4 +1,5 @@
 // e2e: the built `gtc` CLI (apps/cli/dist/main.js) against the built admin API and a Postgres database of its own.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,6 +283,24 @@ describe('gtc commands', () => {
     const down = await gtc(['tenants', 'list', '--json'], { GTC_ADMIN_URL: `http://127.0.0.1:${port}` });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
+  });
+
+  it('completion: bash (and zsh through it) completes commands, subcommands and options from the command tree; fish too; another shell exits 2', async () => {
+    const script = await gtc(['completion', 'bash']);
+    expect(script.code).toBe(0);
+    const complete = (words: string[]) => {
+      const r = spawnSync('bash', ['-c', `${script.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _gtc; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+      return r.stdout.trim().split(' ');
+    };
+    expect(complete(['gtc', 'ev'])).toEqual(['events']);
+    expect(complete(['gtc', 'events', 'endpoints', ''])).toEqual(['add', 'list', 'remove', '--help']);
+    expect(complete(['gtc', 'status', '--t'])).toEqual(['--tenant', '--team']);
+    expect(complete(['gtc', '--admin-url', 'http://x', 'messages', 'list', '--cur'])).toEqual(['--cursor']);
+    expect((await gtc(['completion', 'zsh'])).stdout).toMatch(/^autoload -U \+X bashcompinit && bashcompinit\n/);
+    expect((await gtc(['completion', 'fish'])).stdout).toContain("complete -c gtc -n '__fish_seen_subcommand_from endpoints' -a add");
+    const bad = await gtc(['completion', 'tcsh']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('expected bash, zsh or fish');
   });
 
   it('pages every list: the --cursor its "(more: --cursor …)" hint names exists and gives the next page', async () => {
