@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { freePort, TempRedis } from '@gtc/testing';
-import { LimiterSettings, SendLimiter, TierLogSource } from './send-limiter';
+import { LimiterSettings, SendLimiter, TierLogSource } from '../src/send-limiter';
 
 let server: TempRedis;
 let redis: Redis;

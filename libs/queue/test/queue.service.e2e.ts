@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gtc/config';
 import { freePort, TempRedis } from '@gtc/testing';
-import { QueueName } from './queue.contracts';
-import { QueueService } from './queue.service';
-import { RedisService } from './redis.service';
+import { QueueName } from '../src/queue.contracts';
+import { QueueService } from '../src/queue.service';
+import { RedisService } from '../src/redis.service';
 
 let redis: TempRedis;
 let connections: RedisService;
