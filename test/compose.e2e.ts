@@ -14,6 +14,21 @@ const services: Record<string, any> = compose.services;
 const declared = new Set(Object.keys(envSchema.shape));
 const defaults = envSchema.parse({});
 
+/** The environment as compose resolves it from `vars`: null when compose refuses (a `${X:?…}` unset). */
+const resolveEnv = (env: Record<string, string>, vars: Record<string, string>) => {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    let refused = false;
+    out[k] = String(v).replace(/\$\{(\w+)(:-|:\?)([^}]*)\}/g, (_, name: string, op: string, arg: string) => {
+      if (vars[name]) return vars[name];
+      if (op === ':?') refused = true;
+      return op === ':-' ? arg : '';
+    });
+    if (refused) return null;
+  }
+  return out;
+};
+
 const apps = {
   ingress: 'INGRESS_PORT',
   admin: 'ADMIN_PORT',
@@ -50,10 +65,8 @@ describe('docker-compose.yml', () => {
 
   it('starts every app with its own defaults: the configuration each one gets is valid as it boots', () => {
     for (const app of Object.keys(apps)) {
-      // `${VAR:-default}` as compose resolves it with nothing set in the shell.
-      const env = Object.fromEntries(
-        Object.entries(services[app].environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
-      );
+      // As compose resolves it with nothing set in the shell.
+      const env = resolveEnv(services[app].environment, {})!;
       expect(() => loadConfig(env), app).not.toThrow();
     }
   });
@@ -108,20 +121,6 @@ describe('docker-compose.yml', () => {
 describe('docker-compose.prod.yml', () => {
   const ps: Record<string, any> = prod.services;
   const prodApps = Object.keys(apps).filter((a) => a !== 'graph-sim');
-  /** The environment as compose resolves it from `vars`: null when compose refuses (a `${X:?…}` unset). */
-  const resolveEnv = (env: Record<string, string>, vars: Record<string, string>) => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) {
-      let refused = false;
-      out[k] = String(v).replace(/\$\{(\w+)(:-|:\?)([^}]*)\}/g, (_, name: string, op: string, arg: string) => {
-        if (vars[name]) return vars[name];
-        if (op === ':?') refused = true;
-        return op === ':-' ? arg : '';
-      });
-      if (refused) return null;
-    }
-    return out;
-  };
   const example = Object.fromEntries(
     readFileSync(resolve(root, '.env.example'), 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 1)]),
   );
