@@ -1,4 +1,5 @@
 // e2e: the built admin API (apps/admin/dist) against the run's Postgres and Redis, with graph-sim as the Graph API.
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PrismaClient, SecretBox } from '@gtc/db';
@@ -141,6 +142,18 @@ describe('admin API', () => {
     expect(page2.json.next_cursor).toBeNull();
     expect([...page1.json.data, ...page2.json.data].map((t: { slug: string }) => t.slug).sort()).toEqual(['acme', 'globex', 'temp']);
     expectError(await api('GET', '/v1/tenants?limit=500'), 400, 'validation_failed');
+    // Keyset pages: a tenant created between two pages neither repeats a row nor pushes one out (an offset would).
+    const first = await api('GET', '/v1/tenants?limit=1');
+    expect((await api('POST', '/v1/tenants', { body: { slug: 'newcomer' } })).status).toBe(201);
+    const rest = await api('GET', `/v1/tenants?limit=10&cursor=${first.json.next_cursor}`);
+    expect([...first.json.data, ...rest.json.data].map((t: { slug: string }) => t.slug).sort()).toEqual(['acme', 'globex', 'temp']);
+    expect((await api('DELETE', '/v1/tenants/newcomer')).status).toBe(204);
+    // A cursor no list made: 400 naming `cursor`, whatever is inside.
+    const forged = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const cursor of [forged(['d2026-01-01T00:00:00.000Z', 'snot-a-uuid']), forged(['d2026-01-01T00:00:00.000Z']), forged(['dsoon', `s${randomUUID()}`]), forged(['d+275760-09-13T00:00:00.000Z', `s${randomUUID()}`]), forged(['n1', 's\u0000']), 'bm9wZQ', forged({})]) {
+      const e = expectError(await api('GET', `/v1/tenants?cursor=${cursor}`), 400, 'validation_failed');
+      expect(e.details!.map((d) => d.path)).toEqual(['cursor']);
+    }
 
     expect((await api('GET', '/v1/tenants/acme')).json.name).toBe('Acme');
     expect((await api('PATCH', '/v1/tenants/temp', { body: { name: 'Temporary' } })).json.name).toBe('Temporary');

@@ -184,7 +184,7 @@ describe('placeholders, integer ranges, sizes', () => {
     await refusedWithoutWrite(() => api('GET', '/v1/tenants/acme/teams/support/flows/support?revision=2147483648'), 'revision');
     await refusedWithoutWrite(() => api('DELETE', '/v1/tenants/acme/teams/support/flows/support?revision=2147483648'), 'revision');
     await refusedWithoutWrite(() => api('POST', '/v1/tenants/acme/teams/support/flows/support/activate', { body: { revision: 2147483648 } }), 'revision');
-    await refusedWithoutWrite(() => api('GET', '/v1/tenants?offset=2147483648'), 'offset');
+    await refusedWithoutWrite(() => api('GET', `/v1/tenants?cursor=${Buffer.from(JSON.stringify(['d2026-01-01T00:00:00.000Z', 'n2147483648'])).toString('base64url')}`), 'cursor');
     expect((await api('GET', '/v1/tenants/acme/teams/support/flows/support?revision=2147483647')).status).toBe(404);
   });
 

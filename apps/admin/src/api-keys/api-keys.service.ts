@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ApiKey, PrismaService } from '@gtc/db';
 import { newApiKey, hashApiKey } from '../auth/api-key.hash';
 import { notFound } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 
@@ -10,6 +10,9 @@ import { isUuid } from '../common/validation';
 export function apiKeyView(k: ApiKey) {
   return { id: k.id, name: k.name, prefix: k.prefix, created_at: k.createdAt, last_used_at: k.lastUsedAt, revoked_at: k.revokedAt };
 }
+
+/** The order of the key list: newest first. */
+const API_KEY_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'desc'], ['id', 'asc']];
 
 /** Tenant API keys: created (shown once), listed, revoked. Only SHA-256 hashes are stored. */
 @Injectable()
@@ -30,8 +33,9 @@ export class ApiKeysService {
   /** The tenant's keys, newest first. */
   async list(tenantSlug: string, page: PageRequest): Promise<Page<ReturnType<typeof apiKeyView>>> {
     const tenant = await this.scope.tenant(tenantSlug);
-    const rows = await this.prisma.client.apiKey.findMany({ where: { tenantId: tenant.id }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.skip, take: page.take + 1 });
-    return toPage(rows, page, apiKeyView);
+    const k = keysetPage(API_KEY_ORDER, page);
+    const rows = await this.prisma.client.apiKey.findMany({ ...k, where: { AND: [{ tenantId: tenant.id }, k.where] } });
+    return toPage(rows, page, API_KEY_ORDER, apiKeyView);
   }
 
   /** Revokes a key (it stops working at once); revoking twice is harmless. */

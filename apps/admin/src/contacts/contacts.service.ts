@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Contact, eventContactSql, Prisma, PrismaService, RECORD_EVENTS_CTES, Session } from '@gtc/db';
 import { z } from 'zod';
 import { conflict, notFound } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid, pgText } from '../common/validation';
 
@@ -45,6 +45,9 @@ export function contactView(c: ContactRow, now = Date.now()) {
 
 const include = { session: true, provider: { select: { team: { select: { slug: true } } } } } as const;
 
+/** The order of the contact list: newest first. */
+const CONTACT_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'desc'], ['id', 'asc']];
+
 /** Contacts of a tenant: search, read, opt-out/opt-in, release a handoff, delete. */
 @Injectable()
 export class ContactsService {
@@ -82,8 +85,9 @@ export class ContactsService {
     if (query.q) {
       where.OR = [{ waId: { contains: query.q.replace(/^\+/, '') } }, { userId: { contains: query.q } }, { profileName: { contains: query.q, mode: 'insensitive' } }];
     }
-    const rows = await this.prisma.client.contact.findMany({ where, include, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.skip, take: page.take + 1 });
-    return toPage(rows, page, (r) => contactView(r));
+    const k = keysetPage(CONTACT_ORDER, page);
+    const rows = await this.prisma.client.contact.findMany({ ...k, where: { AND: [where, k.where] }, include });
+    return toPage(rows, page, CONTACT_ORDER, (r) => contactView(r));
   }
 
   /** One contact of the tenant, or 404. */

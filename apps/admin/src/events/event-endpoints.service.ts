@@ -15,7 +15,7 @@ import {
   Tenant,
 } from '@gtc/db';
 import { ApiError, conflict, notFound } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { CreateEndpointInput, DeliveriesQuery, UpdateEndpointInput, urlProblem } from './event-endpoints.schemas';
@@ -78,6 +78,9 @@ function cursorSeq(cursor: string): bigint {
   return BigInt(m[1]);
 }
 
+/** The order of the endpoint list: oldest first. */
+const ENDPOINT_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'asc'], ['id', 'asc']];
+
 /**
  * Event endpoints of a tenant (event webhooks): create (the signing secret shown once), list, read, change, delete,
  * rotate the secret (the old one signs for 24 h more), list deliveries with their attempts, retry one, send a test ping.
@@ -113,14 +116,9 @@ export class EventEndpointsService {
   /** The tenant's endpoints, oldest first. */
   async list(tenantSlug: string, page: PageRequest): Promise<Page<ReturnType<typeof endpointView>>> {
     const tenant = await this.scope.tenant(tenantSlug);
-    const rows = await this.prisma.client.eventEndpoint.findMany({
-      where: { tenantId: tenant.id },
-      include: withTeam,
-      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      skip: page.skip,
-      take: page.take + 1,
-    });
-    return toPage(rows, page, (r) => endpointView(r));
+    const k = keysetPage(ENDPOINT_ORDER, page);
+    const rows = await this.prisma.client.eventEndpoint.findMany({ ...k, where: { AND: [{ tenantId: tenant.id }, k.where] }, include: withTeam });
+    return toPage(rows, page, ENDPOINT_ORDER, (r) => endpointView(r));
   }
 
   /** One endpoint, or 404. */

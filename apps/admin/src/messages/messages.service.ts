@@ -5,7 +5,7 @@ import { InboundMessage, OutboundMessage, Prisma, PrismaService, StatusEvent, in
 import { OutboundProducer } from '@gtc/queue';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { ContactsService, WINDOW_MS } from '../contacts/contacts.service';
@@ -98,6 +98,12 @@ export function mediaOf(m: Pick<InboundMessage, 'type' | 'payload'>): { id: stri
   return null;
 }
 
+/** The order of the inbound list: latest first (arrival is unique). */
+const INBOUND_ORDER: SortOrder<'receivedAt' | 'arrival'> = [['receivedAt', 'desc'], ['arrival', 'desc']];
+
+/** The order of the outbound list: latest first, a recipient's sequence within one millisecond, id last. */
+const OUTBOUND_ORDER: SortOrder<'createdAt' | 'seq' | 'id'> = [['createdAt', 'desc'], ['seq', 'desc'], ['id', 'desc']];
+
 /** Messages of a tenant: list, read with the status timeline, send, media download. */
 @Injectable()
 export class MessagesService {
@@ -120,21 +126,29 @@ export class MessagesService {
     const range = q.since || q.until ? { ...(q.since ? { gte: new Date(q.since) } : {}), ...(q.until ? { lt: new Date(q.until) } : {}) } : undefined;
     const provider = q.team ? { team: { slug: q.team, tenantId: tenant.id } } : undefined;
     if (q.direction === 'inbound') {
+      const k = keysetPage(INBOUND_ORDER, page);
       const rows = await this.prisma.client.inboundMessage.findMany({
-        where: { tenantId: tenant.id, ...(states ? { state: { in: states } } : {}), ...(q.contact ? { contactId: q.contact } : {}), ...(range ? { receivedAt: range } : {}), ...(provider ? { provider } : {}) },
-        orderBy: [{ receivedAt: 'desc' }, { arrival: 'desc' }],
-        skip: page.skip,
-        take: page.take + 1,
+        ...k,
+        where: {
+          AND: [
+            { tenantId: tenant.id, ...(states ? { state: { in: states } } : {}), ...(q.contact ? { contactId: q.contact } : {}), ...(range ? { receivedAt: range } : {}), ...(provider ? { provider } : {}) },
+            k.where,
+          ],
+        },
       });
-      return toPage(rows, page, inboundView);
+      return toPage(rows, page, INBOUND_ORDER, inboundView);
     }
+    const k = keysetPage(OUTBOUND_ORDER, page);
     const rows = await this.prisma.client.outboundMessage.findMany({
-      where: { tenantId: tenant.id, ...(states ? { state: { in: states } } : {}), ...(q.contact ? { contactId: q.contact } : {}), ...(range ? { createdAt: range } : {}), ...(provider ? { provider } : {}) },
-      orderBy: [{ createdAt: 'desc' }, { seq: 'desc' }],
-      skip: page.skip,
-      take: page.take + 1,
+      ...k,
+      where: {
+        AND: [
+          { tenantId: tenant.id, ...(states ? { state: { in: states } } : {}), ...(q.contact ? { contactId: q.contact } : {}), ...(range ? { createdAt: range } : {}), ...(provider ? { provider } : {}) },
+          k.where,
+        ],
+      },
     });
-    return toPage(rows, page, outboundView);
+    return toPage(rows, page, OUTBOUND_ORDER, outboundView);
   }
 
   /** One message (outbound or inbound) of the tenant; outbound ones with their status timeline, ordered. */

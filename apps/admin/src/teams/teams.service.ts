@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService, Team } from '@gtc/db';
 import { z } from 'zod';
 import { conflict } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { createTeamSchema, updateTeamSchema } from './teams.schemas';
 
@@ -20,6 +20,9 @@ export function teamView(t: Team & { provider?: { id: string; phoneNumberId: str
 }
 
 const withProvider = { provider: { select: { id: true, phoneNumberId: true, enabled: true } } } as const;
+
+/** The order of the team list: oldest first. */
+const TEAM_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'asc'], ['id', 'asc']];
 
 /** Teams of a tenant: create, list, read, rename, delete. */
 @Injectable()
@@ -44,14 +47,13 @@ export class TeamsService {
   /** The tenant's teams, oldest first. */
   async list(tenantSlug: string, page: PageRequest): Promise<Page<ReturnType<typeof teamView>>> {
     const tenant = await this.scope.tenant(tenantSlug);
+    const k = keysetPage(TEAM_ORDER, page);
     const rows = await this.prisma.client.team.findMany({
-      where: { tenantId: tenant.id },
+      ...k,
+      where: { AND: [{ tenantId: tenant.id }, k.where] },
       include: withProvider,
-      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      skip: page.skip,
-      take: page.take + 1,
     });
-    return toPage(rows, page, teamView);
+    return toPage(rows, page, TEAM_ORDER, teamView);
   }
 
   /** One team. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { MessageTemplate, Prisma, PrismaService } from '@gtc/db';
 import { ApiError, conflict } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { ProviderService } from '../providers/provider.service';
@@ -11,6 +11,9 @@ import { SyncedTemplate } from './template-check';
 export function templateView(t: MessageTemplate) {
   return { id: t.id, name: t.name, language: t.language, status: t.status, category: t.category, components: t.components, synced_at: t.syncedAt };
 }
+
+/** The order of the template list: by name, then language (unique per number). */
+const TEMPLATE_ORDER: SortOrder<'name' | 'language'> = [['name', 'asc'], ['language', 'asc']];
 
 /** The team's message templates: synced from the Graph API, listed, and handed to the template check. */
 @Injectable()
@@ -64,13 +67,9 @@ export class TemplatesService {
   /** The team's synced templates. */
   async list(tenantSlug: string, teamSlug: string, page: PageRequest): Promise<Page<ReturnType<typeof templateView>>> {
     const { tenant, provider } = await this.scope.provider(tenantSlug, teamSlug);
-    const rows = await this.prisma.client.messageTemplate.findMany({
-      where: { providerId: provider.id, tenantId: tenant.id },
-      orderBy: [{ name: 'asc' }, { language: 'asc' }],
-      skip: page.skip,
-      take: page.take + 1,
-    });
-    return toPage(rows, page, templateView);
+    const k = keysetPage(TEMPLATE_ORDER, page);
+    const rows = await this.prisma.client.messageTemplate.findMany({ ...k, where: { AND: [{ providerId: provider.id, tenantId: tenant.id }, k.where] } });
+    return toPage(rows, page, TEMPLATE_ORDER, templateView);
   }
 
   /** The synced templates of a team for the check; null when the team has no provider or never synced. */

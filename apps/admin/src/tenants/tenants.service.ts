@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService, Tenant } from '@gtc/db';
 import { z } from 'zod';
 import { conflict } from '../common/api-error';
-import { Page, PageRequest, toPage } from '../common/pagination';
+import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { createTenantSchema, updateTenantSchema } from './tenants.schemas';
 
@@ -10,6 +10,9 @@ import { createTenantSchema, updateTenantSchema } from './tenants.schemas';
 export function tenantView(t: Tenant) {
   return { id: t.id, slug: t.slug, name: t.name, created_at: t.createdAt, updated_at: t.updatedAt };
 }
+
+/** The order of the tenant list: newest first. */
+const TENANT_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'desc'], ['id', 'asc']];
 
 /** Tenants: create, list, read, rename, delete. */
 @Injectable()
@@ -28,8 +31,8 @@ export class TenantsService {
 
   /** All tenants, newest first. */
   async list(page: PageRequest): Promise<Page<ReturnType<typeof tenantView>>> {
-    const rows = await this.prisma.client.tenant.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], skip: page.skip, take: page.take + 1 });
-    return toPage(rows, page, tenantView);
+    const rows = await this.prisma.client.tenant.findMany(keysetPage(TENANT_ORDER, page));
+    return toPage(rows, page, TENANT_ORDER, tenantView);
   }
 
   /** One tenant. */
