@@ -8,11 +8,12 @@ export const MAX_PAGE = 200;
 
 /** `limit` (1..200, default 50) and `cursor` (opaque, the `next_cursor` of the previous page). */
 export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50).meta({ description: `Rows per page (at most ${MAX_PAGE}).` }),
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,512}$/, 'must be a next_cursor value')
-    .optional(),
+    .optional()
+    .meta({ description: "The previous page's `next_cursor`." }),
 });
 
 /** A page request: how many rows, and the cursor (the sort key of the last row shown) to continue after. */

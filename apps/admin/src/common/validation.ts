@@ -45,9 +45,19 @@ export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
-/** A JSON Schema (OpenAPI 3.0 flavour) of a zod schema, for @ApiBody. */
-export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
-  return z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/**
+ * A JSON Schema (OpenAPI 3.0 flavour) of a zod schema: of what a request may send (`input`, the default) or of what
+ * an answer holds (`output`). A `z.date()` is a date-time string on the wire (JSON.stringify of a Date).
+ */
+export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  return z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    io,
+    unrepresentable: 'any',
+    override: (ctx) => {
+      if (ctx.zodSchema._zod.def.type === 'date') Object.assign(ctx.jsonSchema, { type: 'string', format: 'date-time' });
+    },
+  }) as Record<string, unknown>;
 }
 
 /** Largest value of a Postgres `integer` (int4) column. */
@@ -100,7 +110,9 @@ export function pgJsonObject(maxChars: number) {
 export function ApiQueryFrom(...schemas: z.ZodObject[]): MethodDecorator {
   const params = schemas.flatMap((schema) => {
     const json = openApiSchema(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
-    return Object.entries(json.properties ?? {}).map(([name, s]) => ApiQuery({ name, required: json.required?.includes(name) ?? false, schema: s }));
+    return Object.entries(json.properties ?? {}).map(([name, { description, ...s }]) =>
+      ApiQuery({ name, required: json.required?.includes(name) ?? false, description: description as string | undefined, schema: s }),
+    );
   });
   return applyDecorators(...params);
 }

@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { conflict } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
-import { createTenantSchema, updateTenantSchema } from './tenants.schemas';
+import { createTenantSchema, tenantSchema, updateTenantSchema } from './tenants.schemas';
 
 /** A tenant as the API shows it. */
-export function tenantView(t: Tenant) {
+export function tenantView(t: Tenant): z.input<typeof tenantSchema> {
   return { id: t.id, slug: t.slug, name: t.name, created_at: t.createdAt, updated_at: t.updatedAt };
 }
 
