@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { ApiKey, PrismaService } from '@gtc/db';
+import { z } from 'zod';
 import { newApiKey, hashApiKey } from '../auth/api-key.hash';
 import { notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
+import { apiKeySchema, apiKeyWithSecretSchema } from './api-keys.schemas';
 
 /** An API key as listed: never any key material beyond its prefix. */
-export function apiKeyView(k: ApiKey) {
+export function apiKeyView(k: ApiKey): z.input<typeof apiKeySchema> {
   return { id: k.id, name: k.name, prefix: k.prefix, created_at: k.createdAt, last_used_at: k.lastUsedAt, revoked_at: k.revokedAt };
 }
 
@@ -23,7 +25,7 @@ export class ApiKeysService {
   ) {}
 
   /** Creates a key; the response is the only time the key is shown. */
-  async create(tenantSlug: string, name?: string) {
+  async create(tenantSlug: string, name?: string): Promise<z.input<typeof apiKeyWithSecretSchema>> {
     const tenant = await this.scope.tenant(tenantSlug);
     const { key, prefix } = newApiKey();
     const row = await this.prisma.client.apiKey.create({ data: { tenantId: tenant.id, name: name ?? null, prefix, hash: hashApiKey(key) } });

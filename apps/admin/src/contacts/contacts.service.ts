@@ -4,25 +4,16 @@ import { z } from 'zod';
 import { conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
-import { isUuid, pgText } from '../common/validation';
+import { isUuid } from '../common/validation';
+import { contactQuerySchema, contactSchema } from './contacts.schemas';
 
 /** The customer-service window: 24 hours after the contact's last inbound message. */
 export const WINDOW_MS = 24 * 3600 * 1000;
 
-/** Query of GET /v1/tenants/:tenant/contacts. */
-export const contactQuerySchema = z.object({
-  q: pgText().trim().min(1).max(200).optional(),
-  wa_id: pgText().trim().min(1).max(32).optional(),
-  user_id: pgText().trim().min(1).max(128).optional(),
-  name: pgText().trim().min(1).max(200).optional(),
-  team: pgText().min(1).max(200).optional(),
-  opted_out: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
-});
-
 type ContactRow = Contact & { session?: Session | null; provider?: { team: { slug: string } } };
 
 /** A contact as the API shows it: opt-out, window and session state. */
-export function contactView(c: ContactRow, now = Date.now()) {
+export function contactView(c: ContactRow, now = Date.now()): z.input<typeof contactSchema> {
   const expires = c.lastInboundAt ? new Date(c.lastInboundAt.getTime() + WINDOW_MS) : null;
   return {
     id: c.id,

@@ -24,6 +24,16 @@ export function apiModels(): Record<string, Record<string, unknown>> {
   return Object.fromEntries(models);
 }
 
+/** One of several models, told apart by `property` (e.g. `direction`): `oneOf` with a discriminator. */
+export function apiUnion(name: string, property: string, variants: Record<string, ApiModel>): ApiModel {
+  if (models.has(name)) throw new Error(`API model ${name} is defined twice`);
+  models.set(name, {
+    oneOf: Object.values(variants).map((m) => m.ref),
+    discriminator: { propertyName: property, mapping: Object.fromEntries(Object.entries(variants).map(([value, m]) => [value, m.ref.$ref])) },
+  });
+  return { name, ref: { $ref: `#/components/schemas/${name}` } };
+}
+
 /** A list's answer: `{ data: [model], next_cursor }`, named `<Model>Page`. */
 export function apiPage(model: ApiModel): ApiModel {
   const name = `${model.name}Page`;

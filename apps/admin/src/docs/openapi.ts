@@ -37,14 +37,20 @@ const ERRORS: Record<number, [name: string, description: string]> = {
 const COMMON_ERRORS = [400, 401, 403, 404, 429];
 
 /** What the routes outside /v1 (served by every gtc service) are, for the document. */
-const OPEN_ROUTES: Record<string, { summary: string; description: string; tag: string; produces?: string }> = {
-  '/health': { summary: 'Readiness', description: 'Postgres, Redis and the other dependencies: 200 when all are up, 503 otherwise.', tag: 'health' },
+const OPEN_ROUTES: Record<string, { summary: string; description: string; tag: string; produces?: string; failures?: Record<number, string> }> = {
+  '/health': {
+    summary: 'Readiness',
+    description: 'Postgres, Redis and the other dependencies: 200 when all are up, 503 otherwise.',
+    tag: 'health',
+    failures: { 503: 'A dependency is down, or the service is draining: the report says which.' },
+  },
   '/health/live': { summary: 'Liveness', description: 'The process answers: always 200 while it runs.', tag: 'health' },
   '/metrics': {
     summary: 'Prometheus metrics',
     description: 'Text exposition; answered to a loopback peer or with `Authorization: Bearer <METRICS_TOKEN>` (not an API key).',
     tag: 'health',
     produces: 'text/plain',
+    failures: { 401: 'Neither a loopback peer nor the METRICS_TOKEN.' },
   },
 };
 
@@ -121,8 +127,10 @@ function completeDocument(doc: OpenAPIObject): OpenAPIObject {
       const open = OPEN_ROUTES[path];
       if (open) {
         Object.assign(op, { summary: open.summary, description: open.description, tags: [open.tag], security: [] });
-        if (open.produces) op.responses['200'] = { description: 'OK', content: { [open.produces]: { schema: { type: 'string' } } } };
-        else op.responses['200'] = { description: 'OK', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } };
+        const body = open.produces ?? 'application/json';
+        const schema = open.produces ? { type: 'string' } : { type: 'object', additionalProperties: true };
+        op.responses['200'] = { description: 'OK', content: { [body]: { schema } } };
+        for (const [status, description] of Object.entries(open.failures ?? {})) op.responses[status] = { description, content: { [body]: { schema } } };
         continue;
       }
       const key = op[KEY_EXTENSION] === 'admin' ? 'admin' : 'admin-or-tenant';
@@ -131,8 +139,9 @@ function completeDocument(doc: OpenAPIObject): OpenAPIObject {
       const who = key === 'admin' ? '**Key:** the admin key (a tenant key gets 403).' : "**Key:** the admin key, or a key of this tenant.";
       op.description = op.description ? `${op.description}\n\n${who}` : who;
       const extra = (op[EXTRA_ERRORS] as number[] | undefined) ?? [];
+      if ((op as { requestBody?: unknown }).requestBody) extra.push(413);
       delete op[EXTRA_ERRORS];
-      for (const status of [...COMMON_ERRORS, ...extra].sort()) op.responses[String(status)] = { $ref: `#/components/responses/${ERRORS[status][0]}` } as never;
+      for (const status of [...new Set([...COMMON_ERRORS, ...extra])].sort((a, b) => a - b)) op.responses[String(status)] = { $ref: `#/components/responses/${ERRORS[status][0]}` } as never;
       for (const p of op.parameters ?? []) if (p.in === 'path' && !p.description && PATH_PARAMS[p.name]) p.description = PATH_PARAMS[p.name];
     }
   }

@@ -12,10 +12,10 @@ import { ContactsService, WINDOW_MS } from '../contacts/contacts.service';
 import { buildMessageBody, checkTemplateSend, GraphApiClient, GraphApiError, ReplyContent } from '@gtc/whatsapp';
 import { ProviderService } from '../providers/provider.service';
 import { TemplatesService } from '../templates/templates.service';
-import { messageQuerySchema, sendMessageSchema } from './messages.schemas';
+import { inboundDetailSchema, inboundMessageSchema, messageQuerySchema, outboundDetailSchema, outboundMessageSchema, sendMessageSchema, sendResultSchema } from './messages.schemas';
 
 /** An outbound message as the API shows it. */
-export function outboundView(m: OutboundMessage) {
+export function outboundView(m: OutboundMessage): z.input<typeof outboundMessageSchema> {
   return {
     id: m.id,
     direction: 'outbound' as const,
@@ -42,7 +42,7 @@ export function outboundView(m: OutboundMessage) {
 }
 
 /** An inbound message as the API shows it, with what the user changed (edits, revokes) and what could not be read. */
-export function inboundView(m: InboundMessage) {
+export function inboundView(m: InboundMessage): z.input<typeof inboundMessageSchema> {
   const p = (m.payload ?? {}) as { problems?: unknown; groupId?: unknown };
   return {
     id: m.id,
@@ -120,7 +120,11 @@ export class MessagesService {
   ) {}
 
   /** Outbound (default) or inbound messages with filters, newest first. */
-  async list(tenantSlug: string, q: z.output<typeof messageQuerySchema>, page: PageRequest): Promise<Page<unknown>> {
+  async list(
+    tenantSlug: string,
+    q: z.output<typeof messageQuerySchema>,
+    page: PageRequest,
+  ): Promise<Page<z.input<typeof outboundMessageSchema> | z.input<typeof inboundMessageSchema>>> {
     const tenant = await this.scope.tenant(tenantSlug);
     const states = q.state?.split(',');
     const range = q.since || q.until ? { ...(q.since ? { gte: new Date(q.since) } : {}), ...(q.until ? { lt: new Date(q.until) } : {}) } : undefined;
@@ -152,7 +156,7 @@ export class MessagesService {
   }
 
   /** One message (outbound or inbound) of the tenant; outbound ones with their status timeline, ordered. */
-  async get(tenantSlug: string, id: string) {
+  async get(tenantSlug: string, id: string): Promise<z.input<typeof outboundDetailSchema> | z.input<typeof inboundDetailSchema>> {
     const tenant = await this.scope.tenant(tenantSlug);
     if (!isUuid(id)) throw notFound(`message ${id} not found`);
     const out = await this.prisma.client.outboundMessage.findFirst({ where: { id, tenantId: tenant.id } });
@@ -184,7 +188,7 @@ export class MessagesService {
    * Sends reply content to a wa_id through a team: contact upserted, body built and checked, row written with the
    * contact's next seq (business-initiated), job enqueued. The same Idempotency-Key sends once.
    */
-  async send(tenantSlug: string, input: z.output<typeof sendMessageSchema>, idempotencyKey?: string) {
+  async send(tenantSlug: string, input: z.output<typeof sendMessageSchema>, idempotencyKey?: string): Promise<z.input<typeof sendResultSchema>> {
     const { tenant, team, provider } = await this.scope.provider(tenantSlug, input.team);
     const built = buildMessageBody(input.content as unknown as ReplyContent, input.to);
     if (!built.ok) {

@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { conflict } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
-import { createTeamSchema, updateTeamSchema } from './teams.schemas';
+import { createTeamSchema, teamSchema, updateTeamSchema } from './teams.schemas';
 
 /** A team as the API shows it. */
-export function teamView(t: Team & { provider?: { id: string; phoneNumberId: string; enabled: boolean } | null }) {
+export function teamView(t: Team & { provider?: { id: string; phoneNumberId: string; enabled: boolean } | null }): z.input<typeof teamSchema> {
   return {
     id: t.id,
     slug: t.slug,
