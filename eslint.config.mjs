@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'libs/db/src/generated/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'libs/db/src/generated/**', 'libs/client/src/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
