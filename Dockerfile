@@ -17,6 +17,7 @@ COPY apps/flow-runner/package.json apps/flow-runner/
 COPY apps/graph-sim/package.json apps/graph-sim/
 COPY apps/ingress/package.json apps/ingress/
 COPY apps/sender/package.json apps/sender/
+COPY libs/client/package.json libs/client/
 COPY libs/config/package.json libs/config/
 COPY libs/db/package.json libs/db/
 COPY libs/flows/package.json libs/flows/
