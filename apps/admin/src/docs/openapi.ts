@@ -118,6 +118,8 @@ function completeDocument(doc: OpenAPIObject): OpenAPIObject {
     Object.values(ERRORS).map(([name, description]) => [name, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
   );
   doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...schemas }, responses };
+  // Nest's addBearerAuth says JWT whatever it is told; the keys are opaque strings.
+  delete (doc.components.securitySchemes?.bearer as { bearerFormat?: string } | undefined)?.bearerFormat;
   doc.tags = Object.entries(TAGS).map(([name, description]) => ({ name, description }));
 
   for (const [path, item] of Object.entries(doc.paths)) {
