@@ -10,7 +10,8 @@ const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'),
 const prodText = readFileSync(resolve(root, 'docker-compose.prod.yml'), 'utf8');
 const prod = parse(prodText, { merge: true });
 const dockerfile = readFileSync(resolve(root, 'Dockerfile'), 'utf8');
-const services: Record<string, any> = compose.services;
+// The services `docker compose up` starts; opt-in profiles (observability: test/observability.e2e.ts) are not among them.
+const services: Record<string, any> = Object.fromEntries(Object.entries(compose.services).filter(([, s]: [string, any]) => !s.profiles));
 const declared = new Set(Object.keys(envSchema.shape));
 const defaults = envSchema.parse({});
 
