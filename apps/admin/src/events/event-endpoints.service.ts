@@ -14,23 +14,35 @@ import {
   SecretBox,
   Tenant,
 } from '@gtc/db';
+import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
-import { CreateEndpointInput, DeliveriesQuery, UpdateEndpointInput, urlProblem } from './event-endpoints.schemas';
+import {
+  CreateEndpointInput,
+  DeliveriesQuery,
+  eventDeliveryRetrySchema,
+  eventDeliverySchema,
+  eventEndpointSchema,
+  eventEndpointWithSecretSchema,
+  eventPingSchema,
+  UpdateEndpointInput,
+  urlProblem,
+} from './event-endpoints.schemas';
 import { newEndpointSecret, PREVIOUS_SECRET_TTL_MS } from './event-secret';
 
 type EndpointRow = EventEndpoint & { team: { slug: string } | null };
 
 /** An endpoint as the API shows it: never its secret, only until when a rotated-out one still signs. */
-export function endpointView(e: EndpointRow, now = Date.now()) {
+export function endpointView(e: EndpointRow, now = Date.now()): z.input<typeof eventEndpointSchema> {
   const previousValid = e.previousSecretEnc !== null && e.previousSecretExpiresAt !== null && e.previousSecretExpiresAt.getTime() > now;
   return {
     id: e.id,
     url: e.url,
     description: e.description,
-    events: e.events,
+    // The events column holds what the create and update schemas let through: known types or "*".
+    events: e.events as z.input<typeof eventEndpointSchema>['events'],
     team: e.team?.slug ?? null,
     enabled: e.enabled,
     disabled_at: e.disabledAt,
@@ -43,16 +55,18 @@ export function endpointView(e: EndpointRow, now = Date.now()) {
 }
 
 type DeliveryRow = EventDelivery & { event: Event; attemptsLog: EventAttempt[] };
+type DeliveryView = z.input<typeof eventDeliverySchema>;
 
 /** One delivery of an event to an endpoint as the API shows it: the event, its state and every attempt. */
-export function deliveryView(d: DeliveryRow) {
+export function deliveryView(d: DeliveryRow): DeliveryView {
   return {
     id: publicEventId(d.eventId),
-    type: d.event.type,
+    // Text columns holding the values the schema names (see the Event and EventDelivery models).
+    type: d.event.type as DeliveryView['type'],
     created_at: d.event.createdAt,
     contact_id: d.contactId,
-    data: d.event.data,
-    state: d.state,
+    data: d.event.data as DeliveryView['data'],
+    state: d.state as DeliveryView['state'],
     attempt_count: d.attempts,
     next_attempt_at: d.state === 'pending' ? d.nextAttemptAt : null,
     last_attempt_at: d.lastAttemptAt,
@@ -101,7 +115,7 @@ export class EventEndpointsService {
   }
 
   /** Creates an endpoint; answers it with its secret, the only time the secret is shown. */
-  async create(tenantSlug: string, input: CreateEndpointInput) {
+  async create(tenantSlug: string, input: CreateEndpointInput): Promise<z.input<typeof eventEndpointWithSecretSchema>> {
     const tenant = await this.scope.tenant(tenantSlug);
     this.checkUrl(input.url);
     const teamId = input.team ? await this.teamId(tenant, input.team) : null;
@@ -114,7 +128,7 @@ export class EventEndpointsService {
   }
 
   /** The tenant's endpoints, oldest first. */
-  async list(tenantSlug: string, page: PageRequest): Promise<Page<ReturnType<typeof endpointView>>> {
+  async list(tenantSlug: string, page: PageRequest): Promise<Page<z.input<typeof eventEndpointSchema>>> {
     const tenant = await this.scope.tenant(tenantSlug);
     const k = keysetPage(ENDPOINT_ORDER, page);
     const rows = await this.prisma.client.eventEndpoint.findMany({ ...k, where: { AND: [{ tenantId: tenant.id }, k.where] }, include: withTeam });
@@ -170,7 +184,7 @@ export class EventEndpointsService {
   }
 
   /** A new signing secret (shown in this answer only); the current one keeps signing for 24 hours. */
-  async rotateSecret(tenantSlug: string, id: string) {
+  async rotateSecret(tenantSlug: string, id: string): Promise<z.input<typeof eventEndpointWithSecretSchema>> {
     const existing = await this.find(tenantSlug, id);
     const secret = newEndpointSecret();
     const row = await this.prisma.client.eventEndpoint.update({
@@ -186,7 +200,7 @@ export class EventEndpointsService {
   }
 
   /** The endpoint's deliveries, newest first, each with its event, state and attempts (oldest first). */
-  async deliveries(tenantSlug: string, id: string, query: DeliveriesQuery) {
+  async deliveries(tenantSlug: string, id: string, query: DeliveriesQuery): Promise<Page<z.input<typeof eventDeliverySchema>>> {
     const endpoint = await this.find(tenantSlug, id);
     const where: Prisma.EventDeliveryWhereInput = { endpointId: endpoint.id };
     if (query.state) where.state = query.state;
@@ -207,7 +221,7 @@ export class EventEndpointsService {
    * being attempted right now is left to that attempt (`in_flight: true`). 404 for an unknown event of this
    * endpoint; 409 for a delivered one or a disabled endpoint.
    */
-  async retry(tenantSlug: string, id: string, eventId: string) {
+  async retry(tenantSlug: string, id: string, eventId: string): Promise<z.input<typeof eventDeliveryRetrySchema>> {
     const endpoint = await this.find(tenantSlug, id);
     const rowId = eventRowId(eventId);
     const delivery = rowId
@@ -216,7 +230,7 @@ export class EventEndpointsService {
     if (!delivery) throw notFound(`event ${eventId} has no delivery to endpoint ${id}`);
     if (!endpoint.enabled) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
     // An attempt in flight (leased, its lease not over) is left alone: making it due would send it twice at once.
-    const { rows } = await this.prisma.pool.query<{ state: string; next_attempt_at: Date }>(
+    const { rows } = await this.prisma.pool.query<{ state: 'pending'; next_attempt_at: Date }>(
       `WITH due AS (
          UPDATE event_deliveries SET state = 'pending', next_attempt_at = now(), failed_at = NULL
          WHERE id = $1 AND (state = 'failed' OR state = 'pending' AND (leased_until IS NULL OR leased_until <= now()))
@@ -228,11 +242,12 @@ export class EventEndpointsService {
     if (rows.length) return { id: eventId, state: rows[0].state, next_attempt_at: rows[0].next_attempt_at };
     const current = await this.prisma.client.eventDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
     if (current.state === 'delivered') throw conflict(`event ${eventId} was already delivered to endpoint ${id}`, 'already_delivered');
-    return { id: eventId, state: current.state, next_attempt_at: current.nextAttemptAt, in_flight: current.state === 'pending' };
+    // Not delivered, so pending (an attempt in flight) or failed (since the update above).
+    return { id: eventId, state: current.state as 'pending' | 'failed', next_attempt_at: current.nextAttemptAt, in_flight: current.state === 'pending' };
   }
 
   /** Records a `ping` event for this endpoint only (the dispatcher sends it like any event); answers its id. */
-  async test(tenantSlug: string, id: string) {
+  async test(tenantSlug: string, id: string): Promise<z.input<typeof eventPingSchema>> {
     const endpoint = await this.find(tenantSlug, id);
     if (!endpoint.enabled) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
     const { rows } = await this.prisma.pool.query<{ id: string | null }>(

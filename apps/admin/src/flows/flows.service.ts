@@ -3,15 +3,18 @@ import { Injectable } from '@nestjs/common';
 import { Flow, Prisma, PrismaService, Team, Tenant } from '@gtc/db';
 import { FlowIssue, loadFlow } from '@gtc/flows';
 import { JobPayloads, QueueName, QueueService, jobIds } from '@gtc/queue';
+import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
+import { Page } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { formatPath, jsonProblem } from '../common/validation';
 import { ContactsService } from '../contacts/contacts.service';
 import { checkFlowTemplates } from '../templates/template-check';
 import { TemplatesService } from '../templates/templates.service';
+import { flowDetailSchema, flowSchema, flowStartSchema, flowSummarySchema, flowUploadSchema, flowValidationSchema } from './flows.schemas';
 
-/** A flow revision as the API shows it (source and compiled form only on request). */
-export function flowView(f: Flow, full = false) {
+/** A flow revision as the API shows it. */
+export function flowView(f: Flow): z.input<typeof flowSchema> {
   return {
     id: f.id,
     name: f.name,
@@ -20,8 +23,12 @@ export function flowView(f: Flow, full = false) {
     file_name: f.fileName,
     active: f.active,
     created_at: f.createdAt,
-    ...(full ? { source: f.source, compiled: f.compiled } : {}),
   };
+}
+
+/** A flow revision with its source and compiled form. */
+export function flowDetailView(f: Flow): z.input<typeof flowDetailSchema> {
+  return { ...flowView(f), source: f.source, compiled: f.compiled };
 }
 
 /** A validated flow ready to store, with its warnings. */
@@ -83,7 +90,7 @@ export class FlowsService {
   }
 
   /** Validates without saving. */
-  async validate(tenantSlug: string, teamSlug: string, source: string, fileName: string) {
+  async validate(tenantSlug: string, teamSlug: string, source: string, fileName: string): Promise<z.input<typeof flowValidationSchema>> {
     const { tenant, team } = await this.scope.team(tenantSlug, teamSlug);
     const checked = await this.check(tenant, team, source, fileName);
     return { valid: true, name: checked.name, version: checked.version, warnings: checked.warnings };
@@ -93,7 +100,7 @@ export class FlowsService {
    * Stores a new revision (revision = previous + 1 per team and name) and, unless activate is false, makes it the
    * active one. Uploading the source of the latest revision again stores nothing (re-activating it if asked).
    */
-  async upload(tenantSlug: string, teamSlug: string, source: string, fileName: string | undefined, activate: boolean) {
+  async upload(tenantSlug: string, teamSlug: string, source: string, fileName: string | undefined, activate: boolean): Promise<z.input<typeof flowUploadSchema>> {
     const { tenant, team } = await this.scope.team(tenantSlug, teamSlug);
     const file = fileName ?? 'flow.ygtc';
     const checked = await this.check(tenant, team, source, file);
@@ -126,14 +133,14 @@ export class FlowsService {
   }
 
   /** The latest revision of each flow name, with whether (and which revision) is active. */
-  async list(tenantSlug: string, teamSlug: string) {
+  async list(tenantSlug: string, teamSlug: string): Promise<Page<z.input<typeof flowSummarySchema>>> {
     const { tenant, team } = await this.scope.team(tenantSlug, teamSlug);
     const rows = await this.prisma.client.flow.findMany({
       where: { teamId: team.id, tenantId: tenant.id },
       orderBy: [{ name: 'asc' }, { revision: 'desc' }],
       select: { id: true, name: true, version: true, revision: true, fileName: true, active: true, createdAt: true },
     });
-    const byName = new Map<string, ReturnType<typeof flowView> & { active_revision: number | null; revisions: number }>();
+    const byName = new Map<string, z.input<typeof flowSummarySchema>>();
     for (const r of rows) {
       const entry = byName.get(r.name);
       if (!entry) byName.set(r.name, { ...flowView(r as Flow), active_revision: r.active ? r.revision : null, revisions: 1 });
@@ -149,11 +156,11 @@ export class FlowsService {
   /** One revision (the latest unless `revision` is given), with source and compiled form. */
   async get(tenantSlug: string, teamSlug: string, name: string, revision?: number) {
     const row = await this.find(tenantSlug, teamSlug, name, revision);
-    return flowView(row, true);
+    return flowDetailView(row);
   }
 
   /** Every revision of a flow, newest first. */
-  async versions(tenantSlug: string, teamSlug: string, name: string) {
+  async versions(tenantSlug: string, teamSlug: string, name: string): Promise<Page<z.input<typeof flowSchema>>> {
     const { tenant, team } = await this.scope.team(tenantSlug, teamSlug);
     const rows = await this.prisma.client.flow.findMany({ where: { teamId: team.id, tenantId: tenant.id, name }, orderBy: { revision: 'desc' } });
     if (!rows.length) throw notFound(`flow '${name}' not found`);
@@ -189,7 +196,14 @@ export class FlowsService {
    * `type = 'flow_start'`, `wamid = 'api.<key>'`, `payload = { flow, vars }`, then a job on the inbound queue.
    * The same idempotency key starts it once. An opted-out contact → 409.
    */
-  async start(tenantSlug: string, teamSlug: string, name: string, to: string, variables: Record<string, unknown>, idempotencyKey?: string) {
+  async start(
+    tenantSlug: string,
+    teamSlug: string,
+    name: string,
+    to: string,
+    variables: Record<string, unknown>,
+    idempotencyKey?: string,
+  ): Promise<z.input<typeof flowStartSchema>> {
     const { tenant, team, provider } = await this.scope.provider(tenantSlug, teamSlug);
     const active = await this.prisma.client.flow.findFirst({ where: { teamId: team.id, tenantId: tenant.id, name, active: true } });
     if (!active) {
@@ -221,7 +235,8 @@ export class FlowsService {
     }
     const data: JobPayloads[QueueName.Inbound] = { items: [{ inboundId: row.id, contactId: contact.id }] };
     await this.queues.addBulk(QueueName.Inbound, [{ id: jobIds.inbound(row.id), data }]);
-    return { created, inbound_id: row.id, wamid: row.wamid, flow: name, contact_id: contact.id, state: row.state };
+    // The inbound state column holds one of the values the answer schema names.
+    return { created, inbound_id: row.id, wamid: row.wamid, flow: name, contact_id: contact.id, state: row.state as z.input<typeof flowStartSchema>['state'] };
   }
 
   private async find(tenantSlug: string, teamSlug: string, name: string, revision?: number): Promise<Flow> {

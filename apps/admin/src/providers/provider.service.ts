@@ -3,9 +3,10 @@ import { AppConfig } from '@gtc/config';
 import { Prisma, PrismaService, RECORD_EVENTS_CTES, SecretBox, Team, Tenant, WhatsAppProvider } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
+import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { TenantScope } from '../common/tenant-scope.service';
-import { PROVIDER_DEFAULTS, ProviderInput } from './provider.schemas';
+import { PROVIDER_DEFAULTS, ProviderInput, providerSchema } from './provider.schemas';
 
 /** Shown instead of a stored secret. */
 export const REDACTED = '***';
@@ -15,8 +16,11 @@ export function webhookUrl(publicBaseUrl: string, tenantSlug: string, teamSlug: 
   return `${publicBaseUrl.replace(/\/+$/, '')}/webhook/whatsapp/${encodeURIComponent(tenantSlug)}/${encodeURIComponent(teamSlug)}`;
 }
 
+/** The view of a provider; tier, ordering and paused_class are text columns holding the values the schema names. */
+type ProviderView = z.input<typeof providerSchema>;
+
 /** A provider as the API shows it: secrets redacted, webhook URL and pause state included. */
-export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team) {
+export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team): ProviderView {
   return {
     id: p.id,
     tenant: tenant.slug,
@@ -32,9 +36,9 @@ export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team) {
     has_app_secret: !!p.appSecretEnc,
     business_account_id: p.businessAccountId,
     api_version: p.apiVersion,
-    tier: p.tier,
+    tier: p.tier as ProviderView['tier'],
     throughput_mps: p.throughputMps,
-    ordering: p.ordering,
+    ordering: p.ordering as ProviderView['ordering'],
     ordering_timeout_ms: p.orderingTimeoutMs,
     opt_out_keywords: p.optOutKeywords,
     opt_in_keywords: p.optInKeywords,
@@ -44,7 +48,7 @@ export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team) {
     paused: p.pausedAt !== null,
     paused_at: p.pausedAt,
     paused_reason: p.pausedReason,
-    paused_class: p.pausedClass,
+    paused_class: p.pausedClass as ProviderView['paused_class'],
     paused_code: p.pausedCode,
     templates_synced_at: p.templatesSyncedAt,
     created_at: p.createdAt,

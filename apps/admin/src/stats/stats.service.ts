@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import { PrismaService } from '@gtc/db';
 import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
+import { z } from 'zod';
 import { TenantScope } from '../common/tenant-scope.service';
+import { statsSchema } from './stats.schemas';
+
+/** The statistics as the API shows them. */
+type StatsView = z.input<typeof statsSchema>;
 
 /** Per-tenant statistics: message counts by state, queue depths, paused providers, tier usage. */
 @Injectable()
@@ -20,7 +25,7 @@ export class StatsService {
   }
 
   /** The tenant's numbers; queue depths are those of the shared queues (all tenants), null when Redis is down. */
-  async forTenant(tenantSlug: string) {
+  async forTenant(tenantSlug: string): Promise<StatsView> {
     const tenant = await this.scope.tenant(tenantSlug);
     const since = new Date(Date.now() - this.limits.tierWindowMs);
     const [outbound, inbound, providers, contacts, optedOut] = await Promise.all([
@@ -41,7 +46,7 @@ export class StatsService {
         return {
           team: p.team.slug,
           phone_number_id: p.phoneNumberId,
-          tier: p.tier,
+          tier: p.tier as StatsView['limit_usage'][number]['tier'],
           tier_counting: this.limits.tierCounting,
           tier_window_seconds: this.limits.tierWindowMs / 1000,
           tier_limit: p.tier === 'unlimited' ? null : (this.limits.tierLimits[p.tier] ?? null),
@@ -65,7 +70,9 @@ export class StatsService {
       inbound: counts(inbound),
       contacts: { total: contacts, opted_out: optedOut },
       queues,
-      paused_providers: providers.filter((p) => p.pausedAt).map((p) => ({ team: p.team.slug, phone_number_id: p.phoneNumberId, paused_at: p.pausedAt, paused_reason: p.pausedReason })),
+      paused_providers: providers
+        .filter((p): p is typeof p & { pausedAt: Date } => !!p.pausedAt)
+        .map((p) => ({ team: p.team.slug, phone_number_id: p.phoneNumberId, paused_at: p.pausedAt, paused_reason: p.pausedReason })),
       limit_usage: usage,
     };
   }

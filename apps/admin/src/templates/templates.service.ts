@@ -1,14 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { MessageTemplate, Prisma, PrismaService } from '@gtc/db';
+import { z } from 'zod';
 import { ApiError, conflict } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { ProviderService } from '../providers/provider.service';
 import { SyncedTemplate } from './template-check';
+import { templateSchema, templateSyncSchema } from './templates.schemas';
 
 /** A synced template as the API shows it. */
-export function templateView(t: MessageTemplate) {
+export function templateView(t: MessageTemplate): z.input<typeof templateSchema> {
   return { id: t.id, name: t.name, language: t.language, status: t.status, category: t.category, components: t.components, synced_at: t.syncedAt };
 }
 
@@ -26,7 +28,7 @@ export class TemplatesService {
   ) {}
 
   /** Replaces the team's templates with the Graph API's current list (GET /{business_account_id}/message_templates). */
-  async sync(tenantSlug: string, teamSlug: string) {
+  async sync(tenantSlug: string, teamSlug: string): Promise<z.input<typeof templateSyncSchema>> {
     const { tenant, provider } = await this.scope.provider(tenantSlug, teamSlug);
     if (!provider.businessAccountId) throw conflict('the provider has no business_account_id: set it to sync templates', 'business_account_id_missing');
     let list;
@@ -65,7 +67,7 @@ export class TemplatesService {
   }
 
   /** The team's synced templates. */
-  async list(tenantSlug: string, teamSlug: string, page: PageRequest): Promise<Page<ReturnType<typeof templateView>>> {
+  async list(tenantSlug: string, teamSlug: string, page: PageRequest): Promise<Page<z.input<typeof templateSchema>>> {
     const { tenant, provider } = await this.scope.provider(tenantSlug, teamSlug);
     const k = keysetPage(TEMPLATE_ORDER, page);
     const rows = await this.prisma.client.messageTemplate.findMany({ ...k, where: { AND: [{ providerId: provider.id, tenantId: tenant.id }, k.where] } });
