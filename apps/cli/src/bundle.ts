@@ -67,5 +67,9 @@ export function bundleFlows(dir: string): BundleFlow[] {
   return readdirSync(flowsDir)
     .filter((f) => f.endsWith('.ygtc'))
     .sort()
-    .map((f) => ({ file: join('flows', f), path: join(flowsDir, f), source: readFileSync(join(flowsDir, f), 'utf8') }));
+    .map((f) => ({
+      file: join('flows', f),
+      path: join(flowsDir, f),
+      source: readFileSync(join(flowsDir, f), 'utf8'),
+    }));
 }

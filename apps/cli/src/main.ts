@@ -15,8 +15,14 @@ import { err } from './output';
 export function buildProgram(): Command {
   const program = new Command('gtc')
     .description('gtc operator command line: setup, flows, status and the admin API')
-    .option('--admin-url <url>', 'admin API base URL (env GTC_ADMIN_URL, default http://localhost:$ADMIN_PORT, else :3001)')
-    .option('--admin-key <key>', 'admin API key (env GTC_ADMIN_KEY, else ADMIN_API_KEY, else the development key)')
+    .option(
+      '--admin-url <url>',
+      'admin API base URL (env GTC_ADMIN_URL, default http://localhost:$ADMIN_PORT, else :3001)',
+    )
+    .option(
+      '--admin-key <key>',
+      'admin API key (env GTC_ADMIN_KEY, else ADMIN_API_KEY, else the development key)',
+    )
     .showHelpAfterError()
     .exitOverride();
   const admin = (): AdminOptions => program.opts<AdminOptions>();

@@ -24,7 +24,10 @@ export interface GtcClientOptions {
 
 /** Creates a typed client whose every request carries the key. */
 export function createGtcClient(options: GtcClientOptions): GtcClient {
-  const client = createClient<paths>({ baseUrl: options.baseUrl, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const client = createClient<paths>({
+    baseUrl: options.baseUrl,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   client.use({
     onRequest({ request }) {
       const key = typeof options.key === 'function' ? options.key() : options.key;

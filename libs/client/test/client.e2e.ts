@@ -12,7 +12,12 @@ beforeAll(async () => {
   const env = testEnv();
   const db = await ownDatabase('client_e2e');
   drop = db.drop;
-  admin = await startService('admin', { DATABASE_URL: db.url, REDIS_URL: env.redisUrl, REDIS_PREFIX: `${env.redisPrefix}-client-e2e`, ADMIN_API_KEY: ADMIN_KEY });
+  admin = await startService('admin', {
+    DATABASE_URL: db.url,
+    REDIS_URL: env.redisUrl,
+    REDIS_PREFIX: `${env.redisPrefix}-client-e2e`,
+    ADMIN_API_KEY: ADMIN_KEY,
+  });
 });
 afterAll(async () => {
   await admin?.kill();
@@ -23,7 +28,9 @@ describe('@gtc/client', () => {
   it('creates, pages and reads through typed calls; errors come back typed', async () => {
     const client = createGtcClient({ baseUrl: admin.url, key: ADMIN_KEY });
     for (const slug of ['alpha', 'beta', 'gamma']) {
-      const { data, response } = await client.POST('/v1/tenants', { body: { slug, name: slug.toUpperCase() } });
+      const { data, response } = await client.POST('/v1/tenants', {
+        body: { slug, name: slug.toUpperCase() },
+      });
       expect(response.status).toBe(201);
       expect(data?.slug).toBe(slug);
     }
@@ -36,7 +43,10 @@ describe('@gtc/client', () => {
     } while (cursor);
     expect(seen.map((t) => t.slug).sort()).toEqual(['alpha', 'beta', 'gamma']);
 
-    const team = await client.POST('/v1/tenants/{tenant}/teams', { params: { path: { tenant: 'alpha' } }, body: { slug: 'support' } });
+    const team = await client.POST('/v1/tenants/{tenant}/teams', {
+      params: { path: { tenant: 'alpha' } },
+      body: { slug: 'support' },
+    });
     expect(team.data?.has_provider).toBe(false);
 
     const missing = await client.GET('/v1/tenants/{tenant}', { params: { path: { tenant: 'nobody' } } });

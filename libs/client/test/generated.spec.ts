@@ -7,7 +7,8 @@ import { generateClientSources, OUTPUTS } from '../scripts/generate.mjs';
 describe('@gtc/client generated sources', () => {
   it('openapi.json and src/generated/schema.ts match what the admin API generates', async () => {
     const now = (await generateClientSources()) as { document: string; types: string };
-    const hint = 'the client drifted from the admin API: run `pnpm build && pnpm --filter @gtc/client generate` and commit';
+    const hint =
+      'the client drifted from the admin API: run `pnpm build && pnpm --filter @gtc/client generate` and commit';
     expect(readFileSync(OUTPUTS.document, 'utf8'), hint).toBe(now.document);
     expect(readFileSync(OUTPUTS.types, 'utf8'), hint).toBe(now.types);
   });

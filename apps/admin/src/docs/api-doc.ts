@@ -29,7 +29,10 @@ export function apiUnion(name: string, property: string, variants: Record<string
   if (models.has(name)) throw new Error(`API model ${name} is defined twice`);
   models.set(name, {
     oneOf: Object.values(variants).map((m) => m.ref),
-    discriminator: { propertyName: property, mapping: Object.fromEntries(Object.entries(variants).map(([value, m]) => [value, m.ref.$ref])) },
+    discriminator: {
+      propertyName: property,
+      mapping: Object.fromEntries(Object.entries(variants).map(([value, m]) => [value, m.ref.$ref])),
+    },
   });
   return { name, ref: { $ref: `#/components/schemas/${name}` } };
 }
@@ -42,7 +45,11 @@ export function apiPage(model: ApiModel): ApiModel {
       type: 'object',
       properties: {
         data: { type: 'array', items: model.ref },
-        next_cursor: { type: 'string', nullable: true, description: 'Pass as `cursor` for the next page; null on the last page.' },
+        next_cursor: {
+          type: 'string',
+          nullable: true,
+          description: 'Pass as `cursor` for the next page; null on the last page.',
+        },
       },
       required: ['data', 'next_cursor'],
       additionalProperties: false,
@@ -76,8 +83,18 @@ export function ApiDoc(spec: ApiDocSpec): MethodDecorator {
   const decorators = [
     ApiOperation({ summary: spec.summary, description: spec.description }),
     ...(spec.errors?.length ? [ApiExtension(EXTRA_ERRORS, spec.errors)] : []),
-    ApiResponse({ status, description: describeStatus(status), ...(spec.returns ? { schema: spec.returns.ref } : {}) }),
-    ...(spec.alsoStatus ?? []).map((s) => ApiResponse({ status: s.status, description: s.description, ...(spec.returns ? { schema: spec.returns.ref } : {}) })),
+    ApiResponse({
+      status,
+      description: describeStatus(status),
+      ...(spec.returns ? { schema: spec.returns.ref } : {}),
+    }),
+    ...(spec.alsoStatus ?? []).map((s) =>
+      ApiResponse({
+        status: s.status,
+        description: s.description,
+        ...(spec.returns ? { schema: spec.returns.ref } : {}),
+      }),
+    ),
   ];
   return applyDecorators(...decorators);
 }

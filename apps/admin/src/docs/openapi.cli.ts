@@ -10,7 +10,10 @@ import { buildOpenApi } from './openapi';
  * `node apps/admin/dist/docs/openapi.cli.js > openapi.json`; libs/client generates its types from it.
  */
 async function main(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(AdminModule, new FastifyAdapter(), { preview: true, logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AdminModule, new FastifyAdapter(), {
+    preview: true,
+    logger: false,
+  });
   process.stdout.write(`${JSON.stringify(buildOpenApi(app), null, 2)}\n`);
   await app.close();
 }

@@ -21,7 +21,8 @@ export async function mountQueueDashboard(app: NestFastifyApplication): Promise<
   serverAdapter.setBasePath('/queues');
   createBullBoard({
     queues: [QueueName.Inbound, QueueName.Outbound, QueueName.Status].map(
-      (name) => new BullMQAdapter(queues.queue(name) as unknown as ConstructorParameters<typeof BullMQAdapter>[0]),
+      (name) =>
+        new BullMQAdapter(queues.queue(name) as unknown as ConstructorParameters<typeof BullMQAdapter>[0]),
     ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'gtc queues' } },

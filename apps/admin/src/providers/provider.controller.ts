@@ -1,19 +1,17 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Res } from '@nestjs/common';
-import { ApiBody, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { openApiSchema, parseInput } from '../common/validation';
 import { ApiDoc } from '../docs/api-doc';
-import { patchProviderSchema, ProviderModel, ProviderUpsertModel, providerUpsertSchema, putProviderSchema } from './provider.schemas';
+import {
+  patchProviderSchema,
+  ProviderModel,
+  ProviderUpsertModel,
+  providerUpsertSchema,
+  putProviderSchema,
+} from './provider.schemas';
 import { ProviderService } from './provider.service';
-
-/** The Graph API could not be reached to check the number's ownership (not among the API's shared error answers). */
-const GraphUnavailable = () =>
-  ApiResponse({
-    status: 503,
-    description: 'The Graph API could not be reached to check that the access token owns the number (`graph_api_unavailable`). Nothing was written; try again.',
-    schema: { $ref: '#/components/schemas/Error' },
-  });
 
 /** What PUT and PATCH say of the Graph API check and the secrets. */
 const WRITE_NOTES =
@@ -42,9 +40,8 @@ export class ProviderController {
     returns: ProviderUpsertModel,
     status: 201,
     alsoStatus: [{ status: 200, description: 'Updated (or already as given: `changed: false`).' }],
-    errors: [409, 502],
+    errors: [409, 502, 503],
   })
-  @GraphUnavailable()
   @ApiBody({ schema: openApiSchema(putProviderSchema) })
   async put(
     @Param('tenant') tenant: string,
@@ -58,7 +55,11 @@ export class ProviderController {
   }
 
   @Get()
-  @ApiDoc({ summary: "Get the team's WhatsApp number", description: 'Secrets redacted; with the webhook URL to give Meta and the pause state.', returns: ProviderModel })
+  @ApiDoc({
+    summary: "Get the team's WhatsApp number",
+    description: 'Secrets redacted; with the webhook URL to give Meta and the pause state.',
+    returns: ProviderModel,
+  })
   get(@Param('tenant') tenant: string, @Param('team') team: string) {
     return this.providers.get(tenant, team);
   }
@@ -66,11 +67,12 @@ export class ProviderController {
   @Patch()
   @ApiDoc({
     summary: "Change some options of the team's WhatsApp number",
-    description: 'Any subset of the options; the others keep their values. 404 when the team has no provider yet (create it with PUT).\n\n' + WRITE_NOTES,
+    description:
+      'Any subset of the options; the others keep their values. 404 when the team has no provider yet (create it with PUT).\n\n' +
+      WRITE_NOTES,
     returns: ProviderUpsertModel,
-    errors: [409, 502],
+    errors: [409, 502, 503],
   })
-  @GraphUnavailable()
   @ApiBody({ schema: openApiSchema(patchProviderSchema) })
   async patch(@Param('tenant') tenant: string, @Param('team') team: string, @Body() body: unknown) {
     const result = await this.providers.upsert(tenant, team, parseInput(patchProviderSchema, body), 'patch');
@@ -91,7 +93,11 @@ export class ProviderController {
   }
 
   @Delete()
-  @ApiDoc({ summary: "Delete the team's WhatsApp number", description: "With the number's contacts, messages and templates.", status: 204 })
+  @ApiDoc({
+    summary: "Delete the team's WhatsApp number",
+    description: "With the number's contacts, messages and templates.",
+    status: 204,
+  })
   @HttpCode(204)
   async remove(@Param('tenant') tenant: string, @Param('team') team: string): Promise<void> {
     await this.providers.remove(tenant, team);

@@ -13,7 +13,10 @@ interface Node {
 function walk(cmd: Command, path: string[] = []): Node[] {
   const visible = cmd.commands.filter((c) => c.name() !== 'help');
   const options = [...cmd.options.map((o) => o.long).filter((l): l is string => !!l), '--help'];
-  return [{ path, subcommands: visible.map((c) => c.name()), options }, ...visible.flatMap((c) => walk(c, [...path, c.name()]))];
+  return [
+    { path, subcommands: visible.map((c) => c.name()), options },
+    ...visible.flatMap((c) => walk(c, [...path, c.name()])),
+  ];
 }
 
 function bash(nodes: Node[]): string {
@@ -27,7 +30,10 @@ _gtc() {
     w=\${COMP_WORDS[i]}
     [[ $w == -* ]] && continue
     case "\${path:+$path }$w" in
-${nodes.filter((n) => n.path.length).map((n) => `      "${n.path.join(' ')}") path="${n.path.join(' ')}" ;;`).join('\n')}
+${nodes
+  .filter((n) => n.path.length)
+  .map((n) => `      "${n.path.join(' ')}") path="${n.path.join(' ')}" ;;`)
+  .join('\n')}
     esac
   done
   case "$path" in
@@ -40,9 +46,14 @@ complete -o default -F _gtc gtc
 }
 
 function fish(nodes: Node[]): string {
-  const lines = ['# gtc completion for fish: gtc completion fish > ~/.config/fish/completions/gtc.fish', 'complete -c gtc -f'];
+  const lines = [
+    '# gtc completion for fish: gtc completion fish > ~/.config/fish/completions/gtc.fish',
+    'complete -c gtc -f',
+  ];
   for (const n of nodes) {
-    const cond = n.path.length ? `__fish_seen_subcommand_from ${n.path[n.path.length - 1]}` : '__fish_use_subcommand';
+    const cond = n.path.length
+      ? `__fish_seen_subcommand_from ${n.path[n.path.length - 1]}`
+      : '__fish_use_subcommand';
     for (const s of n.subcommands) lines.push(`complete -c gtc -n '${cond}' -a ${s}`);
     for (const o of n.options) lines.push(`complete -c gtc -n '${cond}' -l ${o.replace(/^--/, '')}`);
   }
@@ -53,7 +64,9 @@ function fish(nodes: Node[]): string {
 export function completionCommand(program: Command): void {
   program
     .command('completion')
-    .description('print a shell completion script: eval "$(gtc completion bash)", zsh likewise, or gtc completion fish > ~/.config/fish/completions/gtc.fish')
+    .description(
+      'print a shell completion script: eval "$(gtc completion bash)", zsh likewise, or gtc completion fish > ~/.config/fish/completions/gtc.fish',
+    )
     .argument('<shell>', 'bash, zsh or fish')
     .action((shell: string) => {
       const nodes = walk(program);

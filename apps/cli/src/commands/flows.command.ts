@@ -19,7 +19,10 @@ export function validateFiles(files: string[]): void {
     }
     const result = loadFlow(source, file);
     for (const w of result.warnings) err(`warning: ${formatIssue(w)}`);
-    if (result.ok) out(`${file}: ok (flow ${result.flow.name}, version ${result.flow.version}, ${result.flow.order.length} nodes)`);
+    if (result.ok)
+      out(
+        `${file}: ok (flow ${result.flow.name}, version ${result.flow.version}, ${result.flow.order.length} nodes)`,
+      );
     else {
       bad++;
       for (const e of result.errors) err(formatIssue(e));
@@ -43,10 +46,23 @@ export function flowsCommand(program: Command, admin: () => AdminOptions): void 
     .requiredOption('--team <slug>', 'team slug')
     .option('--json', 'print JSON')
     .action(async (o: { tenant: string; team: string; json?: boolean }) => {
-      const api = AdminClient.from(admin());
-      const res = await api.get<{ data: Array<Record<string, unknown>> }>(`/v1/tenants/${encodeURIComponent(o.tenant)}/teams/${encodeURIComponent(o.team)}/flows`);
+      const c = AdminClient.from(admin());
+      const res = await c.call(
+        c.api.GET('/v1/tenants/{tenant}/teams/{team}/flows', {
+          params: { path: { tenant: o.tenant, team: o.team } },
+        }),
+      );
       if (o.json) out(JSON.stringify(res.data, null, 2));
-      else table(res.data, ['name', 'version', 'revision', 'active_revision', 'revisions', 'file_name', 'created_at']);
+      else
+        table(res.data, [
+          'name',
+          'version',
+          'revision',
+          'active_revision',
+          'revisions',
+          'file_name',
+          'created_at',
+        ]);
     });
   flows
     .command('upload')
@@ -57,12 +73,14 @@ export function flowsCommand(program: Command, admin: () => AdminOptions): void 
     .option('--no-activate', 'store the revision without making it active')
     .action(async (files: string[], o: { tenant: string; team: string; activate: boolean }) => {
       validateFiles(files);
-      const api = AdminClient.from(admin());
+      const c = AdminClient.from(admin());
       for (const file of files) {
-        const r = await api.request<{ created: boolean; flow: { name: string; revision: number } }>(
-          'POST',
-          `/v1/tenants/${encodeURIComponent(o.tenant)}/teams/${encodeURIComponent(o.team)}/flows`,
-          { file_name: file, source: readFileSync(file, 'utf8'), activate: o.activate },
+        const body = { file_name: file, source: readFileSync(file, 'utf8'), activate: o.activate };
+        const r = await c.call(
+          c.api.POST('/v1/tenants/{tenant}/teams/{team}/flows', {
+            params: { path: { tenant: o.tenant, team: o.team } },
+            body,
+          }),
         );
         out(`${file}: ${r.flow.name} revision ${r.flow.revision}${r.created ? ' (new)' : ' (unchanged)'}`);
       }

@@ -184,16 +184,44 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Get the team's WhatsApp number
+         * @description Secrets redacted; with the webhook URL to give Meta and the pause state.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         get: operations["Provider_get"];
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Create or replace the team's WhatsApp number
+         * @description Creates the provider (201) or updates it (200). Options left out take their defaults (`api_version` v18.0, `tier` "1", `throughput_mps` 80, `ordering` delivered, `ordering_timeout_ms` 30000, opt-out `STOP`/`UNSUBSCRIBE`, opt-in `START`, the default confirmations); `business_account_id` left out is cleared. Creating needs `access_token`. A `phone_number_id` connected to another team answers 409.
+         *
+         *     Only options whose value differs are written (secrets compared after decryption), so the same request twice writes nothing (`changed: false`, `updated_at` kept). Secrets (`access_token`, `app_secret`) are write-only: answers show `***`; left out, the stored value is kept; `app_secret: null` clears it.
+         *
+         *     A new `phone_number_id` or `access_token` is checked with the Graph API (`GET /{version}/{phone_number_id}` with the token): a refused token or a number the token cannot see answers 400 `phone_number_not_owned`; the Graph API failing answers 502. A provider paused for its credentials (`paused_class: auth`) resumes when given a new access token.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         put: operations["Provider_put"];
         post?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Delete the team's WhatsApp number
+         * @description With the number's contacts, messages and templates.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         delete: operations["Provider_remove"];
         options?: never;
         head?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Change some options of the team's WhatsApp number
+         * @description Any subset of the options; the others keep their values. 404 when the team has no provider yet (create it with PUT).
+         *
+         *     Only options whose value differs are written (secrets compared after decryption), so the same request twice writes nothing (`changed: false`, `updated_at` kept). Secrets (`access_token`, `app_secret`) are write-only: answers show `***`; left out, the stored value is kept; `app_secret: null` clears it.
+         *
+         *     A new `phone_number_id` or `access_token` is checked with the Graph API (`GET /{version}/{phone_number_id}` with the token): a refused token or a number the token cannot see answers 400 `phone_number_not_owned`; the Graph API failing answers 502. A provider paused for its credentials (`paused_class: auth`) resumes when given a new access token.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         patch: operations["Provider_patch"];
         trace?: never;
     };
@@ -206,7 +234,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Resume a paused number
+         * @description Clears the pause (`paused_at`, reason, class, code): the sender sends again and the messages held queued go out. A number that was paused gets a `provider.resumed` event. Resuming a number that is not paused changes nothing.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Provider_resume"];
         delete?: never;
         options?: never;
@@ -221,10 +254,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * List the team's flows
+         * @description One entry per flow name (its latest revision), by name. All flows come in one page: `next_cursor` is always null.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         get: operations["Flows_list"];
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Upload a flow
+         * @description Stores a new revision of the flow its `name:` names (revision = previous + 1) and, unless `activate` is false, makes it the only active revision of that name. Uploading the source of the latest revision again stores nothing and answers 200 (`created: false`; it is activated if asked and not active).
+         *
+         *     The body is JSON `{ file_name?, source, activate? }`, or the YAML itself with `Content-Type: text/yaml` (also `application/yaml`, `text/plain`) and `file_name`, `activate` in the query. The flow is checked like the flow-runner loads it, and its template replies against the team's synced templates: any error answers 400 `invalid_flow` with one `details` entry per error (`file`, `line`, `column`, `path`, `message`). Findings that do not stop it come back as `warnings`.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Flows_upload"];
         delete?: never;
         options?: never;
@@ -241,7 +286,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Validate a flow without storing it
+         * @description Checks the flow as an upload would and stores nothing.
+         *
+         *     The body is JSON `{ file_name?, source, activate? }`, or the YAML itself with `Content-Type: text/yaml` (also `application/yaml`, `text/plain`) and `file_name`, `activate` in the query. The flow is checked like the flow-runner loads it, and its template replies against the team's synced templates: any error answers 400 `invalid_flow` with one `details` entry per error (`file`, `line`, `column`, `path`, `message`). Findings that do not stop it come back as `warnings`.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Flows_validate"];
         delete?: never;
         options?: never;
@@ -256,11 +308,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Get a flow revision
+         * @description The latest revision unless `revision` is given; with its source and compiled form.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         get: operations["Flows_get"];
         put?: never;
         post?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Delete a flow or one of its revisions
+         * @description Every revision of the flow, or only `revision`. Deleting the active revision leaves the flow with none active.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         delete: operations["Flows_remove"];
         options?: never;
         head?: never;
@@ -274,7 +336,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * List a flow's revisions
+         * @description Newest first, all in one page (`next_cursor` is always null).
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         get: operations["Flows_versions"];
         put?: never;
         post?: never;
@@ -293,7 +360,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Activate a flow revision
+         * @description Makes the revision (the latest when `revision` is left out) the only active one of the flow; it runs from now on.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Flows_activate"];
         delete?: never;
         options?: never;
@@ -310,7 +382,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Deactivate a flow
+         * @description No revision of the flow is active afterwards: it no longer runs, and starting it answers 409. Answers the latest revision.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Flows_deactivate"];
         delete?: never;
         options?: never;
@@ -327,7 +404,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Start a flow for a contact
+         * @description Upserts the contact and queues the start for the flow-runner: an inbound row (`type` flow_start, `wamid` `api.<Idempotency-Key>`) that the flow-runner takes in order with the contact's messages. The same Idempotency-Key starts it once: a retry answers the first start (`created: false`). 404 when the team has no WhatsApp number or no such flow; 409 `flow_inactive` when no revision of the flow is active, 409 `contact_opted_out` when the contact opted out.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Flows_start"];
         delete?: never;
         options?: never;
@@ -344,7 +426,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Start a flow for a contact, naming team and flow in the body
+         * @description As `POST …/teams/{team}/flows/{name}/start`. Upserts the contact and queues the start for the flow-runner: an inbound row (`type` flow_start, `wamid` `api.<Idempotency-Key>`) that the flow-runner takes in order with the contact's messages. The same Idempotency-Key starts it once: a retry answers the first start (`created: false`). 404 when the team has no WhatsApp number or no such flow; 409 `flow_inactive` when no revision of the flow is active, 409 `contact_opted_out` when the contact opted out.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["FlowStart_start"];
         delete?: never;
         options?: never;
@@ -361,7 +448,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Sync the team's templates from Meta
+         * @description Replaces the team's templates with the list the Graph API gives for the provider's `business_account_id` (409 `business_account_id_missing` without one; 404 when the team has no WhatsApp number). Flow uploads check template replies against them. Meta refusing or failing the request answers 502 and keeps the templates as they were.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         post: operations["Templates_sync"];
         delete?: never;
         options?: never;
@@ -376,7 +468,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * List the team's templates
+         * @description As last synced, by name then language. 404 when the team has no WhatsApp number.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         get: operations["Templates_list"];
         put?: never;
         post?: never;
@@ -579,7 +676,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description **Key:** the admin key, or a key of this tenant. */
+        /**
+         * Get the tenant's statistics
+         * @description Message counts by state, contacts, paused numbers and tier usage of the tenant; queue depths of the shared queues (all tenants), null when Redis is down.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
         get: operations["Stats_get"];
         put?: never;
         post?: never;
@@ -647,14 +749,18 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The tenant's endpoints (never their secrets)
-         * @description **Key:** the admin key, or a key of this tenant.
+         * List event endpoints
+         * @description Oldest first; never their secrets.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         get: operations["EventEndpoints_list"];
         put?: never;
         /**
-         * Create an endpoint; the answer holds its signing secret (whsec_…), shown only here
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Create an event endpoint
+         * @description Events of the subscribed types are POSTed to `url`, signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, in order per contact, retried on a schedule. The answer holds the signing secret (`whsec_…`): it is shown only here and by rotate-secret. A `team` that does not exist answers 400 naming `team`.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         post: operations["EventEndpoints_create"];
         delete?: never;
@@ -671,22 +777,28 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One endpoint (never its secret)
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Get an event endpoint
+         * @description Never its secret.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         get: operations["EventEndpoints_get"];
         put?: never;
         post?: never;
         /**
-         * Delete an endpoint with its deliveries
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Delete an event endpoint
+         * @description With its deliveries and their attempts.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         delete: operations["EventEndpoints_remove"];
         options?: never;
         head?: never;
         /**
-         * Change url, events, description or enabled (enabled: true clears an automatic disable)
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Change an event endpoint
+         * @description Its url, events, description or enabled; writes nothing when nothing changes. `enabled: false` stops deliveries: pending ones wait, and no new events are recorded for it meanwhile. `enabled: true` also clears an automatic disable (410 Gone, or failing too long) and makes the waiting deliveries due now.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         patch: operations["EventEndpoints_update"];
         trace?: never;
@@ -701,8 +813,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A new signing secret, shown only in this answer; the previous one keeps signing for 24 hours
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Rotate an event endpoint's signing secret
+         * @description A new secret, shown only in this answer. For 24 hours the previous one signs deliveries too (`webhook-signature` carries both signatures; see `previous_secret_expires_at`), so the receiver can switch without missing any.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         post: operations["EventEndpoints_rotateSecret"];
         delete?: never;
@@ -719,8 +833,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The endpoint's deliveries, newest first: each event with its state and attempts (time, status code, latency, error)
-         * @description **Key:** the admin key, or a key of this tenant.
+         * List an event endpoint's deliveries
+         * @description Newest first: each event with its state and every attempt (time, status code, latency, error).
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         get: operations["EventEndpoints_deliveries"];
         put?: never;
@@ -741,8 +857,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send a failed or pending delivery again now
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Retry a delivery now
+         * @description Makes a failed or pending delivery due now and wakes the dispatcher; one being attempted right now is left to that attempt (`in_flight: true`). 404 when the event has no delivery to this endpoint; 409 `already_delivered`, or 409 `endpoint_disabled` (enable it first).
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         post: operations["EventEndpoints_retry"];
         delete?: never;
@@ -761,8 +879,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send a ping event to this endpoint; answers the event id
-         * @description **Key:** the admin key, or a key of this tenant.
+         * Send a test event to an event endpoint
+         * @description Records a `ping` event (`data` `{}`) for this endpoint only; the dispatcher sends it like any event. 409 `endpoint_disabled` when disabled.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
          */
         post: operations["EventEndpoints_test"];
         delete?: never;
@@ -853,6 +973,470 @@ export interface components {
         };
         ContactPage: {
             data: components["schemas"]["Contact"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        Provider: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description The tenant's slug.
+             * @example acme
+             */
+            tenant: string;
+            /**
+             * @description The team's slug.
+             * @example support
+             */
+            team: string;
+            enabled: boolean;
+            /** @example https://wa.example.com */
+            public_base_url: string;
+            /**
+             * @description The callback URL to paste into Meta: `{public_base_url}/webhook/whatsapp/{tenant}/{team}`.
+             * @example https://wa.example.com/webhook/whatsapp/acme/support
+             */
+            webhook_url: string;
+            verify_token: string;
+            /** @example 123456789012345 */
+            phone_number_id: string;
+            /**
+             * @description Always `***`: the token is write-only.
+             * @enum {string}
+             */
+            access_token: "***";
+            has_access_token: boolean;
+            /**
+             * @description `***` when an app secret is stored (write-only), null when none is.
+             * @enum {string|null}
+             */
+            app_secret: "***" | null;
+            has_app_secret: boolean;
+            business_account_id: string | null;
+            /** @example v18.0 */
+            api_version: string;
+            /** @enum {string} */
+            tier: "1" | "2" | "3" | "unlimited";
+            throughput_mps: number;
+            /** @enum {string} */
+            ordering: "delivered" | "sent" | "none";
+            ordering_timeout_ms: number;
+            opt_out_keywords: string[];
+            opt_in_keywords: string[];
+            opt_out_confirmation: string;
+            opt_in_confirmation: string;
+            insecure_skip_signature: boolean;
+            /** @description Whether sending is paused because Meta refused the credentials or the account; messages stay queued. */
+            paused: boolean;
+            /** Format: date-time */
+            paused_at: string | null;
+            paused_reason: string | null;
+            /**
+             * @description `auth`: the credentials (a new access_token resumes); `account`: the business account or number (only `resume` does).
+             * @enum {string|null}
+             */
+            paused_class: "auth" | "account" | null;
+            /** @description Meta's error code that paused it, when it gave one. */
+            paused_code: number | null;
+            /**
+             * Format: date-time
+             * @description When the templates were last synced; null: never.
+             */
+            templates_synced_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ProviderUpsert: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description The tenant's slug.
+             * @example acme
+             */
+            tenant: string;
+            /**
+             * @description The team's slug.
+             * @example support
+             */
+            team: string;
+            enabled: boolean;
+            /** @example https://wa.example.com */
+            public_base_url: string;
+            /**
+             * @description The callback URL to paste into Meta: `{public_base_url}/webhook/whatsapp/{tenant}/{team}`.
+             * @example https://wa.example.com/webhook/whatsapp/acme/support
+             */
+            webhook_url: string;
+            verify_token: string;
+            /** @example 123456789012345 */
+            phone_number_id: string;
+            /**
+             * @description Always `***`: the token is write-only.
+             * @enum {string}
+             */
+            access_token: "***";
+            has_access_token: boolean;
+            /**
+             * @description `***` when an app secret is stored (write-only), null when none is.
+             * @enum {string|null}
+             */
+            app_secret: "***" | null;
+            has_app_secret: boolean;
+            business_account_id: string | null;
+            /** @example v18.0 */
+            api_version: string;
+            /** @enum {string} */
+            tier: "1" | "2" | "3" | "unlimited";
+            throughput_mps: number;
+            /** @enum {string} */
+            ordering: "delivered" | "sent" | "none";
+            ordering_timeout_ms: number;
+            opt_out_keywords: string[];
+            opt_in_keywords: string[];
+            opt_out_confirmation: string;
+            opt_in_confirmation: string;
+            insecure_skip_signature: boolean;
+            /** @description Whether sending is paused because Meta refused the credentials or the account; messages stay queued. */
+            paused: boolean;
+            /** Format: date-time */
+            paused_at: string | null;
+            paused_reason: string | null;
+            /**
+             * @description `auth`: the credentials (a new access_token resumes); `account`: the business account or number (only `resume` does).
+             * @enum {string|null}
+             */
+            paused_class: "auth" | "account" | null;
+            /** @description Meta's error code that paused it, when it gave one. */
+            paused_code: number | null;
+            /**
+             * Format: date-time
+             * @description When the templates were last synced; null: never.
+             */
+            templates_synced_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description Whether anything was written; false when every option already had the given value (updated_at unchanged). */
+            changed: boolean;
+        };
+        EventEndpoint: {
+            /** Format: uuid */
+            id: string;
+            /** @example https://hooks.example.com/gtc */
+            url: string;
+            description: string | null;
+            /** @description The event types sent to it; `["*"]`: all. */
+            events: ("message.received" | "message.status" | "message.failed" | "contact.opted_out" | "contact.opted_in" | "conversation.handoff" | "provider.paused" | "provider.resumed" | "*")[];
+            /** @description Only this team's events (its slug); null: every team's. */
+            team: string | null;
+            enabled: boolean;
+            /** Format: date-time */
+            disabled_at: string | null;
+            /** @description Why it was disabled: through the API, or automatically (410 Gone, or failing for days). */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description Since when every delivery fails (cleared by a 2xx answer); failing for EVENT_DISABLE_AFTER_MS (3 days by default) disables it.
+             */
+            failing_since: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the secret before the last rotation still signs deliveries too; null when none does.
+             */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        EventEndpointWithSecret: {
+            /** Format: uuid */
+            id: string;
+            /** @example https://hooks.example.com/gtc */
+            url: string;
+            description: string | null;
+            /** @description The event types sent to it; `["*"]`: all. */
+            events: ("message.received" | "message.status" | "message.failed" | "contact.opted_out" | "contact.opted_in" | "conversation.handoff" | "provider.paused" | "provider.resumed" | "*")[];
+            /** @description Only this team's events (its slug); null: every team's. */
+            team: string | null;
+            enabled: boolean;
+            /** Format: date-time */
+            disabled_at: string | null;
+            /** @description Why it was disabled: through the API, or automatically (410 Gone, or failing for days). */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description Since when every delivery fails (cleared by a 2xx answer); failing for EVENT_DISABLE_AFTER_MS (3 days by default) disables it.
+             */
+            failing_since: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the secret before the last rotation still signs deliveries too; null when none does.
+             */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * @description The signing secret (Standard Webhooks): shown only in this answer; store it to verify the `webhook-signature` header.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        EventDelivery: {
+            /**
+             * @description The event id, as in the `webhook-id` header.
+             * @example evt_2b7f0c4e9d3a4f1b8c6e5d4a3b2c1d0e
+             */
+            id: string;
+            /** @enum {string} */
+            type: "message.received" | "message.status" | "message.failed" | "contact.opted_out" | "contact.opted_in" | "conversation.handoff" | "provider.paused" | "provider.resumed" | "ping";
+            /**
+             * Format: date-time
+             * @description When the event happened.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The contact it concerns; null for number-wide events.
+             */
+            contact_id: string | null;
+            /** @description The `data` of the delivered body; its shape depends on `type`. */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description `pending`: waiting for its (next) attempt; `delivered`: a 2xx answer came; `failed`: the retries ran out or the endpoint was disabled (retry by hand).
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+            attempt_count: number;
+            /**
+             * Format: date-time
+             * @description When it is attempted next; null unless pending.
+             */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: date-time */
+            failed_at: string | null;
+            /** @description The endpoint's HTTP status at the last attempt; null when none came. */
+            last_status: number | null;
+            last_error: string | null;
+            /** @description Every attempt, oldest first. */
+            attempts: {
+                /** Format: date-time */
+                at: string;
+                /** @description Null when no answer came (timeout, refused connection, refused address). */
+                status_code: number | null;
+                latency_ms: number;
+                error: string | null;
+            }[];
+        };
+        EventDeliveryRetry: {
+            /** @description The event id. */
+            id: string;
+            /**
+             * @description `pending`: due now (or being attempted, see `in_flight`).
+             * @enum {string}
+             */
+            state: "pending" | "failed";
+            /** Format: date-time */
+            next_attempt_at: string;
+            /** @description Present when nothing was changed; true: an attempt is under way, and it is left to finish. */
+            in_flight?: boolean;
+        };
+        EventPing: {
+            /** @description The event id (`evt_…`); its delivery shows in GET …/deliveries. */
+            id: string;
+            /** @enum {string} */
+            type: "ping";
+            /**
+             * Format: uuid
+             * @description The endpoint it goes to.
+             */
+            endpoint: string;
+        };
+        EventEndpointPage: {
+            data: components["schemas"]["EventEndpoint"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        EventDeliveryPage: {
+            data: components["schemas"]["EventDelivery"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        Flow: {
+            /**
+             * Format: uuid
+             * @description The id of this revision.
+             */
+            id: string;
+            /**
+             * @description The flow's `name:`.
+             * @example support
+             */
+            name: string;
+            /**
+             * @description The flow's `version:`.
+             * @example 1.0
+             */
+            version: string;
+            /** @description Upload number of this name in the team: 1, 2, … */
+            revision: number;
+            file_name: string | null;
+            /** @description Whether this revision is the one that runs (at most one per name). */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+        };
+        FlowDetail: {
+            /**
+             * Format: uuid
+             * @description The id of this revision.
+             */
+            id: string;
+            /**
+             * @description The flow's `name:`.
+             * @example support
+             */
+            name: string;
+            /**
+             * @description The flow's `version:`.
+             * @example 1.0
+             */
+            version: string;
+            /** @description Upload number of this name in the team: 1, 2, … */
+            revision: number;
+            file_name: string | null;
+            /** @description Whether this revision is the one that runs (at most one per name). */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The uploaded YAML. */
+            source: string;
+            /** @description The compiled form the flow-runner executes (JSON). */
+            compiled: unknown;
+        };
+        FlowSummary: {
+            /**
+             * Format: uuid
+             * @description The id of this revision.
+             */
+            id: string;
+            /**
+             * @description The flow's `name:`.
+             * @example support
+             */
+            name: string;
+            /**
+             * @description The flow's `version:`.
+             * @example 1.0
+             */
+            version: string;
+            /** @description Upload number of this name in the team: 1, 2, … */
+            revision: number;
+            file_name: string | null;
+            /** @description Whether some revision of the flow is active. */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The active revision; null when none is. */
+            active_revision: number | null;
+            /** @description How many revisions the flow has. */
+            revisions: number;
+        };
+        FlowUpload: {
+            /** @description Whether a new revision was stored (false: the source is that of the latest revision). */
+            created: boolean;
+            /** @description Whether anything was written (a new revision, or the latest one activated). */
+            changed: boolean;
+            flow: {
+                /**
+                 * Format: uuid
+                 * @description The id of this revision.
+                 */
+                id: string;
+                /**
+                 * @description The flow's `name:`.
+                 * @example support
+                 */
+                name: string;
+                /**
+                 * @description The flow's `version:`.
+                 * @example 1.0
+                 */
+                version: string;
+                /** @description Upload number of this name in the team: 1, 2, … */
+                revision: number;
+                file_name: string | null;
+                /** @description Whether this revision is the one that runs (at most one per name). */
+                active: boolean;
+                /** Format: date-time */
+                created_at: string;
+            };
+            /** @description Findings that do not stop the upload (e.g. templates not checked: none synced yet). */
+            warnings: {
+                /** @example flows/support.ygtc */
+                file: string;
+                line: number;
+                column: number;
+                /** @description Path in the document, e.g. `nodes[0].config.message`; empty for the document itself. */
+                path: string;
+                message: string;
+            }[];
+        };
+        FlowValidation: {
+            /** @enum {boolean} */
+            valid: true;
+            name: string;
+            version: string;
+            warnings: {
+                /** @example flows/support.ygtc */
+                file: string;
+                line: number;
+                column: number;
+                /** @description Path in the document, e.g. `nodes[0].config.message`; empty for the document itself. */
+                path: string;
+                message: string;
+            }[];
+        };
+        FlowStart: {
+            /** @description False when this Idempotency-Key had already started it (the first start is answered). */
+            created: boolean;
+            /**
+             * Format: uuid
+             * @description The inbound message row that carries the start.
+             */
+            inbound_id: string;
+            /**
+             * @description `api.<Idempotency-Key>` (or `api.<uuid>` without a key).
+             * @example api.order-1234-welcome
+             */
+            wamid: string;
+            flow: string;
+            /** Format: uuid */
+            contact_id: string;
+            /**
+             * @description Of the inbound row: `pending` until the flow-runner takes it (a repeated start shows where the first one is).
+             * @enum {string}
+             */
+            state: "pending" | "processed" | "failed" | "ignored" | "revoked";
+        };
+        FlowSummaryPage: {
+            data: components["schemas"]["FlowSummary"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        FlowPage: {
+            data: components["schemas"]["Flow"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
@@ -1117,6 +1701,70 @@ export interface components {
             /** @description E.g. the 24-hour window is closed: Meta accepts only templates. */
             warning?: string;
         };
+        Stats: {
+            /**
+             * @description The tenant's slug.
+             * @example acme
+             */
+            tenant: string;
+            /**
+             * @description Outbound messages by state (queued, sending, unknown, sent, delivered, read, failed).
+             * @example {
+             *       "queued": 2,
+             *       "delivered": 120
+             *     }
+             */
+            outbound: {
+                [key: string]: number;
+            };
+            /**
+             * @description Inbound messages by state (pending, processed, failed, ignored, revoked).
+             * @example {
+             *       "processed": 98,
+             *       "pending": 1
+             *     }
+             */
+            inbound: {
+                [key: string]: number;
+            };
+            contacts: {
+                total: number;
+                opted_out: number;
+            };
+            /** @description Job counts (waiting, active, delayed, failed, completed, prioritized, waiting-children) of the `inbound`, `outbound` and `status` queues. They are shared by all tenants (BullMQ has no per-tenant count); null when Redis did not answer. */
+            queues: {
+                [key: string]: {
+                    [key: string]: number;
+                } | null;
+            };
+            /** @description The numbers whose sending is paused (resume with POST …/provider/resume). */
+            paused_providers: {
+                team: string;
+                phone_number_id: string;
+                /** Format: date-time */
+                paused_at: string;
+                paused_reason: string | null;
+            }[];
+            /** @description Each number's use of its messaging limit tier. */
+            limit_usage: {
+                team: string;
+                phone_number_id: string;
+                /** @enum {string} */
+                tier: "1" | "2" | "3" | "unlimited";
+                /**
+                 * @description `messages`: every message sent counts; `recipients`: unique recipients of business-initiated messages (TIER_COUNTING).
+                 * @enum {string}
+                 */
+                tier_counting: "messages" | "recipients";
+                /** @description The moving window the tier limit applies to. */
+                tier_window_seconds: number;
+                /** @description The tier's limit in the window; null for `unlimited`. */
+                tier_limit: number | null;
+                /** @description Counted as the sender counts it, over the window. */
+                tier_used: number;
+                throughput_mps: number;
+            }[];
+        };
         Team: {
             /** Format: uuid */
             id: string;
@@ -1134,6 +1782,36 @@ export interface components {
         };
         TeamPage: {
             data: components["schemas"]["Team"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        Template: {
+            /** Format: uuid */
+            id: string;
+            /** @example order_confirmation */
+            name: string;
+            /** @example en_US */
+            language: string;
+            /**
+             * @description Meta's review status: APPROVED, PENDING, REJECTED, PAUSED, …
+             * @example APPROVED
+             */
+            status: string;
+            /** @example UTILITY */
+            category: string | null;
+            /** @description The template's components as Meta gives them (header, body, footer, buttons). */
+            components: unknown;
+            /** Format: date-time */
+            synced_at: string;
+        };
+        TemplateSync: {
+            /** @description How many templates (name and language) the team has now. */
+            synced: number;
+            /** Format: date-time */
+            synced_at: string;
+        };
+        TemplatePage: {
+            data: components["schemas"]["Template"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
@@ -1241,6 +1919,15 @@ export interface components {
         };
         /** @description Meta's Graph API refused or failed the request it needed (`graph_api_error`). */
         BadGateway: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A dependency (the Graph API) could not be reached: nothing was written; try again. */
+        ServiceUnavailable: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1676,11 +2363,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Provider"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1704,26 +2394,45 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Whether the number sends and receives through gtc. */
                     enabled: boolean;
+                    /** @description Where Meta reaches gtc (no query or fragment); the webhook URL is built from it. */
                     public_base_url: string;
+                    /** @description Meta's id of the number (digits). Checked with the Graph API against the access token whenever it or the token changes. */
                     phone_number_id: string;
+                    /** @description Permanent Graph API access token. Write-only: answers show `***`; left out, the stored one is kept. */
                     access_token?: string;
+                    /** @description Your choice; Meta echoes it when it verifies the webhook URL. */
                     verify_token: string;
+                    /** @description The WhatsApp Business Account id; needed to sync templates. */
                     business_account_id?: string | null;
-                    /** @default v18.0 */
+                    /**
+                     * @description Graph API version used in URLs.
+                     * @default v18.0
+                     */
                     api_version?: string;
+                    /** @description The Meta app's secret, which signs webhooks. Write-only: answers show `***` or null; left out, kept; null clears it. */
                     app_secret?: string | null;
+                    /** @description Meta's messaging limit tier of the number (numbers 1-3 are accepted too). */
                     tier?: ("1" | "2" | "3" | "unlimited") | 1 | 2 | 3;
-                    /** @default 80 */
+                    /**
+                     * @description Messages per second the sender sends from this number at most.
+                     * @default 80
+                     */
                     throughput_mps?: number;
                     /**
+                     * @description Per-contact ordering: the next message waits until the previous one is `delivered` or `sent`, or does not wait (`none`).
                      * @default delivered
                      * @enum {string}
                      */
                     ordering?: "delivered" | "sent" | "none";
-                    /** @default 30000 */
+                    /**
+                     * @description How long the next message waits for the previous one at most.
+                     * @default 30000
+                     */
                     ordering_timeout_ms?: number;
                     /**
+                     * @description An inbound message equal to one of them (case-insensitive) opts the contact out.
                      * @default [
                      *       "STOP",
                      *       "UNSUBSCRIBE"
@@ -1731,33 +2440,58 @@ export interface operations {
                      */
                     opt_out_keywords?: string[];
                     /**
+                     * @description An inbound message equal to one of them opts the contact back in.
                      * @default [
                      *       "START"
                      *     ]
                      */
                     opt_in_keywords?: string[];
-                    /** @default You have been unsubscribed. Reply START to subscribe again. */
+                    /**
+                     * @description Sent to a contact who opted out by keyword.
+                     * @default You have been unsubscribed. Reply START to subscribe again.
+                     */
                     opt_out_confirmation?: string;
-                    /** @default You are subscribed again. */
+                    /**
+                     * @description Sent to a contact who opted back in by keyword.
+                     * @default You are subscribed again.
+                     */
                     opt_in_confirmation?: string;
-                    /** @default false */
+                    /**
+                     * @description Accept unsigned webhooks: local development only (refused with NODE_ENV=production).
+                     * @default false
+                     */
                     insecure_skip_signature?: boolean;
                 };
             };
         };
         responses: {
+            /** @description Updated (or already as given: `changed: false`). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderUpsert"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderUpsert"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     Provider_remove: {
@@ -1774,6 +2508,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description No content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1802,40 +2537,65 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Whether the number sends and receives through gtc. */
                     enabled?: boolean;
+                    /** @description Where Meta reaches gtc (no query or fragment); the webhook URL is built from it. */
                     public_base_url?: string;
+                    /** @description Meta's id of the number (digits). Checked with the Graph API against the access token whenever it or the token changes. */
                     phone_number_id?: string;
+                    /** @description Permanent Graph API access token. Write-only: answers show `***`; left out, the stored one is kept. */
                     access_token?: string;
+                    /** @description Your choice; Meta echoes it when it verifies the webhook URL. */
                     verify_token?: string;
+                    /** @description The WhatsApp Business Account id; needed to sync templates. */
                     business_account_id?: string | null;
+                    /** @description Graph API version used in URLs. */
                     api_version?: string;
+                    /** @description The Meta app's secret, which signs webhooks. Write-only: answers show `***` or null; left out, kept; null clears it. */
                     app_secret?: string | null;
+                    /** @description Meta's messaging limit tier of the number (numbers 1-3 are accepted too). */
                     tier?: ("1" | "2" | "3" | "unlimited") | 1 | 2 | 3;
+                    /** @description Messages per second the sender sends from this number at most. */
                     throughput_mps?: number;
-                    /** @enum {string} */
+                    /**
+                     * @description Per-contact ordering: the next message waits until the previous one is `delivered` or `sent`, or does not wait (`none`).
+                     * @enum {string}
+                     */
                     ordering?: "delivered" | "sent" | "none";
+                    /** @description How long the next message waits for the previous one at most. */
                     ordering_timeout_ms?: number;
+                    /** @description An inbound message equal to one of them (case-insensitive) opts the contact out. */
                     opt_out_keywords?: string[];
+                    /** @description An inbound message equal to one of them opts the contact back in. */
                     opt_in_keywords?: string[];
+                    /** @description Sent to a contact who opted out by keyword. */
                     opt_out_confirmation?: string;
+                    /** @description Sent to a contact who opted back in by keyword. */
                     opt_in_confirmation?: string;
+                    /** @description Accept unsigned webhooks: local development only (refused with NODE_ENV=production). */
                     insecure_skip_signature?: boolean;
                 };
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderUpsert"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     Provider_resume: {
@@ -1852,11 +2612,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Provider"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1879,11 +2642,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowSummaryPage"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1895,7 +2661,9 @@ export interface operations {
     Flows_upload: {
         parameters: {
             query?: {
+                /** @description With a `text/yaml` body: the file name, named in errors and warnings (`flow.ygtc` when left out). Ignored with a JSON body. */
                 file_name?: string;
+                /** @description With a `text/yaml` body: `false` stores the revision without activating it. Ignored with a JSON body. */
                 activate?: "true" | "false";
             };
             header?: never;
@@ -1910,25 +2678,37 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Named in errors and warnings; `flow.ygtc` when left out. */
                     file_name?: string;
+                    /** @description The flow file (`.ygtc` YAML); its `name:` names the flow. */
                     source: string;
-                    /** @default true */
+                    /**
+                     * @description Make the new revision the active one of its name (the default).
+                     * @default true
+                     */
                     activate?: boolean;
                 };
-                "text/yaml": {
-                    file_name?: string;
-                    source: string;
-                    /** @default true */
-                    activate?: boolean;
-                };
+                "text/yaml": string;
             };
         };
         responses: {
+            /** @description The source is that of the latest revision: nothing new was stored (`created: false`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowUpload"];
+                };
+            };
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowUpload"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1941,7 +2721,9 @@ export interface operations {
     Flows_validate: {
         parameters: {
             query?: {
+                /** @description With a `text/yaml` body: the file name, named in errors and warnings (`flow.ygtc` when left out). Ignored with a JSON body. */
                 file_name?: string;
+                /** @description With a `text/yaml` body: `false` stores the revision without activating it. Ignored with a JSON body. */
                 activate?: "true" | "false";
             };
             header?: never;
@@ -1956,25 +2738,28 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Named in errors and warnings; `flow.ygtc` when left out. */
                     file_name?: string;
+                    /** @description The flow file (`.ygtc` YAML); its `name:` names the flow. */
                     source: string;
-                    /** @default true */
+                    /**
+                     * @description Make the new revision the active one of its name (the default).
+                     * @default true
+                     */
                     activate?: boolean;
                 };
-                "text/yaml": {
-                    file_name?: string;
-                    source: string;
-                    /** @default true */
-                    activate?: boolean;
-                };
+                "text/yaml": string;
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowValidation"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1987,6 +2772,7 @@ export interface operations {
     Flows_get: {
         parameters: {
             query?: {
+                /** @description One revision of the flow; left out: the latest (GET) or every revision (DELETE). */
                 revision?: number;
             };
             header?: never;
@@ -2002,11 +2788,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowDetail"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2018,6 +2807,7 @@ export interface operations {
     Flows_remove: {
         parameters: {
             query?: {
+                /** @description One revision of the flow; left out: the latest (GET) or every revision (DELETE). */
                 revision?: number;
             };
             header?: never;
@@ -2033,6 +2823,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description No content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -2062,11 +2853,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowPage"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2092,16 +2886,20 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description The revision to activate; the latest when left out. */
                     revision?: number;
                 };
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2127,11 +2925,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2160,8 +2961,15 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * @description The contact's phone number with country code (a leading + is dropped).
+                     * @example 4915112345678
+                     */
                     to: string;
-                    /** @default {} */
+                    /**
+                     * @description The flow's variables at its start: a JSON object, at most 16384 characters as JSON.
+                     * @default {}
+                     */
                     variables?: {
                         [key: string]: unknown;
                     };
@@ -2169,16 +2977,20 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowStart"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
         };
@@ -2199,10 +3011,19 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description The team's slug. */
                     team: string;
+                    /** @description The flow's name. */
                     flow: string;
+                    /**
+                     * @description The contact's phone number with country code (a leading + is dropped).
+                     * @example 4915112345678
+                     */
                     to: string;
-                    /** @default {} */
+                    /**
+                     * @description The flow's variables at its start: a JSON object, at most 16384 characters as JSON.
+                     * @default {}
+                     */
                     variables?: {
                         [key: string]: unknown;
                     };
@@ -2210,16 +3031,20 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FlowStart"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
         };
@@ -2238,17 +3063,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TemplateSync"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
         };
     };
     Templates_list: {
@@ -2270,11 +3100,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TemplatePage"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2655,11 +3488,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2783,11 +3619,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventEndpointPage"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2809,19 +3648,25 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Where events are POSTed: an absolute http(s) URL without user or password (https with NODE_ENV=production). */
                     url: string;
+                    /** @description The event types to send: one or more of message.received, message.status, message.failed, contact.opted_out, contact.opted_in, conversation.handoff, provider.paused, provider.resumed; or `["*"]` for all. */
                     events: string[];
+                    /** @description Only this team's events (its slug); left out or null: every team's. */
                     team?: string | null;
                     description?: string | null;
                 };
             };
         };
         responses: {
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventEndpointWithSecret"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2845,11 +3690,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventEndpoint"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2872,6 +3720,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description No content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -2901,18 +3750,23 @@ export interface operations {
             content: {
                 "application/json": {
                     url?: string;
+                    /** @description The event types to send: one or more of message.received, message.status, message.failed, contact.opted_out, contact.opted_in, conversation.handoff, provider.paused, provider.resumed; or `["*"]` for all. */
                     events?: string[];
+                    /** @description `false` stops deliveries; `true` resumes them and clears an automatic disable. */
                     enabled?: boolean;
                     description?: string | null;
                 };
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventEndpoint"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2936,11 +3790,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventEndpointWithSecret"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2952,8 +3809,11 @@ export interface operations {
     EventEndpoints_deliveries: {
         parameters: {
             query?: {
+                /** @description Deliveries per page (at most 100). */
                 limit?: number;
+                /** @description The previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description Only the deliveries in this state. */
                 state?: "pending" | "delivered" | "failed";
             };
             header?: never;
@@ -2967,11 +3827,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventDeliveryPage"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2996,16 +3859,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventDeliveryRetry"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
         };
     };
@@ -3023,16 +3890,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventPing"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
         };
     };
