@@ -14,7 +14,7 @@ export default tseslint.config(
   },
   // Plain Node scripts (pnpm start, pnpm bench, test helpers run in threads).
   {
-    files: ['scripts/**/*.mjs', '**/test/**/*.mjs'],
+    files: ['scripts/**/*.mjs', '**/scripts/**/*.mjs', '**/test/**/*.mjs'],
     languageOptions: {
       globals: Object.fromEntries(
         ['process', 'console', 'fetch', 'crypto', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance', 'URL', 'Buffer'].map((g) => [g, 'readonly']),
