@@ -44,6 +44,9 @@ describe('loadConfig', () => {
       /ADMIN_API_KEY: the public development key is not allowed in production/,
     );
     expect(() => loadConfig({ NODE_ENV: 'production', SECRETS_KEY: '0'.repeat(63) + '1', ADMIN_API_KEY: 'x'.repeat(32) })).toThrow(/SECRETS_KEY: a publicly known key/);
+    const prod = { NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64), ADMIN_API_KEY: 'x'.repeat(32) };
+    expect(() => loadConfig({ ...prod, METRICS_TOKEN: 'dev-metrics-token-change-me' })).toThrow(/METRICS_TOKEN: the demo compose file's public token/);
+    expect(loadConfig({ ...prod, METRICS_TOKEN: 'y'.repeat(24) }).env.METRICS_TOKEN).toBe('y'.repeat(24));
   });
 
   it('refuses an admin key under 32 characters in production, and under 16 anywhere', () => {

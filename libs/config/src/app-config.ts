@@ -23,6 +23,9 @@ export abstract class AppConfig {
 }
 
 const DEV_ADMIN_KEY = 'dev-admin-key-change-me-before-production';
+
+/** The METRICS_TOKEN docker-compose.yml gives the demo (and its Prometheus): public, so refused in production. */
+const DEV_METRICS_TOKEN = 'dev-metrics-token-change-me';
 /** Shortest bootstrap admin key production accepts (the bootstrap key opens every tenant). */
 const MIN_PRODUCTION_ADMIN_KEY_LENGTH = 32;
 
@@ -79,6 +82,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     issues.push({ variable: 'ADMIN_API_KEY', message: `at least ${MIN_PRODUCTION_ADMIN_KEY_LENGTH} characters in production` });
   } else if (production && adminApiKey === DEV_ADMIN_KEY) {
     issues.push({ variable: 'ADMIN_API_KEY', message: 'the public development key is not allowed in production' });
+  }
+  if (production && env.METRICS_TOKEN === DEV_METRICS_TOKEN) {
+    issues.push({ variable: 'METRICS_TOKEN', message: "the demo compose file's public token is not allowed in production" });
   }
   if (production && env.SECRETS_KEY && PUBLIC_SECRETS_KEYS.includes(env.SECRETS_KEY.toLowerCase())) {
     issues.push({ variable: 'SECRETS_KEY', message: 'a publicly known key (a former compose default) is not allowed in production' });

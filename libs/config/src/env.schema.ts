@@ -46,7 +46,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Human-readable logs instead of JSON lines. */
   LOG_PRETTY: bool(false),
-  /** Address the /health and /metrics server of the workers (flow-runner, sender) listens on. */
+  /** Address the /health and /metrics server of the workers (flow-runner, sender, event-dispatcher) listens on. */
   METRICS_HOST: z.string().regex(/^[0-9A-Za-z.:_-]+$/, 'an IP address or host name').default('127.0.0.1'),
   /** Bearer token a scraper on another machine presents for /metrics (loopback peers need none; unset = loopback only). */
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
