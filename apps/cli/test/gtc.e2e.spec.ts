@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, PrismaClient } from '@gtc/db';
 import { freePort, ownDatabase, runGtc, ServiceProcess, startService, testEnv } from '@gtc/testing';
@@ -251,6 +251,14 @@ describe('gtc commands', () => {
     const good = await gtc(['flows', 'validate', 'my-bundle/flows/welcome.ygtc']);
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toMatch(/ok \(flow welcome/);
+  });
+
+  it('flows schema prints the JSON Schema editors use (the committed libs/flows/schema/ygtc.schema.json)', async () => {
+    const res = await gtc(['flows', 'schema']);
+    expect(res.code, res.stderr).toBe(0);
+    const committed = JSON.parse(readFileSync(resolve(__dirname, '../../../libs/flows/schema/ygtc.schema.json'), 'utf8'));
+    expect(JSON.parse(res.stdout)).toEqual(committed);
+    expect(committed.required).toEqual(expect.arrayContaining(['name', 'version', 'nodes']));
   });
 
   it('usage errors exit 2; --help exits 0 on every command', async () => {

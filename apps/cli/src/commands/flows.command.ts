@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadFlow } from '@gtc/flows';
+import { flowJsonSchema, loadFlow } from '@gtc/flows';
 import { AdminClient, AdminOptions } from '../admin-client';
 import { CliError } from '../errors';
 import { err, formatIssue, out, table } from '../output';
@@ -34,6 +34,10 @@ export function validateFiles(files: string[]): void {
 /** Registers `gtc flows …`. */
 export function flowsCommand(program: Command, admin: () => AdminOptions): void {
   const flows = program.command('flows').description('validate, upload and list flows (.ygtc)');
+  flows
+    .command('schema')
+    .description('print the JSON Schema of .ygtc files (for editors: `# yaml-language-server: $schema=<file>` on a flow\'s first line)')
+    .action(() => out(JSON.stringify(flowJsonSchema(), null, 2)));
   flows
     .command('validate')
     .description('validate flow files locally; prints file:line:col for every error')
