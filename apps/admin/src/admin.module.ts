@@ -13,6 +13,9 @@ import { PathParamsPipe } from './common/path-params.pipe';
 import { TenantScope } from './common/tenant-scope.service';
 import { ContactsController } from './contacts/contacts.controller';
 import { ContactsService } from './contacts/contacts.service';
+import { ConversationsController } from './conversations/conversations.controller';
+import { ConversationsService } from './conversations/conversations.service';
+import { LiveStreams } from './conversations/live-streams.service';
 import { DemoSeedService } from './demo/demo-seed.service';
 import { EventsModule } from './events/events.module';
 import { FlowStartController, FlowsController } from './flows/flows.controller';
@@ -43,6 +46,7 @@ import { TenantsService } from './tenants/tenants.service';
     FlowStartController,
     TemplatesController,
     ContactsController,
+    ConversationsController,
     MessagesController,
     StatsController,
     ApiKeysController,
@@ -53,6 +57,8 @@ import { TenantsService } from './tenants/tenants.service';
     { provide: APP_PIPE, useClass: PathParamsPipe },
     FailedAuthThrottle,
     TenantScope,
+    ConversationsService,
+    LiveStreams,
     TenantsService,
     TeamsService,
     ProviderService,

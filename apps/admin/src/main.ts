@@ -3,6 +3,7 @@ import { runHttpService } from '@gtc/observability';
 import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './admin.module';
 import { FailedAuthThrottle } from './auth/failed-auth.throttle';
+import { mountConsole } from './console/console-static';
 import { serveOpenApi } from './docs/openapi';
 import { mountQueueDashboard } from './docs/queue-dashboard';
 
@@ -25,5 +26,6 @@ void runHttpService(AdminModule, {
     await app.get(FailedAuthThrottle).install(fastify);
     serveOpenApi(app);
     await mountQueueDashboard(app);
+    await mountConsole(app);
   },
 });

@@ -150,7 +150,7 @@ describe('admin API', () => {
     expect((await api('DELETE', '/v1/tenants/newcomer')).status).toBe(204);
     // A cursor no list made: 400 naming `cursor`, whatever is inside.
     const forged = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    for (const cursor of [forged(['d2026-01-01T00:00:00.000Z', 'snot-a-uuid']), forged(['d2026-01-01T00:00:00.000Z']), forged(['dsoon', `s${randomUUID()}`]), forged(['d+275760-09-13T00:00:00.000Z', `s${randomUUID()}`]), forged(['n1', 's\u0000']), 'bm9wZQ', forged({})]) {
+    for (const cursor of [forged(['d2026-01-01T00:00:00.000Z', 'snot-a-uuid']), forged(['d2026-01-01T00:00:00.000Z']), forged(['dsoon', `s${randomUUID()}`]), forged(['d+275760-09-13T00:00:00.000Z', `s${randomUUID()}`]), forged(['n1', 's\u0000']), forged(['sgarbage', `s${randomUUID()}`]), forged(['d2026-01-01T00:00:00.000Z', 'n5']), 'bm9wZQ', forged({})]) {
       const e = expectError(await api('GET', `/v1/tenants?cursor=${cursor}`), 400, 'validation_failed');
       expect(e.details!.map((d) => d.path)).toEqual(['cursor']);
     }

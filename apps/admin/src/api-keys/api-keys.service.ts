@@ -14,7 +14,10 @@ export function apiKeyView(k: ApiKey): z.input<typeof apiKeySchema> {
 }
 
 /** The order of the key list: newest first. */
-const API_KEY_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'desc'], ['id', 'asc']];
+const API_KEY_ORDER: SortOrder<'createdAt' | 'id'> = [
+  ['createdAt', 'desc', 'date'],
+  ['id', 'asc', 'uuid'],
+];
 
 /** Tenant API keys: created (shown once), listed, revoked. Only SHA-256 hashes are stored. */
 @Injectable()

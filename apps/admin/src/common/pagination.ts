@@ -8,7 +8,13 @@ export const MAX_PAGE = 200;
 
 /** `limit` (1..200, default 50) and `cursor` (opaque, the `next_cursor` of the previous page). */
 export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50).meta({ description: `Rows per page (at most ${MAX_PAGE}).` }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE)
+    .default(50)
+    .meta({ description: `Rows per page (at most ${MAX_PAGE}).` }),
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,512}$/, 'must be a next_cursor value')
@@ -29,10 +35,18 @@ export interface Page<T> {
 }
 
 /** A value a sort key may hold. */
-type KeyValue = Date | string | number | bigint;
+export type KeyValue = Date | string | number | bigint;
 
-/** A list's order: columns and directions, the last ones unique together (so that the order is total). */
-export type SortOrder<F extends string = string> = ReadonlyArray<readonly [field: F, direction: 'asc' | 'desc']>;
+/** What a sort key's column holds: a cursor's value must be of that kind. */
+export type KeyKind = 'date' | 'uuid' | 'text' | 'int' | 'bigint';
+
+/** A list's order: columns, directions and kinds, the last ones unique together (so that the order is total). */
+export type SortOrder<F extends string = string> = ReadonlyArray<
+  readonly [field: F, direction: 'asc' | 'desc', kind: KeyKind]
+>;
+
+/** The tag `encodeCursor` gives each kind. */
+const TAGS: Record<KeyKind, string> = { date: 'd', uuid: 's', text: 's', int: 'n', bigint: 'b' };
 
 /** Reads limit and cursor from a query object (400 on bad values). */
 export function pageRequest(query: Record<string, unknown>): PageRequest {
@@ -42,17 +56,27 @@ export function pageRequest(query: Record<string, unknown>): PageRequest {
 
 /** 400 naming `cursor`: a value that no list of this kind produced. */
 function badCursor(): ApiError {
-  return new ApiError(400, 'validation_failed', 'invalid query: cursor', [{ path: 'cursor', message: 'must be a next_cursor value' }]);
+  return new ApiError(400, 'validation_failed', 'invalid query: cursor', [
+    { path: 'cursor', message: 'must be a next_cursor value' },
+  ]);
 }
 
 /** Encodes the sort key of a row: each value tagged with its type, so that it compares as the column does. */
-function encodeCursor(values: KeyValue[]): string {
-  const tagged = values.map((v) => (v instanceof Date ? `d${v.toISOString()}` : typeof v === 'bigint' ? `b${v}` : typeof v === 'number' ? `n${v}` : `s${v}`));
+export function encodeCursor(values: KeyValue[]): string {
+  const tagged = values.map((v) =>
+    v instanceof Date
+      ? `d${v.toISOString()}`
+      : typeof v === 'bigint'
+        ? `b${v}`
+        : typeof v === 'number'
+          ? `n${v}`
+          : `s${v}`,
+  );
   return Buffer.from(JSON.stringify(tagged), 'utf8').toString('base64url');
 }
 
 /** Decodes a cursor made by `encodeCursor` for `order`; 400 on anything else (a value its column could not hold too). */
-function decodeCursor(cursor: string, order: SortOrder): KeyValue[] {
+export function decodeCursor(cursor: string, order: SortOrder): KeyValue[] {
   let tagged: unknown;
   try {
     tagged = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -61,7 +85,7 @@ function decodeCursor(cursor: string, order: SortOrder): KeyValue[] {
   }
   if (!Array.isArray(tagged) || tagged.length !== order.length) throw badCursor();
   return tagged.map((t: unknown, i) => {
-    if (typeof t !== 'string' || !t) throw badCursor();
+    if (typeof t !== 'string' || t[0] !== TAGS[order[i][2]]) throw badCursor();
     const body = t.slice(1);
     switch (t[0]) {
       case 'd': {
@@ -76,7 +100,7 @@ function decodeCursor(cursor: string, order: SortOrder): KeyValue[] {
         if (!/^\d{1,10}$/.test(body) || Number(body) > INT4_MAX) throw badCursor();
         return Number(body);
       case 's':
-        if (!isPgText(body) || (order[i][0] === 'id' && !isUuid(body))) throw badCursor();
+        if (!isPgText(body) || (order[i][2] === 'uuid' && !isUuid(body))) throw badCursor();
         return body;
       default:
         throw badCursor();
@@ -93,7 +117,10 @@ type KeysetWhere = {};
  * same however deep it is and rows written meanwhile neither repeat nor go missing): `where` to AND with the list's
  * own filter, `orderBy`, and `take` (one more than the page, which tells whether a next page exists).
  */
-export function keysetPage<F extends string>(order: SortOrder<F>, page: PageRequest): { where: KeysetWhere; orderBy: Array<Record<F, 'asc' | 'desc'>>; take: number } {
+export function keysetPage<F extends string>(
+  order: SortOrder<F>,
+  page: PageRequest,
+): { where: KeysetWhere; orderBy: Array<Record<F, 'asc' | 'desc'>>; take: number } {
   const orderBy = order.map(([field, dir]) => ({ [field]: dir }) as Record<F, 'asc' | 'desc'>);
   if (!page.cursor) return { where: {}, orderBy, take: page.take + 1 };
   const after = decodeCursor(page.cursor, order);
@@ -106,9 +133,17 @@ export function keysetPage<F extends string>(order: SortOrder<F>, page: PageRequ
 }
 
 /** Builds the page from rows fetched with `keysetPage` (the extra row tells whether a next page exists). */
-export function toPage<R, T, F extends string>(rows: R[], page: PageRequest, order: SortOrder<F>, map: (row: R) => T): Page<T> {
+export function toPage<R, T, F extends string>(
+  rows: R[],
+  page: PageRequest,
+  order: SortOrder<F>,
+  map: (row: R) => T,
+): Page<T> {
   const more = rows.length > page.take;
   const shown = more ? rows.slice(0, page.take) : rows;
   const last = shown[shown.length - 1] as Record<F, KeyValue> | undefined;
-  return { data: shown.map(map), next_cursor: more && last ? encodeCursor(order.map(([f]) => last[f])) : null };
+  return {
+    data: shown.map(map),
+    next_cursor: more && last ? encodeCursor(order.map(([f]) => last[f])) : null,
+  };
 }

@@ -27,7 +27,14 @@ export function contactView(c: ContactRow, now = Date.now()): z.input<typeof con
     opted_out: c.optedOut,
     opted_out_at: c.optedOutAt,
     session: c.session
-      ? { status: c.session.status, flow_id: c.session.flowId, node_id: c.session.nodeId, vars: c.session.vars, last_error: c.session.lastError, updated_at: c.session.updatedAt }
+      ? {
+          status: c.session.status,
+          flow_id: c.session.flowId,
+          node_id: c.session.nodeId,
+          vars: c.session.vars,
+          last_error: c.session.lastError,
+          updated_at: c.session.updatedAt,
+        }
       : null,
     created_at: c.createdAt,
     updated_at: c.updatedAt,
@@ -36,8 +43,17 @@ export function contactView(c: ContactRow, now = Date.now()): z.input<typeof con
 
 const include = { session: true, provider: { select: { team: { select: { slug: true } } } } } as const;
 
-/** The order of the contact list: newest first. */
-const CONTACT_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'desc'], ['id', 'asc']];
+/** The orders of the contact list: newest first, or latest activity first (updated_at moves with every message). */
+const CONTACT_ORDERS: Record<'created' | 'activity', SortOrder<'createdAt' | 'updatedAt' | 'id'>> = {
+  created: [
+    ['createdAt', 'desc', 'date'],
+    ['id', 'asc', 'uuid'],
+  ],
+  activity: [
+    ['updatedAt', 'desc', 'date'],
+    ['id', 'asc', 'uuid'],
+  ],
+};
 
 /** Contacts of a tenant: search, read, opt-out/opt-in, release a handoff, delete. */
 @Injectable()
@@ -58,14 +74,20 @@ export class ContactsService {
     } catch (err) {
       // Two concurrent first messages to one number: the loser reads the winner's row.
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-        return this.prisma.client.contact.findUniqueOrThrow({ where: { providerId_waId: { providerId, waId } } });
+        return this.prisma.client.contact.findUniqueOrThrow({
+          where: { providerId_waId: { providerId, waId } },
+        });
       }
       throw err;
     }
   }
 
   /** Searches contacts by wa_id, user_id, name (or `q` over all three), team and opt-out state. */
-  async list(tenantSlug: string, query: z.output<typeof contactQuerySchema>, page: PageRequest): Promise<Page<ReturnType<typeof contactView>>> {
+  async list(
+    tenantSlug: string,
+    query: z.output<typeof contactQuerySchema>,
+    page: PageRequest,
+  ): Promise<Page<ReturnType<typeof contactView>>> {
     const tenant = await this.scope.tenant(tenantSlug);
     const where: Prisma.ContactWhereInput = { tenantId: tenant.id };
     if (query.team) where.provider = { team: { slug: query.team } };
@@ -74,11 +96,20 @@ export class ContactsService {
     if (query.name) where.profileName = { contains: query.name, mode: 'insensitive' };
     if (query.opted_out !== undefined) where.optedOut = query.opted_out;
     if (query.q) {
-      where.OR = [{ waId: { contains: query.q.replace(/^\+/, '') } }, { userId: { contains: query.q } }, { profileName: { contains: query.q, mode: 'insensitive' } }];
+      where.OR = [
+        { waId: { contains: query.q.replace(/^\+/, '') } },
+        { userId: { contains: query.q } },
+        { profileName: { contains: query.q, mode: 'insensitive' } },
+      ];
     }
-    const k = keysetPage(CONTACT_ORDER, page);
-    const rows = await this.prisma.client.contact.findMany({ ...k, where: { AND: [where, k.where] }, include });
-    return toPage(rows, page, CONTACT_ORDER, (r) => contactView(r));
+    const order = CONTACT_ORDERS[query.sort];
+    const k = keysetPage(order, page);
+    const rows = await this.prisma.client.contact.findMany({
+      ...k,
+      where: { AND: [where, k.where] },
+      include,
+    });
+    return toPage(rows, page, order, (r) => contactView(r));
   }
 
   /** One contact of the tenant, or 404. */
@@ -92,7 +123,8 @@ export class ContactsService {
    */
   async release(tenantSlug: string, id: string) {
     const contact = await this.find(tenantSlug, id);
-    const notInHandoff = (status: string) => conflict(`contact is not in a handoff (session: ${status})`, 'not_in_handoff');
+    const notInHandoff = (status: string) =>
+      conflict(`contact is not in a handoff (session: ${status})`, 'not_in_handoff');
     if (contact.session?.status !== 'handoff') throw notInHandoff(contact.session?.status ?? 'none');
     const { rows } = await this.prisma.pool.query(
       `WITH upd AS (
@@ -142,7 +174,9 @@ export class ContactsService {
 
   private async find(tenantSlug: string, id: string): Promise<ContactRow> {
     const tenant = await this.scope.tenant(tenantSlug);
-    const row = isUuid(id) ? await this.prisma.client.contact.findFirst({ where: { id, tenantId: tenant.id }, include }) : null;
+    const row = isUuid(id)
+      ? await this.prisma.client.contact.findFirst({ where: { id, tenantId: tenant.id }, include })
+      : null;
     if (!row) throw notFound(`contact ${id} not found`);
     return row;
   }

@@ -93,7 +93,10 @@ function cursorSeq(cursor: string): bigint {
 }
 
 /** The order of the endpoint list: oldest first. */
-const ENDPOINT_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'asc'], ['id', 'asc']];
+const ENDPOINT_ORDER: SortOrder<'createdAt' | 'id'> = [
+  ['createdAt', 'asc', 'date'],
+  ['id', 'asc', 'uuid'],
+];
 
 /**
  * Event endpoints of a tenant (event webhooks): create (the signing secret shown once), list, read, change, delete,

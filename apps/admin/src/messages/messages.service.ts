@@ -99,10 +99,17 @@ export function mediaOf(m: Pick<InboundMessage, 'type' | 'payload'>): { id: stri
 }
 
 /** The order of the inbound list: latest first (arrival is unique). */
-const INBOUND_ORDER: SortOrder<'receivedAt' | 'arrival'> = [['receivedAt', 'desc'], ['arrival', 'desc']];
+const INBOUND_ORDER: SortOrder<'receivedAt' | 'arrival'> = [
+  ['receivedAt', 'desc', 'date'],
+  ['arrival', 'desc', 'bigint'],
+];
 
 /** The order of the outbound list: latest first, a recipient's sequence within one millisecond, id last. */
-const OUTBOUND_ORDER: SortOrder<'createdAt' | 'seq' | 'id'> = [['createdAt', 'desc'], ['seq', 'desc'], ['id', 'desc']];
+const OUTBOUND_ORDER: SortOrder<'createdAt' | 'seq' | 'id'> = [
+  ['createdAt', 'desc', 'date'],
+  ['seq', 'desc', 'int'],
+  ['id', 'desc', 'uuid'],
+];
 
 /** Messages of a tenant: list, read with the status timeline, send, media download. */
 @Injectable()

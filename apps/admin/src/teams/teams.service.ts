@@ -22,7 +22,10 @@ export function teamView(t: Team & { provider?: { id: string; phoneNumberId: str
 const withProvider = { provider: { select: { id: true, phoneNumberId: true, enabled: true } } } as const;
 
 /** The order of the team list: oldest first. */
-const TEAM_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'asc'], ['id', 'asc']];
+const TEAM_ORDER: SortOrder<'createdAt' | 'id'> = [
+  ['createdAt', 'asc', 'date'],
+  ['id', 'asc', 'uuid'],
+];
 
 /** Teams of a tenant: create, list, read, rename, delete. */
 @Injectable()

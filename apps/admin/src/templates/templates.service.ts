@@ -15,7 +15,10 @@ export function templateView(t: MessageTemplate): z.input<typeof templateSchema>
 }
 
 /** The order of the template list: by name, then language (unique per number). */
-const TEMPLATE_ORDER: SortOrder<'name' | 'language'> = [['name', 'asc'], ['language', 'asc']];
+const TEMPLATE_ORDER: SortOrder<'name' | 'language'> = [
+  ['name', 'asc', 'text'],
+  ['language', 'asc', 'text'],
+];
 
 /** The team's message templates: synced from the Graph API, listed, and handed to the template check. */
 @Injectable()

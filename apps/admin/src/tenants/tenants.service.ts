@@ -12,7 +12,10 @@ export function tenantView(t: Tenant): z.input<typeof tenantSchema> {
 }
 
 /** The order of the tenant list: newest first. */
-const TENANT_ORDER: SortOrder<'createdAt' | 'id'> = [['createdAt', 'desc'], ['id', 'asc']];
+const TENANT_ORDER: SortOrder<'createdAt' | 'id'> = [
+  ['createdAt', 'desc', 'date'],
+  ['id', 'asc', 'uuid'],
+];
 
 /** Tenants: create, list, read, rename, delete. */
 @Injectable()

@@ -597,6 +597,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/contacts/{id}/conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a contact's conversation
+         * @description Inbound and outbound messages merged, latest first (outbound by when it was written, inbound by when it arrived).
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
+        get: operations["Conversations_conversation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/contacts/{id}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a contact's conversation live
+         * @description Server-sent events (`text/event-stream`): `event: message` with a message (as in the conversation) each time one is written or changes state (sent, delivered, read, failed with its error), `event: contact` with the contact when it changes (opt-out, handoff, 24-hour window), and a `: ping` comment every 15 s. The last 10 s of changes come first. At most 20 open per tenant (429 `too_many_streams`). Send the key in the Authorization header (read the stream with fetch; never put a key in a URL).
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
+        get: operations["Conversations_follow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/messages": {
         parameters: {
             query?: never;
@@ -976,6 +1020,424 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        Flow: {
+            /**
+             * Format: uuid
+             * @description The id of this revision.
+             */
+            id: string;
+            /**
+             * @description The flow's `name:`.
+             * @example support
+             */
+            name: string;
+            /**
+             * @description The flow's `version:`.
+             * @example 1.0
+             */
+            version: string;
+            /** @description Upload number of this name in the team: 1, 2, … */
+            revision: number;
+            file_name: string | null;
+            /** @description Whether this revision is the one that runs (at most one per name). */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+        };
+        FlowDetail: {
+            /**
+             * Format: uuid
+             * @description The id of this revision.
+             */
+            id: string;
+            /**
+             * @description The flow's `name:`.
+             * @example support
+             */
+            name: string;
+            /**
+             * @description The flow's `version:`.
+             * @example 1.0
+             */
+            version: string;
+            /** @description Upload number of this name in the team: 1, 2, … */
+            revision: number;
+            file_name: string | null;
+            /** @description Whether this revision is the one that runs (at most one per name). */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The uploaded YAML. */
+            source: string;
+            /** @description The compiled form the flow-runner executes (JSON). */
+            compiled: unknown;
+        };
+        FlowSummary: {
+            /**
+             * Format: uuid
+             * @description The id of this revision.
+             */
+            id: string;
+            /**
+             * @description The flow's `name:`.
+             * @example support
+             */
+            name: string;
+            /**
+             * @description The flow's `version:`.
+             * @example 1.0
+             */
+            version: string;
+            /** @description Upload number of this name in the team: 1, 2, … */
+            revision: number;
+            file_name: string | null;
+            /** @description Whether some revision of the flow is active. */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The active revision; null when none is. */
+            active_revision: number | null;
+            /** @description How many revisions the flow has. */
+            revisions: number;
+        };
+        FlowUpload: {
+            /** @description Whether a new revision was stored (false: the source is that of the latest revision). */
+            created: boolean;
+            /** @description Whether anything was written (a new revision, or the latest one activated). */
+            changed: boolean;
+            flow: {
+                /**
+                 * Format: uuid
+                 * @description The id of this revision.
+                 */
+                id: string;
+                /**
+                 * @description The flow's `name:`.
+                 * @example support
+                 */
+                name: string;
+                /**
+                 * @description The flow's `version:`.
+                 * @example 1.0
+                 */
+                version: string;
+                /** @description Upload number of this name in the team: 1, 2, … */
+                revision: number;
+                file_name: string | null;
+                /** @description Whether this revision is the one that runs (at most one per name). */
+                active: boolean;
+                /** Format: date-time */
+                created_at: string;
+            };
+            /** @description Findings that do not stop the upload (e.g. templates not checked: none synced yet). */
+            warnings: {
+                /** @example flows/support.ygtc */
+                file: string;
+                line: number;
+                column: number;
+                /** @description Path in the document, e.g. `nodes[0].config.message`; empty for the document itself. */
+                path: string;
+                message: string;
+            }[];
+        };
+        FlowValidation: {
+            /** @enum {boolean} */
+            valid: true;
+            name: string;
+            version: string;
+            warnings: {
+                /** @example flows/support.ygtc */
+                file: string;
+                line: number;
+                column: number;
+                /** @description Path in the document, e.g. `nodes[0].config.message`; empty for the document itself. */
+                path: string;
+                message: string;
+            }[];
+        };
+        FlowStart: {
+            /** @description False when this Idempotency-Key had already started it (the first start is answered). */
+            created: boolean;
+            /**
+             * Format: uuid
+             * @description The inbound message row that carries the start.
+             */
+            inbound_id: string;
+            /**
+             * @description `api.<Idempotency-Key>` (or `api.<uuid>` without a key).
+             * @example api.order-1234-welcome
+             */
+            wamid: string;
+            flow: string;
+            /** Format: uuid */
+            contact_id: string;
+            /**
+             * @description Of the inbound row: `pending` until the flow-runner takes it (a repeated start shows where the first one is).
+             * @enum {string}
+             */
+            state: "pending" | "processed" | "failed" | "ignored" | "revoked";
+        };
+        OutboundMessage: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            direction: "outbound";
+            /** Format: uuid */
+            contact_id: string;
+            /** @description Its place in the contact's sequence (sent in this order). */
+            seq: number;
+            /** @example text */
+            type: string;
+            /** @description The Graph API message body. */
+            body: unknown;
+            /** @description queued, sending, sent, delivered, read, failed, … */
+            state: string;
+            /** @description Meta's message id, once sent. */
+            wamid: string | null;
+            business_initiated: boolean;
+            retry_on_rate_limit: boolean;
+            attempts: number;
+            error: {
+                class: string | null;
+                code: number | null;
+                message: string | null;
+            } | null;
+            /** @description What caused it: the inbound message, flow start or API request (`api:…`). */
+            cause_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            sending_at: string | null;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: date-time */
+            read_at: string | null;
+            /** Format: date-time */
+            failed_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        InboundMessage: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            direction: "inbound";
+            /** Format: uuid */
+            contact_id: string | null;
+            wamid: string;
+            /** @example text */
+            type: string;
+            /** @description The message as received (normalized). */
+            payload: unknown;
+            /** @description pending, processing, done, failed, … */
+            state: string;
+            error: string | null;
+            /** @description What the flows did with it. */
+            flow_run: unknown;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** Format: date-time */
+            received_at: string;
+            /** Format: date-time */
+            processed_at: string | null;
+            /** @description Whether `GET …/messages/{id}/media` serves its media. */
+            has_media: boolean;
+            /** @description What could not be read in the message (the rest is shown as received). */
+            problems: unknown[];
+            /** @description The WhatsApp group it was written in, if any (flows do not answer groups). */
+            group_id: string | null;
+            /** @description For an edit or a revoke: the wamid of the message it changes. */
+            original_wamid: string | null;
+            /** Format: date-time */
+            edited_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+        };
+        Message: components["schemas"]["OutboundMessage"] | components["schemas"]["InboundMessage"];
+        MessagePage: {
+            data: components["schemas"]["Message"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        OutboundMessageDetail: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            direction: "outbound";
+            /** Format: uuid */
+            contact_id: string;
+            /** @description Its place in the contact's sequence (sent in this order). */
+            seq: number;
+            /** @example text */
+            type: string;
+            /** @description The Graph API message body. */
+            body: unknown;
+            /** @description queued, sending, sent, delivered, read, failed, … */
+            state: string;
+            /** @description Meta's message id, once sent. */
+            wamid: string | null;
+            business_initiated: boolean;
+            retry_on_rate_limit: boolean;
+            attempts: number;
+            error: {
+                class: string | null;
+                code: number | null;
+                message: string | null;
+            } | null;
+            /** @description What caused it: the inbound message, flow start or API request (`api:…`). */
+            cause_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            sending_at: string | null;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: date-time */
+            read_at: string | null;
+            /** Format: date-time */
+            failed_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            timeline: {
+                /** @description sent, delivered, read, failed, … */
+                status: string;
+                /** Format: date-time */
+                timestamp: string | null;
+                /** Format: date-time */
+                received_at: string;
+                /** Format: date-time */
+                applied_at: string | null;
+                recipient_id: string | null;
+                /** @description Meta's errors, for a failed status. */
+                errors: unknown;
+            }[];
+            errors: {
+                status: string;
+                /** Format: date-time */
+                timestamp: string | null;
+                errors: unknown;
+            }[];
+        };
+        InboundMessageDetail: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            direction: "inbound";
+            /** Format: uuid */
+            contact_id: string | null;
+            wamid: string;
+            /** @example text */
+            type: string;
+            /** @description The message as received (normalized). */
+            payload: unknown;
+            /** @description pending, processing, done, failed, … */
+            state: string;
+            error: string | null;
+            /** @description What the flows did with it. */
+            flow_run: unknown;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** Format: date-time */
+            received_at: string;
+            /** Format: date-time */
+            processed_at: string | null;
+            /** @description Whether `GET …/messages/{id}/media` serves its media. */
+            has_media: boolean;
+            /** @description What could not be read in the message (the rest is shown as received). */
+            problems: unknown[];
+            /** @description The WhatsApp group it was written in, if any (flows do not answer groups). */
+            group_id: string | null;
+            /** @description For an edit or a revoke: the wamid of the message it changes. */
+            original_wamid: string | null;
+            /** Format: date-time */
+            edited_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            changes: {
+                /** Format: uuid */
+                id: string;
+                wamid: string;
+                type: string;
+                text: string | null;
+                /** Format: date-time */
+                sent_at: string | null;
+                /** Format: date-time */
+                received_at: string;
+            }[];
+            /** Format: uuid */
+            original_id: string | null;
+        };
+        MessageDetail: components["schemas"]["OutboundMessageDetail"] | components["schemas"]["InboundMessageDetail"];
+        SendResult: {
+            /** @description false when the Idempotency-Key had sent it already (the first message is returned). */
+            created: boolean;
+            message: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                direction: "outbound";
+                /** Format: uuid */
+                contact_id: string;
+                /** @description Its place in the contact's sequence (sent in this order). */
+                seq: number;
+                /** @example text */
+                type: string;
+                /** @description The Graph API message body. */
+                body: unknown;
+                /** @description queued, sending, sent, delivered, read, failed, … */
+                state: string;
+                /** @description Meta's message id, once sent. */
+                wamid: string | null;
+                business_initiated: boolean;
+                retry_on_rate_limit: boolean;
+                attempts: number;
+                error: {
+                    class: string | null;
+                    code: number | null;
+                    message: string | null;
+                } | null;
+                /** @description What caused it: the inbound message, flow start or API request (`api:…`). */
+                cause_id: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                next_attempt_at: string | null;
+                /** Format: date-time */
+                sending_at: string | null;
+                /** Format: date-time */
+                sent_at: string | null;
+                /** Format: date-time */
+                delivered_at: string | null;
+                /** Format: date-time */
+                read_at: string | null;
+                /** Format: date-time */
+                failed_at: string | null;
+                /** Format: date-time */
+                updated_at: string;
+            };
+            /** @description E.g. the 24-hour window is closed: Meta accepts only templates. */
+            warning?: string;
+        };
         Provider: {
             /** Format: uuid */
             id: string;
@@ -1273,163 +1735,6 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
-        Flow: {
-            /**
-             * Format: uuid
-             * @description The id of this revision.
-             */
-            id: string;
-            /**
-             * @description The flow's `name:`.
-             * @example support
-             */
-            name: string;
-            /**
-             * @description The flow's `version:`.
-             * @example 1.0
-             */
-            version: string;
-            /** @description Upload number of this name in the team: 1, 2, … */
-            revision: number;
-            file_name: string | null;
-            /** @description Whether this revision is the one that runs (at most one per name). */
-            active: boolean;
-            /** Format: date-time */
-            created_at: string;
-        };
-        FlowDetail: {
-            /**
-             * Format: uuid
-             * @description The id of this revision.
-             */
-            id: string;
-            /**
-             * @description The flow's `name:`.
-             * @example support
-             */
-            name: string;
-            /**
-             * @description The flow's `version:`.
-             * @example 1.0
-             */
-            version: string;
-            /** @description Upload number of this name in the team: 1, 2, … */
-            revision: number;
-            file_name: string | null;
-            /** @description Whether this revision is the one that runs (at most one per name). */
-            active: boolean;
-            /** Format: date-time */
-            created_at: string;
-            /** @description The uploaded YAML. */
-            source: string;
-            /** @description The compiled form the flow-runner executes (JSON). */
-            compiled: unknown;
-        };
-        FlowSummary: {
-            /**
-             * Format: uuid
-             * @description The id of this revision.
-             */
-            id: string;
-            /**
-             * @description The flow's `name:`.
-             * @example support
-             */
-            name: string;
-            /**
-             * @description The flow's `version:`.
-             * @example 1.0
-             */
-            version: string;
-            /** @description Upload number of this name in the team: 1, 2, … */
-            revision: number;
-            file_name: string | null;
-            /** @description Whether some revision of the flow is active. */
-            active: boolean;
-            /** Format: date-time */
-            created_at: string;
-            /** @description The active revision; null when none is. */
-            active_revision: number | null;
-            /** @description How many revisions the flow has. */
-            revisions: number;
-        };
-        FlowUpload: {
-            /** @description Whether a new revision was stored (false: the source is that of the latest revision). */
-            created: boolean;
-            /** @description Whether anything was written (a new revision, or the latest one activated). */
-            changed: boolean;
-            flow: {
-                /**
-                 * Format: uuid
-                 * @description The id of this revision.
-                 */
-                id: string;
-                /**
-                 * @description The flow's `name:`.
-                 * @example support
-                 */
-                name: string;
-                /**
-                 * @description The flow's `version:`.
-                 * @example 1.0
-                 */
-                version: string;
-                /** @description Upload number of this name in the team: 1, 2, … */
-                revision: number;
-                file_name: string | null;
-                /** @description Whether this revision is the one that runs (at most one per name). */
-                active: boolean;
-                /** Format: date-time */
-                created_at: string;
-            };
-            /** @description Findings that do not stop the upload (e.g. templates not checked: none synced yet). */
-            warnings: {
-                /** @example flows/support.ygtc */
-                file: string;
-                line: number;
-                column: number;
-                /** @description Path in the document, e.g. `nodes[0].config.message`; empty for the document itself. */
-                path: string;
-                message: string;
-            }[];
-        };
-        FlowValidation: {
-            /** @enum {boolean} */
-            valid: true;
-            name: string;
-            version: string;
-            warnings: {
-                /** @example flows/support.ygtc */
-                file: string;
-                line: number;
-                column: number;
-                /** @description Path in the document, e.g. `nodes[0].config.message`; empty for the document itself. */
-                path: string;
-                message: string;
-            }[];
-        };
-        FlowStart: {
-            /** @description False when this Idempotency-Key had already started it (the first start is answered). */
-            created: boolean;
-            /**
-             * Format: uuid
-             * @description The inbound message row that carries the start.
-             */
-            inbound_id: string;
-            /**
-             * @description `api.<Idempotency-Key>` (or `api.<uuid>` without a key).
-             * @example api.order-1234-welcome
-             */
-            wamid: string;
-            flow: string;
-            /** Format: uuid */
-            contact_id: string;
-            /**
-             * @description Of the inbound row: `pending` until the flow-runner takes it (a repeated start shows where the first one is).
-             * @enum {string}
-             */
-            state: "pending" | "processed" | "failed" | "ignored" | "revoked";
-        };
         FlowSummaryPage: {
             data: components["schemas"]["FlowSummary"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
@@ -1439,267 +1744,6 @@ export interface components {
             data: components["schemas"]["Flow"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
-        };
-        OutboundMessage: {
-            /** Format: uuid */
-            id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            direction: "outbound";
-            /** Format: uuid */
-            contact_id: string;
-            /** @description Its place in the contact's sequence (sent in this order). */
-            seq: number;
-            /** @example text */
-            type: string;
-            /** @description The Graph API message body. */
-            body: unknown;
-            /** @description queued, sending, sent, delivered, read, failed, … */
-            state: string;
-            /** @description Meta's message id, once sent. */
-            wamid: string | null;
-            business_initiated: boolean;
-            retry_on_rate_limit: boolean;
-            attempts: number;
-            error: {
-                class: string | null;
-                code: number | null;
-                message: string | null;
-            } | null;
-            /** @description What caused it: the inbound message, flow start or API request (`api:…`). */
-            cause_id: string | null;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            next_attempt_at: string | null;
-            /** Format: date-time */
-            sending_at: string | null;
-            /** Format: date-time */
-            sent_at: string | null;
-            /** Format: date-time */
-            delivered_at: string | null;
-            /** Format: date-time */
-            read_at: string | null;
-            /** Format: date-time */
-            failed_at: string | null;
-            /** Format: date-time */
-            updated_at: string;
-        };
-        InboundMessage: {
-            /** Format: uuid */
-            id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            direction: "inbound";
-            /** Format: uuid */
-            contact_id: string | null;
-            wamid: string;
-            /** @example text */
-            type: string;
-            /** @description The message as received (normalized). */
-            payload: unknown;
-            /** @description pending, processing, done, failed, … */
-            state: string;
-            error: string | null;
-            /** @description What the flows did with it. */
-            flow_run: unknown;
-            /** Format: date-time */
-            sent_at: string | null;
-            /** Format: date-time */
-            received_at: string;
-            /** Format: date-time */
-            processed_at: string | null;
-            /** @description Whether `GET …/messages/{id}/media` serves its media. */
-            has_media: boolean;
-            /** @description What could not be read in the message (the rest is shown as received). */
-            problems: unknown[];
-            /** @description The WhatsApp group it was written in, if any (flows do not answer groups). */
-            group_id: string | null;
-            /** @description For an edit or a revoke: the wamid of the message it changes. */
-            original_wamid: string | null;
-            /** Format: date-time */
-            edited_at: string | null;
-            /** Format: date-time */
-            revoked_at: string | null;
-        };
-        Message: components["schemas"]["OutboundMessage"] | components["schemas"]["InboundMessage"];
-        MessagePage: {
-            data: components["schemas"]["Message"][];
-            /** @description Pass as `cursor` for the next page; null on the last page. */
-            next_cursor: string | null;
-        };
-        OutboundMessageDetail: {
-            /** Format: uuid */
-            id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            direction: "outbound";
-            /** Format: uuid */
-            contact_id: string;
-            /** @description Its place in the contact's sequence (sent in this order). */
-            seq: number;
-            /** @example text */
-            type: string;
-            /** @description The Graph API message body. */
-            body: unknown;
-            /** @description queued, sending, sent, delivered, read, failed, … */
-            state: string;
-            /** @description Meta's message id, once sent. */
-            wamid: string | null;
-            business_initiated: boolean;
-            retry_on_rate_limit: boolean;
-            attempts: number;
-            error: {
-                class: string | null;
-                code: number | null;
-                message: string | null;
-            } | null;
-            /** @description What caused it: the inbound message, flow start or API request (`api:…`). */
-            cause_id: string | null;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            next_attempt_at: string | null;
-            /** Format: date-time */
-            sending_at: string | null;
-            /** Format: date-time */
-            sent_at: string | null;
-            /** Format: date-time */
-            delivered_at: string | null;
-            /** Format: date-time */
-            read_at: string | null;
-            /** Format: date-time */
-            failed_at: string | null;
-            /** Format: date-time */
-            updated_at: string;
-            timeline: {
-                /** @description sent, delivered, read, failed, … */
-                status: string;
-                /** Format: date-time */
-                timestamp: string | null;
-                /** Format: date-time */
-                received_at: string;
-                /** Format: date-time */
-                applied_at: string | null;
-                recipient_id: string | null;
-                /** @description Meta's errors, for a failed status. */
-                errors: unknown;
-            }[];
-            errors: {
-                status: string;
-                /** Format: date-time */
-                timestamp: string | null;
-                errors: unknown;
-            }[];
-        };
-        InboundMessageDetail: {
-            /** Format: uuid */
-            id: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            direction: "inbound";
-            /** Format: uuid */
-            contact_id: string | null;
-            wamid: string;
-            /** @example text */
-            type: string;
-            /** @description The message as received (normalized). */
-            payload: unknown;
-            /** @description pending, processing, done, failed, … */
-            state: string;
-            error: string | null;
-            /** @description What the flows did with it. */
-            flow_run: unknown;
-            /** Format: date-time */
-            sent_at: string | null;
-            /** Format: date-time */
-            received_at: string;
-            /** Format: date-time */
-            processed_at: string | null;
-            /** @description Whether `GET …/messages/{id}/media` serves its media. */
-            has_media: boolean;
-            /** @description What could not be read in the message (the rest is shown as received). */
-            problems: unknown[];
-            /** @description The WhatsApp group it was written in, if any (flows do not answer groups). */
-            group_id: string | null;
-            /** @description For an edit or a revoke: the wamid of the message it changes. */
-            original_wamid: string | null;
-            /** Format: date-time */
-            edited_at: string | null;
-            /** Format: date-time */
-            revoked_at: string | null;
-            changes: {
-                /** Format: uuid */
-                id: string;
-                wamid: string;
-                type: string;
-                text: string | null;
-                /** Format: date-time */
-                sent_at: string | null;
-                /** Format: date-time */
-                received_at: string;
-            }[];
-            /** Format: uuid */
-            original_id: string | null;
-        };
-        MessageDetail: components["schemas"]["OutboundMessageDetail"] | components["schemas"]["InboundMessageDetail"];
-        SendResult: {
-            /** @description false when the Idempotency-Key had sent it already (the first message is returned). */
-            created: boolean;
-            message: {
-                /** Format: uuid */
-                id: string;
-                /** @enum {string} */
-                direction: "outbound";
-                /** Format: uuid */
-                contact_id: string;
-                /** @description Its place in the contact's sequence (sent in this order). */
-                seq: number;
-                /** @example text */
-                type: string;
-                /** @description The Graph API message body. */
-                body: unknown;
-                /** @description queued, sending, sent, delivered, read, failed, … */
-                state: string;
-                /** @description Meta's message id, once sent. */
-                wamid: string | null;
-                business_initiated: boolean;
-                retry_on_rate_limit: boolean;
-                attempts: number;
-                error: {
-                    class: string | null;
-                    code: number | null;
-                    message: string | null;
-                } | null;
-                /** @description What caused it: the inbound message, flow start or API request (`api:…`). */
-                cause_id: string | null;
-                /** Format: date-time */
-                created_at: string;
-                /** Format: date-time */
-                next_attempt_at: string | null;
-                /** Format: date-time */
-                sending_at: string | null;
-                /** Format: date-time */
-                sent_at: string | null;
-                /** Format: date-time */
-                delivered_at: string | null;
-                /** Format: date-time */
-                read_at: string | null;
-                /** Format: date-time */
-                failed_at: string | null;
-                /** Format: date-time */
-                updated_at: string;
-            };
-            /** @description E.g. the 24-hour window is closed: Meta accepts only templates. */
-            warning?: string;
         };
         Stats: {
             /**
@@ -3129,6 +3173,8 @@ export interface operations {
                 name?: string;
                 /** @description The team's slug. */
                 team?: string;
+                /** @description created: newest contacts first; activity: the latest conversation first (a message in or out, an opt-out, …). */
+                sort?: "created" | "activity";
                 /** @description Only contacts that opted out (true) or did not (false). */
                 opted_out?: "true" | "false";
                 /** @description Rows per page (at most 200). */
@@ -3301,6 +3347,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Contact"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    Conversations_conversation: {
+        parameters: {
+            query?: {
+                /** @description Rows per page (at most 200). */
+                limit?: number;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The tenant's slug. */
+                tenant: string;
+                /** @description The resource id (a UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    Conversations_follow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's slug. */
+                tenant: string;
+                /** @description The resource id (a UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@gtc/db';
+import { z } from 'zod';
+import { notFound } from '../common/api-error';
+import { decodeCursor, encodeCursor, Page, PageRequest, SortOrder } from '../common/pagination';
+import { TenantScope } from '../common/tenant-scope.service';
+import { isUuid } from '../common/validation';
+import { inboundMessageSchema, outboundMessageSchema } from '../messages/messages.schemas';
+import { inboundView, outboundView } from '../messages/messages.service';
+
+/** A message of a conversation, either way. */
+export type ConversationMessage =
+  z.input<typeof outboundMessageSchema> | z.input<typeof inboundMessageSchema>;
+
+/** The order of a conversation: latest first (an outbound message when it was written, an inbound one when it arrived). */
+const CONVERSATION_ORDER: SortOrder<'at' | 'id'> = [
+  ['at', 'desc', 'date'],
+  ['id', 'desc', 'uuid'],
+];
+
+/** One contact's messages in and out, as one list. */
+@Injectable()
+export class ConversationsService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly scope: TenantScope,
+  ) {}
+
+  /** The contact of the tenant (404 for another tenant's or none): its id and tenant id. */
+  async contact(tenantSlug: string, id: string): Promise<{ id: string; tenantId: string }> {
+    const tenant = await this.scope.tenant(tenantSlug);
+    const row = isUuid(id)
+      ? await this.prisma.client.contact.findFirst({
+          where: { id, tenantId: tenant.id },
+          select: { id: true, tenantId: true },
+        })
+      : null;
+    if (!row) throw notFound(`contact ${id} not found`);
+    return row;
+  }
+
+  /**
+   * A page of the contact's inbound and outbound messages merged, latest first: each side's next rows after the
+   * cursor by its own index, then the two merged (so a page costs two short index scans, however deep it is).
+   */
+  async page(tenantSlug: string, contactId: string, page: PageRequest): Promise<Page<ConversationMessage>> {
+    const contact = await this.contact(tenantSlug, contactId);
+    const [afterAt, afterId] = page.cursor
+      ? (decodeCursor(page.cursor, CONVERSATION_ORDER) as [Date, string])
+      : [null, null];
+    const { rows } = await this.prisma.pool.query<{
+      direction: 'inbound' | 'outbound';
+      id: string;
+      at: Date;
+    }>(
+      `SELECT * FROM (
+         (SELECT 'outbound' AS direction, id, created_at AS at FROM outbound_messages
+          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (created_at, id) < ($3::timestamp, $4::uuid))
+          ORDER BY created_at DESC, id DESC LIMIT $5)
+         UNION ALL
+         (SELECT 'inbound', id, received_at FROM inbound_messages
+          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (received_at, id) < ($3::timestamp, $4::uuid))
+          ORDER BY received_at DESC, id DESC LIMIT $5)
+       ) m ORDER BY at DESC, id DESC LIMIT $5`,
+      [contact.tenantId, contact.id, afterAt, afterId, page.take + 1],
+    );
+    const more = rows.length > page.take;
+    const shown = more ? rows.slice(0, page.take) : rows;
+    const ids = (direction: string) => shown.filter((r) => r.direction === direction).map((r) => r.id);
+    const [outbound, inbound] = await Promise.all([
+      this.prisma.client.outboundMessage.findMany({
+        where: { id: { in: ids('outbound') }, tenantId: contact.tenantId },
+      }),
+      this.prisma.client.inboundMessage.findMany({
+        where: { id: { in: ids('inbound') }, tenantId: contact.tenantId },
+      }),
+    ]);
+    const views = new Map<string, ConversationMessage>([
+      ...outbound.map((m) => [m.id, outboundView(m)] as const),
+      ...inbound.map((m) => [m.id, inboundView(m)] as const),
+    ]);
+    const last = shown[shown.length - 1];
+    return {
+      data: shown.flatMap((r) => views.get(r.id) ?? []),
+      next_cursor: more && last ? encodeCursor([last.at, last.id]) : null,
+    };
+  }
+}
