@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { contactLockKeySql, eventContactSql, EventType, PoolClient, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
-import type { NumberLimits, SlotRequest } from '@gtc/queue';
+import type { NumberLimits, OutboundSend } from '@gtc/queue';
 import type { EngineAnswer, EngineTask } from './engine.worker';
 import { FlowCatalog, TeamFlows } from './flow-catalog.service';
 import { FlowEngine } from './flow-engine.service';
@@ -27,8 +27,8 @@ export interface StepResult {
   contactId: string;
   inboundId: string;
   outcome: StepOutcome;
-  /** Outbound rows written, to enqueue after commit. */
-  outbound: SlotRequest[];
+  /** Outbound rows written, to enqueue after commit; a reply to a user's message carries its arrival (causeAt). */
+  outbound: OutboundSend[];
   /** Limits of the number they go out from. */
   limits?: NumberLimits;
   receivedAt: Date;
@@ -258,7 +258,13 @@ export class FlowStepService {
       contactId: w.row.id,
       inboundId: w.row.message_id,
       outcome: w.plan.outcome,
-      outbound: (outbound.get(w.row.id) ?? []).map((id) => ({ messageId: id, recipient: w.to, businessInitiated: w.plan.businessInitiated })),
+      // causeAt: webhook → reply latency, counted for replies to a user's message (not a flow the admin API started).
+      outbound: (outbound.get(w.row.id) ?? []).map((id) => ({
+        messageId: id,
+        recipient: w.to,
+        businessInitiated: w.plan.businessInitiated,
+        causeAt: w.row.type === 'flow_start' ? undefined : w.row.received_at.getTime(),
+      })),
       limits: w.limits,
       receivedAt: w.row.received_at,
     }));

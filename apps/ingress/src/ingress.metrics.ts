@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, MetricsService } from '@gtc/observability';
 import { QueueName, QueueService } from '@gtc/queue';
 
-/** Webhook outcomes, acknowledgement latency, enqueue health and queue lag. */
+/** Webhook outcomes, acknowledgement latency, new inbound messages by tenant, enqueue health and queue lag. */
 @Injectable()
 export class IngressMetrics {
   readonly webhooks: Counter<'outcome'>;
+  readonly inboundMessages: Counter<'tenant'>;
   readonly ackSeconds: Histogram<'code'>;
   readonly enqueued: Counter;
   readonly enqueueFailures: Counter;
@@ -17,6 +18,7 @@ export class IngressMetrics {
 
   constructor(metrics: MetricsService, queues: QueueService) {
     this.webhooks = metrics.counter('gtc_webhooks_total', 'Webhook requests by outcome', ['outcome']);
+    this.inboundMessages = metrics.counter('gtc_inbound_messages_total', 'Inbound messages recorded (new, not redelivered), by tenant', ['tenant']);
     this.ackSeconds = metrics.histogram('gtc_webhook_ack_seconds', 'Time from request to acknowledgement', ['code'], [
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
     ]);

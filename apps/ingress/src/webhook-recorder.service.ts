@@ -562,6 +562,7 @@ export class WebhookRecorder {
           randomUUID(),
         ],
       );
+      this.countNew(rows, messages);
       const changes = messages.filter((x) => x.m.edit || x.m.revoke);
       if (changes.length) await this.applyEditsAndRevokes(changes.map((x) => ({ providerId: x.target.providerId, original: (x.m.edit ?? x.m.revoke)!.originalMessageId, revoke: !!x.m.revoke, timestamp: x.m.timestamp })));
       return rows;
@@ -582,6 +583,21 @@ export class WebhookRecorder {
 
     this.enqueue(inserted, insertedStatuses.filter((r) => r.pending));
     return outcomes;
+  }
+
+  /**
+   * Counts the messages an insert recorded, by tenant (a redelivered one is not returned), in process and as soon as
+   * the insert committed: if the flush fails after it (503), Meta's retry finds them recorded and counts nothing.
+   */
+  private countNew(inserted: { provider_id: string }[], messages: { target: WebhookTarget }[]): void {
+    if (!inserted.length) return;
+    const tenantOf = new Map(messages.map((x) => [x.target.providerId, x.target.tenantId]));
+    const byTenant = new Map<string, number>();
+    for (const r of inserted) {
+      const tenant = tenantOf.get(r.provider_id);
+      if (tenant) byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
+    }
+    for (const [tenant, n] of byTenant) this.metrics.inboundMessages.inc({ tenant }, n);
   }
 
 /**

@@ -16,6 +16,13 @@ const PAUSED_RECHECK_MS = 30_000;
 /** A confirmed slot this close is waited for in process; a later one goes back to BullMQ's delayed set. */
 const SHORT_WAIT_MS = 250;
 
+/** The job's data for its next attempt: its row, the arrival it answers (causeAt), and its slot if one is planned. */
+const next = (job: Job<OutboundJob>, slotAt?: number): OutboundJob => ({
+  outboundId: job.data.outboundId,
+  ...(job.data.causeAt !== undefined && { causeAt: job.data.causeAt }),
+  ...(slotAt !== undefined && { slotAt }),
+});
+
 /**
  * Sends outbound messages. Per message: never twice (a row with a wamid is final; a send whose outcome is
  * unknown waits for a status carrying our id before any retry), in order per recipient (ordering gate), within
@@ -85,7 +92,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const blocked = orderingWait(p, m.earlier);
     if (blocked !== null) {
       this.metrics.orderingWaits.inc();
-      return this.later(job, token, blocked, { outboundId: m.id });
+      return this.later(job, token, blocked, next(job));
     }
 
     const refused = preSendRefusal(m);
@@ -104,7 +111,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const plan = await this.limiter.reserve(p.limits, request, 'plan');
       if (plan.at > Date.now() + 2) {
         this.metrics.limitWaitSeconds.observe((plan.at - Date.now()) / 1000);
-        return this.later(job, token, plan.at - Date.now(), { outboundId: m.id, slotAt: plan.at });
+        return this.later(job, token, plan.at - Date.now(), next(job, plan.at));
       }
     }
     if (!(await this.store.claim(m.id))) return;
@@ -116,7 +123,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (!slot.held) {
       await this.store.setState(m.id, ['sending'], { state: 'queued', attempts: { decrement: 1 } });
       this.metrics.limitWaitSeconds.observe((slot.at - Date.now()) / 1000);
-      return this.later(job, token, slot.at - Date.now(), { outboundId: m.id, slotAt: slot.at });
+      return this.later(job, token, slot.at - Date.now(), next(job, slot.at));
     }
     const wait = slot.at - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -130,17 +137,22 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
         body: { ...(m.body as unknown as GraphMessageBody), biz_opaque_callback_data: m.id },
       });
       this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      await this.recordSent(m, p, wamid);
+      await this.recordSent(m, p, wamid, job.data.causeAt);
     } catch (err) {
       this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       await this.onError(job, token, m, p, err, attempts);
     }
   }
 
-  /** Records the wamid, applies statuses that came first (a failed one may pause the number), and wakes the next message if this released it. */
-  private async recordSent(m: SendableMessage, p: SendingProvider, wamid: string): Promise<void> {
+  /**
+   * Records the wamid, applies statuses that came first (a failed one may pause the number), and wakes the next message
+   * if this released it. A reply to a user's message (`causeAt`) is timed from that message's arrival: once, as a row
+   * already sent never comes this far again.
+   */
+  private async recordSent(m: SendableMessage, p: SendingProvider, wamid: string, causeAt?: number): Promise<void> {
     const pending = await this.store.recordSent(m.id, wamid);
     this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'sent' });
+    if (causeAt !== undefined) this.metrics.replySeconds.observe(Math.max(0, Date.now() - causeAt) / 1000);
     const applied = pending ? await this.statuses.applyPending(wamid) : [];
     for (const a of applied) await this.providers.pauseOnFailedStatus(a);
     await this.waker.wakeIfReleased(m, p.ordering, ['sent', ...applied.map((a) => a.state)]);
@@ -166,12 +178,12 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
         // every other one queued until an admin resumes it.
         await this.providers.pause(p.id, { errorClass, code, reason: decision.reason });
         await this.store.setState(m.id, ['sending'], { state: 'queued', lastError: decision.reason, errorClass, errorCode: code ?? null });
-        return this.later(job, token, PAUSED_RECHECK_MS, { outboundId: m.id });
+        return this.later(job, token, PAUSED_RECHECK_MS, next(job));
       case 'fail':
         return this.fail(m, errorClass, decision.reason, code);
       case 'retry':
         await this.store.setState(m.id, ['sending'], { state: 'queued', lastError: decision.reason, errorClass });
-        return this.later(job, token, decision.delayMs, { outboundId: m.id });
+        return this.later(job, token, decision.delayMs, next(job));
     }
   }
 

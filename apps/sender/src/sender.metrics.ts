@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, MetricsService } from '@gtc/observability';
 
-/** Sends and statuses by tenant, send latency, limit and ordering waits, retries by class. */
+/** Sends and statuses by tenant, send latency, webhook → reply latency, limit and ordering waits, retries by class. */
 @Injectable()
 export class SenderMetrics {
   readonly outcomes: Counter<'tenant' | 'state'>;
@@ -9,6 +9,7 @@ export class SenderMetrics {
   readonly limitWaitSeconds: Histogram;
   readonly orderingWaits: Counter;
   readonly retries: Counter<'class'>;
+  readonly replySeconds: Histogram;
 
   constructor(metrics: MetricsService) {
     this.outcomes = metrics.counter('gtc_outbound_total', 'Outbound messages reaching a state (sent, delivered, read, failed), by tenant', ['tenant', 'state']);
@@ -16,5 +17,8 @@ export class SenderMetrics {
     this.limitWaitSeconds = metrics.histogram('gtc_limit_wait_seconds', 'How long a message waited for its slot under the limits', [], [0.01, 0.1, 0.5, 1, 5, 30, 300, 3600, 86400]);
     this.orderingWaits = metrics.counter('gtc_ordering_waits_total', 'Times a message waited for the previous one to its recipient');
     this.retries = metrics.counter('gtc_send_retries_total', 'Send retries by error class', ['class']);
+    this.replySeconds = metrics.histogram('gtc_reply_seconds', "From the inbound message's arrival at ingress to its reply accepted by the Graph API", [], [
+      0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+    ]);
   }
 }

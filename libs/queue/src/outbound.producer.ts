@@ -34,6 +34,12 @@ export const SEND_LIMITER_PROVIDER: FactoryProvider<SendLimiter> = {
   inject: [RedisService, AppConfig],
 };
 
+/** One outbound row to enqueue: its slot request, and when the inbound message it replies to reached ingress, if it does. */
+export interface OutboundSend extends SlotRequest {
+  /** Epoch ms (OutboundJob.causeAt). */
+  causeAt?: number;
+}
+
 /**
  * Enqueues outbound messages with their send slot already reserved: a message over a limit goes straight to
  * BullMQ's delayed set until its slot, so one number's backlog never sits in front of another number's message.
@@ -54,14 +60,14 @@ export class OutboundProducer {
    * Reserves a slot for each message (in order, under its number's limits) and enqueues them all, each delayed
    * until its slot, in one round trip.
    */
-  async enqueue(sends: { limits: NumberLimits; messages: SlotRequest[] }[]): Promise<void> {
+  async enqueue(sends: { limits: NumberLimits; messages: OutboundSend[] }[]): Promise<void> {
     const jobs = [];
     for (const { limits, messages } of sends) {
       for (const m of messages) {
         const { at: slotAt } = await this.limiter.reserve(limits, m, 'plan');
         jobs.push({
           id: jobIds.outbound(m.messageId),
-          data: { outboundId: m.messageId, slotAt },
+          data: { outboundId: m.messageId, slotAt, ...(m.causeAt !== undefined && { causeAt: m.causeAt }) },
           opts: { delay: Math.max(0, slotAt - Date.now()) },
         });
       }

@@ -31,6 +31,11 @@ export interface OutboundJob {
   outboundId: string;
   /** Send slot (epoch ms) already reserved under the number's limits, if any. */
   slotAt?: number;
+  /**
+   * When the inbound message this replies to reached ingress (epoch ms; a flow's reply only): the sender observes
+   * webhook → reply latency (`gtc_reply_seconds`) when it records the send.
+   */
+  causeAt?: number;
 }
 
 /** status: one status event row still unapplied (job id = the row id). */

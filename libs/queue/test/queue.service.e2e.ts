@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gtc/config';
 import { freePort, TempRedis } from '@gtc/testing';
+import { OutboundProducer } from '../src/outbound.producer';
 import { QueueName } from '../src/queue.contracts';
 import { QueueService } from '../src/queue.service';
 import { RedisService } from '../src/redis.service';
@@ -98,5 +99,27 @@ describe('QueueService', () => {
       expect(r).toEqual({ added: 2, recreated: 2 });
       expect([await state('done'), await state('undone'), await state('failed')]).toEqual(['completed', 'waiting', 'waiting']);
     });
+  });
+});
+
+describe('OutboundProducer', () => {
+  it("puts the reply's cause (the inbound message's arrival) into the job when given, and nothing when not", async () => {
+    const producer = new OutboundProducer(queues, connections, loadConfig({ REDIS_URL: redis.url, REDIS_PREFIX: 'qs' }));
+    const limits = { phoneNumberId: '1500000001', tier: 'unlimited', throughputMps: 0 };
+    const causeAt = Date.now() - 1234;
+    await producer.enqueue([
+      {
+        limits,
+        messages: [
+          { messageId: 'reply', recipient: '15550001', businessInitiated: false, causeAt },
+          { messageId: 'notice', recipient: '15550001', businessInitiated: true },
+        ],
+      },
+    ]);
+    const reply = await queues.queue(QueueName.Outbound).getJob('o_reply');
+    const notice = await queues.queue(QueueName.Outbound).getJob('o_notice');
+    expect(reply?.data).toEqual({ outboundId: 'reply', slotAt: expect.any(Number), causeAt });
+    expect(notice?.data).toEqual({ outboundId: 'notice', slotAt: expect.any(Number) });
+    expect('causeAt' in notice!.data).toBe(false);
   });
 });
