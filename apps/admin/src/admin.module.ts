@@ -25,6 +25,7 @@ import { MessagesController } from './messages/messages.controller';
 import { MessagesService } from './messages/messages.service';
 import { ProviderController } from './providers/provider.controller';
 import { ProviderService } from './providers/provider.service';
+import { PlatformMetrics } from './stats/platform.metrics';
 import { StatsController } from './stats/stats.controller';
 import { StatsService } from './stats/stats.service';
 import { TeamsController } from './teams/teams.controller';
@@ -67,6 +68,7 @@ import { TenantsService } from './tenants/tenants.service';
     ContactsService,
     MessagesService,
     StatsService,
+    PlatformMetrics,
     ApiKeysService,
     DemoSeedService,
   ],

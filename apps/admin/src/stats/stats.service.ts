@@ -5,6 +5,7 @@ import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/
 import { z } from 'zod';
 import { TenantScope } from '../common/tenant-scope.service';
 import { statsSchema } from './stats.schemas';
+import { tierLimit, tierUsedSql, tierWindowStartMs } from './tier-usage';
 
 /** The statistics as the API shows them. */
 type StatsView = z.input<typeof statsSchema>;
@@ -27,34 +28,29 @@ export class StatsService {
   /** The tenant's numbers; queue depths are those of the shared queues (all tenants), null when Redis is down. */
   async forTenant(tenantSlug: string): Promise<StatsView> {
     const tenant = await this.scope.tenant(tenantSlug);
-    const since = new Date(Date.now() - this.limits.tierWindowMs);
-    const [outbound, inbound, providers, contacts, optedOut] = await Promise.all([
+    const [outbound, inbound, providers, contacts, optedOut, used] = await Promise.all([
       this.prisma.client.outboundMessage.groupBy({ by: ['state'], where: { tenantId: tenant.id }, _count: { _all: true } }),
       this.prisma.client.inboundMessage.groupBy({ by: ['state'], where: { tenantId: tenant.id }, _count: { _all: true } }),
       this.prisma.client.whatsAppProvider.findMany({ where: { tenantId: tenant.id }, include: { team: { select: { slug: true } } } }),
       this.prisma.client.contact.count({ where: { tenantId: tenant.id } }),
       this.prisma.client.contact.count({ where: { tenantId: tenant.id, optedOut: true } }),
+      // Counted as the tier limit counts (tier-usage.ts, as the /metrics gauges count): every number in one statement.
+      this.prisma.pool.query<{ id: string; used: number }>(
+        `SELECT p.id, ${tierUsedSql(this.limits, 'p', '$2')} AS used FROM whatsapp_providers p WHERE p.tenant_id = $1`,
+        [tenant.id, tierWindowStartMs(this.limits)],
+      ),
     ]);
-    const recipients = this.limits.tierCounting === 'recipients';
-    const usage = await Promise.all(
-      providers.map(async (p) => {
-        // Counted as the tier limit counts: every message sent, or unique recipients of business-initiated ones.
-        const where = { tenantId: tenant.id, providerId: p.id, sentAt: { gte: since }, ...(recipients ? { businessInitiated: true } : {}) };
-        const used = recipients
-          ? (await this.prisma.client.outboundMessage.findMany({ where, distinct: ['contactId'], select: { contactId: true } })).length
-          : await this.prisma.client.outboundMessage.count({ where });
-        return {
-          team: p.team.slug,
-          phone_number_id: p.phoneNumberId,
-          tier: p.tier as StatsView['limit_usage'][number]['tier'],
-          tier_counting: this.limits.tierCounting,
-          tier_window_seconds: this.limits.tierWindowMs / 1000,
-          tier_limit: p.tier === 'unlimited' ? null : (this.limits.tierLimits[p.tier] ?? null),
-          tier_used: used,
-          throughput_mps: p.throughputMps,
-        };
-      }),
-    );
+    const usedBy = new Map(used.rows.map((r) => [r.id, r.used]));
+    const usage = providers.map((p) => ({
+      team: p.team.slug,
+      phone_number_id: p.phoneNumberId,
+      tier: p.tier as StatsView['limit_usage'][number]['tier'],
+      tier_counting: this.limits.tierCounting,
+      tier_window_seconds: this.limits.tierWindowMs / 1000,
+      tier_limit: tierLimit(this.limits, p.tier),
+      tier_used: usedBy.get(p.id) ?? 0,
+      throughput_mps: p.throughputMps,
+    }));
     const queues: Record<string, Record<string, number> | null> = {};
     for (const name of [QueueName.Inbound, QueueName.Outbound, QueueName.Status]) {
       try {
