@@ -12,8 +12,10 @@ import { createPrismaClient, PrismaClient, SecretBox } from '@gtc/db';
 import {
   AppName,
   createTestProvider,
+  inboundWebhook,
   installFlows,
   ownDatabase,
+  postWebhook,
   ServiceProcess,
   startService,
   testEnv,
@@ -342,6 +344,10 @@ let db: { url: string; drop: () => Promise<void> } | undefined;
 let prisma: PrismaClient | undefined;
 let receiver: Server | undefined;
 let received = 0;
+/** The tenant the traffic goes through, and another tenant's number, paused (as the sender pauses on an auth error). */
+let tenant: TestProvider;
+let paused: TestProvider;
+const PAUSED_REASON = 'auth (190): Error validating access token: Session has expired';
 
 async function scrape(s: ServiceProcess): Promise<string> {
   const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
@@ -351,6 +357,18 @@ async function scrape(s: ServiceProcess): Promise<string> {
 
 async function exported(): Promise<Exported> {
   return readExposition(await Promise.all([...started.values()].map(scrape)));
+}
+
+/** The value of the sample of `name` with (at least) these labels on one /metrics page; undefined when there is none. */
+function valueOf(page: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const m of page.matchAll(/^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)$/gm)) {
+    if (m[1] !== name) continue;
+    const has = new Map(
+      [...(m[2] ?? '').matchAll(/([A-Za-z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => has.get(k) === v)) return Number(m[3]);
+  }
+  return undefined;
 }
 
 /** Polls until `missing` returns nothing; throws what is still missing (and the services' last lines) if it never does. */
@@ -400,7 +418,14 @@ describe('the dashboard against the real services', () => {
 
     // A tenant with the examples' flows, its number in graph-sim, and an event endpoint on a receiver of ours.
     const p: TestProvider = await createTestProvider(prisma);
+    tenant = p;
     await installFlows(prisma, p);
+    // Another tenant's number, paused before the admin's first scrape (its gauges read Postgres at most every 30 s).
+    paused = await createTestProvider(prisma);
+    await prisma.whatsAppProvider.update({
+      where: { id: paused.providerId },
+      data: { pausedAt: new Date(), pausedClass: 'auth', pausedCode: 190, pausedReason: PAUSED_REASON },
+    });
     await sim('/sim/phone-numbers', {
       phone_number_id: p.phoneNumberId,
       access_token: p.accessToken,
@@ -427,6 +452,7 @@ describe('the dashboard against the real services', () => {
     });
 
     // One Graph API error (transient: retried), then a user writes "hi": webhook → flow → two replies → statuses → events.
+    // The admin is scraped only once the replies went out, so that its first snapshot of Postgres counts them.
     await sim('/sim/config', { send_errors: [{ http_status: 500, code: 131000, count: 1 }] });
     await sim('/sim/inbound', {
       phone_number_id: p.phoneNumberId,
@@ -435,8 +461,12 @@ describe('the dashboard against the real services', () => {
       text: 'hi',
     });
     await until(async () => {
-      const text = (await Promise.all([...started.values()].map(scrape))).join('\n');
+      const text = (
+        await Promise.all([...started.values()].filter((s) => s.name !== 'admin').map(scrape))
+      ).join('\n');
       const wanted = [
+        new RegExp(`^gtc_inbound_messages_total\\{[^}]*tenant="${p.tenantId}"`, 'm'),
+        /^gtc_reply_seconds_count\{[^}]*\} [1-9]/m,
         /^gtc_webhooks_total\{[^}]*outcome="/m,
         /^gtc_webhook_ack_seconds_bucket\{[^}]*code="/m,
         /^gtc_flow_runs_total\{[^}]*outcome="/m,
@@ -444,9 +474,11 @@ describe('the dashboard against the real services', () => {
         /^gtc_send_retries_total\{[^}]*class="transient"/m,
         /^gtc_event_deliveries_total\{[^}]*outcome="delivered"/m,
       ];
+      const unsent = await prisma!.outboundMessage.count({ where: { tenantId: p.tenantId, sentAt: null } });
       return [
         ...wanted.filter((re) => !re.test(text)).map(String),
         ...(received ? [] : ['an event at the receiver']),
+        ...(unsent ? [`${unsent} replies not sent`] : []),
       ];
     });
   });
@@ -498,6 +530,104 @@ describe('the dashboard against the real services', () => {
     );
     for (const f of families)
       expect(problems(`sum(${f.slice(0, -1)}x)`, e).unknownSeries, f).toEqual([`${f.slice(0, -1)}x`]);
+  });
+
+  it("times each reply from its message's arrival at ingress to the Graph API accepting it, once per reply (gtc_reply_seconds)", async () => {
+    const replies = await prisma!.outboundMessage.count({
+      where: { tenantId: tenant.tenantId, sentAt: { not: null } },
+    });
+    expect(replies).toBeGreaterThanOrEqual(2);
+    // One of them was retried after the Graph API's 500: still observed once, when it went out.
+    await expect
+      .poll(async () => valueOf(await scrape(started.get('sender')!), 'gtc_reply_seconds_count'), {
+        timeout: 5_000,
+      })
+      .toBe(replies);
+    const sender = await scrape(started.get('sender')!);
+    expect(valueOf(sender, 'gtc_reply_seconds_bucket', { le: '60' })).toBe(replies);
+    const seconds = valueOf(sender, 'gtc_reply_seconds_sum')!;
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds / replies).toBeLessThan(60);
+  });
+
+  it('counts new inbound messages by tenant id on ingress, the tenant label the sender uses (gtc_inbound_messages_total)', async () => {
+    const ingress = started.get('ingress')!;
+    expect(valueOf(await scrape(ingress), 'gtc_inbound_messages_total', { tenant: tenant.tenantId })).toBe(
+      await prisma!.inboundMessage.count({ where: { tenantId: tenant.tenantId } }),
+    );
+    expect(
+      valueOf(await scrape(started.get('sender')!), 'gtc_outbound_total', {
+        tenant: tenant.tenantId,
+        state: 'sent',
+      }),
+    ).toBeGreaterThan(0);
+
+    // Meta delivering the same webhook twice: one message recorded, one counted (the other tenant's number: no flows, no reply).
+    const { body } = inboundWebhook(paused, '15550001111', { text: 'twice' });
+    expect(await postWebhook(ingress.url, paused, body)).toBe(200);
+    expect(await postWebhook(ingress.url, paused, body)).toBe(200);
+    expect(await prisma!.inboundMessage.count({ where: { tenantId: paused.tenantId } })).toBe(1);
+    expect(valueOf(await scrape(ingress), 'gtc_inbound_messages_total', { tenant: paused.tenantId })).toBe(1);
+  });
+
+  it("exports the admin's scrape-time gauges: tenants, paused numbers and why, tier usage as the stats API counts it, queue depths", async () => {
+    const admin = started.get('admin')!;
+    const page = await scrape(admin);
+    expect(valueOf(page, 'gtc_tenant_info', { tenant: tenant.tenantId, slug: tenant.tenantSlug })).toBe(1);
+    expect(valueOf(page, 'gtc_tenant_info', { tenant: paused.tenantId, slug: paused.tenantSlug })).toBe(1);
+    expect(valueOf(page, 'gtc_provider_paused', { tenant: tenant.tenantId, team: tenant.teamSlug })).toBe(0);
+    expect(valueOf(page, 'gtc_provider_paused', { tenant: paused.tenantId, team: paused.teamSlug })).toBe(1);
+    expect(
+      valueOf(page, 'gtc_provider_paused_info', {
+        tenant: paused.tenantId,
+        team: paused.teamSlug,
+        class: 'auth',
+        code: '190',
+        reason: PAUSED_REASON,
+      }),
+    ).toBe(1);
+    expect(valueOf(page, 'gtc_provider_paused_info', { tenant: tenant.tenantId })).toBeUndefined();
+    for (const queue of ['inbound', 'outbound', 'status'])
+      for (const state of ['waiting', 'delayed', 'active', 'failed'])
+        expect(
+          valueOf(page, 'gtc_queue_depth', { queue, state }),
+          `${queue} ${state}`,
+        ).toBeGreaterThanOrEqual(0);
+
+    // The tier gauges are GET /v1/tenants/{tenant}/stats's limit_usage (the same counting), snapshot ≤ 30 s old.
+    const gauges = async () => {
+      const text = await scrape(admin);
+      const labels = { tenant: tenant.tenantId, team: tenant.teamSlug };
+      return {
+        used: valueOf(text, 'gtc_tier_used', labels),
+        limit: valueOf(text, 'gtc_tier_limit', { ...labels, tier: '1' }),
+      };
+    };
+    const stats = async () => {
+      const res = await fetch(`${admin.url}/v1/tenants/${tenant.tenantSlug}/stats`, {
+        headers: { authorization: `Bearer ${loadConfig({}).adminApiKey}` },
+      });
+      expect(res.status).toBe(200);
+      const usage = (
+        (await res.json()) as {
+          limit_usage: { team: string; tier_used: number; tier_limit: number | null }[];
+        }
+      ).limit_usage;
+      const mine = usage.find((u) => u.team === tenant.teamSlug)!;
+      return { used: mine.tier_used, limit: mine.tier_limit };
+    };
+    await expect
+      .poll(
+        async () => {
+          const [g, api] = await Promise.all([gauges(), stats()]);
+          return { same: JSON.stringify(g) === JSON.stringify(api), gauges: g, stats: api };
+        },
+        { timeout: 45_000, interval: 1_000 },
+      )
+      .toMatchObject({ same: true });
+    const g = await gauges();
+    expect(g.used).toBeGreaterThanOrEqual(2); // the replies, all sent before the first scrape
+    expect(g.limit).toBe(loadConfig({}).env.TIER_LIMITS.split(',').map(Number)[0]);
   });
 
   it('every service exports its CPU and resident memory under its own service label', async () => {
