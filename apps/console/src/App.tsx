@@ -63,11 +63,22 @@ function Shell() {
     main.current?.focus({ preventScroll: true });
   }, [section]);
 
-  if (!key) return <Redirect to={`~/console/?next=${encodeURIComponent(`/${tenant}${location === '/' ? '' : location}`)}`} replace />;
+  if (!key)
+    return (
+      <Redirect
+        to={`~/console/?next=${encodeURIComponent(`/${tenant}${location === '/' ? '' : location}`)}`}
+        replace
+      />
+    );
 
   let content: ReactNode;
   if (t.isPending) content = <p className="muted">Loading…</p>;
-  else if (t.isError) content = isNotFound(t.error) ? <NotFound what={`Tenant “${tenant}”`} /> : <p role="alert">{errorText(t.error)}</p>;
+  else if (t.isError)
+    content = isNotFound(t.error) ? (
+      <NotFound what={`Tenant “${tenant}”`} />
+    ) : (
+      <p role="alert">{errorText(t.error)}</p>
+    );
   else
     content = (
       <Suspense fallback={<p className="muted">Loading…</p>}>

@@ -64,7 +64,12 @@ export function unwrap<T>(r: { data?: T; error?: unknown; response: Response }):
   if (r.error !== undefined || r.data === undefined) {
     const body = r.error as Partial<ApiErrorBody> | undefined;
     const e = body?.error;
-    throw new ApiError(r.response.status, e?.code ?? `http_${r.response.status}`, e?.message ?? r.response.statusText, (e?.details as ApiError['details']) ?? []);
+    throw new ApiError(
+      r.response.status,
+      e?.code ?? `http_${r.response.status}`,
+      e?.message ?? r.response.statusText,
+      (e?.details as ApiError['details']) ?? [],
+    );
   }
   return r.data;
 }
@@ -86,7 +91,12 @@ export async function getJson<T>(path: string): Promise<T> {
   const body = (await res.json().catch(() => undefined)) as (T & Partial<ApiErrorBody>) | undefined;
   if (!res.ok || body === undefined) {
     const e = body?.error;
-    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, (e?.details as ApiError['details']) ?? []);
+    throw new ApiError(
+      res.status,
+      e?.code ?? `http_${res.status}`,
+      e?.message ?? res.statusText,
+      (e?.details as ApiError['details']) ?? [],
+    );
   }
   return body;
 }

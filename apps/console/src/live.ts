@@ -44,12 +44,22 @@ export function openLive(path: string, handlers: LiveHandlers): () => void {
     handlers.onState('connecting');
     let res: Response;
     try {
-      res = await fetch(path, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' }, signal: controller.signal, cache: 'no-store' });
+      res = await fetch(path, {
+        headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
+        signal: controller.signal,
+        cache: 'no-store',
+      });
     } catch {
       return retry('retrying', delay);
     }
     if (res.status === 401) return unauthorized();
-    if (res.status === 429) return retry('too_many_streams', Math.max(delay, Number(res.headers.get('retry-after')) * 1000 || 0));
+    if (res.status === 429)
+      return retry('too_many_streams', Math.max(delay, Number(res.headers.get('retry-after')) * 1000 || 0));
+    // Not found, forbidden, invalid: asking again changes nothing.
+    if (res.status >= 400 && res.status < 500 && res.status !== 408) {
+      stopped = true;
+      return handlers.onState('closed');
+    }
     if (!res.ok || !res.body) return retry('retrying', delay);
 
     handlers.onOpen(opened);

@@ -7,7 +7,8 @@ import { useMemo } from 'react';
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const strs = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 const cut = (s: string, n = 34) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 interface GNode {
@@ -41,15 +42,23 @@ function describe(n: Obj): string[] {
       if (c.template) return [`template ${str(obj(c.template).name) ?? ''}`];
       if (c.interactive) {
         const i = obj(c.interactive);
-        const titles = (Array.isArray(obj(i.action).buttons) ? (obj(i.action).buttons as unknown[]) : []).map((b) => str(obj(obj(b).reply).title) ?? '');
-        return [`“${cut(str(obj(i.body).text) ?? '')}”`, ...(titles.length ? [cut(`[${titles.join('] [')}]`, 40)] : str(i.type) === 'list' ? ['list'] : [])];
+        const titles = (Array.isArray(obj(i.action).buttons) ? (obj(i.action).buttons as unknown[]) : []).map(
+          (b) => str(obj(obj(b).reply).title) ?? '',
+        );
+        return [
+          `“${cut(str(obj(i.body).text) ?? '')}”`,
+          ...(titles.length ? [cut(`[${titles.join('] [')}]`, 40)] : str(i.type) === 'list' ? ['list'] : []),
+        ];
       }
-      if (c.media) return [`${str(obj(c.media).type) ?? 'media'} ${cut(str(obj(c.media).caption) ?? '', 24)}`];
+      if (c.media)
+        return [`${str(obj(c.media).type) ?? 'media'} ${cut(str(obj(c.media).caption) ?? '', 24)}`];
       if (c.location) return [`location ${cut(str(obj(c.location).name) ?? '', 24)}`];
       return [];
     }
     case 'set':
-      return [cut((Array.isArray(n.vars) ? (n.vars as unknown[]) : []).map((v) => str(obj(v).name)).join(', '))];
+      return [
+        cut((Array.isArray(n.vars) ? (n.vars as unknown[]) : []).map((v) => str(obj(v).name)).join(', ')),
+      ];
     case 'wait':
       return [`→ ${str(n.var) ?? ''}`];
     case 'handoff':
@@ -89,7 +98,12 @@ function layout(compiled: unknown): { nodes: GNode[]; edges: GEdge[]; width: num
     info.set(id, { kind, lines });
     g.setNode(id, { width, height });
   };
-  triggers.forEach((t, i) => add(`trigger:${i}`, 'trigger', [`▶ ${str(t.type) ?? 'trigger'}`, ...(triggerLine(t) ? [triggerLine(t)] : [])]));
+  triggers.forEach((t, i) =>
+    add(`trigger:${i}`, 'trigger', [
+      `▶ ${str(t.type) ?? 'trigger'}`,
+      ...(triggerLine(t) ? [triggerLine(t)] : []),
+    ]),
+  );
   const ids = order.length ? order : Object.keys(nodes);
   ids.forEach((id, i) => {
     const n = obj(nodes[id]);
@@ -105,7 +119,9 @@ function layout(compiled: unknown): { nodes: GNode[]; edges: GEdge[]; width: num
   for (const id of ids) {
     const n = obj(nodes[id]);
     if (str(n.type) === 'branch') {
-      (Array.isArray(n.conditions) ? (n.conditions as unknown[]) : []).forEach((c) => link(id, obj(c).next, 'condition', cut(str(obj(c).expression) ?? '', 36)));
+      (Array.isArray(n.conditions) ? (n.conditions as unknown[]) : []).forEach((c) =>
+        link(id, obj(c).next, 'condition', cut(str(obj(c).expression) ?? '', 36)),
+      );
       link(id, n.default, 'default', 'default');
     } else link(id, n.next, 'next', str(n.type) === 'wait' ? 'next message' : undefined);
   }
@@ -142,16 +158,33 @@ export default function FlowGraph({ compiled }: { compiled: unknown }) {
           aria-label={`Graph of flow ${flowName}: ${nodes.filter((n) => n.kind !== 'trigger').length} nodes, ${nodes.filter((n) => n.kind === 'trigger').length} triggers, ${edges.length} edges`}
         >
           <defs>
-            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <marker
+              id="arrow"
+              viewBox="0 0 10 10"
+              refX="9"
+              refY="5"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto-start-reverse"
+            >
               <path d="M 0 0 L 10 5 L 0 10 z" className="arrow-head" />
             </marker>
           </defs>
           {edges.map((e, i) => (
             <g key={i} className={`edge edge-${e.kind}`}>
-              <path d={e.points.map((p, j) => `${j ? 'L' : 'M'} ${p.x} ${p.y}`).join(' ')} markerEnd="url(#arrow)" />
+              <path
+                d={e.points.map((p, j) => `${j ? 'L' : 'M'} ${p.x} ${p.y}`).join(' ')}
+                markerEnd="url(#arrow)"
+              />
               {e.label && e.lx !== undefined && e.ly !== undefined && (
                 <g className="edge-label">
-                  <rect x={e.lx - (e.label.length * 6.2 + 10) / 2} y={e.ly - 8} width={e.label.length * 6.2 + 10} height={16} rx={3} />
+                  <rect
+                    x={e.lx - (e.label.length * 6.2 + 10) / 2}
+                    y={e.ly - 8}
+                    width={e.label.length * 6.2 + 10}
+                    height={16}
+                    rx={3}
+                  />
                   <text x={e.lx} y={e.ly + 4} textAnchor="middle">
                     {e.label}
                   </text>
@@ -160,10 +193,23 @@ export default function FlowGraph({ compiled }: { compiled: unknown }) {
             </g>
           ))}
           {nodes.map((n) => (
-            <g key={n.id} className={`node node-${n.kind}`} data-node-id={n.id} transform={`translate(${n.x - n.width / 2}, ${n.y - n.height / 2})`}>
+            <g
+              key={n.id}
+              className={`node node-${n.kind}`}
+              data-node-id={n.id}
+              transform={`translate(${n.x - n.width / 2}, ${n.y - n.height / 2})`}
+            >
               <rect width={n.width} height={n.height} rx={n.kind === 'trigger' ? n.height / 2 : 6} />
               {n.lines.map((l, i) => (
-                <text key={i} x={n.width / 2} y={10 + (i + 1) * LINE - 4} textAnchor="middle" className={i === 0 ? 'node-title' : i === 1 && n.kind !== 'trigger' ? 'node-type' : undefined}>
+                <text
+                  key={i}
+                  x={n.width / 2}
+                  y={10 + (i + 1) * LINE - 4}
+                  textAnchor="middle"
+                  className={
+                    i === 0 ? 'node-title' : i === 1 && n.kind !== 'trigger' ? 'node-type' : undefined
+                  }
+                >
                   {l}
                 </text>
               ))}
@@ -180,7 +226,10 @@ export default function FlowGraph({ compiled }: { compiled: unknown }) {
               {edges.filter((e) => e.from === n.id).length > 0 && ' → '}
               {edges
                 .filter((e) => e.from === n.id)
-                .map((e) => `${e.to}${e.kind === 'condition' ? ` if ${e.label}` : e.label ? ` (${e.label})` : ''}`)
+                .map(
+                  (e) =>
+                    `${e.to}${e.kind === 'condition' ? ` if ${e.label}` : e.label ? ` (${e.label})` : ''}`,
+                )
                 .join('; ')}
             </li>
           ))}

@@ -7,7 +7,8 @@ import { api, session, type InboundMessage, type OutboundMessage } from '../api'
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Text with WhatsApp's *bold*, _italic_, ~strike~ and ```mono``` kept as written, line breaks kept. */
@@ -27,7 +28,11 @@ function Location({ l }: { l: Obj }) {
         {str(l.name) && <strong>{str(l.name)} </strong>}
         {str(l.address) && <span>{str(l.address)} </span>}
         {ok && (
-          <a href={`https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`} target="_blank" rel="noopener noreferrer">
+          <a
+            href={`https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`}
+            target="_blank"
+            rel="noopener noreferrer"
+          >
             {lat.toFixed(5)}, {lon.toFixed(5)}
           </a>
         )}
@@ -99,7 +104,8 @@ function InboundMedia({ tenant, id, kind, media }: { tenant: string; id: string;
       </button>
     );
   else if (!url) shown = <span className="muted">Loading {kind}…</span>;
-  else if (kind === 'image' || kind === 'sticker') shown = <img src={url} alt={caption ?? kind} className={kind} />;
+  else if (kind === 'image' || kind === 'sticker')
+    shown = <img src={url} alt={caption ?? kind} className={kind} />;
   else if (kind === 'video') shown = <video src={url} controls />;
   else if (kind === 'audio') shown = <audio src={url} controls />;
   else
@@ -122,12 +128,19 @@ function Template({ t }: { t: Obj }) {
     arr(obj(c).parameters).map((p) => {
       const po = obj(p);
       const type = str(po.type) ?? '';
-      return str(po.text) ?? str(po.payload) ?? str(obj(po.currency).fallback_value) ?? str(obj(po.date_time).fallback_value) ?? type;
+      return (
+        str(po.text) ??
+        str(po.payload) ??
+        str(obj(po.currency).fallback_value) ??
+        str(obj(po.date_time).fallback_value) ??
+        type
+      );
     }),
   );
   return (
     <div className="card template">
-      <span className="media-kind">template</span> <strong>{str(t.name)}</strong> {lang && <span className="muted">({lang})</span>}
+      <span className="media-kind">template</span> <strong>{str(t.name)}</strong>{' '}
+      {lang && <span className="muted">({lang})</span>}
       {params.length > 0 && (
         <ol className="params" aria-label="Parameters">
           {params.map((p, i) => (
@@ -146,10 +159,14 @@ function Interactive({ i }: { i: Obj }) {
   return (
     <div className="interactive">
       {headerText && <p className="wa-header">{headerText}</p>}
-      {!headerText && str(header.type) && <OutboundMedia kind={str(header.type)!} m={obj(header[str(header.type)!])} />}
+      {!headerText && str(header.type) && (
+        <OutboundMedia kind={str(header.type)!} m={obj(header[str(header.type)!])} />
+      )}
       <Text>{str(obj(i.body).text)}</Text>
       {str(obj(i.footer).text) && <p className="wa-footer">{str(obj(i.footer).text)}</p>}
-      {str(i.type) === 'button' && <Buttons titles={arr(action.buttons).map((b) => str(obj(obj(b).reply).title) ?? '')} />}
+      {str(i.type) === 'button' && (
+        <Buttons titles={arr(action.buttons).map((b) => str(obj(obj(b).reply).title) ?? '')} />
+      )}
       {str(i.type) === 'list' && (
         <details className="wa-list">
           <summary>{str(action.button) ?? 'Menu'}</summary>
@@ -252,7 +269,11 @@ export function InboundContent({ m, tenant }: { m: InboundMessage; tenant: strin
     case 'audio':
     case 'document':
     case 'sticker':
-      body = m.has_media ? <InboundMedia tenant={tenant} id={m.id} kind={kind} media={media} /> : <OutboundMedia kind={kind} m={media} />;
+      body = m.has_media ? (
+        <InboundMedia tenant={tenant} id={m.id} kind={kind} media={media} />
+      ) : (
+        <OutboundMedia kind={kind} m={media} />
+      );
       break;
     case 'location':
       body = <Location l={obj(p.location)} />;
@@ -275,7 +296,9 @@ export function InboundContent({ m, tenant }: { m: InboundMessage; tenant: strin
       break;
     }
     case 'system':
-      body = <p className="system">{str(obj(p.system).body) ?? str(obj(p.system).type) ?? 'system message'}</p>;
+      body = (
+        <p className="system">{str(obj(p.system).body) ?? str(obj(p.system).type) ?? 'system message'}</p>
+      );
       break;
     case 'edit':
       body = (
@@ -295,7 +318,9 @@ export function InboundContent({ m, tenant }: { m: InboundMessage; tenant: strin
       {m.revoked_at && <p className="system">This message was deleted</p>}
       {body}
       {m.edited_at && <p className="muted small">edited</p>}
-      {m.problems.length > 0 && <p className="muted small">Could not read: {m.problems.map(String).join('; ')}</p>}
+      {m.problems.length > 0 && (
+        <p className="muted small">Could not read: {m.problems.map(String).join('; ')}</p>
+      )}
     </>
   );
 }

@@ -3,7 +3,15 @@
 import type { OutboundMessage } from '../api';
 import { fmtDateTime, fmtTime } from '../format';
 
-const TICKS: Record<string, string> = { queued: '🕓', sending: '🕓', unknown: '?', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
+const TICKS: Record<string, string> = {
+  queued: '🕓',
+  sending: '🕓',
+  unknown: '?',
+  sent: '✓',
+  delivered: '✓✓',
+  read: '✓✓',
+  failed: '⚠',
+};
 
 export function StatusTimeline({ m }: { m: OutboundMessage }) {
   const steps: Array<[string, string | null]> = [
@@ -25,14 +33,22 @@ export function StatusTimeline({ m }: { m: OutboundMessage }) {
       <ol className="timeline" aria-label="Status timeline">
         {reached.map(([name, at]) => (
           <li key={name} className={`step-${name}`}>
-            <span className="step-name">{name}</span> <time dateTime={at!} title={fmtDateTime(at)}>{fmtTime(at)}</time>
+            <span className="step-name">{name}</span>{' '}
+            <time dateTime={at!} title={fmtDateTime(at)}>
+              {fmtTime(at)}
+            </time>
           </li>
         ))}
       </ol>
       {m.error && (m.state === 'failed' || m.error.message) && (
         <p className="msg-error" role={m.state === 'failed' ? 'note' : undefined}>
           {m.state === 'failed' ? 'Failed' : 'Last error'}
-          {m.error.code !== null ? ` (${m.error.code}${m.error.class ? `, ${m.error.class}` : ''})` : m.error.class ? ` (${m.error.class})` : ''}: {m.error.message ?? 'no message'}
+          {m.error.code !== null
+            ? ` (${m.error.code}${m.error.class ? `, ${m.error.class}` : ''})`
+            : m.error.class
+              ? ` (${m.error.class})`
+              : ''}
+          : {m.error.message ?? 'no message'}
         </p>
       )}
       {m.state !== 'failed' && m.attempts > 1 && <span className="muted small"> {m.attempts} attempts</span>}

@@ -1,7 +1,15 @@
 // Conversations: contacts by latest activity with a search box, and one contact's conversation (virtualized, older
 // pages loaded on scrolling up, live over server-sent events), its state (handoff, opt-out, 24 h window) and the
 // operator's actions (send, release, opt out / in).
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient, type InfiniteData, type QueryClient, type UseInfiniteQueryResult } from '@tanstack/react-query';
+import {
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+  type InfiniteData,
+  type QueryClient,
+  type UseInfiniteQueryResult,
+} from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'wouter';
@@ -18,10 +26,22 @@ type Conversation = InfiniteData<MessagePage, string | undefined>;
 const PAGE = 50;
 
 /** A contact's display name: profile name, else wa_id, else BSUID. */
-export const contactName = (c: Pick<Contact, 'name' | 'wa_id' | 'user_id'>): string => c.name ?? c.wa_id ?? c.user_id ?? 'unknown';
+export const contactName = (c: Pick<Contact, 'name' | 'wa_id' | 'user_id'>): string =>
+  c.name ?? c.wa_id ?? c.user_id ?? 'unknown';
 
 /** The conversation's order key: outbound by when it was written, inbound by when it arrived (as the API sorts). */
 const at = (m: Message): string => (m.direction === 'outbound' ? m.created_at : m.received_at);
+
+/**
+ * Oldest first. Replies written together share a timestamp (one transaction), and the API breaks that tie by id:
+ * the contact's sequence (`seq`, the order they are sent in) puts them back in order.
+ */
+function chronological(a: Message, b: Message): number {
+  const x = at(a);
+  const y = at(b);
+  if (x !== y) return x < y ? -1 : 1;
+  return a.direction === 'outbound' && b.direction === 'outbound' ? a.seq - b.seq : 0;
+}
 
 export function Conversations() {
   const { tenant, contactId } = useParams<{ tenant: string; contactId?: string }>();
@@ -59,7 +79,15 @@ function ContactList({ tenant, selected }: { tenant: string; selected?: string }
     queryFn: async ({ pageParam }) =>
       unwrap(
         await api.GET('/v1/tenants/{tenant}/contacts', {
-          params: { path: { tenant }, query: { sort: 'activity', limit: PAGE, ...(q ? { q } : {}), ...(pageParam ? { cursor: pageParam } : {}) } },
+          params: {
+            path: { tenant },
+            query: {
+              sort: 'activity',
+              limit: PAGE,
+              ...(q ? { q } : {}),
+              ...(pageParam ? { cursor: pageParam } : {}),
+            },
+          },
         }),
       ),
     initialPageParam: undefined as string | undefined,
@@ -89,7 +117,11 @@ function ContactList({ tenant, selected }: { tenant: string; selected?: string }
       <ul className="contact-list" aria-label="Contacts by latest activity" aria-busy={contacts.isFetching}>
         {list.map((c) => (
           <li key={c.id}>
-            <Link href={`/conversations/${c.id}`} aria-current={c.id === selected ? 'true' : undefined} className="contact">
+            <Link
+              href={`/conversations/${c.id}`}
+              aria-current={c.id === selected ? 'true' : undefined}
+              className="contact"
+            >
               <span className="contact-name">{contactName(c)}</span>
               <span className="contact-meta muted">
                 {c.wa_id && c.name ? `+${c.wa_id}` : c.user_id && c.wa_id ? c.user_id : ''}
@@ -107,9 +139,16 @@ function ContactList({ tenant, selected }: { tenant: string; selected?: string }
           </li>
         ))}
       </ul>
-      {contacts.isSuccess && list.length === 0 && <p className="muted">{q ? `No contact matches “${q}”.` : 'No contacts yet.'}</p>}
+      {contacts.isSuccess && list.length === 0 && (
+        <p className="muted">{q ? `No contact matches “${q}”.` : 'No contacts yet.'}</p>
+      )}
       {contacts.hasNextPage && (
-        <button type="button" className="secondary" onClick={() => void contacts.fetchNextPage()} disabled={contacts.isFetchingNextPage}>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void contacts.fetchNextPage()}
+          disabled={contacts.isFetchingNextPage}
+        >
           More contacts
         </button>
       )}
@@ -128,7 +167,8 @@ function upsertMessage(qc: QueryClient, key: readonly unknown[], m: Message): vo
       found = true;
       // A late event must not undo a newer one (a replayed `sent` after `read`).
       const old = p.data[i];
-      if (old.direction === 'outbound' && m.direction === 'outbound' && old.updated_at > m.updated_at) return p;
+      if (old.direction === 'outbound' && m.direction === 'outbound' && old.updated_at > m.updated_at)
+        return p;
       const next = p.data.slice();
       next[i] = m;
       return { ...p, data: next };
@@ -138,7 +178,7 @@ function upsertMessage(qc: QueryClient, key: readonly unknown[], m: Message): vo
     const oldest = first.data[first.data.length - 1];
     // Older than everything of the first page while more pages exist: it will come with its page.
     if (oldest && at(m) < at(oldest) && pages.length > 1) return data;
-    const merged = [m, ...first.data].sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0));
+    const merged = [m, ...first.data].sort((a, b) => chronological(b, a));
     return { ...data, pages: [{ ...first, data: merged }, ...pages.slice(1)] };
   });
 }
@@ -149,14 +189,20 @@ function ConversationView({ tenant, contactId }: { tenant: string; contactId: st
   const convKey = useMemo(() => ['conversation', tenant, contactId] as const, [tenant, contactId]);
   const contact = useQuery({
     queryKey: contactKey,
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/contacts/{id}', { params: { path: { tenant, id: contactId } } })),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/v1/tenants/{tenant}/contacts/{id}', { params: { path: { tenant, id: contactId } } }),
+      ),
   });
   const conv = useInfiniteQuery({
     queryKey: convKey,
     queryFn: async ({ pageParam }) =>
       unwrap(
         await api.GET('/v1/tenants/{tenant}/contacts/{id}/conversation', {
-          params: { path: { tenant, id: contactId }, query: { limit: PAGE, ...(pageParam ? { cursor: pageParam } : {}) } },
+          params: {
+            path: { tenant, id: contactId },
+            query: { limit: PAGE, ...(pageParam ? { cursor: pageParam } : {}) },
+          },
         }),
       ),
     initialPageParam: undefined as string | undefined,
@@ -172,27 +218,32 @@ function ConversationView({ tenant, contactId }: { tenant: string; contactId: st
   if (contact.data) name.current = contactName(contact.data);
   useEffect(() => {
     const refreshNewest = async () => {
-      const r = await api.GET('/v1/tenants/{tenant}/contacts/{id}/conversation', { params: { path: { tenant, id: contactId }, query: { limit: PAGE } } });
+      const r = await api.GET('/v1/tenants/{tenant}/contacts/{id}/conversation', {
+        params: { path: { tenant, id: contactId }, query: { limit: PAGE } },
+      });
       if (r.data) for (const m of r.data.data.slice().reverse()) upsertMessage(qc, convKey, m);
     };
-    return openLive(`/v1/tenants/${encodeURIComponent(tenant)}/contacts/${encodeURIComponent(contactId)}/live`, {
-      onMessage(m) {
-        const msg = m as Message;
-        const data = qc.getQueryData<Conversation>(convKey);
-        const isNew = !!data && !data.pages.some((p) => p.data.some((x) => x.id === msg.id));
-        upsertMessage(qc, convKey, msg);
-        if (isNew && msg.direction === 'inbound') setAnnounce(`New message from ${name.current}`);
+    return openLive(
+      `/v1/tenants/${encodeURIComponent(tenant)}/contacts/${encodeURIComponent(contactId)}/live`,
+      {
+        onMessage(m) {
+          const msg = m as Message;
+          const data = qc.getQueryData<Conversation>(convKey);
+          const isNew = !!data && !data.pages.some((p) => p.data.some((x) => x.id === msg.id));
+          upsertMessage(qc, convKey, msg);
+          if (isNew && msg.direction === 'inbound') setAnnounce(`New message from ${name.current}`);
+        },
+        onContact(c) {
+          qc.setQueryData(contactKey, c as Contact);
+          void qc.invalidateQueries({ queryKey: ['contacts', tenant] });
+        },
+        onOpen(reconnected) {
+          // Whatever changed while the stream was down comes with the newest page.
+          if (reconnected) void refreshNewest();
+        },
+        onState: setLive,
       },
-      onContact(c) {
-        qc.setQueryData(contactKey, c as Contact);
-        void qc.invalidateQueries({ queryKey: ['contacts', tenant] });
-      },
-      onOpen(reconnected) {
-        // Whatever changed while the stream was down comes with the newest page.
-        if (reconnected) void refreshNewest();
-      },
-      onState: setLive,
-    });
+    );
   }, [tenant, contactId, qc, convKey, contactKey]);
 
   if (contact.isError && isNotFound(contact.error)) return <NotFound what="This contact" />;
@@ -216,7 +267,11 @@ function ConversationView({ tenant, contactId }: { tenant: string; contactId: st
         <LiveBadge state={live} />
       </header>
       {c && <ContactState tenant={tenant} contact={c} />}
-      {conv.isError ? <p role="alert">{errorText(conv.error)}</p> : <MessageList conv={conv} tenant={tenant} />}
+      {conv.isError ? (
+        <p role="alert">{errorText(conv.error)}</p>
+      ) : (
+        <MessageList conv={conv} tenant={tenant} />
+      )}
       <div className="visually-hidden" role="status" aria-live="polite">
         {announce}
       </div>
@@ -246,8 +301,10 @@ function ContactState({ tenant, contact }: { tenant: string; contact: Contact })
   const act = useMutation({
     mutationFn: async (what: 'release' | 'opt-out' | 'opt-in') => {
       const path = { params: { path: { tenant, id: contact.id } } };
-      if (what === 'release') return unwrap(await api.POST('/v1/tenants/{tenant}/contacts/{id}/release', path));
-      if (what === 'opt-out') return unwrap(await api.POST('/v1/tenants/{tenant}/contacts/{id}/opt-out', path));
+      if (what === 'release')
+        return unwrap(await api.POST('/v1/tenants/{tenant}/contacts/{id}/release', path));
+      if (what === 'opt-out')
+        return unwrap(await api.POST('/v1/tenants/{tenant}/contacts/{id}/opt-out', path));
       return unwrap(await api.POST('/v1/tenants/{tenant}/contacts/{id}/opt-in', path));
     },
     onSuccess: (c) => {
@@ -260,15 +317,23 @@ function ContactState({ tenant, contact }: { tenant: string; contact: Contact })
     <div className="contact-state" aria-label="Contact state">
       <p>
         <span className={`badge ${contact.window_open ? 'ok' : ''}`}>
-          {contact.window_open ? `24 h window open until ${fmtWhen(contact.window_expires_at)}` : '24 h window closed: templates only'}
+          {contact.window_open
+            ? `24 h window open until ${fmtWhen(contact.window_expires_at)}`
+            : '24 h window closed: templates only'}
         </span>{' '}
         {handoff ? (
           <span className="badge warn">handoff: an operator has the conversation</span>
         ) : contact.session ? (
           <span className="badge">flow: {contact.session.status}</span>
         ) : null}{' '}
-        {contact.opted_out && <span className="badge bad">opted out {contact.opted_out_at ? fmtRelative(contact.opted_out_at) : ''}</span>}
-        {contact.session?.last_error && <span className="badge bad">flow error: {contact.session.last_error}</span>}
+        {contact.opted_out && (
+          <span className="badge bad">
+            opted out {contact.opted_out_at ? fmtRelative(contact.opted_out_at) : ''}
+          </span>
+        )}
+        {contact.session?.last_error && (
+          <span className="badge bad">flow error: {contact.session.last_error}</span>
+        )}
       </p>
       <div className="actions">
         {handoff && (
@@ -277,11 +342,21 @@ function ContactState({ tenant, contact }: { tenant: string; contact: Contact })
           </button>
         )}
         {contact.opted_out ? (
-          <button type="button" className="secondary" onClick={() => act.mutate('opt-in')} disabled={act.isPending}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => act.mutate('opt-in')}
+            disabled={act.isPending}
+          >
             Opt in
           </button>
         ) : (
-          <button type="button" className="secondary" onClick={() => act.mutate('opt-out')} disabled={act.isPending}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => act.mutate('opt-out')}
+            disabled={act.isPending}
+          >
             Opt out
           </button>
         )}
@@ -292,8 +367,23 @@ function ContactState({ tenant, contact }: { tenant: string; contact: Contact })
 }
 
 /** The conversation, oldest at the top, virtualized: only the rows in view (and a few around) are in the page. */
-function MessageList({ conv, tenant }: { conv: UseInfiniteQueryResult<InfiniteData<MessagePage>, Error>; tenant: string }) {
-  const items = useMemo(() => (conv.data ? conv.data.pages.flatMap((p) => p.data).reverse() : []), [conv.data]);
+function MessageList({
+  conv,
+  tenant,
+}: {
+  conv: UseInfiniteQueryResult<InfiniteData<MessagePage>, Error>;
+  tenant: string;
+}) {
+  const items = useMemo(
+    () =>
+      conv.data
+        ? conv.data.pages
+            .flatMap((p) => p.data)
+            .reverse()
+            .sort(chronological)
+        : [],
+    [conv.data],
+  );
   const scroller = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({
     count: items.length,
@@ -348,13 +438,21 @@ function MessageList({ conv, tenant }: { conv: UseInfiniteQueryResult<InfiniteDa
   return (
     <div ref={scroller} className="messages" tabIndex={0} aria-label="Messages" onScroll={onScroll}>
       {isFetchingNextPage && <p className="muted messages-status older">Loading older messages…</p>}
-      {!hasNextPage && items.length > 0 && <p className="muted messages-status older">Start of the conversation</p>}
+      {!hasNextPage && items.length > 0 && (
+        <p className="muted messages-status older">Start of the conversation</p>
+      )}
       {items.length === 0 && <p className="muted messages-status">No messages yet.</p>}
       <div className="messages-inner" style={{ height: v.getTotalSize() }}>
         {virtual.map((row) => {
           const m = items[row.index];
           return (
-            <div key={row.key} data-index={row.index} ref={v.measureElement} className="msg-row" style={{ transform: `translateY(${row.start}px)` }}>
+            <div
+              key={row.key}
+              data-index={row.index}
+              ref={v.measureElement}
+              className="msg-row"
+              style={{ transform: `translateY(${row.start}px)` }}
+            >
               <MessageBubble m={m} tenant={tenant} />
             </div>
           );
@@ -367,7 +465,12 @@ function MessageList({ conv, tenant }: { conv: UseInfiniteQueryResult<InfiniteDa
 function MessageBubble({ m, tenant }: { m: Message; tenant: string }) {
   if (m.direction === 'outbound') {
     return (
-      <article className={`bubble out ${m.state === 'failed' ? 'failed' : ''}`} data-message-id={m.id} data-state={m.state} aria-label="Sent message">
+      <article
+        className={`bubble out ${m.state === 'failed' ? 'failed' : ''}`}
+        data-message-id={m.id}
+        data-state={m.state}
+        aria-label="Sent message"
+      >
         <OutboundContent m={m} />
         <footer>
           <time dateTime={m.created_at} title={fmtDateTime(m.created_at)} className="muted small">
@@ -386,14 +489,24 @@ function MessageBubble({ m, tenant }: { m: Message; tenant: string }) {
         <time dateTime={m.received_at} title={fmtDateTime(m.received_at)} className="muted small">
           {fmtWhen(m.sent_at ?? m.received_at)}
         </time>
-        {m.state === 'failed' && <span className="badge bad"> flow failed{m.error ? `: ${m.error}` : ''}</span>}
+        {m.state === 'failed' && (
+          <span className="badge bad"> flow failed{m.error ? `: ${m.error}` : ''}</span>
+        )}
       </footer>
     </article>
   );
 }
 
 /** A free-form text to the contact, as the API takes it (`content: { message }`); the API enforces the rules. */
-function Composer({ tenant, contact, onSent }: { tenant: string; contact: Contact; onSent: (m: Message) => void }) {
+function Composer({
+  tenant,
+  contact,
+  onSent,
+}: {
+  tenant: string;
+  contact: Contact;
+  onSent: (m: Message) => void;
+}) {
   const [text, setText] = useState('');
   const [note, setNote] = useState<string | null>(null);
   const send = useMutation({
@@ -430,7 +543,10 @@ function Composer({ tenant, contact, onSent }: { tenant: string; contact: Contac
       <textarea
         id="composer-text"
         rows={2}
-        placeholder={blocked ?? (contact.window_open ? 'Write a message' : 'The 24 h window is closed: Meta accepts only templates')}
+        placeholder={
+          blocked ??
+          (contact.window_open ? 'Write a message' : 'The 24 h window is closed: Meta accepts only templates')
+        }
         value={text}
         disabled={!!blocked}
         onChange={(e) => setText(e.target.value)}

@@ -14,7 +14,12 @@ export default function Events() {
   }, [tenant]);
   const endpoints = useQuery({
     queryKey: ['event-endpoints', tenant],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/event-endpoints', { params: { path: { tenant }, query: { limit: 100 } } })),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/v1/tenants/{tenant}/event-endpoints', {
+          params: { path: { tenant }, query: { limit: 100 } },
+        }),
+      ),
   });
   const list = endpoints.data?.data ?? [];
   return (
@@ -22,7 +27,9 @@ export default function Events() {
       <h1>Event endpoints</h1>
       {endpoints.isError && <p role="alert">{errorText(endpoints.error)}</p>}
       {endpoints.isSuccess && list.length === 0 && (
-        <p className="muted">No endpoints. Add one with the API (POST …/event-endpoints) or `gtc events endpoints add`.</p>
+        <p className="muted">
+          No endpoints. Add one with the API (POST …/event-endpoints) or `gtc events endpoints add`.
+        </p>
       )}
       {list.length > 0 && (
         <div className="table-wrap">
@@ -49,7 +56,9 @@ export default function Events() {
                   <td>{e.team ?? 'all'}</td>
                   <td>
                     {!e.enabled ? (
-                      <span className="badge bad">disabled{e.disabled_reason ? `: ${e.disabled_reason}` : ''}</span>
+                      <span className="badge bad">
+                        disabled{e.disabled_reason ? `: ${e.disabled_reason}` : ''}
+                      </span>
                     ) : e.failing_since ? (
                       <span className="badge warn">failing since {fmtWhen(e.failing_since)}</span>
                     ) : (
@@ -75,7 +84,10 @@ function Deliveries({ tenant, id }: { tenant: string; id: string }) {
     queryFn: async ({ pageParam }) =>
       unwrap(
         await api.GET('/v1/tenants/{tenant}/event-endpoints/{id}/deliveries', {
-          params: { path: { tenant, id }, query: { limit: 50, ...(state ? { state } : {}), ...(pageParam ? { cursor: pageParam } : {}) } },
+          params: {
+            path: { tenant, id },
+            query: { limit: 50, ...(state ? { state } : {}), ...(pageParam ? { cursor: pageParam } : {}) },
+          },
         }),
       ),
     initialPageParam: undefined as string | undefined,
@@ -84,7 +96,11 @@ function Deliveries({ tenant, id }: { tenant: string; id: string }) {
   });
   const retry = useMutation({
     mutationFn: async (eventId: string) =>
-      unwrap(await api.POST('/v1/tenants/{tenant}/event-endpoints/{id}/deliveries/{eventId}/retry', { params: { path: { tenant, id, eventId } } })),
+      unwrap(
+        await api.POST('/v1/tenants/{tenant}/event-endpoints/{id}/deliveries/{eventId}/retry', {
+          params: { path: { tenant, id, eventId } },
+        }),
+      ),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ['deliveries', tenant, id] }),
   });
   if (deliveries.isError && isNotFound(deliveries.error)) return <NotFound what="This endpoint" />;
@@ -128,8 +144,14 @@ function Deliveries({ tenant, id }: { tenant: string; id: string }) {
                   </th>
                   <td>{d.type}</td>
                   <td>
-                    <span className={`badge ${d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn'}`}>{d.state}</span>
-                    {d.state === 'pending' && d.next_attempt_at && <div className="muted small">next {fmtRelative(d.next_attempt_at)}</div>}
+                    <span
+                      className={`badge ${d.state === 'delivered' ? 'ok' : d.state === 'failed' ? 'bad' : 'warn'}`}
+                    >
+                      {d.state}
+                    </span>
+                    {d.state === 'pending' && d.next_attempt_at && (
+                      <div className="muted small">next {fmtRelative(d.next_attempt_at)}</div>
+                    )}
                   </td>
                   <td>
                     <details>
@@ -137,7 +159,8 @@ function Deliveries({ tenant, id }: { tenant: string; id: string }) {
                       <ol className="attempts">
                         {d.attempts.map((a, i) => (
                           <li key={i}>
-                            {fmtDateTime(a.at)}: {a.status_code ?? 'no answer'} in {a.latency_ms} ms{a.error ? ` (${a.error})` : ''}
+                            {fmtDateTime(a.at)}: {a.status_code ?? 'no answer'} in {a.latency_ms} ms
+                            {a.error ? ` (${a.error})` : ''}
                           </li>
                         ))}
                       </ol>
@@ -148,7 +171,12 @@ function Deliveries({ tenant, id }: { tenant: string; id: string }) {
                   </td>
                   <td>
                     {d.state === 'failed' && (
-                      <button type="button" className="secondary" onClick={() => retry.mutate(d.id)} disabled={retry.isPending}>
+                      <button
+                        type="button"
+                        className="secondary"
+                        onClick={() => retry.mutate(d.id)}
+                        disabled={retry.isPending}
+                      >
                         Retry
                       </button>
                     )}
@@ -161,7 +189,12 @@ function Deliveries({ tenant, id }: { tenant: string; id: string }) {
       )}
       {retry.isError && <p role="alert">{errorText(retry.error)}</p>}
       {deliveries.hasNextPage && (
-        <button type="button" className="secondary" onClick={() => void deliveries.fetchNextPage()} disabled={deliveries.isFetchingNextPage}>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void deliveries.fetchNextPage()}
+          disabled={deliveries.isFetchingNextPage}
+        >
           Older deliveries
         </button>
       )}

@@ -19,7 +19,10 @@ export default function Flows() {
   }, [tenant, name]);
   const teams = useQuery({
     queryKey: ['teams', tenant],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/teams', { params: { path: { tenant }, query: { limit: 200 } } })),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/v1/tenants/{tenant}/teams', { params: { path: { tenant }, query: { limit: 200 } } }),
+      ),
   });
   if (team && name) return <FlowDetail tenant={tenant} team={team} name={name} />;
   const list = teams.data?.data ?? [];
@@ -39,7 +42,10 @@ export default function Flows() {
 function TeamFlows({ tenant, team, teamName }: { tenant: string; team: string; teamName: string }) {
   const flows = useQuery({
     queryKey: ['flows', tenant, team],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/teams/{team}/flows', { params: { path: { tenant, team } } })),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/v1/tenants/{tenant}/teams/{team}/flows', { params: { path: { tenant, team } } }),
+      ),
   });
   const titleId = `flows-${team}`;
   return (
@@ -69,7 +75,13 @@ function TeamFlows({ tenant, team, teamName }: { tenant: string; team: string; t
                     <Link href={`/flows/${team}/${encodeURIComponent(f.name)}`}>{f.name}</Link>
                   </th>
                   <td>{f.version}</td>
-                  <td>{f.active_revision !== null ? <span className="badge ok">revision {f.active_revision}</span> : <span className="badge">inactive</span>}</td>
+                  <td>
+                    {f.active_revision !== null ? (
+                      <span className="badge ok">revision {f.active_revision}</span>
+                    ) : (
+                      <span className="badge">inactive</span>
+                    )}
+                  </td>
                   <td>{f.revisions}</td>
                   <td>{fmtWhen(f.created_at)}</td>
                 </tr>
@@ -89,21 +101,37 @@ function FlowDetail({ tenant, team, name }: { tenant: string; team: string; name
   const path = { tenant, team, name };
   const versions = useQuery({
     queryKey: ['flow-versions', tenant, team, name],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/teams/{team}/flows/{name}/versions', { params: { path } })),
+    queryFn: async () =>
+      unwrap(await api.GET('/v1/tenants/{tenant}/teams/{team}/flows/{name}/versions', { params: { path } })),
   });
   const active = versions.data?.data.find((f) => f.active);
-  const latest = versions.data?.data.reduce<Schemas['Flow'] | undefined>((a, f) => (!a || f.revision > a.revision ? f : a), undefined);
+  const latest = versions.data?.data.reduce<Schemas['Flow'] | undefined>(
+    (a, f) => (!a || f.revision > a.revision ? f : a),
+    undefined,
+  );
   const revision = wanted ? Number(wanted) : (active ?? latest)?.revision;
   const detail = useQuery({
     queryKey: ['flow', tenant, team, name, revision],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/teams/{team}/flows/{name}', { params: { path, query: { revision } } })),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/v1/tenants/{tenant}/teams/{team}/flows/{name}', {
+          params: { path, query: { revision } },
+        }),
+      ),
     enabled: revision !== undefined,
   });
   const change = useMutation({
     mutationFn: async (a: { activate: true; revision: number } | { activate: false }) =>
       a.activate
-        ? unwrap(await api.POST('/v1/tenants/{tenant}/teams/{team}/flows/{name}/activate', { params: { path }, body: { revision: a.revision } }))
-        : unwrap(await api.POST('/v1/tenants/{tenant}/teams/{team}/flows/{name}/deactivate', { params: { path } })),
+        ? unwrap(
+            await api.POST('/v1/tenants/{tenant}/teams/{team}/flows/{name}/activate', {
+              params: { path },
+              body: { revision: a.revision },
+            }),
+          )
+        : unwrap(
+            await api.POST('/v1/tenants/{tenant}/teams/{team}/flows/{name}/deactivate', { params: { path } }),
+          ),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: ['flow-versions', tenant, team, name] });
       void qc.invalidateQueries({ queryKey: ['flow', tenant, team, name] });
@@ -111,7 +139,8 @@ function FlowDetail({ tenant, team, name }: { tenant: string; team: string; name
     },
   });
 
-  if (versions.isError && isNotFound(versions.error)) return <NotFound what={`Flow “${name}” of team “${team}”`} />;
+  if (versions.isError && isNotFound(versions.error))
+    return <NotFound what={`Flow “${name}” of team “${team}”`} />;
   const f = detail.data;
   return (
     <div className="page flow-detail">
@@ -143,17 +172,31 @@ function FlowDetail({ tenant, team, name }: { tenant: string; team: string; name
               {versions.data?.data.map((v) => (
                 <tr key={v.id} className={v.revision === revision ? 'selected' : undefined}>
                   <th scope="row">
-                    <Link href={`/flows/${team}/${encodeURIComponent(name)}?revision=${v.revision}`} aria-current={v.revision === revision ? 'true' : undefined}>
+                    <Link
+                      href={`/flows/${team}/${encodeURIComponent(name)}?revision=${v.revision}`}
+                      aria-current={v.revision === revision ? 'true' : undefined}
+                    >
                       {v.revision}
                     </Link>
                   </th>
                   <td>{v.version}</td>
                   <td>{v.file_name ?? ''}</td>
                   <td>{fmtDateTime(v.created_at)}</td>
-                  <td>{v.active ? <span className="badge ok">active</span> : <span className="badge">inactive</span>}</td>
                   <td>
                     {v.active ? (
-                      <button type="button" className="secondary" onClick={() => change.mutate({ activate: false })} disabled={change.isPending}>
+                      <span className="badge ok">active</span>
+                    ) : (
+                      <span className="badge">inactive</span>
+                    )}
+                  </td>
+                  <td>
+                    {v.active ? (
+                      <button
+                        type="button"
+                        className="secondary"
+                        onClick={() => change.mutate({ activate: false })}
+                        disabled={change.isPending}
+                      >
                         Deactivate
                       </button>
                     ) : (
@@ -216,7 +259,9 @@ function Upload({ tenant, teams }: { tenant: string; teams: string[] }) {
       const body = { source, ...(fileName.trim() ? { file_name: fileName.trim() } : {}), activate };
       const params = { path: { tenant, team } };
       if (mode === 'validate') {
-        const r = unwrap(await api.POST('/v1/tenants/{tenant}/teams/{team}/flows/validate', { params, body }));
+        const r = unwrap(
+          await api.POST('/v1/tenants/{tenant}/teams/{team}/flows/validate', { params, body }),
+        );
         return { mode, text: `Valid: ${r.name} ${r.version}.`, warnings: r.warnings as Issue[] };
       }
       const r = unwrap(await api.POST('/v1/tenants/{tenant}/teams/{team}/flows', { params, body }));
@@ -244,8 +289,14 @@ function Upload({ tenant, teams }: { tenant: string; teams: string[] }) {
         setFailure(`${e.details.length} error${e.details.length === 1 ? '' : 's'}: the flow was not stored.`);
       } else setFailure(errorText(e));
     },
-    onSettled: () => results.current?.focus(),
   });
+  // Once the outcome is on the page, bring it into view with the focus (a screen reader reads it from there).
+  useEffect(() => {
+    if (issues || failure || outcome) {
+      results.current?.focus({ preventScroll: true });
+      results.current?.scrollIntoView({ block: 'nearest' });
+    }
+  }, [issues, failure, outcome]);
 
   const submit = (mode: 'validate' | 'upload') => (e?: FormEvent) => {
     e?.preventDefault();
@@ -282,13 +333,26 @@ function Upload({ tenant, teams }: { tenant: string; teams: string[] }) {
           </div>
           <div>
             <label htmlFor={`${formId}-name`}>File name</label>
-            <input id={`${formId}-name`} value={fileName} placeholder="flow.ygtc" onChange={(e) => setFileName(e.target.value)} />
+            <input
+              id={`${formId}-name`}
+              value={fileName}
+              placeholder="flow.ygtc"
+              onChange={(e) => setFileName(e.target.value)}
+            />
           </div>
         </div>
         <label htmlFor={`${formId}-source`}>Flow source</label>
-        <textarea id={`${formId}-source`} className="code" rows={12} spellCheck={false} value={source} onChange={(e) => setSource(e.target.value)} />
+        <textarea
+          id={`${formId}-source`}
+          className="code"
+          rows={12}
+          spellCheck={false}
+          value={source}
+          onChange={(e) => setSource(e.target.value)}
+        />
         <label className="check">
-          <input type="checkbox" checked={activate} onChange={(e) => setActivate(e.target.checked)} /> Make it the active revision
+          <input type="checkbox" checked={activate} onChange={(e) => setActivate(e.target.checked)} /> Make it
+          the active revision
         </label>
         <div className="actions">
           <button type="button" className="secondary" onClick={submit('validate')} disabled={run.isPending}>

@@ -31,11 +31,15 @@ export default function Numbers() {
   }, [tenant]);
   const teams = useQuery({
     queryKey: ['teams', tenant],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/teams', { params: { path: { tenant }, query: { limit: 200 } } })),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/v1/tenants/{tenant}/teams', { params: { path: { tenant }, query: { limit: 200 } } }),
+      ),
   });
   const stats = useQuery({
     queryKey: ['stats', tenant],
-    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/stats', { params: { path: { tenant } } })),
+    queryFn: async () =>
+      unwrap(await api.GET('/v1/tenants/{tenant}/stats', { params: { path: { tenant } } })),
     refetchInterval: 15_000,
   });
   const list = teams.data?.data ?? [];
@@ -44,10 +48,18 @@ export default function Numbers() {
       <h1>Numbers</h1>
       {teams.isError && <p role="alert">{errorText(teams.error)}</p>}
       {teams.isSuccess && list.length === 0 && <p className="muted">No teams yet.</p>}
-      {list.map((t) => (t.has_provider ? <NumberCard key={t.id} tenant={tenant} team={t} /> : <NoNumber key={t.id} team={t} />))}
+      {list.map((t) =>
+        t.has_provider ? (
+          <NumberCard key={t.id} tenant={tenant} team={t} />
+        ) : (
+          <NoNumber key={t.id} team={t} />
+        ),
+      )}
       <section aria-labelledby="queues-title" className="card-section">
         <h2 id="queues-title">Queues</h2>
-        <p className="muted small">Shared by every tenant of this deployment (the queues have no per-tenant count).</p>
+        <p className="muted small">
+          Shared by every tenant of this deployment (the queues have no per-tenant count).
+        </p>
         {stats.isError && <p role="alert">{errorText(stats.error)}</p>}
         {stats.data && (
           <div className="table-wrap">
@@ -110,7 +122,10 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
   });
   const usage = useQuery({
     queryKey: ['usage', tenant, team.slug],
-    queryFn: () => getJson<ProviderUsage>(`/v1/tenants/${encodeURIComponent(tenant)}/teams/${encodeURIComponent(team.slug)}/provider/usage`),
+    queryFn: () =>
+      getJson<ProviderUsage>(
+        `/v1/tenants/${encodeURIComponent(tenant)}/teams/${encodeURIComponent(team.slug)}/provider/usage`,
+      ),
     refetchInterval: 10_000,
   });
   const failed = useQuery({
@@ -118,7 +133,10 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
     queryFn: async () =>
       unwrap(
         await api.GET('/v1/tenants/{tenant}/messages', {
-          params: { path: { tenant }, query: { direction: 'outbound', state: 'failed', team: team.slug, limit: 20 } },
+          params: {
+            path: { tenant },
+            query: { direction: 'outbound', state: 'failed', team: team.slug, limit: 20 },
+          },
         }),
       ),
     refetchInterval: 30_000,
@@ -145,14 +163,18 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
           {p.paused ? (
             <>
               <p>
-                <span className="badge bad">paused</span> since {fmtDateTime(p.paused_at)} ({fmtRelative(p.paused_at)})
+                <span className="badge bad">paused</span> since {fmtDateTime(p.paused_at)} (
+                {fmtRelative(p.paused_at)})
               </p>
               <p className="reason">
                 Reason: {p.paused_reason ?? 'not given'}
-                {p.paused_code !== null && ` (Meta error ${p.paused_code}${p.paused_class ? `, ${p.paused_class}` : ''})`}
+                {p.paused_code !== null &&
+                  ` (Meta error ${p.paused_code}${p.paused_class ? `, ${p.paused_class}` : ''})`}
               </p>
               <p className="muted small">
-                {p.paused_class === 'auth' ? 'A new access token resumes it, or resume once the credentials work again.' : 'Messages stay queued until it is resumed.'}
+                {p.paused_class === 'auth'
+                  ? 'A new access token resumes it, or resume once the credentials work again.'
+                  : 'Messages stay queued until it is resumed.'}
               </p>
               <button type="button" onClick={() => resume.mutate()} disabled={resume.isPending}>
                 Resume sending
@@ -161,7 +183,8 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
             </>
           ) : (
             <p>
-              <span className="badge ok">{p.enabled ? 'sending' : 'disabled'}</span> tier {p.tier} · {fmtNumber(p.throughput_mps)} msg/s · ordering {p.ordering}
+              <span className="badge ok">{p.enabled ? 'sending' : 'disabled'}</span> tier {p.tier} ·{' '}
+              {fmtNumber(p.throughput_mps)} msg/s · ordering {p.ordering}
             </p>
           )}
         </div>
@@ -171,10 +194,20 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
         <div className="usage">
           <div className="tier">
             <label htmlFor={`${titleId}-tier`}>
-              Tier {u.tier}: {fmtNumber(u.tier_used)} {u.tier_limit === null ? '(unlimited)' : `of ${fmtNumber(u.tier_limit)}`} in the last{' '}
+              Tier {u.tier}: {fmtNumber(u.tier_used)}{' '}
+              {u.tier_limit === null ? '(unlimited)' : `of ${fmtNumber(u.tier_limit)}`} in the last{' '}
               {Math.round(u.tier_window_seconds / 3600)} h
             </label>
-            {u.tier_limit !== null && <meter id={`${titleId}-tier`} min={0} max={u.tier_limit} value={u.tier_used} high={u.tier_limit * 0.8} optimum={0} />}
+            {u.tier_limit !== null && (
+              <meter
+                id={`${titleId}-tier`}
+                min={0}
+                max={u.tier_limit}
+                value={u.tier_used}
+                high={u.tier_limit * 0.8}
+                optimum={0}
+              />
+            )}
           </div>
           <ThroughputChart usage={u} id={`${titleId}-chart`} />
           <dl className="counts">
@@ -194,14 +227,18 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
         </div>
       )}
       <details className="failed" open={(failed.data?.data.length ?? 0) > 0}>
-        <summary>Failed messages {failed.data ? `(${failed.data.data.length}${failed.data.next_cursor ? '+' : ''})` : ''}</summary>
+        <summary>
+          Failed messages{' '}
+          {failed.data ? `(${failed.data.data.length}${failed.data.next_cursor ? '+' : ''})` : ''}
+        </summary>
         {failed.isError && <p role="alert">{errorText(failed.error)}</p>}
         {failed.data?.data.length === 0 && <p className="muted">None.</p>}
         <ul>
           {failed.data?.data.map((m) =>
             m.direction === 'outbound' ? (
               <li key={m.id}>
-                <time dateTime={m.failed_at ?? m.updated_at}>{fmtWhen(m.failed_at ?? m.updated_at)}</time> · {m.type} ·{' '}
+                <time dateTime={m.failed_at ?? m.updated_at}>{fmtWhen(m.failed_at ?? m.updated_at)}</time> ·{' '}
+                {m.type} ·{' '}
                 <span className="msg-error">
                   {m.error?.code !== null && m.error?.code !== undefined ? `${m.error.code} ` : ''}
                   {m.error?.class ? `(${m.error.class}) ` : ''}
@@ -239,7 +276,15 @@ function ThroughputChart({ usage, id }: { usage: ProviderUsage; id: string }) {
             <rect x={i * bw + 1} y={y(r.sent)} width={bw - 2} height={H - y(r.sent)} className="bar-sent">
               <title>{`${fmtTime(r.minute)}: ${r.sent} sent, ${r.failed} failed`}</title>
             </rect>
-            {r.failed > 0 && <rect x={i * bw + 1} y={y(r.sent + r.failed)} width={bw - 2} height={H - y(r.failed)} className="bar-failed" />}
+            {r.failed > 0 && (
+              <rect
+                x={i * bw + 1}
+                y={y(r.sent + r.failed)}
+                width={bw - 2}
+                height={H - y(r.failed)}
+                className="bar-failed"
+              />
+            )}
           </g>
         ))}
         {limit <= top && <line x1={0} x2={W} y1={y(limit)} y2={y(limit)} className="limit-line" />}

@@ -76,9 +76,16 @@ export function SignIn() {
 
   return (
     <main id="main" className="signin">
-      <form onSubmit={submit} aria-labelledby="signin-title" aria-describedby={error ? errorId : undefined} noValidate>
+      <form
+        onSubmit={submit}
+        aria-labelledby="signin-title"
+        aria-describedby={error ? errorId : undefined}
+        noValidate
+      >
         <h1 id="signin-title">gtc console</h1>
-        <p className="muted">Sign in with an admin key or a tenant key. It stays in this tab only (session storage).</p>
+        <p className="muted">
+          Sign in with an admin key or a tenant key. It stays in this tab only (session storage).
+        </p>
         <label htmlFor="key">API key</label>
         <input
           id="key"
@@ -93,7 +100,14 @@ export function SignIn() {
         <label htmlFor="tenant">
           Tenant <span className="muted">(needed with a tenant key)</span>
         </label>
-        <input id="tenant" ref={tenantInput} autoComplete="organization" spellCheck={false} value={tenant} onChange={(e) => setTenant(e.target.value)} />
+        <input
+          id="tenant"
+          ref={tenantInput}
+          autoComplete="organization"
+          spellCheck={false}
+          value={tenant}
+          onChange={(e) => setTenant(e.target.value)}
+        />
         {error && (
           <p id={errorId} role="alert" className="error">
             {error}
