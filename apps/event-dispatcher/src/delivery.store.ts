@@ -271,6 +271,8 @@ export interface CompleteResult {
   applied: Set<string>;
   /** Endpoints this batch disabled, with the reason. */
   disabled: { id: string; reason: string }[];
+  /** Deliveries made due at once because the one before them finished. */
+  woke: number;
 }
 
 /** The dispatcher's queries. */
@@ -351,12 +353,14 @@ export class DeliveryStore {
     });
     const applied = new Set(rows[0].applied);
     const finished = batch.filter((c) => applied.has(c.delivery.id) && (c.outcome === 'delivered' || c.outcome === 'failed')).map((c) => c.delivery);
+    let woke = 0;
     if (finished.length) {
-      await this.prisma.pool.query({
+      const res = await this.prisma.pool.query({
         text: WAKE_NEXT_SQL,
         values: [finished.map((d) => d.endpointId), finished.map((d) => d.contactId), finished.map((d) => d.seq)],
       });
+      woke = res.rowCount ?? 0;
     }
-    return { applied, disabled: rows[0].disabled };
+    return { applied, disabled: rows[0].disabled, woke };
   }
 }

@@ -22,10 +22,21 @@ const SCAN_EXTRA_SLOTS = 2;
  * waiting for the next wake (a backlog released at once is mostly rows behind their contact's head).
  */
 const MAX_IDLE_CLAIMS = 100;
+/**
+ * Least time between the starts of two claims, ms: wakes in between (a NOTIFY per producer commit, a completion
+ * that made the next delivery due) wait for one claim at its end, so a trickle of events is claimed in batches
+ * (each claim is one statement, whatever it takes) for at most this much more latency.
+ */
+const CLAIM_GAP_MS = 25;
 /** Most deliveries held in all, in EVENT_CONCURRENCY. */
 const HELD_FACTOR = 4;
 /** Results written together at most, and writes at once. */
 const COMPLETE_BATCH = 256;
+/**
+ * How long a result may wait for others to be written with it, ms: at a trickle, results come one by one, and each
+ * write is two statements; the next delivery of a contact waits this much longer for its predecessor's.
+ */
+const COMPLETE_LINGER_MS = 20;
 /** Attempts to write a result before it is left to the lease's expiry (the delivery is then made again). */
 const COMPLETE_TRIES = 5;
 
@@ -41,6 +52,12 @@ interface EndpointState {
   latencyMs: number;
   /** Local time of its last attempt's end. */
   seenAt: number;
+  /**
+   * It answered 410 Gone and that result is not written yet: what this process holds or claims of it meanwhile is
+   * not attempted (the result disables the endpoint, and claims then put its deliveries off; leases dropped here
+   * simply expire).
+   */
+  gone: boolean;
 }
 
 /** Endpoints remembered at most (idle ones are forgotten past it). */
@@ -73,6 +90,14 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
   private held = 0;
   private pumping = false;
   private again = false;
+  /** When the last claim round started (local ms), and the timer of a wake put off until CLAIM_GAP_MS after it. */
+  private pumpedAt = 0;
+  private deferred?: NodeJS.Timeout;
+  /**
+   * Whether the last claim round may have left due work behind (it stopped for want of room, or put rows off):
+   * then a finished attempt, which frees room, claims again; otherwise new work comes with a NOTIFY or the poll.
+   */
+  private backlog = false;
   private stopping = false;
   private poll?: NodeJS.Timeout;
   private listener?: PoolClient;
@@ -95,7 +120,7 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     this.maxHeld = env.EVENT_CONCURRENCY * HELD_FACTOR;
     this.minLeaseLeftMs = env.EVENT_TIMEOUT_MS + LEASE_MARGIN_MS / 2;
     store.configure({ leaseMs: env.EVENT_TIMEOUT_MS + LEASE_MARGIN_MS, perEndpoint: this.perEndpoint, disableAfterMs: env.EVENT_DISABLE_AFTER_MS });
-    this.completions = new GroupCommit((batch) => this.writeBatch(batch), 2, COMPLETE_BATCH, () => true);
+    this.completions = new GroupCommit((batch) => this.writeBatch(batch), 1, COMPLETE_BATCH, () => true, COMPLETE_LINGER_MS);
     metrics.inFlight(metricsService, () => this.inFlight);
     health.registerInfo('in_flight', () => this.inFlight);
     health.register('listening', async () => {
@@ -112,6 +137,7 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     clearInterval(this.poll);
+    clearTimeout(this.deferred);
     this.listener?.release(true);
     await this.listening;
     const waiting = [...this.endpoints.values()].flatMap((e) => e.waiting.splice(0).map((w) => w.d));
@@ -157,11 +183,20 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  /** Claims until nothing more may be taken now; a wake during a claim makes one more round. */
+  /** Claims until nothing more may be taken now; a wake during a claim makes one more round (see CLAIM_GAP_MS). */
   private wake(): void {
     if (this.stopping) return;
     if (this.pumping) {
       this.again = true;
+      return;
+    }
+    if (this.deferred) return;
+    const wait = this.pumpedAt + CLAIM_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.deferred = setTimeout(() => {
+        this.deferred = undefined;
+        this.wake();
+      }, wait);
       return;
     }
     void this.pump();
@@ -183,6 +218,8 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       do {
         this.again = false;
+        this.pumpedAt = Date.now();
+        this.backlog = true;
         let idle = 0;
         while (!this.stopping && this.held < this.maxHeld) {
           const now = Date.now();
@@ -207,7 +244,10 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
           this.dispatch();
           // Nothing leased, and the rows put off did not fill the scan: nothing else is due now.
           if (deliveries.length) idle = 0;
-          else if (parked < scan || ++idle > MAX_IDLE_CLAIMS) break;
+          else if (parked < scan) {
+            this.backlog = parked > 0;
+            break;
+          } else if (++idle > MAX_IDLE_CLAIMS) break;
         }
       } while (this.again && !this.stopping);
     } catch (err) {
@@ -223,7 +263,7 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
       if (this.endpoints.size >= MAX_ENDPOINTS) {
         for (const [id, x] of this.endpoints) if (!x.inFlight.length && !x.waiting.length) this.endpoints.delete(id);
       }
-      e = { inFlight: [], waiting: [], latencyMs: DEFAULT_LATENCY_MS, seenAt: 0 };
+      e = { inFlight: [], waiting: [], latencyMs: DEFAULT_LATENCY_MS, seenAt: 0, gone: false };
       this.endpoints.set(endpointId, e);
     }
     return e;
@@ -231,6 +271,7 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
 
   private hold(d: ClaimedDelivery, now: number): void {
     const e = this.state(d.endpointId);
+    if (e.gone) return;
     if (!e.waiting.length) this.turn.push(d.endpointId);
     e.waiting.push({ d, until: now + d.leaseMs });
     this.held++;
@@ -286,11 +327,17 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     e.inFlight.splice(e.inFlight.indexOf(startedAt), 1);
     e.latencyMs = e.latencyMs * 0.7 + result.latencyMs * 0.3;
     e.seenAt = Date.now();
+    if (result.status === 410) {
+      e.gone = true;
+      this.held -= e.waiting.splice(0).length;
+      this.turn = this.turn.filter((id) => id !== d.endpointId);
+    }
     this.dispatch();
     this.metrics.attemptSeconds.observe(result.latencyMs / 1000);
     const { outcome, delayMs } = this.outcome(d, result);
-    await this.record({ delivery: d, status: result.status, latencyMs: result.latencyMs, error: result.error ?? null, outcome, delayMs });
-    this.wake();
+    const woke = await this.record({ delivery: d, status: result.status, latencyMs: result.latencyMs, error: result.error ?? null, outcome, delayMs });
+    if (result.status === 410) e.gone = false;
+    if (woke || this.backlog) this.wake();
   }
 
   /** 2xx: delivered; 410: gone (the endpoint is disabled); otherwise the next wait of the schedule, or failed. */
@@ -301,18 +348,21 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
     return wait === null ? { outcome: 'failed', delayMs: 0 } : { outcome: 'retry', delayMs: wait };
   }
 
-  /** Writes the result (retried a few times); if it cannot be, the lease's expiry gives the delivery back. */
-  private async record(c: Completion): Promise<void> {
+  /**
+   * Writes the result (retried a few times); if it cannot be, the lease's expiry gives the delivery back. Returns
+   * how many deliveries the batch made due at once (the ones after those that finished).
+   */
+  private async record(c: Completion): Promise<number> {
     for (let tries = 1; ; tries++) {
       try {
         const res = await this.completions.submit(c);
         if (res.applied.has(c.delivery.id)) this.metrics.outcomes.inc({ outcome: c.outcome });
         for (const e of res.disabled) this.log.warn(`endpoint ${e.id} disabled: ${e.reason}`);
-        return;
+        return res.woke;
       } catch (err) {
         if (tries >= COMPLETE_TRIES) {
           this.log.error(`result of delivery ${c.delivery.id} not written (it will be made again): ${(err as Error).message}`);
-          return;
+          return 0;
         }
         await sleep(1_000 * tries);
       }

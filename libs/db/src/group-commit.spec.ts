@@ -44,4 +44,36 @@ describe('GroupCommit', () => {
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(10);
   });
+
+  it('with a linger, items arriving one by one go in one flush; a full batch goes at once', async () => {
+    const sizes: number[] = [];
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        sizes.push(items.length);
+        return items;
+      },
+      1,
+      4,
+      () => false,
+      60_000, // longer than the test: only a full batch can flush before the timer
+    );
+    const firstFour = [0, 1, 2, 3].map((i) => commit.submit(i));
+    expect(await Promise.all(firstFour)).toEqual([0, 1, 2, 3]);
+    expect(sizes).toEqual([4]);
+
+    const lingering = new GroupCommit<number, number>(
+      async (items) => {
+        sizes.push(items.length);
+        return items;
+      },
+      1,
+      100,
+      () => false,
+      20,
+    );
+    const trickle: Promise<number>[] = [];
+    for (let i = 0; i < 3; i++) trickle.push(lingering.submit(i));
+    expect(await Promise.all(trickle)).toEqual([0, 1, 2]);
+    expect(sizes).toEqual([4, 3]);
+  });
 });

@@ -3,16 +3,20 @@
  * flush, so under load one transaction carries many webhooks, and when idle a webhook is written at once.
  * A batch that fails for a reason one of its items may have caused (`splittable`) is split in halves and each
  * half flushed again, down to single items: only the guilty item fails, its neighbours are written.
+ * With `lingerMs`, a flush that would start with less than a full batch waits that long first, gathering more: for
+ * writes that may wait a little (one statement for many instead of one each at a trickle).
  */
 export class GroupCommit<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private running = 0;
+  private lingering?: NodeJS.Timeout;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly maxConcurrent: number,
     private readonly maxBatch: number,
     private readonly splittable: (err: unknown) => boolean,
+    private readonly lingerMs = 0,
   ) {}
 
   /** Resolves with this item's result once it is written; rejects if it could not be (alone, or with its whole batch). */
@@ -24,6 +28,19 @@ export class GroupCommit<T, R> {
   }
 
   private drain(): void {
+    if (this.lingerMs && this.pending.length && this.pending.length < this.maxBatch && this.running < this.maxConcurrent) {
+      this.lingering ??= setTimeout(() => {
+        this.lingering = undefined;
+        this.flushNow();
+      }, this.lingerMs);
+      return;
+    }
+    this.flushNow();
+  }
+
+  private flushNow(): void {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     while (this.running < this.maxConcurrent && this.pending.length) {
       const batch = this.pending.splice(0, this.maxBatch);
       this.running++;
