@@ -26,7 +26,7 @@ import { MessagesService } from './messages/messages.service';
 import { ProviderController } from './providers/provider.controller';
 import { ProviderService } from './providers/provider.service';
 import { PlatformMetrics } from './stats/platform.metrics';
-import { StatsController } from './stats/stats.controller';
+import { ProviderUsageController, StatsController } from './stats/stats.controller';
 import { StatsService } from './stats/stats.service';
 import { TeamsController } from './teams/teams.controller';
 import { TeamsService } from './teams/teams.service';
@@ -50,6 +50,7 @@ import { TenantsService } from './tenants/tenants.service';
     ConversationsController,
     MessagesController,
     StatsController,
+    ProviderUsageController,
     ApiKeysController,
   ],
   providers: [

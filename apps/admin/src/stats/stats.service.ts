@@ -4,7 +4,7 @@ import { PrismaService } from '@gtc/db';
 import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
 import { z } from 'zod';
 import { TenantScope } from '../common/tenant-scope.service';
-import { statsSchema } from './stats.schemas';
+import { providerUsageSchema, statsSchema, USAGE_MINUTES } from './stats.schemas';
 import { tierLimit, tierUsedSql, tierWindowStartMs } from './tier-usage';
 
 /** The statistics as the API shows them. */
@@ -29,9 +29,20 @@ export class StatsService {
   async forTenant(tenantSlug: string): Promise<StatsView> {
     const tenant = await this.scope.tenant(tenantSlug);
     const [outbound, inbound, providers, contacts, optedOut, used] = await Promise.all([
-      this.prisma.client.outboundMessage.groupBy({ by: ['state'], where: { tenantId: tenant.id }, _count: { _all: true } }),
-      this.prisma.client.inboundMessage.groupBy({ by: ['state'], where: { tenantId: tenant.id }, _count: { _all: true } }),
-      this.prisma.client.whatsAppProvider.findMany({ where: { tenantId: tenant.id }, include: { team: { select: { slug: true } } } }),
+      this.prisma.client.outboundMessage.groupBy({
+        by: ['state'],
+        where: { tenantId: tenant.id },
+        _count: { _all: true },
+      }),
+      this.prisma.client.inboundMessage.groupBy({
+        by: ['state'],
+        where: { tenantId: tenant.id },
+        _count: { _all: true },
+      }),
+      this.prisma.client.whatsAppProvider.findMany({
+        where: { tenantId: tenant.id },
+        include: { team: { select: { slug: true } } },
+      }),
       this.prisma.client.contact.count({ where: { tenantId: tenant.id } }),
       this.prisma.client.contact.count({ where: { tenantId: tenant.id, optedOut: true } }),
       // Counted as the tier limit counts (tier-usage.ts, as the /metrics gauges count): every number in one statement.
@@ -54,12 +65,23 @@ export class StatsService {
     const queues: Record<string, Record<string, number> | null> = {};
     for (const name of [QueueName.Inbound, QueueName.Outbound, QueueName.Status]) {
       try {
-        queues[name] = await this.queues.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children');
+        queues[name] = await this.queues
+          .queue(name)
+          .getJobCounts(
+            'waiting',
+            'active',
+            'delayed',
+            'failed',
+            'completed',
+            'prioritized',
+            'waiting-children',
+          );
       } catch {
         queues[name] = null;
       }
     }
-    const counts = (rows: Array<{ state: string; _count: { _all: number } }>) => Object.fromEntries(rows.map((r) => [r.state, r._count._all]));
+    const counts = (rows: Array<{ state: string; _count: { _all: number } }>) =>
+      Object.fromEntries(rows.map((r) => [r.state, r._count._all]));
     return {
       tenant: tenant.slug,
       outbound: counts(outbound),
@@ -68,8 +90,71 @@ export class StatsService {
       queues,
       paused_providers: providers
         .filter((p): p is typeof p & { pausedAt: Date } => !!p.pausedAt)
-        .map((p) => ({ team: p.team.slug, phone_number_id: p.phoneNumberId, paused_at: p.pausedAt, paused_reason: p.pausedReason })),
+        .map((p) => ({
+          team: p.team.slug,
+          phone_number_id: p.phoneNumberId,
+          paused_at: p.pausedAt,
+          paused_reason: p.pausedReason,
+        })),
       limit_usage: usage,
+    };
+  }
+
+  /**
+   * One number's usage now: pause state, tier use, its queue, failures of the day, and sends per minute. Messages
+   * are found through the tenant's (tenant_id, created_at) index over the last day and a half (a message queued
+   * longer than that before it was sent is left out of the minutes).
+   */
+  async forProvider(tenantSlug: string, teamSlug: string): Promise<z.input<typeof providerUsageSchema>> {
+    const { tenant, team, provider } = await this.scope.provider(tenantSlug, teamSlug);
+    const now = Date.now();
+    const firstMinute = Math.floor(now / 60_000) * 60_000 - (USAGE_MINUTES - 1) * 60_000;
+    const [counts, minutes] = await Promise.all([
+      this.prisma.pool.query<{ used: number; queued: number; sending: number; failed: number }>(
+        `SELECT ${tierUsedSql(this.limits, 'p', '$2')} AS used,
+           (SELECT count(*) FROM outbound_messages o WHERE o.state = 'queued' AND o.provider_id = p.id)::int AS queued,
+           (SELECT count(*) FROM outbound_messages o WHERE o.state IN ('sending', 'unknown') AND o.provider_id = p.id)::int AS sending,
+           (SELECT count(*) FROM outbound_messages o WHERE o.tenant_id = p.tenant_id AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours'
+              AND o.provider_id = p.id AND o.failed_at >= now() AT TIME ZONE 'UTC' - interval '24 hours')::int AS failed
+         FROM whatsapp_providers p WHERE p.id = $1`,
+        [provider.id, tierWindowStartMs(this.limits, now)],
+      ),
+      this.prisma.pool.query<{ minute: number; sent: number; failed: number }>(
+        `SELECT (extract(epoch FROM date_trunc('minute', x.t)) * 1000)::float8 AS minute,
+           count(*) FILTER (WHERE x.k = 's')::int AS sent, count(*) FILTER (WHERE x.k = 'f')::int AS failed
+         FROM (
+           SELECT o.sent_at AS t, 's' AS k FROM outbound_messages o
+           WHERE o.tenant_id = $1 AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours' AND o.provider_id = $2
+             AND o.sent_at >= to_timestamp($3::float8 / 1000) AT TIME ZONE 'UTC'
+           UNION ALL
+           SELECT o.failed_at, 'f' FROM outbound_messages o
+           WHERE o.tenant_id = $1 AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours' AND o.provider_id = $2
+             AND o.failed_at >= to_timestamp($3::float8 / 1000) AT TIME ZONE 'UTC'
+         ) x GROUP BY 1`,
+        [tenant.id, provider.id, firstMinute],
+      ),
+    ]);
+    const byMinute = new Map(minutes.rows.map((r) => [Number(r.minute), r]));
+    const c = counts.rows[0];
+    return {
+      team: team.slug,
+      phone_number_id: provider.phoneNumberId,
+      paused: provider.pausedAt !== null,
+      paused_at: provider.pausedAt,
+      paused_reason: provider.pausedReason,
+      throughput_mps: provider.throughputMps,
+      tier: provider.tier as z.input<typeof providerUsageSchema>['tier'],
+      tier_limit: tierLimit(this.limits, provider.tier),
+      tier_used: c.used,
+      tier_window_seconds: this.limits.tierWindowMs / 1000,
+      queued: c.queued,
+      sending: c.sending,
+      failed_24h: c.failed,
+      per_minute: Array.from({ length: USAGE_MINUTES }, (_, i) => {
+        const minute = firstMinute + i * 60_000;
+        const row = byMinute.get(minute);
+        return { minute: new Date(minute), sent: row?.sent ?? 0, failed: row?.failed ?? 0 };
+      }),
     };
   }
 }

@@ -735,6 +735,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/teams/{team}/provider/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a number's usage now
+         * @description Pause state and reason, tier use over the moving window against its limit, messages queued and being sent, failures of the last 24 hours, and messages sent and failed in each of the last 15 minutes (to set against `throughput_mps`). 404 when the team has no number.
+         *
+         *     **Key:** the admin key, or a key of this tenant.
+         */
+        get: operations["ProviderUsage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/api-keys": {
         parameters: {
             query?: never;
@@ -1807,6 +1829,36 @@ export interface components {
                 /** @description Counted as the sender counts it, over the window. */
                 tier_used: number;
                 throughput_mps: number;
+            }[];
+        };
+        ProviderUsage: {
+            team: string;
+            phone_number_id: string;
+            paused: boolean;
+            /** Format: date-time */
+            paused_at: string | null;
+            paused_reason: string | null;
+            /** @description Messages per second the number may send (its limit). */
+            throughput_mps: number;
+            /** @enum {string} */
+            tier: "1" | "2" | "3" | "unlimited";
+            /** @description The tier's limit over the moving window; null for `unlimited`. */
+            tier_limit: number | null;
+            /** @description Counted as the sender counts it, over the window. */
+            tier_used: number;
+            tier_window_seconds: number;
+            /** @description Messages of this number waiting to be sent. */
+            queued: number;
+            /** @description Messages being sent now (or whose outcome is unknown). */
+            sending: number;
+            /** @description Messages that failed in the last 24 hours. */
+            failed_24h: number;
+            /** @description Messages sent and failed in each of the last 15 minutes (UTC), oldest first, the current minute last. */
+            per_minute: {
+                /** Format: date-time */
+                minute: string;
+                sent: number;
+                failed: number;
             }[];
         };
         Team: {
@@ -3606,6 +3658,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stats"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    ProviderUsage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's slug. */
+                tenant: string;
+                /** @description The team's slug. */
+                team: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderUsage"];
                 };
             };
             400: components["responses"]["BadRequest"];
