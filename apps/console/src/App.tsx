@@ -35,8 +35,10 @@ function SessionGuard() {
     () =>
       onUnauthorized(() => {
         queryClient.clear();
-        const next = where.current === '/' ? '' : `?next=${encodeURIComponent(where.current)}`;
-        navigate(`/${next}`, { replace: true });
+        // Several requests may be refused at once: the first one takes the page to sign-in, remembering where it was.
+        if (where.current === '/') return;
+        navigate(`/?next=${encodeURIComponent(where.current)}`, { replace: true });
+        where.current = '/';
       }),
     [navigate, queryClient],
   );

@@ -82,21 +82,3 @@ export function errorText(e: unknown): string {
 
 /** Whether an error is the API's 404. */
 export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.status === 404;
-
-/** GET of a path of this origin with the key, for an answer the generated types do not describe yet. */
-export async function getJson<T>(path: string): Promise<T> {
-  const key = session.key();
-  const res = await fetch(path, { headers: key ? { authorization: `Bearer ${key}` } : {} });
-  if (res.status === 401) unauthorized();
-  const body = (await res.json().catch(() => undefined)) as (T & Partial<ApiErrorBody>) | undefined;
-  if (!res.ok || body === undefined) {
-    const e = body?.error;
-    throw new ApiError(
-      res.status,
-      e?.code ?? `http_${res.status}`,
-      e?.message ?? res.statusText,
-      (e?.details as ApiError['details']) ?? [],
-    );
-  }
-  return body;
-}

@@ -109,6 +109,7 @@ let A: TestProvider;
 let B: TestProvider;
 let sales: TestProvider;
 let tenantKey: string;
+let tenantKeyId: string;
 
 async function api<T = any>(
   method: string,
@@ -270,6 +271,7 @@ beforeAll(async () => {
   const k = await api('POST', `/v1/tenants/${A.tenantSlug}/api-keys`, { name: 'console e2e' });
   expect(k.status).toBe(201);
   tenantKey = k.json.key;
+  tenantKeyId = k.json.id;
 
   // Two conversations of tenant A, one of tenant B.
   await userWrites(A, ANA, 'Ana Test', 'hi');
@@ -483,22 +485,30 @@ describe('operator console', () => {
     const { context, page } = await signedIn();
     await page.goto(`${admin.url}/console/${A.tenantSlug}/numbers`);
     const card = page.locator('section.number', { has: page.getByRole('heading', { name: /Sales/ }) });
-    await card.getByText('paused', { exact: true }).waitFor();
+    await card.locator('.badge', { hasText: /^paused$/ }).waitFor();
     await card.getByText(/Reason: .*Session has expired/).waitFor();
     await card.getByText(/Meta error 190/).waitFor();
     await card
       .locator('details.failed')
       .getByText(/window is closed/)
       .waitFor();
+    // Its usage: the tier over the moving 24 h, the queue (the message held by the pause), the minutes chart.
+    await card.getByText(/^Tier 1: \d+ of [\d,.]+ in the last 24 h$/).waitFor();
+    await card.locator('.counts div', { hasText: 'queued' }).locator('dd', { hasText: /^1$/ }).waitFor();
+    await card
+      .locator('.counts div', { hasText: 'failed (24 h)' })
+      .locator('dd', { hasText: /^1$/ })
+      .waitFor();
+    expect(await card.locator('figure.chart svg rect.bar-sent').count()).toBe(15);
     // The other number sends.
     await page
       .locator('section.number', { has: page.getByRole('heading', { name: /Support/ }) })
-      .getByText('sending', { exact: true })
+      .locator('.badge', { hasText: /^sending$/ })
       .waitFor();
     await shot(page, 'paused-number');
 
     await card.getByRole('button', { name: 'Resume sending' }).click();
-    await card.getByText('sending', { exact: true }).waitFor();
+    await card.locator('.badge', { hasText: /^sending$/ }).waitFor();
     await expect
       .poll(async () => (await api('GET', `/v1/tenants/${A.tenantSlug}/teams/sales/provider`)).json.paused)
       .toBe(false);
@@ -535,27 +545,64 @@ describe('operator console', () => {
     await page.goto(`${admin.url}/console/${B.tenantSlug}/conversations`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();
     await shot(page, 'tenant-key-other-tenant-not-found');
+
+    // Sign out: the key leaves the tab.
+    await page.goto(`${admin.url}/console/${A.tenantSlug}/conversations`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate((slot) => sessionStorage.getItem(slot), KEY_SLOT)).toBeNull();
+
+    // A key revoked while the page is open: the next answer is a 401, and the page returns to sign-in.
+    await page.getByLabel('API key').fill(tenantKey);
+    await page.getByLabel(/Tenant/).fill(A.tenantSlug);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: /Ana Test/ }).waitFor();
+    expect((await api('DELETE', `/v1/tenants/${A.tenantSlug}/api-keys/${tenantKeyId}`)).status).toBeLessThan(
+      300,
+    );
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Numbers' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(new URL(page.url()).searchParams.get('next')).toBe(`/${A.tenantSlug}/numbers`);
+    expect(await page.evaluate((slot) => sessionStorage.getItem(slot), KEY_SLOT)).toBeNull();
     await context.close();
   });
 
   it('renders a conversation of 5,000 messages virtualized and loads older pages on scrolling up', async () => {
     const id = await longConversation(A);
     const { context, page } = await signedIn();
+    // Older pages (with a cursor) are held until the test has seen what is at the top, then let through.
+    const held: Array<{ continue: () => Promise<void> }> = [];
+    await page.route(
+      (url) => url.pathname.endsWith('/conversation') && url.searchParams.has('cursor'),
+      (route) => void held.push(route),
+    );
     await page.goto(`${admin.url}/console/${A.tenantSlug}/conversations/${id}`);
     const list = page.locator('.messages');
     await list.locator('article', { hasText: 'long message 5000' }).waitFor();
     const inDom = () => list.locator('article[data-message-id]').count();
     expect(await inDom()).toBeLessThan(100);
-    // Scroll to the top again and again: each time an older page comes (50 messages), the view stays put.
-    for (
-      let i = 0;
-      i < 200 && (await list.locator('article', { hasText: 'long message 0001' }).count()) === 0;
-      i++
-    ) {
+    // Scroll to the top again and again: each time an older page (50 messages) comes, the message that was at the
+    // top stays in view (the list does not jump), and the page still holds only the rows around the view.
+    const loaded = async () => Number(await list.getAttribute('data-loaded'));
+    while ((await loaded()) < 5000) {
+      const before = await loaded();
       await list.evaluate((el) => el.scrollTo({ top: 0 }));
-      await page.waitForTimeout(50);
+      await expect.poll(() => held.length).toBe(1);
+      const top = await list.locator('article').first().getAttribute('data-message-id');
+      await held.shift()!.continue();
+      await page.waitForFunction(
+        ([n]) => Number(document.querySelector('.messages')!.getAttribute('data-loaded')) > n,
+        [before] as const,
+      );
+      const kept = list.locator(`article[data-message-id="${top}"]`);
+      await kept.waitFor();
+      const box = (await kept.boundingBox())!;
+      const view = (await list.boundingBox())!;
+      expect(box.y + box.height).toBeGreaterThan(view.y);
+      expect(box.y).toBeLessThan(view.y + view.height);
       expect(await inDom()).toBeLessThan(100);
     }
+    await list.evaluate((el) => el.scrollTo({ top: 0 }));
     await list.locator('article', { hasText: 'long message 0001' }).waitFor();
     await page.getByText('Start of the conversation').waitFor();
     expect(await inDom()).toBeLessThan(100);

@@ -391,7 +391,7 @@ function MessageList({
     estimateSize: () => 88,
     getItemKey: (i) => items[i].id,
     overscan: 6,
-    paddingStart: 8,
+    paddingStart: 40,
     paddingEnd: 8,
   });
 
@@ -431,18 +431,29 @@ function MessageList({
   const firstIndex = virtual[0]?.index ?? 0;
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = conv;
   useEffect(() => {
-    if (ready && firstIndex < 4 && hasNextPage && !isFetchingNextPage) void fetchNextPage();
+    // Near the top of what is loaded (by the rows in view and by the scroll position itself, which the first scroll
+    // to the bottom has already moved when this runs): the older page.
+    const nearTop = (scroller.current?.scrollTop ?? 0) < 800;
+    if (ready && nearTop && firstIndex < 4 && hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [ready, firstIndex, hasNextPage, isFetchingNextPage, fetchNextPage]);
 
   if (conv.isPending) return <p className="muted messages-status">Loading messages…</p>;
   return (
-    <div ref={scroller} className="messages" tabIndex={0} aria-label="Messages" onScroll={onScroll}>
-      {isFetchingNextPage && <p className="muted messages-status older">Loading older messages…</p>}
-      {!hasNextPage && items.length > 0 && (
-        <p className="muted messages-status older">Start of the conversation</p>
-      )}
+    <div
+      ref={scroller}
+      className="messages"
+      tabIndex={0}
+      aria-label="Messages"
+      data-loaded={items.length}
+      onScroll={onScroll}
+    >
       {items.length === 0 && <p className="muted messages-status">No messages yet.</p>}
       <div className="messages-inner" style={{ height: v.getTotalSize() }}>
+        {/* In the list's top padding, so that neither line moves the messages when it comes or goes. */}
+        {isFetchingNextPage && <p className="muted messages-status older">Loading older messages…</p>}
+        {!hasNextPage && items.length > 0 && (
+          <p className="muted messages-status older start">Start of the conversation</p>
+        )}
         {virtual.map((row) => {
           const m = items[row.index];
           return (

@@ -3,26 +3,13 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { Link, useParams } from 'wouter';
-import { api, errorText, getJson, unwrap, type Schemas } from '../api';
+import { api, errorText, unwrap, type Schemas } from '../api';
 import { fmtDateTime, fmtNumber, fmtRelative, fmtTime, fmtWhen } from '../format';
 
 type Team = Schemas['Team'];
 
 /** GET …/teams/{team}/provider/usage */
-export interface ProviderUsage {
-  throughput_mps: number;
-  tier: string;
-  tier_limit: number | null;
-  tier_used: number;
-  tier_window_seconds: number;
-  paused: boolean;
-  paused_at: string | null;
-  paused_reason: string | null;
-  queued: number;
-  sending: number;
-  failed_24h: number;
-  per_minute: Array<{ minute: string; sent: number; failed: number }>;
-}
+type ProviderUsage = Schemas['ProviderUsage'];
 
 export default function Numbers() {
   const { tenant } = useParams<{ tenant: string }>();
@@ -122,10 +109,7 @@ function NumberCard({ tenant, team }: { tenant: string; team: Team }) {
   });
   const usage = useQuery({
     queryKey: ['usage', tenant, team.slug],
-    queryFn: () =>
-      getJson<ProviderUsage>(
-        `/v1/tenants/${encodeURIComponent(tenant)}/teams/${encodeURIComponent(team.slug)}/provider/usage`,
-      ),
+    queryFn: async () => unwrap(await api.GET('/v1/tenants/{tenant}/teams/{team}/provider/usage', path)),
     refetchInterval: 10_000,
   });
   const failed = useQuery({
