@@ -132,3 +132,68 @@ describe('failedStatusPause', () => {
     });
   });
 });
+
+/** A seeded generator in [0, 1) (mulberry32): the jitter of many retries, the same at every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A retried class, attempt n of MAX × its factor → the ceiling of its delay (SEND_POLICY's base and cap). */
+const retryDelays: { errorClass: 'throttled' | 'transient'; attempts: number; ceiling: number }[] = [
+  { errorClass: 'transient', attempts: 1, ceiling: 500 },
+  { errorClass: 'transient', attempts: 2, ceiling: 1_000 },
+  { errorClass: 'throttled', attempts: 1, ceiling: 1_000 },
+  { errorClass: 'throttled', attempts: 2, ceiling: 2_000 },
+  { errorClass: 'throttled', attempts: 5, ceiling: 16_000 },
+  { errorClass: 'throttled', attempts: 6, ceiling: 32_000 },
+  { errorClass: 'throttled', attempts: 7, ceiling: 60_000 },
+  { errorClass: 'throttled', attempts: 8, ceiling: 60_000 },
+];
+
+describe('decideSendFailure: the retry delay by class and attempt, jitter in [ceiling / 2, ceiling]', () => {
+  it.each(retryDelays)('$errorClass, attempt $attempts → ceiling $ceiling ms', ({ errorClass, attempts, ceiling }) => {
+    const delay = (random: () => number) => {
+      const d = decideSendFailure(failure({ errorClass, attempts }), MAX, random);
+      if (d.kind !== 'retry') throw new Error(`expected a retry, got ${d.kind}`);
+      return d.delayMs;
+    };
+    expect(delay(() => 0)).toBe(ceiling / 2);
+    expect(delay(half)).toBe((ceiling * 3) / 4);
+    expect(delay(() => 0.999_999)).toBe(ceiling);
+    const random = seeded(attempts * 31 + ceiling);
+    const delays = Array.from({ length: 500 }, () => delay(random));
+    for (const d of delays) {
+      expect(Number.isInteger(d)).toBe(true);
+      expect(d).toBeGreaterThanOrEqual(ceiling / 2);
+      expect(d).toBeLessThanOrEqual(ceiling);
+    }
+    // The jitter spreads them: some in the lowest and some in the highest tenth of the range.
+    expect(delays.some((d) => d < ceiling * 0.55)).toBe(true);
+    expect(delays.some((d) => d > ceiling * 0.95)).toBe(true);
+  });
+
+  it('the delay is a whole number of ms even when the ceiling is odd', () => {
+    for (const r of [0, 0.1, 1 / 3, 0.5, 0.999_999]) {
+      expect(Number.isInteger(backoff(1, 3, 100, () => r))).toBe(true);
+      expect(Number.isInteger(backoff(2, 333, 10_000, () => r))).toBe(true);
+    }
+  });
+
+  it('the ceiling never falls as attempts go on, and stops at the cap', () => {
+    for (const [base, cap] of [
+      [500, 30_000],
+      [1_000, 60_000],
+    ]) {
+      const ceilings = Array.from({ length: 40 }, (_, i) => backoff(i + 1, base, cap, () => 0.999_999));
+      ceilings.slice(1).forEach((c, i) => expect(c).toBeGreaterThanOrEqual(ceilings[i]!));
+      expect(Math.max(...ceilings)).toBe(cap);
+    }
+  });
+});
