@@ -2,7 +2,7 @@
 // admin (which serves the built console at /console), on a database of their own. Chromium is Debian's
 // (/usr/bin/chromium), driven by playwright-core. Run after `pnpm build` (the console is a build of apps/console).
 // Every test saves a screenshot under test-results/console/.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,10 @@ const ANA = '4915100000001';
 const BRUNO = '4915100000002';
 const CARLA = '4915100000003';
 const LONG = '4915199990000';
+const EVA = '4915100000005';
+const FINN = '4915100000006';
+/** The WhatsApp Business Account graph-sim gives a number registered without one. */
+const GRAPH_SIM_WABA = '102290129340398';
 
 const HELLO_FLOW = `name: hello
 version: "1.0"
@@ -183,6 +187,7 @@ async function addTeam(p: TestProvider, slug: string): Promise<TestProvider> {
       accessTokenEnc: box.encrypt(accessToken),
       appSecretEnc: box.encrypt(appSecret),
       verifyToken,
+      businessAccountId: GRAPH_SIM_WABA,
     },
   });
   return {
@@ -234,6 +239,12 @@ async function longConversation(p: TestProvider): Promise<string> {
 }
 
 beforeAll(async () => {
+  if (!existsSync(resolve(DIST, 'index.html')))
+    throw new Error(`the console is not built (${DIST}): run pnpm build`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`,
+    );
   mkdirSync(SHOTS, { recursive: true });
   const env = testEnv();
   const db = await ownDatabase('console_e2e');
@@ -512,6 +523,121 @@ describe('operator console', () => {
     await expect
       .poll(async () => (await api('GET', `/v1/tenants/${A.tenantSlug}/teams/sales/provider`)).json.paused)
       .toBe(false);
+    await context.close();
+  });
+
+  it("renders each kind of message as WhatsApp shows it, and a failed one with Meta's error", async () => {
+    // Eva sends a photo, a place and a list choice; Finn's phone refuses what we send (graph-sim: failed, 131026).
+    await stack.sim('POST', '/sim/config', { fail: { recipients: [FINN] } });
+    const from = (body: object) =>
+      stack.sim('POST', '/sim/inbound', {
+        phone_number_id: sales.phoneNumberId,
+        from: EVA,
+        name: 'Eva Kinds',
+        ...body,
+      });
+    await from({ image: { caption: 'Photo of the receipt', mime_type: 'image/png' } });
+    await from({
+      location: { latitude: 52.52, longitude: 13.405, name: 'Office', address: 'Alexanderplatz 1' },
+    });
+    await from({ list_reply: { id: 'billing', title: 'Billing', description: 'Payment and invoices' } });
+    await userWrites(sales, FINN, 'Finn Fail', 'hello?');
+    await expect
+      .poll(async () => (await contactOf(A.tenantSlug, EVA))?.window_open, { timeout: 20_000 })
+      .toBe(true);
+    await expect
+      .poll(async () => (await contactOf(A.tenantSlug, FINN))?.window_open, { timeout: 20_000 })
+      .toBe(true);
+    expect((await api('POST', `/v1/tenants/${A.tenantSlug}/teams/sales/templates/sync`)).status).toBe(200);
+
+    const send = async (to: string, content: object) => {
+      const r = await api('POST', `/v1/tenants/${A.tenantSlug}/messages`, { team: 'sales', to, content });
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+    };
+    await send(EVA, {
+      interactive: {
+        type: 'list',
+        header: { type: 'text', text: 'Support Menu' },
+        body: { text: 'Please select an option:' },
+        action: {
+          button: 'View Options',
+          sections: [
+            {
+              title: 'Support',
+              rows: [{ id: 'billing', title: 'Billing', description: 'Payment and invoices' }],
+            },
+          ],
+        },
+      },
+    });
+    await send(EVA, {
+      media: {
+        type: 'document',
+        link: 'https://example.com/invoice.pdf',
+        filename: 'invoice.pdf',
+        caption: 'Your invoice',
+      },
+    });
+    await send(EVA, {
+      location: { latitude: 48.8584, longitude: 2.2945, name: 'Our shop', address: 'Champ de Mars' },
+    });
+    await send(EVA, {
+      template: {
+        name: 'order_confirmation',
+        language: 'en',
+        components: [
+          {
+            type: 'body',
+            parameters: [
+              { type: 'text', text: 'Eva' },
+              { type: 'text', text: 'A-1042' },
+            ],
+          },
+        ],
+      },
+    });
+    await send(FINN, { message: 'Your parcel is on its way' });
+
+    // A tall window, so that the screenshot holds the whole conversation.
+    const { context, page } = await signedIn(ADMIN_KEY, { width: 1280, height: 1500 });
+    const eva = await contactOf(A.tenantSlug, EVA);
+    await page.goto(`${admin.url}/console/${A.tenantSlug}/conversations/${eva.id}`);
+    const list = page.locator('.messages');
+    // The photo, fetched with the key into a blob URL.
+    const photo = list.locator('article.bubble.in img[alt="Photo of the receipt"]');
+    await photo.waitFor();
+    expect(await photo.getAttribute('src')).toMatch(/^blob:/);
+    await expect.poll(() => photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    await list
+      .locator('article.bubble.in', { hasText: 'Office' })
+      .getByRole('link', { name: '52.52000, 13.40500' })
+      .waitFor();
+    await list.locator('article.bubble.in', { hasText: 'Billing' }).waitFor();
+    const menu = list.locator('article.bubble.out', { hasText: 'Please select an option:' });
+    await menu.getByText('Support Menu').waitFor();
+    await menu.getByText('View Options').click();
+    await menu.getByText('Payment and invoices').waitFor();
+    await list
+      .locator('article.bubble.out', { hasText: 'Your invoice' })
+      .getByRole('link', { name: 'invoice.pdf' })
+      .waitFor();
+    await list
+      .locator('article.bubble.out', { hasText: 'Our shop' })
+      .getByRole('link', { name: '48.85840, 2.29450' })
+      .waitFor();
+    const template = list.locator('article.bubble.out', {
+      hasText: 'Hi Eva, your order A-1042 is confirmed.',
+    });
+    await template.locator('.state', { hasText: 'read' }).waitFor({ timeout: 20_000 });
+    await shot(page, 'message-kinds');
+
+    const finn = await contactOf(A.tenantSlug, FINN);
+    await page.goto(`${admin.url}/console/${A.tenantSlug}/conversations/${finn.id}`);
+    const failed = page.locator('article.bubble.out', { hasText: 'Your parcel is on its way' });
+    await failed.locator('.state', { hasText: 'failed' }).waitFor({ timeout: 20_000 });
+    await failed.locator('.msg-error', { hasText: '131026' }).waitFor();
+    await stack.sim('POST', '/sim/config', { fail: { recipients: [] } });
+    await shot(page, 'failed-with-meta-error');
     await context.close();
   });
 

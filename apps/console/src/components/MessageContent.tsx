@@ -2,8 +2,15 @@
 // or list, media, location, template, reaction, contacts). Inbound: the normalized message ingress stored
 // (libs/whatsapp InboundMessageEvent). Anything unknown is shown by its type, never as raw JSON of secrets
 // (bodies hold no secret: tokens live in providers, which the console never renders).
-import { useEffect, useState, type ReactNode } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { api, session, type InboundMessage, type OutboundMessage } from '../api';
+
+/** Where the conversation is: templates are looked up among its team's synced ones. */
+export const ConversationPlace = createContext<{ tenant: string; team: string | null }>({
+  tenant: '',
+  team: null,
+});
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
@@ -23,7 +30,7 @@ function Location({ l }: { l: Obj }) {
   const ok = Number.isFinite(lat) && Number.isFinite(lon);
   return (
     <div className="card location">
-      <span aria-hidden="true">📍</span>{' '}
+      <span className="media-kind">location</span>{' '}
       <span>
         {str(l.name) && <strong>{str(l.name)} </strong>}
         {str(l.address) && <span>{str(l.address)} </span>}
@@ -122,24 +129,71 @@ function InboundMedia({ tenant, id, kind, media }: { tenant: string; id: string;
   );
 }
 
+/** The text values of a template component's parameters, in order (`{{1}}`, `{{2}}`, …). */
+function paramTexts(components: unknown[], type: string): string[] {
+  const c = components.map(obj).find((x) => str(x.type)?.toLowerCase() === type);
+  return arr(c?.parameters).map((p) => {
+    const po = obj(p);
+    return (
+      str(po.text) ??
+      str(po.payload) ??
+      str(obj(po.currency).fallback_value) ??
+      str(obj(po.date_time).fallback_value) ??
+      str(po.type) ??
+      ''
+    );
+  });
+}
+
+const fill = (text: string | undefined, values: string[]) =>
+  text?.replace(/\{\{\s*(\d+)\s*\}\}/g, (m, n: string) => values[Number(n) - 1] ?? m);
+
+/** A template as the user sees it: the team's synced template with the parameters filled in (else its name and values). */
 function Template({ t }: { t: Obj }) {
+  const { tenant, team } = useContext(ConversationPlace);
+  const synced = useQuery({
+    queryKey: ['templates', tenant, team],
+    queryFn: async () =>
+      (
+        await api.GET('/v1/tenants/{tenant}/teams/{team}/templates', {
+          params: { path: { tenant, team: team! }, query: { limit: 200 } },
+        })
+      ).data?.data ?? [],
+    enabled: !!tenant && !!team,
+    staleTime: 5 * 60_000,
+  });
+  const name = str(t.name);
   const lang = str(obj(t.language).code) ?? str(t.language);
-  const params = arr(t.components).flatMap((c) =>
-    arr(obj(c).parameters).map((p) => {
-      const po = obj(p);
-      const type = str(po.type) ?? '';
-      return (
-        str(po.text) ??
-        str(po.payload) ??
-        str(obj(po.currency).fallback_value) ??
-        str(obj(po.date_time).fallback_value) ??
-        type
-      );
-    }),
-  );
+  const sent = arr(t.components);
+  const known = synced.data?.find((x) => x.name === name && x.language === lang);
+  if (known) {
+    const parts = arr(known.components).map(obj);
+    const part = (type: string) => parts.find((p) => str(p.type)?.toUpperCase() === type);
+    const header = part('HEADER');
+    const buttons = arr(part('BUTTONS')?.buttons).map((b) => str(obj(b).text) ?? '');
+    return (
+      <div className="template">
+        {header && str(header.format) === 'TEXT' && (
+          <p className="wa-header">{fill(str(header.text), paramTexts(sent, 'header'))}</p>
+        )}
+        {header && str(header.format) && str(header.format) !== 'TEXT' && (
+          <p className="card media">
+            <span className="media-kind">{str(header.format)?.toLowerCase()}</span>
+          </p>
+        )}
+        <Text>{fill(str(part('BODY')?.text), paramTexts(sent, 'body'))}</Text>
+        {part('FOOTER') && <p className="wa-footer">{str(part('FOOTER')?.text)}</p>}
+        {buttons.length > 0 && <Buttons titles={buttons} />}
+        <p className="muted small">
+          template {name} ({lang})
+        </p>
+      </div>
+    );
+  }
+  const params = [...paramTexts(sent, 'header'), ...paramTexts(sent, 'body'), ...paramTexts(sent, 'button')];
   return (
     <div className="card template">
-      <span className="media-kind">template</span> <strong>{str(t.name)}</strong>{' '}
+      <span className="media-kind">template</span> <strong>{name}</strong>{' '}
       {lang && <span className="muted">({lang})</span>}
       {params.length > 0 && (
         <ol className="params" aria-label="Parameters">
@@ -217,7 +271,11 @@ export function OutboundContent({ m }: { m: OutboundMessage }) {
     case 'reaction':
       return <p className="reaction">{str(part.emoji) ?? '(reaction removed)'}</p>;
     case 'contacts':
-      return <p className="card">👤 {contactNames(arr(b.contacts))}</p>;
+      return (
+        <p className="card">
+          <span className="media-kind">contact</span> {contactNames(arr(b.contacts))}
+        </p>
+      );
     default:
       return <p className="muted">{type} message</p>;
   }
@@ -284,13 +342,18 @@ export function InboundContent({ m, tenant }: { m: InboundMessage; tenant: strin
       break;
     }
     case 'contacts':
-      body = <p className="card">👤 {contactNames(arr(p.contacts))}</p>;
+      body = (
+        <p className="card">
+          <span className="media-kind">contact</span> {contactNames(arr(p.contacts))}
+        </p>
+      );
       break;
     case 'order': {
       const o = obj(p.order);
       body = (
         <p className="card">
-          🛒 Order: {arr(o.productItems).length} item(s){str(o.text) ? ` — ${str(o.text)}` : ''}
+          <span className="media-kind">order</span> {arr(o.productItems).length} item(s)
+          {str(o.text) ? ` — ${str(o.text)}` : ''}
         </p>
       );
       break;

@@ -14,7 +14,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'wouter';
 import { api, errorText, isNotFound, unwrap, type Contact, type Message, type Schemas } from '../api';
-import { InboundContent, OutboundContent } from '../components/MessageContent';
+import { ConversationPlace, InboundContent, OutboundContent } from '../components/MessageContent';
 import { StatusTimeline } from '../components/StatusTimeline';
 import { fmtDateTime, fmtRelative, fmtWhen } from '../format';
 import { openLive, type LiveState } from '../live';
@@ -270,7 +270,9 @@ function ConversationView({ tenant, contactId }: { tenant: string; contactId: st
       {conv.isError ? (
         <p role="alert">{errorText(conv.error)}</p>
       ) : (
-        <MessageList conv={conv} tenant={tenant} />
+        <ConversationPlace.Provider value={{ tenant, team: c?.team ?? null }}>
+          <MessageList conv={conv} tenant={tenant} />
+        </ConversationPlace.Provider>
       )}
       <div className="visually-hidden" role="status" aria-live="polite">
         {announce}
