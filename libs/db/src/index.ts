@@ -4,7 +4,7 @@ export * from './prisma.service';
 export * from './pg-url';
 export * from './migrate';
 export * from './secrets';
-export * from './outbound.repository';
+export * from './outbound-writer';
 export * from './ttl-cache';
 export * from './keyset-walk';
 export * from './pg-text';
