@@ -1,9 +1,10 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { EVENTS_CHANNEL, GroupCommit, PoolClient, PrismaService, publicEventId, SecretBox } from '@gtc/db';
+import { EVENTS_CHANNEL, GroupCommit, PoolClient, PrismaService, SecretBox } from '@gtc/db';
 import { HealthService, MetricsService } from '@gtc/observability';
 import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, EndpointLoad, Outcome } from './delivery.store';
 import { DispatcherMetrics } from './dispatcher.metrics';
+import { eventBody } from './event-body';
 import { RetrySchedule } from './retry-schedule';
 import { AttemptResult, WebhookClient } from './webhook.client';
 
@@ -312,11 +313,11 @@ export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy 
   private async deliver(d: ClaimedDelivery, e: EndpointState, startedAt: number): Promise<void> {
     let result: AttemptResult;
     try {
-      const id = publicEventId(d.eventId);
+      const { id, body } = eventBody(d);
       result = await this.client.send({
         url: d.url,
         id,
-        body: JSON.stringify({ id, type: d.type, created_at: d.createdAt, tenant: d.tenant, team: d.team, data: d.data }),
+        body,
         secrets: [this.secret(d.secretEnc), ...(d.previousSecretEnc ? [this.secret(d.previousSecretEnc)] : [])],
       });
     } catch (err) {
