@@ -1,10 +1,12 @@
 // The step engine: branch semantics, set, interpolation in replies, wait+branch, handoff, step cap, error handling.
+// Every case is a row: a flow, where the run starts (runFlow) or the waiting session it resumes (resumeWait), what
+// the run sees, and what must come out (only the parts a row names are compared).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resumeWait, runFlow } from './flow.engine';
 import { loadFlow } from './flow.loader';
-import type { CompiledFlow, FlowEvent, RunContext } from './flow.types';
+import type { CompiledFlow, FlowEvent, FlowSession, RunContext, RunReply, RunResult } from './flow.types';
 
 const flowOf = (source: string): CompiledFlow => {
   const r = loadFlow(source, 'test.ygtc');
@@ -26,7 +28,9 @@ const ctx = (event?: FlowEvent, extra: Partial<RunContext> = {}): RunContext => 
   ...extra,
 });
 
-const onButton = flowOf(`name: handle_button
+/** The flows the cases run (YAML as a flow author writes it). */
+const flows = {
+  onButton: flowOf(`name: handle_button
 version: "1.0"
 nodes:
   - id: route_button
@@ -57,25 +61,8 @@ nodes:
 triggers:
   - type: interactive
     target: route_button
-`);
-
-describe('branch', () => {
-  it('the first matching condition wins (help matches conditions 0 and 1)', () => {
-    const r = runFlow({ flow: onButton, startNodeId: 'route_button', context: ctx(buttonEvent('help')) });
-    expect(r.error).toBeUndefined();
-    expect(r.trace).toEqual(['route_button', 'show_help']);
-    expect(r.replies).toEqual([{ nodeId: 'show_help', content: { message: "Here's how I can help..." }, retryOnRateLimit: true }]);
-    expect(r.session).toEqual({ status: 'idle', vars: {} });
-  });
-
-  it('falls through to default when nothing matches, including for a text message', () => {
-    const r = runFlow({ flow: onButton, startNodeId: 'route_button', context: ctx(textEvent('what?')) });
-    expect(r.trace).toEqual(['route_button', 'unknown']);
-    expect(r.replies[0].content).toEqual({ message: 'Sorry, I did not get that.' });
-  });
-
-  it('a branch without default and no match ends the run without replies', () => {
-    const flow = flowOf(`name: nd
+`),
+  noDefault: flowOf(`name: nd
 version: "1"
 nodes:
   - id: b
@@ -88,24 +75,9 @@ nodes:
     type: reply
     config:
       message: "x!"
-`);
-    const r = runFlow({ flow, startNodeId: 'b', context: ctx(textEvent('y')) });
-    expect(r).toEqual({ replies: [], session: { status: 'idle', vars: {} }, trace: ['b'] });
-  });
-
-  it('24-hour window: freeform inside, template outside', () => {
-    const flow = flowOf(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'flows', 'check_window.ygtc'), 'utf8'));
-    const inside = runFlow({ flow, startNodeId: 'check_window', context: ctx(textEvent('hi'), { lastMessageTime: 1000, now: 2000 }) });
-    expect(inside.replies.map((r) => r.nodeId)).toEqual(['send_freeform']);
-    const outside = runFlow({ flow, startNodeId: 'check_window', context: ctx(textEvent('hi'), { lastMessageTime: 1000, now: 1000 + 86400 }) });
-    expect(outside.replies.map((r) => r.nodeId)).toEqual(['send_template']);
-    expect(outside.replies[0].content).toEqual({ template: { name: 'follow_up', language: 'en' } });
-  });
-});
-
-describe('interpolation in replies', () => {
-  it('fills {{placeholders}} from vars, contact and message deeply (template parameters, interactive titles)', () => {
-    const flow = flowOf(`name: i
+`),
+  checkWindow: flowOf(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'flows', 'check_window.ygtc'), 'utf8')),
+  interpolation: flowOf(`name: i
 version: "1"
 nodes:
   - id: t
@@ -135,23 +107,8 @@ nodes:
               reply:
                 id: "ok-{{order_id}}"
                 title: "OK {{contact.name}}"
-`);
-    const r = runFlow({ flow, startNodeId: 't', context: ctx(textEvent('hello')), session: { vars: { order_id: 4711, customer_name: 'Ada L.' } } });
-    expect(r.error).toBeUndefined();
-    expect(r.replies[0].content).toEqual({
-      template: {
-        name: 'order_confirmation',
-        language: 'en',
-        components: [{ type: 'body', parameters: [{ type: 'text', text: '4711' }, { type: 'text', text: 'Ada L. (15550001111)' }] }],
-      },
-    });
-    expect(r.replies[1].content).toMatchObject({
-      interactive: { body: { text: 'You said: hello' }, action: { buttons: [{ reply: { id: 'ok-4711', title: 'OK Ada' } }] } },
-    });
-  });
-
-  it('a missing variable is an error of the run naming node and variable; replies before it are dropped', () => {
-    const flow = flowOf(`name: m
+`),
+  missing: flowOf(`name: m
 version: "1"
 nodes:
   - id: hello
@@ -163,50 +120,24 @@ nodes:
     type: reply
     config:
       message: "Order {{order_id}} for {{customer_name}}"
-`);
-    const r = runFlow({ flow, startNodeId: 'hello', context: ctx(textEvent('x')), session: { vars: { customer_name: 'Ada', keep: 1 } } });
-    expect(r.error).toEqual({ nodeId: 'confirm', message: 'missing variable: {{order_id}}' });
-    expect(r.replies).toEqual([]);
-    expect(r.session).toEqual({ status: 'idle', vars: { customer_name: 'Ada', keep: 1 } });
-    expect(r.trace).toEqual(['hello', 'confirm']);
-  });
-
-  it('an absent object is missing too: {{button.title}} on a text message is an error, not an empty string', () => {
-    const flow = flowOf(`name: a
+`),
+  absent: flowOf(`name: a
 version: "1"
 nodes:
   - id: r
     type: reply
     config:
       message: "You pressed {{button.title}}"
-`);
-    expect(runFlow({ flow, startNodeId: 'r', context: ctx(textEvent('x')) }).error).toEqual({
-      nodeId: 'r',
-      message: 'missing variable: {{button.title}}',
-    });
-    expect(runFlow({ flow, startNodeId: 'r', context: ctx(buttonEvent('h', 'Get Help')) }).replies[0].content).toEqual({
-      message: 'You pressed Get Help',
-    });
-  });
-
-  it('content that breaks a WhatsApp limit after interpolation is an error of the run', () => {
-    const flow = flowOf(`name: l
+`),
+  long: flowOf(`name: l
 version: "1"
 nodes:
   - id: r
     type: reply
     config:
       message: "{{long}}"
-`);
-    const r = runFlow({ flow, startNodeId: 'r', context: ctx(), session: { vars: { long: 'x'.repeat(4097) } } });
-    expect(r.error?.nodeId).toBe('r');
-    expect(r.error?.message).toMatch(/4096/);
-  });
-});
-
-describe('set', () => {
-  it('assigns variables in order from expressions; later ones see earlier ones; results are JSON', () => {
-    const flow = flowOf(`name: s
+`),
+  set: flowOf(`name: s
 version: "1"
 nodes:
   - id: s
@@ -223,16 +154,8 @@ nodes:
     type: reply
     config:
       message: "{{greeting}} #{{count}}"
-`);
-    const first = runFlow({ flow, startNodeId: 's', context: ctx(textEvent('x')) });
-    expect(first.session.vars).toEqual({ count: 1, double: 2, greeting: 'Hi Ada', tags: ['a', 'b'], ratio: 1.5 });
-    expect(first.replies[0].content).toEqual({ message: 'Hi Ada #1' });
-    const second = runFlow({ flow, startNodeId: 's', context: ctx(textEvent('x')), session: JSON.parse(JSON.stringify(first.session)) });
-    expect(second.session.vars).toMatchObject({ count: 2, double: 4 });
-  });
-
-  it('an expression error is an error of the run at that node', () => {
-    const flow = flowOf(`name: e
+`),
+  setError: flowOf(`name: e
 version: "1"
 nodes:
   - id: s
@@ -240,14 +163,8 @@ nodes:
     config:
       vars:
         x: "vars.nope + 1"
-`);
-    const r = runFlow({ flow, startNodeId: 's', context: ctx() });
-    expect(r.error).toMatchObject({ nodeId: 's', message: expect.stringMatching(/vars\.x.*No such key: nope/) });
-  });
-});
-
-describe('wait + branch', () => {
-  const survey = flowOf(`name: survey
+`),
+  survey: flowOf(`name: survey
 version: "1"
 nodes:
   - id: ask
@@ -281,57 +198,8 @@ triggers:
   - type: message
     keyword: survey
     target: ask
-`);
-
-  it('asks, waits, stores the next message and branches on it', () => {
-    const first = runFlow({ flow: survey, startNodeId: 'ask', context: ctx(textEvent('survey')) });
-    expect(first.replies.map((r) => r.nodeId)).toEqual(['ask']);
-    expect(first.session).toEqual({ status: 'waiting', flowName: 'survey', nodeId: 'wait_answer', vars: {} });
-    const stored = JSON.parse(JSON.stringify(first.session));
-    const second = resumeWait({ flow: survey, session: stored, context: ctx(textEvent('YES')) });
-    expect(second.error).toBeUndefined();
-    expect(second.trace).toEqual(['wait_answer', 'route', 'thanks']);
-    expect(second.replies).toEqual([{ nodeId: 'thanks', content: { message: 'Great, thanks Ada! You said YES.' }, retryOnRateLimit: true }]);
-    expect(second.session).toEqual({ status: 'idle', vars: { answer: 'YES' } });
-  });
-
-  it('an unexpected answer loops back to the question and waits again', () => {
-    const waiting = { status: 'waiting' as const, flowName: 'survey', nodeId: 'wait_answer', vars: {} };
-    const r = resumeWait({ flow: survey, session: waiting, context: ctx(textEvent('maybe')) });
-    expect(r.trace).toEqual(['wait_answer', 'route', 'ask', 'wait_answer']);
-    expect(r.session).toMatchObject({ status: 'waiting', nodeId: 'wait_answer', vars: { answer: 'maybe' } });
-  });
-
-  it('"no" hands off: the session stays in handoff for an operator', () => {
-    const waiting = { status: 'waiting' as const, flowName: 'survey', nodeId: 'wait_answer', vars: {} };
-    const r = resumeWait({ flow: survey, session: waiting, context: ctx(textEvent('no')) });
-    expect(r.replies).toEqual([]);
-    expect(r.session).toEqual({ status: 'handoff', flowName: 'survey', nodeId: 'sorry', vars: { answer: 'no' } });
-  });
-
-  it('a button pressed while waiting stores its title; the branch can also read button.id', () => {
-    const waiting = { status: 'waiting' as const, flowName: 'survey', nodeId: 'wait_answer', vars: {} };
-    const r = resumeWait({ flow: survey, session: waiting, context: ctx(buttonEvent('y', 'Yes')) });
-    expect(r.session.vars).toEqual({ answer: 'Yes' });
-    expect(r.trace.at(-1)).toBe('thanks');
-  });
-
-  it('refuses to resume a session that is not waiting in this flow', () => {
-    expect(resumeWait({ flow: survey, session: { status: 'idle', vars: {} }, context: ctx(textEvent('x')) }).error?.message).toMatch(/not waiting/);
-    expect(
-      resumeWait({ flow: survey, session: { status: 'waiting', flowName: 'other', nodeId: 'wait_answer', vars: {} }, context: ctx(textEvent('x')) })
-        .error?.message,
-    ).toMatch(/other/);
-    expect(
-      resumeWait({ flow: survey, session: { status: 'waiting', flowName: 'survey', nodeId: 'ask', vars: {} }, context: ctx(textEvent('x')) })
-        .error?.message,
-    ).toMatch(/not a wait node/);
-  });
-});
-
-describe('handoff and end', () => {
-  it('handoff after a reply keeps the reply and parks the session', () => {
-    const flow = flowOf(`name: h
+`),
+  handoff: flowOf(`name: h
 version: "1"
 nodes:
   - id: r
@@ -341,14 +209,8 @@ nodes:
     next: h
   - id: h
     type: handoff
-`);
-    const r = runFlow({ flow, startNodeId: 'r', context: ctx(textEvent('human')) });
-    expect(r.replies.map((x) => x.nodeId)).toEqual(['r']);
-    expect(r.session).toEqual({ status: 'handoff', flowName: 'h', nodeId: 'h', vars: {} });
-  });
-
-  it('end stops the run; nothing after it happens', () => {
-    const flow = flowOf(`name: e
+`),
+  end: flowOf(`name: e
 version: "1"
 nodes:
   - id: s
@@ -359,14 +221,8 @@ nodes:
     next: e
   - id: e
     type: end
-`);
-    expect(runFlow({ flow, startNodeId: 's', context: ctx() })).toEqual({ replies: [], session: { status: 'idle', vars: { done: true } }, trace: ['s', 'e'] });
-  });
-});
-
-describe('step cap', () => {
-  it('a cycle without a wait stops after 100 nodes with an error and no replies', () => {
-    const flow = flowOf(`name: loop
+`),
+  loop: flowOf(`name: loop
 version: "1"
 nodes:
   - id: a
@@ -380,30 +236,8 @@ nodes:
       vars:
         n: "has(vars.n) ? vars.n + 1 : 1"
     next: a
-`);
-    const r = runFlow({ flow, startNodeId: 'a', context: ctx(), session: { vars: { before: true } } });
-    expect(r.trace).toHaveLength(100);
-    expect(r.error).toMatchObject({ nodeId: 'a', message: expect.stringMatching(/step limit/) });
-    expect(r.replies).toEqual([]);
-    expect(r.session).toEqual({ status: 'idle', vars: { before: true } });
-  });
-
-  it('an unknown start node is an error', () => {
-    expect(runFlow({ flow: onButton, startNodeId: 'nope', context: ctx() }).error).toEqual({
-      nodeId: 'nope',
-      message: 'node "nope" does not exist in flow "handle_button"',
-    });
-    expect(runFlow({ flow: onButton, startNodeId: 'constructor', context: ctx() }).error?.message).toMatch(/does not exist/);
-  });
-
-  it('oversized session variables are refused', () => {
-    const r = runFlow({ flow: onButton, startNodeId: 'route_button', context: ctx(), session: { vars: { big: 'x'.repeat(20_000) } } });
-    expect(r.error?.message).toMatch(/exceed/);
-  });
-});
-
-describe('robustness', () => {
-  const flow = flowOf(`name: r
+`),
+  robustness: flowOf(`name: r
 version: "1"
 nodes:
   - id: grow
@@ -420,17 +254,372 @@ nodes:
           next: done
   - id: done
     type: end
-`);
+`),
+};
 
-  it('long strings built by set nodes stay readable; deep nesting and bad clocks are errors or harmless, never throws', () => {
-    const r = runFlow({ flow, startNodeId: 'grow', context: ctx(textEvent('x')), session: { vars: { s: 'y'.repeat(3000) } } });
-    expect(r.error).toBeUndefined();
-    expect(r.trace).toEqual(['grow', 'check', 'done']);
-    let deep: Record<string, unknown> = {};
-    for (let i = 0; i < 30; i++) deep = { d: deep };
-    const nested = runFlow({ flow, startNodeId: 'check', context: ctx(), session: { vars: { deep } } });
-    expect(nested.error).toMatchObject({ nodeId: 'check', message: expect.stringMatching(/nested too deeply/) });
-    const clocks = runFlow({ flow: onButton, startNodeId: 'route_button', context: ctx(textEvent('x'), { now: Number.NaN, lastMessageTime: Number.NaN }) });
-    expect(clocks.error).toBeUndefined();
+/** What must come out of a run; only the parts given are compared (toEqual, so matchers may stand in for values). */
+interface Outcome {
+  /** The whole result. */
+  whole?: RunResult;
+  /** No error. */
+  ok?: true;
+  error?: RunResult['error'];
+  trace?: string[];
+  traceLength?: number;
+  replies?: RunReply[];
+  /** Node ids of the replies. */
+  replyNodes?: string[];
+  /** Contents of the replies. */
+  contents?: unknown[];
+  session?: FlowSession;
+  vars?: Record<string, unknown>;
+}
+
+/** One run: from `start` (runFlow, with session `vars`), or resuming `waiting` (resumeWait). */
+interface Case {
+  name: string;
+  flow: keyof typeof flows;
+  start?: string;
+  vars?: Record<string, unknown>;
+  waiting?: FlowSession;
+  context?: RunContext;
+  out: Outcome;
+}
+
+function run(c: Case): RunResult {
+  const flow = flows[c.flow];
+  const context = c.context ?? ctx();
+  if (c.waiting) return resumeWait({ flow, session: c.waiting, context });
+  return runFlow({ flow, startNodeId: c.start!, context, ...(c.vars && { session: { vars: c.vars } }) });
+}
+
+function check(r: RunResult, out: Outcome): void {
+  if (out.whole) expect(r).toEqual(out.whole);
+  if (out.ok) expect(r.error).toBeUndefined();
+  if (out.error) expect(r.error).toEqual(out.error);
+  if (out.trace) expect(r.trace).toEqual(out.trace);
+  if (out.traceLength !== undefined) expect(r.trace).toHaveLength(out.traceLength);
+  if (out.replies) expect(r.replies).toEqual(out.replies);
+  if (out.replyNodes) expect(r.replies.map((x) => x.nodeId)).toEqual(out.replyNodes);
+  if (out.contents) expect(r.replies.map((x) => x.content)).toEqual(out.contents);
+  if (out.session) expect(r.session).toEqual(out.session);
+  if (out.vars) expect(r.session.vars).toEqual(out.vars);
+}
+
+const idle = (vars: Record<string, unknown> = {}): FlowSession => ({ status: 'idle', vars });
+const waitingSurvey = (vars: Record<string, unknown> = {}): FlowSession => ({ status: 'waiting', flowName: 'survey', nodeId: 'wait_answer', vars });
+const reply = (nodeId: string, content: RunReply['content']): RunReply => ({ nodeId, content, retryOnRateLimit: true });
+
+const cases: Record<string, Case[]> = {
+  branch: [
+    {
+      name: 'the first matching condition wins (help matches conditions 0 and 1)',
+      flow: 'onButton',
+      start: 'route_button',
+      context: ctx(buttonEvent('help')),
+      out: { ok: true, trace: ['route_button', 'show_help'], replies: [reply('show_help', { message: "Here's how I can help..." })], session: idle() },
+    },
+    {
+      name: 'falls through to default when nothing matches, including for a text message',
+      flow: 'onButton',
+      start: 'route_button',
+      context: ctx(textEvent('what?')),
+      out: { trace: ['route_button', 'unknown'], replies: [reply('unknown', { message: 'Sorry, I did not get that.' })] },
+    },
+    {
+      name: 'a button matching a later condition only (human) hands off',
+      flow: 'onButton',
+      start: 'route_button',
+      context: ctx(buttonEvent('human')),
+      out: { ok: true, trace: ['route_button', 'escalate'], replies: [], session: { status: 'handoff', flowName: 'handle_button', nodeId: 'escalate', vars: {} } },
+    },
+    {
+      name: 'a branch without default and no match ends the run without replies',
+      flow: 'noDefault',
+      start: 'b',
+      context: ctx(textEvent('y')),
+      out: { whole: { replies: [], session: idle(), trace: ['b'] } },
+    },
+    {
+      name: '24-hour window: freeform inside',
+      flow: 'checkWindow',
+      start: 'check_window',
+      context: ctx(textEvent('hi'), { lastMessageTime: 1000, now: 2000 }),
+      out: { replyNodes: ['send_freeform'] },
+    },
+    {
+      name: '24-hour window: template outside',
+      flow: 'checkWindow',
+      start: 'check_window',
+      context: ctx(textEvent('hi'), { lastMessageTime: 1000, now: 1000 + 86400 }),
+      out: { replyNodes: ['send_template'], contents: [{ template: { name: 'follow_up', language: 'en' } }] },
+    },
+  ],
+
+  'interpolation in replies': [
+    {
+      name: 'fills {{placeholders}} from vars, contact and message deeply (template parameters, interactive titles)',
+      flow: 'interpolation',
+      start: 't',
+      context: ctx(textEvent('hello')),
+      vars: { order_id: 4711, customer_name: 'Ada L.' },
+      out: {
+        ok: true,
+        contents: [
+          {
+            template: {
+              name: 'order_confirmation',
+              language: 'en',
+              components: [{ type: 'body', parameters: [{ type: 'text', text: '4711' }, { type: 'text', text: 'Ada L. (15550001111)' }] }],
+            },
+          },
+          expect.objectContaining({
+            interactive: expect.objectContaining({
+              body: { text: 'You said: hello' },
+              action: expect.objectContaining({ buttons: [expect.objectContaining({ reply: { id: 'ok-4711', title: 'OK Ada' } })] }),
+            }),
+          }),
+        ],
+      },
+    },
+    {
+      name: 'a missing variable is an error of the run naming node and variable; replies before it are dropped',
+      flow: 'missing',
+      start: 'hello',
+      context: ctx(textEvent('x')),
+      vars: { customer_name: 'Ada', keep: 1 },
+      out: {
+        error: { nodeId: 'confirm', message: 'missing variable: {{order_id}}' },
+        replies: [],
+        session: idle({ customer_name: 'Ada', keep: 1 }),
+        trace: ['hello', 'confirm'],
+      },
+    },
+    {
+      name: 'several missing variables are named together',
+      flow: 'missing',
+      start: 'hello',
+      context: ctx(textEvent('x')),
+      out: { error: { nodeId: 'confirm', message: 'missing variables: {{order_id}}, {{customer_name}}' }, replies: [] },
+    },
+    {
+      name: 'an absent object is missing too: {{button.title}} on a text message is an error, not an empty string',
+      flow: 'absent',
+      start: 'r',
+      context: ctx(textEvent('x')),
+      out: { error: { nodeId: 'r', message: 'missing variable: {{button.title}}' } },
+    },
+    {
+      name: '{{button.title}} on a button press is its title',
+      flow: 'absent',
+      start: 'r',
+      context: ctx(buttonEvent('h', 'Get Help')),
+      out: { contents: [{ message: 'You pressed Get Help' }] },
+    },
+    {
+      name: 'content that breaks a WhatsApp limit after interpolation is an error of the run',
+      flow: 'long',
+      start: 'r',
+      context: ctx(),
+      vars: { long: 'x'.repeat(4097) },
+      out: { error: { nodeId: 'r', message: expect.stringMatching(/4096/) } },
+    },
+    {
+      name: 'content exactly at the limit goes',
+      flow: 'long',
+      start: 'r',
+      context: ctx(),
+      vars: { long: 'x'.repeat(4096) },
+      out: { ok: true, replyNodes: ['r'] },
+    },
+  ],
+
+  set: [
+    {
+      name: 'assigns variables in order from expressions; later ones see earlier ones; results are JSON',
+      flow: 'set',
+      start: 's',
+      context: ctx(textEvent('x')),
+      out: { vars: { count: 1, double: 2, greeting: 'Hi Ada', tags: ['a', 'b'], ratio: 1.5 }, contents: [{ message: 'Hi Ada #1' }] },
+    },
+    {
+      name: 'run again on the stored session: count goes on from it',
+      flow: 'set',
+      start: 's',
+      context: ctx(textEvent('x')),
+      vars: JSON.parse(JSON.stringify({ count: 1, double: 2, greeting: 'Hi Ada', tags: ['a', 'b'], ratio: 1.5 })),
+      out: { vars: { count: 2, double: 4, greeting: 'Hi Ada', tags: ['a', 'b'], ratio: 1.5 }, contents: [{ message: 'Hi Ada #2' }] },
+    },
+    {
+      name: 'an expression error is an error of the run at that node',
+      flow: 'setError',
+      start: 's',
+      context: ctx(),
+      out: { error: { nodeId: 's', message: expect.stringMatching(/vars\.x.*No such key: nope/) } },
+    },
+  ],
+
+  'wait + branch': [
+    {
+      name: 'asks and waits',
+      flow: 'survey',
+      start: 'ask',
+      context: ctx(textEvent('survey')),
+      out: { replyNodes: ['ask'], session: waitingSurvey() },
+    },
+    {
+      name: 'stores the next message and branches on it',
+      flow: 'survey',
+      waiting: JSON.parse(JSON.stringify(waitingSurvey())),
+      context: ctx(textEvent('YES')),
+      out: {
+        ok: true,
+        trace: ['wait_answer', 'route', 'thanks'],
+        replies: [reply('thanks', { message: 'Great, thanks Ada! You said YES.' })],
+        session: idle({ answer: 'YES' }),
+      },
+    },
+    {
+      name: 'an unexpected answer loops back to the question and waits again',
+      flow: 'survey',
+      waiting: waitingSurvey(),
+      context: ctx(textEvent('maybe')),
+      out: { trace: ['wait_answer', 'route', 'ask', 'wait_answer'], replyNodes: ['ask'], session: waitingSurvey({ answer: 'maybe' }) },
+    },
+    {
+      name: '"no" hands off: the session stays in handoff for an operator',
+      flow: 'survey',
+      waiting: waitingSurvey(),
+      context: ctx(textEvent('no')),
+      out: { replies: [], session: { status: 'handoff', flowName: 'survey', nodeId: 'sorry', vars: { answer: 'no' } } },
+    },
+    {
+      name: 'a button pressed while waiting stores its title; the branch can also read button.id',
+      flow: 'survey',
+      waiting: waitingSurvey(),
+      context: ctx(buttonEvent('y', 'Yes')),
+      out: { vars: { answer: 'Yes' }, trace: ['wait_answer', 'route', 'thanks'] },
+    },
+    {
+      name: 'the vars the session had are kept beside the answer',
+      flow: 'survey',
+      waiting: waitingSurvey({ before: 1 }),
+      context: ctx(textEvent('yes')),
+      out: { session: idle({ before: 1, answer: 'yes' }) },
+    },
+    {
+      name: 'refuses to resume a session that is not waiting',
+      flow: 'survey',
+      waiting: idle(),
+      context: ctx(textEvent('x')),
+      out: { error: { nodeId: '', message: expect.stringMatching(/not waiting/) }, replies: [], trace: [] },
+    },
+    {
+      name: 'refuses to resume a session waiting in another flow',
+      flow: 'survey',
+      waiting: { status: 'waiting', flowName: 'other', nodeId: 'wait_answer', vars: {} },
+      context: ctx(textEvent('x')),
+      out: { error: { nodeId: 'wait_answer', message: expect.stringMatching(/other/) } },
+    },
+    {
+      name: 'refuses to resume at a node that is not a wait node',
+      flow: 'survey',
+      waiting: { status: 'waiting', flowName: 'survey', nodeId: 'ask', vars: { keep: true } },
+      context: ctx(textEvent('x')),
+      out: { error: { nodeId: 'ask', message: expect.stringMatching(/not a wait node/) }, session: idle({ keep: true }) },
+    },
+  ],
+
+  'handoff and end': [
+    {
+      name: 'handoff after a reply keeps the reply and parks the session',
+      flow: 'handoff',
+      start: 'r',
+      context: ctx(textEvent('human')),
+      out: { replyNodes: ['r'], session: { status: 'handoff', flowName: 'h', nodeId: 'h', vars: {} } },
+    },
+    {
+      name: 'end stops the run; nothing after it happens',
+      flow: 'end',
+      start: 's',
+      context: ctx(),
+      out: { whole: { replies: [], session: idle({ done: true }), trace: ['s', 'e'] } },
+    },
+  ],
+
+  'step cap': [
+    {
+      name: 'a cycle without a wait stops after 100 nodes with an error and no replies',
+      flow: 'loop',
+      start: 'a',
+      context: ctx(),
+      vars: { before: true },
+      out: { traceLength: 100, error: { nodeId: 'a', message: expect.stringMatching(/step limit/) }, replies: [], session: idle({ before: true }) },
+    },
+    {
+      name: 'an unknown start node is an error',
+      flow: 'onButton',
+      start: 'nope',
+      context: ctx(),
+      out: { error: { nodeId: 'nope', message: 'node "nope" does not exist in flow "handle_button"' } },
+    },
+    {
+      name: 'a start node named like an Object property (constructor) does not exist either',
+      flow: 'onButton',
+      start: 'constructor',
+      context: ctx(),
+      out: { error: { nodeId: 'constructor', message: expect.stringMatching(/does not exist/) } },
+    },
+    {
+      name: 'oversized session variables are refused',
+      flow: 'onButton',
+      start: 'route_button',
+      context: ctx(),
+      vars: { big: 'x'.repeat(20_000) },
+      out: { error: { nodeId: 'route_button', message: expect.stringMatching(/exceed/) }, trace: [] },
+    },
+  ],
+
+  robustness: [
+    {
+      name: 'long strings built by set nodes stay readable',
+      flow: 'robustness',
+      start: 'grow',
+      context: ctx(textEvent('x')),
+      vars: { s: 'y'.repeat(3000) },
+      out: { ok: true, trace: ['grow', 'check', 'done'] },
+    },
+    {
+      name: 'deeply nested session variables are an error of the run, not a throw',
+      flow: 'robustness',
+      start: 'check',
+      context: ctx(),
+      vars: { deep: Array.from({ length: 30 }).reduce<Record<string, unknown>>((d) => ({ d }), {}) },
+      out: { error: { nodeId: 'check', message: expect.stringMatching(/nested too deeply/) } },
+    },
+    {
+      name: 'bad clocks (NaN) are harmless',
+      flow: 'onButton',
+      start: 'route_button',
+      context: ctx(textEvent('x'), { now: Number.NaN, lastMessageTime: Number.NaN }),
+      out: { ok: true },
+    },
+  ],
+};
+
+for (const [group, rows] of Object.entries(cases)) {
+  describe(group, () => {
+    it.each(rows)('$name', (c) => check(run(c), c.out));
+  });
+}
+
+describe('the cases', () => {
+  it('every flow above is run by some case', () => {
+    const used = new Set(Object.values(cases).flatMap((rows) => rows.map((c) => c.flow)));
+    expect(Object.keys(flows).filter((f) => !used.has(f as keyof typeof flows))).toEqual([]);
+  });
+
+  it('every case compares something', () => {
+    expect(Object.values(cases).flatMap((rows) => rows.filter((c) => !Object.keys(c.out).length).map((c) => c.name))).toEqual([]);
   });
 });
