@@ -400,6 +400,39 @@ describe('operator console', () => {
     await context.close();
   });
 
+  it('shows a handoff as it starts, releases it, and opts the contact out and in', async () => {
+    const ana = await contactOf(A.tenantSlug, ANA);
+    const { context, page } = await signedIn();
+    await page.goto(`${admin.url}/console/${A.tenantSlug}/conversations/${ana.id}`);
+    await page.getByText('live', { exact: true }).waitFor();
+    const state = page.locator('.contact-state');
+    await state.getByText('flow: idle').waitFor();
+    // Ana presses "Talk to Human": the flow hands her over, and the page hears it on the live stream.
+    await stack.sim('POST', '/sim/inbound', {
+      phone_number_id: A.phoneNumberId,
+      from: ANA,
+      name: 'Ana Test',
+      button_reply: { id: 'human', title: 'Talk to Human' },
+    });
+    await state.getByText('handoff: an operator has the conversation').waitFor({ timeout: 20_000 });
+    await page.locator('article.bubble.in', { hasText: 'Talk to Human' }).waitFor();
+    await shot(page, 'handoff-live');
+
+    await state.getByRole('button', { name: 'Release handoff' }).click();
+    await state.getByText('handoff: an operator has the conversation').waitFor({ state: 'detached' });
+    expect((await contactOf(A.tenantSlug, ANA)).session.status).not.toBe('handoff');
+
+    await state.getByRole('button', { name: 'Opt out' }).click();
+    await state.locator('.badge', { hasText: /^opted out/ }).waitFor();
+    expect(await page.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
+    expect((await contactOf(A.tenantSlug, ANA)).opted_out).toBe(true);
+    await state.getByRole('button', { name: 'Opt in' }).click();
+    await state.getByRole('button', { name: 'Opt out' }).waitFor();
+    expect(await page.getByLabel('Message', { exact: true }).isDisabled()).toBe(false);
+    expect((await contactOf(A.tenantSlug, ANA)).opted_out).toBe(false);
+    await context.close();
+  });
+
   it('uploads a broken flow and shows its error at file:line:col', async () => {
     const { context, page } = await signedIn();
     await page.goto(`${admin.url}/console/${A.tenantSlug}/conversations`);
