@@ -48,507 +48,153 @@ const METADATA = { phoneNumberId: '1122334455667', displayPhoneNumber: '97212345
 
 type Expected = Omit<InboundMessageEvent, 'raw'>;
 
-const messageCases: {
+interface MessageCase {
   file: string;
   scenario: string;
   wabaId: string;
   metadata?: object;
   expected: Expected;
-}[] = [
-  {
-    file: 'pywa/message.json',
-    scenario: 'text',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043223,
-      type: 'text',
-      rawType: 'text',
-      known: true,
-      ...TEST_USER,
-      text: 'Body Text',
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'image',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043379,
-      type: 'image',
-      rawType: 'image',
-      known: true,
-      ...TEST_USER,
-      media: { kind: 'image', id: '65463453', mimeType: 'image/jpeg', sha256: '4654+8g=' },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'media_with_url',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043379,
-      type: 'image',
-      rawType: 'image',
-      known: true,
-      ...TEST_USER,
-      media: {
-        kind: 'image',
-        id: '65463453',
-        mimeType: 'image/jpeg',
-        sha256: '4654+8g=',
-        url: 'https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=65463453&source=webhook&ext=487r9re&hash=heiwchueowbcew-dnedcw',
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'video',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044362,
-      type: 'video',
-      rawType: 'video',
-      known: true,
-      ...TEST_USER,
-      context: { forwarded: true },
-      media: {
-        kind: 'video',
-        id: '765756756',
-        mimeType: 'video/mp4',
-        sha256: 'Jh+2ij6PzUv/J2y+grrtegr/ZMzRxkEPwc24Oyib4s03w9Jc=',
-        caption: 'caption',
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'document',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043666,
-      type: 'document',
-      rawType: 'document',
-      known: true,
-      ...TEST_USER,
-      context: { forwarded: true },
-      media: {
-        kind: 'document',
-        id: '1234567890987654321',
-        mimeType: 'application/pdf',
-        sha256: 'grwfwe/ZPx0wAbdfbdeFUNItPZ0RylL8gGUvdt3YFqc18SY=',
-        caption: 'caption',
-        filename: 'filename.pdf',
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'audio',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043509,
-      type: 'audio',
-      rawType: 'audio',
-      known: true,
-      ...TEST_USER,
-      context: { forwarded: true },
-      media: {
-        kind: 'audio',
-        id: '1234567890987654321',
-        mimeType: 'audio/ogg; codecs=opus',
-        sha256: 'E3dxS/PdYZE7ppA3pQ4mpCFaXBJ8pX4SRN/dsfvds/iPGA=',
-        voice: false,
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'voice',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043473,
-      type: 'audio',
-      rawType: 'audio',
-      known: true,
-      ...TEST_USER,
-      media: {
-        kind: 'audio',
-        id: '1234567890987654321',
-        mimeType: 'audio/ogg; codecs=opus',
-        sha256: 'm04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=',
-        voice: true,
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'static_sticker',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043760,
-      type: 'sticker',
-      rawType: 'sticker',
-      known: true,
-      ...TEST_USER,
-      media: {
-        kind: 'sticker',
-        id: '1234567890987654321',
-        mimeType: 'image/webp',
-        sha256: 'OmT4nhjUhCMIPNmj7eeOZeCYjTXkLxoOv85OMCFwSuc=',
-        animated: false,
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'animated_sticker',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697043785,
-      type: 'sticker',
-      rawType: 'sticker',
-      known: true,
-      ...TEST_USER,
-      media: {
-        kind: 'sticker',
-        id: '1234567890987654321',
-        mimeType: 'image/webp',
-        sha256: 'HcwyCKrTKXHk0a00ms4HWIA76GY0Du6q4Z/iuwevw=',
-        animated: true,
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'reaction',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044456,
-      type: 'reaction',
-      rawType: 'reaction',
-      known: true,
-      ...TEST_USER,
-      reaction: { messageId: 'wamid.yzxyzx=', emoji: '😮', removed: false },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'unreaction_empty',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044456,
-      type: 'reaction',
-      rawType: 'reaction',
-      known: true,
-      ...TEST_USER,
-      reaction: { messageId: 'wamid.yzxyzx=', removed: true },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'unreaction_no_emoji',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044456,
-      type: 'reaction',
-      rawType: 'reaction',
-      known: true,
-      ...TEST_USER,
-      reaction: { messageId: 'wamid.yzxyzx=', removed: true },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'current_location',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044557,
-      type: 'location',
-      rawType: 'location',
-      known: true,
-      ...TEST_USER,
-      context: { forwarded: true },
-      location: { latitude: 12.25089, longitude: 43.90539 },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'chosen_location',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044557,
-      type: 'location',
-      rawType: 'location',
-      known: true,
-      ...TEST_USER,
-      context: { forwarded: true },
-      location: {
-        latitude: 37.4611978,
-        longitude: -122.2164385,
-        name: 'Facebook HQ',
-        address: '1 Hacker Way, Menlo Park, CA 94025',
-        url: 'https://maps.google.com/?cid=2000000000000000000',
-      },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'contacts',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044621,
-      type: 'contacts',
-      rawType: 'contacts',
-      known: true,
-      ...TEST_USER,
-      contacts: [
-        {
-          name: { first_name: 'Chandler', last_name: 'Bing', formatted_name: 'Chandler Bing' },
-          phones: [{ phone: '+1 555-555-5555', wa_id: '972987654321', type: 'CELL' }],
-        },
-        {
-          name: { first_name: 'Monica', formatted_name: 'Monica' },
-          phones: [{ phone: '+1 666-666-6666', wa_id: '972987654321', type: 'HOME' }],
-        },
-        {
-          name: { first_name: 'Rachel', last_name: 'Green', formatted_name: 'Rachel Green' },
-          phones: [{ phone: '+1 777-777-7777', wa_id: '972987654321', type: 'WORK' }],
-        },
-      ],
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'order',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044668,
-      type: 'order',
-      rawType: 'order',
-      known: true,
-      ...TEST_USER,
-      order: {
-        catalogId: '354160437058781',
-        text: '',
-        productItems: [
-          { productRetailerId: 'HAMBURGER', quantity: 3, itemPrice: 30, currency: 'ILS' },
-          { productRetailerId: 'FRENCH_FRIES', quantity: 2, itemPrice: 35, currency: 'ILS' },
-          { productRetailerId: 'SODA', quantity: 2, itemPrice: 10, currency: 'ILS' },
-        ],
-      },
-    },
-  },
-  ...(['unsupported', 'unsupported_with_type'] as const).map((scenario) => ({
-    file: 'pywa/message.json',
+}
+
+/**
+ * One pywa message scenario: by default in message.json (WABA 1234567890987654321), message wamid.xyzxyz from the
+ * test user, a known type whose raw type is the same; `fields` are the type's own (and any default they replace).
+ */
+function pywa(
+  scenario: string,
+  timestamp: number,
+  type: Expected['type'],
+  fields: Partial<Expected> = {},
+  where: { file?: string; wabaId?: string; metadata?: object; user?: Partial<Expected> } = {},
+): MessageCase {
+  return {
+    file: where.file ?? 'pywa/message.json',
     scenario,
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044706,
-      type: 'unsupported' as const,
-      rawType: 'unsupported',
-      known: true,
-      ...TEST_USER,
-      errors: [
-        {
-          code: 131051,
-          title: 'Message type unknown',
-          message: 'Message type unknown',
-          details: 'Message type is currently not supported.',
-        },
+    wabaId: where.wabaId ?? '1234567890987654321',
+    ...(where.metadata && { metadata: where.metadata }),
+    expected: { wamid: 'wamid.xyzxyz', timestamp, type, rawType: type, known: true, ...(where.user ?? TEST_USER), ...fields },
+  };
+}
+
+const BUTTONS = { file: 'pywa/callback_button.json', wabaId: '5467539754836534' };
+const SELECTION = { file: 'pywa/callback_selection.json' };
+const FLOW_COMPLETION = { file: 'pywa/flow_completion.json' };
+const FORWARDED = { context: { forwarded: true } };
+const UNSUPPORTED_ERROR = { code: 131051, title: 'Message type unknown', message: 'Message type unknown', details: 'Message type is currently not supported.' };
+const FLOW_ANSWERS = { comment_text: 'Comment Text', delivery_rating: '4', purchase_rating: '2', recommend_radio: '0', cs_rating: '0' };
+
+const messageCases: MessageCase[] = [
+  pywa('text', 1697043223, 'text', { text: 'Body Text' }),
+  pywa('image', 1697043379, 'image', { media: { kind: 'image', id: '65463453', mimeType: 'image/jpeg', sha256: '4654+8g=' } }),
+  pywa('media_with_url', 1697043379, 'image', {
+    media: {
+      kind: 'image',
+      id: '65463453',
+      mimeType: 'image/jpeg',
+      sha256: '4654+8g=',
+      url: 'https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=65463453&source=webhook&ext=487r9re&hash=heiwchueowbcew-dnedcw',
+    },
+  }),
+  pywa('video', 1697044362, 'video', {
+    ...FORWARDED,
+    media: { kind: 'video', id: '765756756', mimeType: 'video/mp4', sha256: 'Jh+2ij6PzUv/J2y+grrtegr/ZMzRxkEPwc24Oyib4s03w9Jc=', caption: 'caption' },
+  }),
+  pywa('document', 1697043666, 'document', {
+    ...FORWARDED,
+    media: {
+      kind: 'document',
+      id: '1234567890987654321',
+      mimeType: 'application/pdf',
+      sha256: 'grwfwe/ZPx0wAbdfbdeFUNItPZ0RylL8gGUvdt3YFqc18SY=',
+      caption: 'caption',
+      filename: 'filename.pdf',
+    },
+  }),
+  pywa('audio', 1697043509, 'audio', {
+    ...FORWARDED,
+    media: { kind: 'audio', id: '1234567890987654321', mimeType: 'audio/ogg; codecs=opus', sha256: 'E3dxS/PdYZE7ppA3pQ4mpCFaXBJ8pX4SRN/dsfvds/iPGA=', voice: false },
+  }),
+  pywa('voice', 1697043473, 'audio', {
+    media: { kind: 'audio', id: '1234567890987654321', mimeType: 'audio/ogg; codecs=opus', sha256: 'm04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=', voice: true },
+  }),
+  pywa('static_sticker', 1697043760, 'sticker', {
+    media: { kind: 'sticker', id: '1234567890987654321', mimeType: 'image/webp', sha256: 'OmT4nhjUhCMIPNmj7eeOZeCYjTXkLxoOv85OMCFwSuc=', animated: false },
+  }),
+  pywa('animated_sticker', 1697043785, 'sticker', {
+    media: { kind: 'sticker', id: '1234567890987654321', mimeType: 'image/webp', sha256: 'HcwyCKrTKXHk0a00ms4HWIA76GY0Du6q4Z/iuwevw=', animated: true },
+  }),
+  pywa('reaction', 1697044456, 'reaction', { reaction: { messageId: 'wamid.yzxyzx=', emoji: '😮', removed: false } }),
+  pywa('unreaction_empty', 1697044456, 'reaction', { reaction: { messageId: 'wamid.yzxyzx=', removed: true } }),
+  pywa('unreaction_no_emoji', 1697044456, 'reaction', { reaction: { messageId: 'wamid.yzxyzx=', removed: true } }),
+  pywa('current_location', 1697044557, 'location', { ...FORWARDED, location: { latitude: 12.25089, longitude: 43.90539 } }),
+  pywa('chosen_location', 1697044557, 'location', {
+    ...FORWARDED,
+    location: {
+      latitude: 37.4611978,
+      longitude: -122.2164385,
+      name: 'Facebook HQ',
+      address: '1 Hacker Way, Menlo Park, CA 94025',
+      url: 'https://maps.google.com/?cid=2000000000000000000',
+    },
+  }),
+  pywa('contacts', 1697044621, 'contacts', {
+    contacts: [
+      { name: { first_name: 'Chandler', last_name: 'Bing', formatted_name: 'Chandler Bing' }, phones: [{ phone: '+1 555-555-5555', wa_id: '972987654321', type: 'CELL' }] },
+      { name: { first_name: 'Monica', formatted_name: 'Monica' }, phones: [{ phone: '+1 666-666-6666', wa_id: '972987654321', type: 'HOME' }] },
+      { name: { first_name: 'Rachel', last_name: 'Green', formatted_name: 'Rachel Green' }, phones: [{ phone: '+1 777-777-7777', wa_id: '972987654321', type: 'WORK' }] },
+    ],
+  }),
+  pywa('order', 1697044668, 'order', {
+    order: {
+      catalogId: '354160437058781',
+      text: '',
+      productItems: [
+        { productRetailerId: 'HAMBURGER', quantity: 3, itemPrice: 30, currency: 'ILS' },
+        { productRetailerId: 'FRENCH_FRIES', quantity: 2, itemPrice: 35, currency: 'ILS' },
+        { productRetailerId: 'SODA', quantity: 2, itemPrice: 10, currency: 'ILS' },
       ],
     },
-  })),
-  {
-    file: 'pywa/message.json',
-    scenario: 'reply',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044746,
-      type: 'text',
-      rawType: 'text',
-      known: true,
-      ...TEST_USER,
-      context: { from: '972123456789', id: 'wamid.xyzxyz==' },
-      text: 'replied text',
+  }),
+  pywa('unsupported', 1697044706, 'unsupported', { errors: [UNSUPPORTED_ERROR] }),
+  pywa('unsupported_with_type', 1697044706, 'unsupported', { errors: [UNSUPPORTED_ERROR] }),
+  pywa('reply', 1697044746, 'text', { context: { from: '972123456789', id: 'wamid.xyzxyz==' }, text: 'replied text' }),
+  pywa('forwarded', 1697044815, 'text', { ...FORWARDED, text: 'forwarded text' }),
+  pywa('forwarded_many_times', 1697044968, 'text', { context: { frequentlyForwarded: true }, text: 'text forwarded many times' }),
+  // Meta sends an interactive message with no `interactive` object and the error on the change.
+  pywa('interactive_message_with_err', 1700505494, 'interactive', { wamid: 'wamid.wegrchytvwcggt=', known: false, context: { from: '972123456789', id: 'wamid.gvwegfretge==' } }),
+  pywa('referral', 1697045000, 'text', {
+    wamid: 'wamid.ID',
+    text: 'BODY',
+    referral: {
+      sourceUrl: 'AD_OR_POST_FB_URL',
+      sourceId: 'ADID',
+      sourceType: 'ad or post',
+      headline: 'AD_TITLE',
+      body: 'AD_DESCRIPTION',
+      mediaType: 'image or video',
+      imageUrl: 'RAW_IMAGE_URL',
+      videoUrl: 'RAW_VIDEO_URL',
+      thumbnailUrl: 'RAW_THUMBNAIL_URL',
+      ctwaClid: 'CTWA_CLID',
     },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'forwarded',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044815,
-      type: 'text',
-      rawType: 'text',
-      known: true,
-      ...TEST_USER,
-      context: { forwarded: true },
-      text: 'forwarded text',
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'forwarded_many_times',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044968,
-      type: 'text',
-      rawType: 'text',
-      known: true,
-      ...TEST_USER,
-      context: { frequentlyForwarded: true },
-      text: 'text forwarded many times',
-    },
-  },
-  {
-    // Meta sends an interactive message with no `interactive` object and the error on the change.
-    file: 'pywa/message.json',
-    scenario: 'interactive_message_with_err',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.wegrchytvwcggt=',
-      timestamp: 1700505494,
-      type: 'interactive',
-      rawType: 'interactive',
-      known: false,
-      ...TEST_USER,
-      context: { from: '972123456789', id: 'wamid.gvwegfretge==' },
-    },
-  },
-  {
-    file: 'pywa/message.json',
-    scenario: 'referral',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.ID',
-      timestamp: 1697045000,
-      type: 'text',
-      rawType: 'text',
-      known: true,
-      ...TEST_USER,
-      text: 'BODY',
-      referral: {
-        sourceUrl: 'AD_OR_POST_FB_URL',
-        sourceId: 'ADID',
-        sourceType: 'ad or post',
-        headline: 'AD_TITLE',
-        body: 'AD_DESCRIPTION',
-        mediaType: 'image or video',
-        imageUrl: 'RAW_IMAGE_URL',
-        videoUrl: 'RAW_VIDEO_URL',
-        thumbnailUrl: 'RAW_THUMBNAIL_URL',
-        ctwaClid: 'CTWA_CLID',
-      },
-    },
-  },
-  {
-    file: 'pywa/callback_button.json',
-    scenario: 'button',
-    wabaId: '5467539754836534',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1698266730,
-      type: 'interactive',
-      rawType: 'interactive',
-      known: true,
-      ...TEST_USER,
-      context: { from: '1122334455667', id: 'wamid.xyzxyz' },
-      interactiveType: 'button_reply',
-      buttonReply: { id: 'callback_data', title: 'title' },
-    },
-  },
-  {
-    file: 'pywa/callback_button.json',
-    scenario: 'quick_reply',
-    wabaId: '5467539754836534',
-    expected: {
-      wamid: 'wamid.xsidjw',
-      timestamp: 1698269027,
-      type: 'button',
-      rawType: 'button',
-      known: true,
-      ...TEST_USER,
-      context: { from: '972123456789', id: 'wamid.xyzxyz==' },
-      button: { payload: 'callback_data', text: 'title' },
-    },
-  },
-  {
-    file: 'pywa/callback_button.json',
-    scenario: 'quick_reply_without_context',
-    wabaId: '5467539754836534',
-    expected: {
-      wamid: 'wamid.xsidjx',
-      timestamp: 1698269027,
-      type: 'button',
-      rawType: 'button',
-      known: true,
-      ...TEST_USER,
-      button: { payload: 'callback_data', text: 'title' },
-    },
-  },
-  {
-    file: 'pywa/callback_selection.json',
-    scenario: 'callback',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.zyzxyz',
-      timestamp: 1698266905,
-      type: 'interactive',
-      rawType: 'interactive',
-      known: true,
-      ...TEST_USER,
-      context: { from: '1122334455667', id: 'wamid.xyzxyz' },
-      interactiveType: 'list_reply',
-      listReply: { id: 'callback_data', title: 'title' },
-    },
-  },
-  {
-    file: 'pywa/callback_selection.json',
-    scenario: 'description',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.zyzxyz',
-      timestamp: 1698266905,
-      type: 'interactive',
-      rawType: 'interactive',
-      known: true,
-      ...TEST_USER,
-      context: { from: '1122334455667', id: 'wamid.xyzxyz' },
-      interactiveType: 'list_reply',
-      listReply: { id: 'callback_data', title: 'title', description: 'description' },
-    },
-  },
-  {
-    file: 'pywa/flow_completion.json',
-    scenario: 'completion',
-    wabaId: '1234567890987654321',
-    expected: {
+  }),
+  pywa('button', 1698266730, 'interactive', { context: { from: '1122334455667', id: 'wamid.xyzxyz' }, interactiveType: 'button_reply', buttonReply: { id: 'callback_data', title: 'title' } }, BUTTONS),
+  pywa('quick_reply', 1698269027, 'button', { wamid: 'wamid.xsidjw', context: { from: '972123456789', id: 'wamid.xyzxyz==' }, button: { payload: 'callback_data', text: 'title' } }, BUTTONS),
+  pywa('quick_reply_without_context', 1698269027, 'button', { wamid: 'wamid.xsidjx', button: { payload: 'callback_data', text: 'title' } }, BUTTONS),
+  pywa('callback', 1698266905, 'interactive', { wamid: 'wamid.zyzxyz', context: { from: '1122334455667', id: 'wamid.xyzxyz' }, interactiveType: 'list_reply', listReply: { id: 'callback_data', title: 'title' } }, SELECTION),
+  pywa(
+    'description',
+    1698266905,
+    'interactive',
+    { wamid: 'wamid.zyzxyz', context: { from: '1122334455667', id: 'wamid.xyzxyz' }, interactiveType: 'list_reply', listReply: { id: 'callback_data', title: 'title', description: 'description' } },
+    SELECTION,
+  ),
+  pywa(
+    'completion',
+    1702502473,
+    'interactive',
+    {
       wamid: 'wamid.wegrchytvwcggt==',
-      timestamp: 1702502473,
-      type: 'interactive',
-      rawType: 'interactive',
-      known: true,
-      ...TEST_USER,
       context: { from: '972123456789', id: 'wamid.gvwegfretge==' },
       interactiveType: 'nfm_reply',
       nfmReply: {
@@ -556,125 +202,77 @@ const messageCases: {
         body: 'Sent',
         responseJson:
           '{"comment_text":"Comment Text","delivery_rating":"4","flow_token":"AQAAAAACS5FpgQ_cAAAAAD0QI3s.","purchase_rating":"2","recommend_radio":"0","cs_rating":"0"}',
-        response: {
-          comment_text: 'Comment Text',
-          delivery_rating: '4',
-          flow_token: 'AQAAAAACS5FpgQ_cAAAAAD0QI3s.',
-          purchase_rating: '2',
-          recommend_radio: '0',
-          cs_rating: '0',
-        },
+        response: { ...FLOW_ANSWERS, flow_token: 'AQAAAAACS5FpgQ_cAAAAAD0QI3s.' },
       },
     },
-  },
-  {
-    file: 'pywa/flow_completion.json',
-    scenario: 'without_flow_token',
-    wabaId: '1234567890987654321',
-    expected: {
+    FLOW_COMPLETION,
+  ),
+  pywa(
+    'without_flow_token',
+    1702502473,
+    'interactive',
+    {
       wamid: 'wamid.wegrchytvwcggt==',
-      timestamp: 1702502473,
-      type: 'interactive',
-      rawType: 'interactive',
-      known: true,
-      ...TEST_USER,
       context: { from: '972123456789', id: 'wamid.gvwegfretge==' },
       interactiveType: 'nfm_reply',
       nfmReply: {
         name: 'flow',
         body: 'Sent',
-        responseJson:
-          '{"comment_text":"Comment Text","delivery_rating":"4","purchase_rating":"2","recommend_radio":"0","cs_rating":"0"}',
-        response: {
-          comment_text: 'Comment Text',
-          delivery_rating: '4',
-          purchase_rating: '2',
-          recommend_radio: '0',
-          cs_rating: '0',
-        },
+        responseJson: '{"comment_text":"Comment Text","delivery_rating":"4","purchase_rating":"2","recommend_radio":"0","cs_rating":"0"}',
+        response: FLOW_ANSWERS,
       },
     },
-  },
-  {
-    // No contacts[] at all: no profile name or user id to attach.
-    file: 'pywa/system.json',
-    scenario: 'phone_number_change',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz==',
-      timestamp: 1753851315,
-      type: 'system',
-      rawType: 'system',
-      known: true,
-      from: '972987654321',
-      system: {
-        type: 'user_changed_number',
-        body: 'User A changed from 972987654321 to 972912345678',
-        newWaId: '972912345678',
-      },
+    FLOW_COMPLETION,
+  ),
+  // No contacts[] at all: no profile name or user id to attach.
+  pywa(
+    'phone_number_change',
+    1753851315,
+    'system',
+    { wamid: 'wamid.xyzxyz==', system: { type: 'user_changed_number', body: 'User A changed from 972987654321 to 972912345678', newWaId: '972912345678' } },
+    { file: 'pywa/system.json', user: { from: '972987654321' } },
+  ),
+  pywa(
+    'identity_change',
+    1697044706,
+    'system',
+    { system: { type: 'customer_identity_changed', body: 'User identity changed' } },
+    { file: 'pywa/system.json', user: { from: '972987654321', profileName: 'User A' } },
+  ),
+  // Unknown message type: kept, flagged, raw available.
+  pywa(
+    'revoke',
+    1697043223,
+    'revoke',
+    { wamid: '<WHATSAPP_MESSAGE_ID>', revoke: { originalMessageId: '<ORIGINAL_WHATSAPP_MESSAGE_ID>' } },
+    {
+      file: 'pywa/deleted_message.json',
+      wabaId: '<WHATSAPP_BUSINESS_ACCOUNT_ID>',
+      metadata: { phoneNumberId: '<BUSINESS_PHONE_NUMBER_ID>', displayPhoneNumber: '<BUSINESS_DISPLAY_PHONE_NUMBER>' },
+      user: { from: '<WHATSAPP_USER_PHONE_NUMBER>' },
     },
-  },
-  {
-    file: 'pywa/system.json',
-    scenario: 'identity_change',
-    wabaId: '1234567890987654321',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      timestamp: 1697044706,
-      type: 'system',
-      rawType: 'system',
-      known: true,
-      from: '972987654321',
-      profileName: 'User A',
-      system: { type: 'customer_identity_changed', body: 'User identity changed' },
-    },
-  },
-  {
-    // Unknown message type: kept, flagged, raw available.
-    file: 'pywa/deleted_message.json',
-    scenario: 'revoke',
-    wabaId: '<WHATSAPP_BUSINESS_ACCOUNT_ID>',
-    metadata: {
-      phoneNumberId: '<BUSINESS_PHONE_NUMBER_ID>',
-      displayPhoneNumber: '<BUSINESS_DISPLAY_PHONE_NUMBER>',
-    },
-    expected: {
-      wamid: '<WHATSAPP_MESSAGE_ID>',
-      timestamp: 1697043223,
-      type: 'revoke',
-      rawType: 'revoke',
-      known: true,
-      from: '<WHATSAPP_USER_PHONE_NUMBER>',
-      revoke: { originalMessageId: '<ORIGINAL_WHATSAPP_MESSAGE_ID>' },
-    },
-  },
-  {
-    // `from` matches no contact: the lone contact is not attributed to another sender.
-    file: 'pywa/edited_message.json',
-    scenario: 'image',
-    wabaId: '102290129340398',
-    metadata: { phoneNumberId: '106540352242922', displayPhoneNumber: '15550783881' },
-    expected: {
+  ),
+  // `from` matches no contact: the lone contact is not attributed to another sender.
+  pywa(
+    'image',
+    1749854575,
+    'edit',
+    {
       wamid: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=',
-      timestamp: 1749854575,
-      type: 'edit',
-      rawType: 'edit',
-      known: true,
-      from: '16505551234',
       edit: {
         originalMessageId: 'wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=',
         type: 'image',
         text: 'Updated image caption',
-        media: {
-          kind: 'image',
-          id: '1234567890',
-          mimeType: 'image/jpeg',
-          caption: 'Updated image caption',
-          url: 'https://media.example.com/updated-image.jpg',
-        },
+        media: { kind: 'image', id: '1234567890', mimeType: 'image/jpeg', caption: 'Updated image caption', url: 'https://media.example.com/updated-image.jpg' },
       },
     },
-  },
+    {
+      file: 'pywa/edited_message.json',
+      wabaId: '102290129340398',
+      metadata: { phoneNumberId: '106540352242922', displayPhoneNumber: '15550783881' },
+      user: { from: '16505551234' },
+    },
+  ),
 ];
 
 describe('parseWebhook: inbound messages (pywa fixtures)', () => {
@@ -690,129 +288,68 @@ describe('parseWebhook: inbound messages (pywa fixtures)', () => {
     expect(raw).toBe(rawItem(body, 'messages'));
   });
 
-  it('keeps the contacts of a change, including user ids', () => {
-    expect(onlyChange(fixture('pywa/message.json', 'text')).contacts).toEqual([TEST_CONTACT]);
-    expect(onlyChange(fixture('pywa/message_status.json', 'group')).contacts).toEqual([
-      {
-        waId: '<USER_PHONE_NUMBER>',
-        userId: 'US.123456',
-        parentUserId: '<PARENT_BSUID>',
-        profileName: '<USER_DISPLAY_NAME>',
-        username: '<USERNAME>',
-      },
-    ]);
+  const contactsOfChange: { file: string; scenario: string; contacts: WebhookChange['contacts'] }[] = [
+    { file: 'pywa/message.json', scenario: 'text', contacts: [TEST_CONTACT] },
+    {
+      file: 'pywa/message_status.json',
+      scenario: 'group',
+      contacts: [{ waId: '<USER_PHONE_NUMBER>', userId: 'US.123456', parentUserId: '<PARENT_BSUID>', profileName: '<USER_DISPLAY_NAME>', username: '<USERNAME>' }],
+    },
+    { file: 'pywa/system.json', scenario: 'phone_number_change', contacts: [] },
+  ];
+
+  it.each(contactsOfChange)('keeps the contacts of a change, including user ids: $file $scenario', ({ file, scenario, contacts }) => {
+    expect(onlyChange(fixture(file, scenario)).contacts).toEqual(contacts);
   });
 
-  it('keeps the change-level errors Meta sends with an interactive message it could not read', () => {
-    expect(onlyChange(fixture('pywa/message.json', 'interactive_message_with_err')).errors).toEqual([
-      {
-        code: 131000,
-        title: 'Something went wrong',
-        message: 'Something went wrong',
-        details: 'Unsupported webhook payload',
-      },
-    ]);
+  const changeErrors: { scenario: string; errors: WebhookChange['errors'] }[] = [
+    // Meta could not read an interactive message: the error comes on the change.
+    { scenario: 'interactive_message_with_err', errors: [{ code: 131000, title: 'Something went wrong', message: 'Something went wrong', details: 'Unsupported webhook payload' }] },
+    // An unsupported message carries its error on the message, not the change.
+    { scenario: 'unsupported', errors: [] },
+    { scenario: 'text', errors: [] },
+  ];
+
+  it.each(changeErrors)('keeps the change-level errors Meta sends: message.json $scenario', ({ scenario, errors }) => {
+    expect(onlyChange(fixture('pywa/message.json', scenario)).errors).toEqual(errors);
   });
 });
 
 const CONVERSATION = { id: '7270432eae37498234f4444b35ffc5', origin: { type: 'service' } };
 const PRICING = { billable: true, pricing_model: 'CBP', category: 'service' };
 
-const statusCases: { scenario: string; expected: Omit<StatusUpdate, 'raw'> }[] = [
-  {
-    scenario: 'sent',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      status: 'sent',
-      known: true,
-      timestamp: 1698266945,
-      recipientId: '972987654321',
-      conversation: { ...CONVERSATION, expiration_timestamp: '1698339900' },
-      pricing: PRICING,
-    },
-  },
-  {
-    scenario: 'delivered',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      status: 'delivered',
-      known: true,
-      timestamp: 1698266945,
-      recipientId: '972987654321',
-      conversation: CONVERSATION,
-      pricing: PRICING,
-    },
-  },
-  {
-    scenario: 'read',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      status: 'read',
-      known: true,
-      timestamp: 1689380458,
-      recipientId: '972987654321',
-      conversation: CONVERSATION,
-      pricing: PRICING,
-    },
-  },
-  {
-    scenario: 'played',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      status: 'played',
-      known: true,
-      timestamp: 1689380458,
-      recipientId: '972987654321',
-      conversation: CONVERSATION,
-      pricing: PRICING,
-    },
-  },
-  {
-    scenario: 'failed',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      status: 'failed',
-      known: true,
-      timestamp: 1689380458,
-      recipientId: '972987654321',
-      errors: [
-        {
-          code: 130472,
-          title: "User's number is part of an experiment",
-          message: "User's number is part of an experiment",
-          details: "Failed to send message because this user's phone number is part of an experiment",
-          href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
-        },
-      ],
-    },
-  },
-  {
-    scenario: 'with_tracker',
-    expected: {
-      wamid: 'wamid.xyzxyz',
-      status: 'sent',
-      known: true,
-      timestamp: 1698266945,
-      recipientId: '972987654321',
-      callbackData: 'some data',
-      conversation: { ...CONVERSATION, expiration_timestamp: '1698339900' },
-      pricing: PRICING,
-    },
-  },
-  {
-    scenario: 'group',
-    expected: {
-      wamid: '<WHATSAPP_MESSAGE_ID>',
-      status: 'read',
-      known: true,
-      timestamp: 1698266945,
-      recipientId: 'fowefinoewcnw',
-      recipientType: 'group',
-      recipientParticipantId: '<GROUP_PARTICIPANT_USER_PHONE_NUMBER>',
-      recipientParticipantUserId: 'US.123456',
-      recipientParticipantParentUserId: '<PARENT_BSUID>',
-    },
-  },
+type ExpectedStatus = Omit<StatusUpdate, 'raw'>;
+/** A message_status.json scenario: wamid.xyzxyz to the test user, a known status; `fields` add to or replace that. */
+const status = (scenario: string, s: ExpectedStatus['status'], timestamp: number, fields: Partial<ExpectedStatus> = {}) => ({
+  scenario,
+  expected: { wamid: 'wamid.xyzxyz', status: s, known: true, timestamp, recipientId: '972987654321', ...fields } as ExpectedStatus,
+});
+
+const statusCases: { scenario: string; expected: ExpectedStatus }[] = [
+  status('sent', 'sent', 1698266945, { conversation: { ...CONVERSATION, expiration_timestamp: '1698339900' }, pricing: PRICING }),
+  status('delivered', 'delivered', 1698266945, { conversation: CONVERSATION, pricing: PRICING }),
+  status('read', 'read', 1689380458, { conversation: CONVERSATION, pricing: PRICING }),
+  status('played', 'played', 1689380458, { conversation: CONVERSATION, pricing: PRICING }),
+  status('failed', 'failed', 1689380458, {
+    errors: [
+      {
+        code: 130472,
+        title: "User's number is part of an experiment",
+        message: "User's number is part of an experiment",
+        details: "Failed to send message because this user's phone number is part of an experiment",
+        href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
+      },
+    ],
+  }),
+  status('with_tracker', 'sent', 1698266945, { callbackData: 'some data', conversation: { ...CONVERSATION, expiration_timestamp: '1698339900' }, pricing: PRICING }),
+  status('group', 'read', 1698266945, {
+    wamid: '<WHATSAPP_MESSAGE_ID>',
+    recipientId: 'fowefinoewcnw',
+    recipientType: 'group',
+    recipientParticipantId: '<GROUP_PARTICIPANT_USER_PHONE_NUMBER>',
+    recipientParticipantUserId: 'US.123456',
+    recipientParticipantParentUserId: '<PARENT_BSUID>',
+  }),
 ];
 
 describe('parseWebhook: statuses (pywa fixtures)', () => {
