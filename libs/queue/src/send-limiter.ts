@@ -56,17 +56,21 @@ if mpsMax > 0 then t = spaced(KEYS[2], t, mpsWindow / mpsMax) end
 -- Too far ahead for this log: say when to come back, but hold nothing meanwhile.
 local maxAhead = tonumber(ARGV[10])
 if maxAhead > 0 and t - now > maxAhead then return tostring(-t) end
+-- A log lives until its furthest slot's window has passed: a slot filling an earlier gap never shortens it.
+local function keep(key, ttl)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
 if not tierCounted then
   redis.call('ZADD', KEYS[1], t, tierMember)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(t - now + tierWindow))
+  keep(KEYS[1], math.ceil(t - now + tierWindow))
 end
 if mpsMax > 0 then
   redis.call('ZADD', KEYS[2], t, member)
-  redis.call('PEXPIRE', KEYS[2], math.ceil(t - now + mpsWindow))
+  keep(KEYS[2], math.ceil(t - now + mpsWindow))
 end
 if pairMax > 0 then
   redis.call('ZADD', KEYS[3], t, member)
-  redis.call('PEXPIRE', KEYS[3], math.ceil(t - now + pairWindow))
+  keep(KEYS[3], math.ceil(t - now + pairWindow))
 end
 return tostring(t)
 `;

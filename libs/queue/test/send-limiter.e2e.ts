@@ -350,4 +350,17 @@ describe('expiry: each log expires a window after the slot just taken', () => {
       expect({ k, t: t > within(ms)[0] && t <= within(ms)[1] }).toEqual({ k, t: true });
     }
   });
+
+  it('a slot that fills an earlier gap never shortens a log: the later slot is kept until its window has passed', async () => {
+    const { reserve } = limiterWith({ pairLimit: 1, pairWindowMs: 6_000, windowMarginMs: 0 }, { throughputMps: 10 });
+    const now = Date.now();
+    expect((await reserve('x1', { to: 'X', now })).at).toBe(now);
+    // The pair limit pushes X's second message 6 s ahead: the throughput log holds a slot there.
+    expect((await reserve('x2', { to: 'X', now })).at).toBe(now + 6_000);
+    // Y's message fills the gap right after the first slot; the log must still live past the slot 6 s ahead.
+    expect((await reserve('y1', { to: 'Y', now })).at).toBe(now + 100);
+    expect(Number(await redis.pttl(key('send', 'mps')))).toBeGreaterThan(6_000);
+    expect(await redis.zscore(key('send', 'mps'), 'x2')).toBe(String(now + 6_000));
+  });
 });
+
