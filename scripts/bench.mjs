@@ -31,6 +31,7 @@ function costRows(label, k) {
     [label, `${k.pg_xacts} pg xacts`, `${k.wal_records} WAL records`, `other databases' xacts in the window: ${k.noise.pg_xacts_other_databases}`],
     [label, `${k.redis_commands.total} Redis cmds`, `${k.jobs.total} jobs`, `${top(k.redis_commands.by_command, 6)}; jobs: ${jobs}`],
     [label, `${k.http.total} HTTP requests`, '', top(k.http.by_endpoint, 5)],
+    [label, 'peak RSS (MB)', '', top(k.rss_peak_mb, 8)],
   ];
 }
 

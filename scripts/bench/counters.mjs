@@ -15,6 +15,16 @@ const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
 const { Client } = require(resolve(root, 'libs/db/node_modules/pg'));
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
+/** Resident memory of a process in MB (VmRSS), or null once it has gone. */
+function processRssMb(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** utime+stime of a process in ms, or null once it has gone. */
 function processCpuMs(pid) {
   try {
@@ -60,11 +70,19 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
   // CPU readings by `name\0pid`, refreshed every second between snapshots: a process that exits inside the window
   // (an idle pooled connection's backend, say) keeps its last reading.
   let cpu = {};
+  // Peak resident memory by name over the window (the largest replica), sampled with the CPU: the services' and
+  // Redis's own (Postgres backends share their buffers, so theirs would mislead).
+  let rssPeak = {};
   let sampling = Promise.resolve();
   async function sampleCpu() {
-    for (const p of [...processes(), { name: 'redis-server', pid: redisPid }, ...(await pgProcesses())]) {
+    const own = [...processes(), { name: 'redis-server', pid: redisPid }];
+    for (const p of [...own, ...(await pgProcesses())]) {
       const ms = processCpuMs(p.pid);
       if (ms !== null) cpu[`${p.name}\0${p.pid}`] = ms;
+    }
+    for (const p of own) {
+      const mb = processRssMb(p.pid);
+      if (mb !== null) rssPeak[p.name] = Math.max(rssPeak[p.name] ?? 0, mb);
     }
   }
   let timer;
@@ -77,9 +95,13 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
     clearInterval(timer);
     timer = undefined;
     await sampling;
-    if (start) cpu = {};
+    if (start) {
+      cpu = {};
+      rssPeak = {};
+    }
     await sampleCpu();
     const cpuNow = { ...cpu };
+    const rssNow = { ...rssPeak };
     if (start) timer = setInterval(() => (sampling = sampling.then(sampleCpu).catch(() => {})), 1000);
     const { rows } = await pg.query(
       `SELECT coalesce(datname, '') AS datname, xact_commit + xact_rollback AS xacts, (SELECT wal_records FROM pg_stat_wal) AS wal_records
@@ -109,6 +131,7 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
     }
     return {
       cpu: cpuNow,
+      rss_peak_mb: rssNow,
       box_cpu_ms: boxCpuMs(),
       xacts,
       wal_records: Number(rows[0].wal_records),
@@ -158,6 +181,8 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
           total: per(Object.values(httpByEndpoint).reduce((a, b) => a + b, 0)),
           by_endpoint: Object.fromEntries(Object.entries(httpByEndpoint).map(([k, v]) => [k, per(v)])),
         },
+        // Not per message: the largest resident memory each process reached in the window (MB).
+        rss_peak_mb: Object.fromEntries(Object.entries(after.rss_peak_mb ?? {}).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)])),
         // Work of other clients of the shared Postgres in the same window: WAL records and box CPU include theirs.
         noise: { pg_xacts_other_databases: others },
       };
