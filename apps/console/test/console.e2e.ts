@@ -31,6 +31,7 @@ const ADMIN_KEY = 'console-e2e-admin-key-0123456789abcdef';
 const KEY_SLOT = 'gtc.console.key';
 const ANA = '4915100000001';
 const BRUNO = '4915100000002';
+const BRUNO_BSUID = 'DE.13491208655302741918';
 const CARLA = '4915100000003';
 const LONG = '4915199990000';
 const EVA = '4915100000005';
@@ -134,8 +135,14 @@ async function api<T = any>(
 }
 
 /** The simulated user writes to the number (graph-sim sends ingress a signed webhook, as Meta would). */
-async function userWrites(p: TestProvider, from: string, name: string, text: string): Promise<void> {
-  await stack.sim('POST', '/sim/inbound', { phone_number_id: p.phoneNumberId, from, name, text });
+async function userWrites(
+  p: TestProvider,
+  from: string,
+  name: string,
+  text: string,
+  extra: object = {},
+): Promise<void> {
+  await stack.sim('POST', '/sim/inbound', { phone_number_id: p.phoneNumberId, from, name, text, ...extra });
 }
 
 async function contactOf(tenant: string, waId: string): Promise<any> {
@@ -286,7 +293,7 @@ beforeAll(async () => {
 
   // Two conversations of tenant A, one of tenant B.
   await userWrites(A, ANA, 'Ana Test', 'hi');
-  await userWrites(A, BRUNO, 'Bruno Other', 'hello');
+  await userWrites(A, BRUNO, 'Bruno Other', 'hello', { user_id: BRUNO_BSUID });
   await userWrites(B, '4915100000009', 'Bea Elsewhere', 'hi');
   await until(
     async () =>
@@ -333,9 +340,19 @@ describe('operator console', () => {
       .getByText('Talk to Human')
       .waitFor();
     // The search by number finds the same contact.
+    await page.getByLabel('Search contacts').fill('');
+    await page.getByRole('link', { name: /Bruno Other/ }).waitFor();
     await page.getByLabel('Search contacts').fill(ANA.slice(-6));
+    await page.getByRole('link', { name: /Bruno Other/ }).waitFor({ state: 'detached' });
     await page.getByRole('link', { name: /Ana Test/ }).waitFor();
-    expect(await page.getByRole('link', { name: /Bruno Other/ }).count()).toBe(0);
+    // And by BSUID.
+    await page.getByLabel('Search contacts').fill(BRUNO_BSUID.slice(0, 10));
+    await page.getByRole('link', { name: /Ana Test/ }).waitFor({ state: 'detached' });
+    await page
+      .getByRole('link', { name: new RegExp(`Bruno Other.*${BRUNO_BSUID.replace('.', '\\.')}`) })
+      .waitFor();
+    await page.getByLabel('Search contacts').fill('Ana');
+    await page.getByRole('link', { name: /Ana Test/ }).waitFor();
     await shot(page, 'sign-in-and-search');
     await context.close();
   });

@@ -124,8 +124,13 @@ function ContactList({ tenant, selected }: { tenant: string; selected?: string }
             >
               <span className="contact-name">{contactName(c)}</span>
               <span className="contact-meta muted">
-                {c.wa_id && c.name ? `+${c.wa_id}` : c.user_id && c.wa_id ? c.user_id : ''}
-                {c.team ? ` · ${c.team}` : ''}
+                {[
+                  c.name && c.wa_id ? `+${c.wa_id}` : null,
+                  c.user_id && (c.name || c.wa_id) ? c.user_id : null,
+                  c.team,
+                ]
+                  .filter(Boolean)
+                  .join(' · ')}
               </span>
               <span className="contact-badges">
                 {c.session?.status === 'handoff' && <span className="badge warn">handoff</span>}
