@@ -23,14 +23,14 @@ let otherKey: string;
 const auth = (key = ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
 const get = async (path: string, key = ADMIN_KEY) => {
   const res = await fetch(`${admin.url}${path}`, { headers: auth(key) });
-  return { status: res.status, json: (await res.json()) as any };  
+  return { status: res.status, json: (await res.json()) as any };
 };
 
 /** A live stream: the events read so far, and a way to close it. */
 async function follow(path: string, key = ADMIN_KEY) {
   const ctl = new AbortController();
   const res = await fetch(`${admin.url}${path}`, { headers: auth(key), signal: ctl.signal });
-  const events: Array<{ event: string; data: any }> = [];  
+  const events: Array<{ event: string; data: any }> = [];
   if (res.ok) {
     void (async () => {
       let buf = '';
@@ -126,7 +126,7 @@ describe('conversation', () => {
     do {
       const page: { status: number; json: any } = await get(
         `/v1/tenants/${p.tenantSlug}/contacts/${contactId}/conversation?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
-      );  
+      );
       expect(page.status).toBe(200);
       seen.push(...page.json.data);
       cursor = page.json.next_cursor;
@@ -143,6 +143,37 @@ describe('conversation', () => {
     ]);
     expect(new Set(seen.map((m) => m.id)).size).toBe(6);
     expect((seen[0] as unknown as { body: unknown }).body).toEqual({ text: { body: 'out 5' } });
+  });
+
+  it('replies written together (the same time) come in their seq order, across pages', async () => {
+    const c = await prisma.contact.create({
+      data: { tenantId: p.tenantId, providerId: p.providerId, waId: '4915100000003' },
+    });
+    const at = new Date(Date.now() - 30_000);
+    // Inserted out of order, with ids that do not sort as the seqs do.
+    for (const seq of [2, 0, 3, 1]) {
+      await prisma.outboundMessage.create({
+        data: {
+          tenantId: p.tenantId,
+          providerId: p.providerId,
+          contactId: c.id,
+          seq,
+          type: 'text',
+          body: { n: seq },
+          createdAt: at,
+        },
+      });
+    }
+    const seqs: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; json: any } = await get(
+        `/v1/tenants/${p.tenantSlug}/contacts/${c.id}/conversation?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      ); // eslint-disable-line @typescript-eslint/no-explicit-any
+      seqs.push(...page.json.data.map((m: { seq: number }) => m.seq));
+      cursor = page.json.next_cursor;
+    } while (cursor);
+    expect(seqs).toEqual([3, 2, 1, 0]);
   });
 
   it("is another tenant's 404; a forged cursor is a 400 naming it", async () => {

@@ -12,9 +12,14 @@ import { inboundView, outboundView } from '../messages/messages.service';
 export type ConversationMessage =
   z.input<typeof outboundMessageSchema> | z.input<typeof inboundMessageSchema>;
 
-/** The order of a conversation: latest first (an outbound message when it was written, an inbound one when it arrived). */
-const CONVERSATION_ORDER: SortOrder<'at' | 'id'> = [
+/**
+ * The order of a conversation: latest first (an outbound message when it was written, an inbound one when it
+ * arrived), then by each side's own order (an outbound message's seq: the replies one step wrote share their time;
+ * an inbound one's arrival), then id.
+ */
+const CONVERSATION_ORDER: SortOrder<'at' | 'n' | 'id'> = [
   ['at', 'desc', 'date'],
+  ['n', 'desc', 'bigint'],
   ['id', 'desc', 'uuid'],
 ];
 
@@ -45,24 +50,25 @@ export class ConversationsService {
    */
   async page(tenantSlug: string, contactId: string, page: PageRequest): Promise<Page<ConversationMessage>> {
     const contact = await this.contact(tenantSlug, contactId);
-    const [afterAt, afterId] = page.cursor
-      ? (decodeCursor(page.cursor, CONVERSATION_ORDER) as [Date, string])
-      : [null, null];
+    const [afterAt, afterN, afterId] = page.cursor
+      ? (decodeCursor(page.cursor, CONVERSATION_ORDER) as [Date, bigint, string])
+      : [null, null, null];
     const { rows } = await this.prisma.pool.query<{
       direction: 'inbound' | 'outbound';
       id: string;
       at: Date;
+      n: string;
     }>(
       `SELECT * FROM (
-         (SELECT 'outbound' AS direction, id, created_at AS at FROM outbound_messages
-          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (created_at, id) < ($3::timestamp, $4::uuid))
-          ORDER BY created_at DESC, id DESC LIMIT $5)
+         (SELECT 'outbound' AS direction, id, created_at AS at, seq::bigint AS n FROM outbound_messages
+          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (created_at, seq::bigint, id) < ($3::timestamp, $4::bigint, $5::uuid))
+          ORDER BY created_at DESC, seq DESC, id DESC LIMIT $6)
          UNION ALL
-         (SELECT 'inbound', id, received_at FROM inbound_messages
-          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (received_at, id) < ($3::timestamp, $4::uuid))
-          ORDER BY received_at DESC, id DESC LIMIT $5)
-       ) m ORDER BY at DESC, id DESC LIMIT $5`,
-      [contact.tenantId, contact.id, afterAt, afterId, page.take + 1],
+         (SELECT 'inbound', id, received_at, arrival FROM inbound_messages
+          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (received_at, arrival, id) < ($3::timestamp, $4::bigint, $5::uuid))
+          ORDER BY received_at DESC, arrival DESC, id DESC LIMIT $6)
+       ) m ORDER BY at DESC, n DESC, id DESC LIMIT $6`,
+      [contact.tenantId, contact.id, afterAt, afterN?.toString() ?? null, afterId, page.take + 1],
     );
     const more = rows.length > page.take;
     const shown = more ? rows.slice(0, page.take) : rows;
@@ -82,7 +88,7 @@ export class ConversationsService {
     const last = shown[shown.length - 1];
     return {
       data: shown.flatMap((r) => views.get(r.id) ?? []),
-      next_cursor: more && last ? encodeCursor([last.at, last.id]) : null,
+      next_cursor: more && last ? encodeCursor([last.at, BigInt(last.n), last.id]) : null,
     };
   }
 }

@@ -12,11 +12,12 @@ export const sendMessageSchema = z
     team: pgText().min(1).max(200).meta({ description: "The slug of the team whose number sends it." }),
     to: waIdSchema.meta({ description: "The recipient's WhatsApp number (wa_id)." }),
     content: pgJsonObject(MAX_CONTENT_JSON).meta({
-      description: "What to send, as a flow's reply node says it: `text`, `buttons`, `list`, `media`, `location`, `template`, …",
+      description:
+        "What to send, as a flow's reply node says it: `message` (text), `template`, `interactive` (buttons or a list, the Graph API's shape), `media` or `location`.",
     }),
     retry_on_rate_limit: z.boolean().default(true).meta({ description: "Wait and retry when Meta's rate limits refuse it (false: fail at once)." }),
   })
-  .meta({ example: { team: 'support', to: '4915112345678', content: { text: 'Your order has shipped.' } } });
+  .meta({ example: { team: 'support', to: '4915112345678', content: { message: 'Your order has shipped.' } } });
 
 /** Query of GET /v1/tenants/:tenant/messages. */
 export const messageQuerySchema = z.object({

@@ -3538,7 +3538,7 @@ export interface operations {
                     team: string;
                     /** @description The recipient's WhatsApp number (wa_id). */
                     to: string;
-                    /** @description What to send, as a flow's reply node says it: `text`, `buttons`, `list`, `media`, `location`, `template`, … */
+                    /** @description What to send, as a flow's reply node says it: `message` (text), `template`, `interactive` (buttons or a list, the Graph API's shape), `media` or `location`. */
                     content: {
                         [key: string]: unknown;
                     };
