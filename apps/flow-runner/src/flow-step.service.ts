@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { contactLockKeySql, eventContactSql, EventType, PoolClient, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
+import { contactLockKeySql, eventContactSql, EventType, outboundWriteCtes, PoolClient, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, OutboundSend } from '@gtc/queue';
@@ -122,6 +122,17 @@ function stepEvent(w: StepWrite): { type: EventType; extra: Record<string, unkno
   }
   return null;
 }
+
+/**
+ * The step's outbound rows and contact changes (libs/db's one outbound writer): each contact of `step` takes its
+ * next `n` seqs, with the opt-out state the step changed, and its replies (`reply`) are written at them.
+ */
+const STEP_OUTBOUND_CTES = outboundWriteCtes({
+  contacts: 'step',
+  messages: 'reply',
+  setContact: `opted_out = COALESCE(x.opted_out, c.opted_out),
+      opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END`,
+});
 
 /** Rounds (one step per contact each) in one transaction: a contact that keeps writing cannot hold the batch open. */
 const MAX_ROUNDS = 20;
@@ -317,25 +328,12 @@ export class FlowStepService {
                               $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
            AS x(contact_id, tenant_id, provider_id, message_id, n, opted_out, business_initiated,
                 has_session, flow_id, node_id, status, vars, error, state, flow_run)
-       ), rows AS (
-         -- The contact rows in id order, as ingress takes them: two batches never wait for each other in a circle.
-         SELECT id FROM contacts WHERE id IN (SELECT contact_id FROM step) ORDER BY id FOR NO KEY UPDATE
-       ), seq AS (
-         UPDATE contacts c SET next_seq = c.next_seq + x.n,
-           opted_out = COALESCE(x.opted_out, c.opted_out),
-           opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END,
-           updated_at = now()
-         FROM step x JOIN rows r ON r.id = x.contact_id WHERE c.id = x.contact_id
-         RETURNING c.id, c.next_seq - x.n AS first
-       ), outb AS (
-         INSERT INTO outbound_messages (tenant_id, provider_id, contact_id, seq, cause_id, ordinal, type, body,
-                                        business_initiated, retry_on_rate_limit, updated_at)
-         SELECT x.tenant_id, x.provider_id, r.contact_id, seq.first + r.ordinal, x.message_id, r.ordinal, r.ty, r.b::jsonb,
-                x.business_initiated, r.retry, now()
+       ), reply AS (
+         SELECT r.contact_id, r.ordinal AS pos, x.tenant_id, x.provider_id, x.message_id AS cause_id, r.ordinal, r.ty AS type,
+                r.b::jsonb AS body, x.business_initiated, r.retry AS retry_on_rate_limit
          FROM unnest($16::uuid[], $17::int[], $18::text[], $19::text[], $20::bool[]) AS r(contact_id, ordinal, ty, b, retry)
-         JOIN step x ON x.contact_id = r.contact_id JOIN seq ON seq.id = r.contact_id
-         RETURNING id, contact_id, ordinal
-       ), sess AS (
+         JOIN step x ON x.contact_id = r.contact_id
+       ), ${STEP_OUTBOUND_CTES}, sess AS (
          INSERT INTO sessions (tenant_id, contact_id, flow_id, node_id, status, vars, last_error, updated_at)
          SELECT x.tenant_id, x.contact_id, x.flow_id, x.node_id, x.status, x.vars::jsonb, x.error, now() FROM step x WHERE x.has_session
          ON CONFLICT (contact_id) DO UPDATE SET flow_id = EXCLUDED.flow_id, node_id = EXCLUDED.node_id,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
-import { InboundMessage, OutboundMessage, Prisma, PrismaService, StatusEvent, insertOutboundMessages } from '@gtc/db';
+import { InboundMessage, OutboundMessage, Prisma, PrismaService, StatusEvent, insertOutboundMessages, isOutboundCauseTaken } from '@gtc/db';
 import { OutboundProducer } from '@gtc/queue';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
@@ -215,28 +215,28 @@ export class MessagesService {
     if (contact.optedOut) throw conflict(`contact ${input.to} has opted out of messages from this number; nothing was sent`, 'contact_opted_out');
     let row: OutboundMessage;
     try {
-      row = await this.prisma.client.$transaction(async (tx) => {
-        const [r] = await insertOutboundMessages(tx, contact.id, [
-          {
-            tenantId: tenant.id,
-            providerId: provider.id,
-            type: built.type,
-            body: built.body as unknown as Prisma.InputJsonValue,
-            businessInitiated: true,
-            retryOnRateLimit: input.retry_on_rate_limit,
-            causeId,
-            ordinal: 0,
-          },
-        ]);
-        return r;
-      });
+      // One statement (libs/db's outbound writer): the contact's next seq and the row, or nothing.
+      [row] = await insertOutboundMessages(this.prisma.client, contact.id, [
+        {
+          tenantId: tenant.id,
+          providerId: provider.id,
+          type: built.type,
+          body: built.body as unknown as Prisma.InputJsonValue,
+          businessInitiated: true,
+          retryOnRateLimit: input.retry_on_rate_limit,
+          causeId,
+          ordinal: 0,
+        },
+      ]);
     } catch (err) {
-      if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+      // A concurrent send with the same Idempotency-Key wrote it first.
+      if (idempotencyKey && isOutboundCauseTaken(err)) {
         const previous = await this.prisma.client.outboundMessage.findFirstOrThrow({ where: { causeId, ordinal: 0, tenantId: tenant.id } });
         return { created: false, message: outboundView(previous) };
       }
       throw err;
     }
+    if (!row) throw notFound(`contact ${input.to} not found`); // deleted meanwhile: nothing was written
     // Enqueued with its send slot reserved (delayed until then), like the flow-runner's replies, so a tenant's
     // backlog of API sends waits in the delayed set instead of in front of other tenants' messages. The row is
     // durable already: if Redis is away, the sender's reconciler enqueues it when it is back.
