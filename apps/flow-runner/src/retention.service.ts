@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService } from '@gtc/db';
+import { DONE_STATES, INBOUND_DONE_STATES, PrismaService, sqlStates } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
 import { RedisService } from '@gtc/queue';
 
@@ -52,13 +52,13 @@ export class RetentionService extends PeriodicTask {
     return {
       inbound: await this.prune(
         `DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages
-           WHERE state IN ('processed','failed','ignored','revoked') AND received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
+           WHERE state IN (${sqlStates(INBOUND_DONE_STATES)}) AND received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
         dedupDays,
       ),
       // Status events go with their message (foreign key ON DELETE CASCADE).
       outbound: await this.prune(
         `DELETE FROM outbound_messages WHERE id IN (SELECT id FROM outbound_messages
-           WHERE state IN ('sent','delivered','read','failed') AND updated_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
+           WHERE state IN (${sqlStates(DONE_STATES)}) AND updated_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
         days,
       ),
       statuses: await this.prune(

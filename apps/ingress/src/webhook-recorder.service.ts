@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, GroupCommit, movesForwardSql, RECORD_EVENTS_CTES, outboundRankSql, PrismaService, statusMoveSetSql } from '@gtc/db';
+import { contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, GroupCommit, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
@@ -139,10 +139,12 @@ const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
 /** SQLSTATE classes no content causes: connection, resources, operator intervention, system errors. */
 const TRANSIENT_SQLSTATE = /^(08|53|57|58)/;
 
-/** Forward-only order of outbound message states (as the sender's StatusApplier ranks them); failed is final. */
-/** Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy. */
+/**
+ * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
+ * (as the sender's releasesNext): from the state the policy names on, by rank.
+ */
 const releases = (col: string) =>
-  `((pr.ordering = 'delivered' AND ${col} IN ('delivered', 'read', 'failed')) OR (pr.ordering = 'sent' AND ${col} IN ('sent', 'delivered', 'read', 'failed')))`;
+  `((pr.ordering = 'delivered' AND ${col} IN (${sqlStates(statesFrom('delivered'))})) OR (pr.ordering = 'sent' AND ${col} IN (${sqlStates(statesFrom('sent'))})))`;
 
 /**
  * Records a batch of statuses and applies them, set-based, in one statement. Each status is matched to the message
@@ -176,7 +178,7 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     ) a ON a.provider_id = x.p AND a.wamid IS NULL
   ), target AS (
     SELECT oid, wamid,
-      CASE WHEN f AND COALESCE(r, 0) < 3 THEN 'failed' WHEN r = 4 THEN 'read' WHEN r = 3 THEN 'delivered' ELSE 'sent' END AS status,
+      CASE WHEN f AND COALESCE(r, 0) < ${OUTBOUND_RANK.delivered} THEN 'failed' WHEN r = ${OUTBOUND_RANK.read} THEN 'read' WHEN r = ${OUTBOUND_RANK.delivered} THEN 'delivered' ELSE 'sent' END AS status,
       sent_ts, delivered_ts, read_ts, failed_ts, errors
     FROM (
       SELECT oid, min(w) AS wamid, bool_or(st = 'failed') AS f,
@@ -187,7 +189,7 @@ const RECORD_STATUSES_SQL = `WITH x AS (
         min(to_timestamp(ts)) FILTER (WHERE st = 'failed') AS failed_ts,
         (array_agg(e::jsonb) FILTER (WHERE st = 'failed'))[1] AS errors
       FROM known k
-      WHERE oid IS NOT NULL AND st IN ('sent', 'delivered', 'read', 'failed')
+      WHERE oid IS NOT NULL AND st IN (${sqlStates(STATUS_MOVES)})
         AND NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)
       GROUP BY oid
     ) g

@@ -1,15 +1,21 @@
+import { OUTBOUND_RANK, outboundRank } from '@gtc/db';
+
 /** An earlier message to the same recipient that is not delivered, read or failed yet. */
 export interface EarlierMessage {
+  /** An OutboundState. */
   state: string;
   sentAtMs: number | null;
   sendingAtMs: number | null;
 }
 
-/** Whether a message reaching this state lets the next one to its recipient go, under an ordering policy. */
+/**
+ * Whether a message reaching this state lets the next one to its recipient go, under an ordering policy: the
+ * policy names the state from which (by OUTBOUND_RANK) the next may go. Under `delivered`: delivered, read,
+ * failed; under `sent`: also sent; under `none` nothing waits.
+ */
 export function releasesNext(ordering: string, state: string): boolean {
-  if (ordering === 'delivered') return state === 'delivered' || state === 'read' || state === 'failed';
-  if (ordering === 'sent') return state === 'sent' || state === 'delivered' || state === 'read' || state === 'failed';
-  return false;
+  if (ordering !== 'delivered' && ordering !== 'sent') return false;
+  return outboundRank(state) >= OUTBOUND_RANK[ordering];
 }
 
 /** How long to wait before looking again when the previous message has not even been sent. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { eventContactSql, eventOutboundSql, GroupCommit, Prisma, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
+import { eventContactSql, eventOutboundSql, GroupCommit, IN_FLIGHT_STATES, OutboundState, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, UNSENT_STATES } from '@gtc/db';
 import type { EarlierMessage } from './ordering-gate';
 
 /** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
@@ -9,7 +9,7 @@ export interface SendableMessage {
   providerId: string;
   contactId: string;
   seq: number;
-  state: string;
+  state: OutboundState;
   type: string;
   body: Record<string, unknown>;
   businessInitiated: boolean;
@@ -25,6 +25,11 @@ export interface SendableMessage {
 
 /** Timestamp columns hold UTC without a zone: read them as epoch milliseconds. */
 const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+
+/** An earlier message in these states (delivered, read, failed) holds the next under no ordering policy: not listed. */
+const RELEASED_UNDER_DELIVERED = sqlStates(statesFrom('delivered'));
+/** Not sent (nor failed) yet: queued, sending, unknown. */
+const UNSENT = sqlStates(UNSENT_STATES);
 
 /** Statements of the hot path in flight at once; calls made meanwhile wait and go together in the next one. */
 const IN_FLIGHT = 2;
@@ -72,7 +77,7 @@ export class OutboundStore {
               ${MS('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
               COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${MS('e.sent_at')}, 'sendingAtMs', ${MS('e.sending_at')}) ORDER BY e.seq)
                         FROM outbound_messages e
-                        WHERE e.contact_id = o.contact_id AND e.seq < o.seq AND e.state NOT IN ('delivered', 'read', 'failed')), '[]') AS earlier
+                        WHERE e.contact_id = o.contact_id AND e.seq < o.seq AND e.state NOT IN (${RELEASED_UNDER_DELIVERED})), '[]') AS earlier
        FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
        WHERE o.id = ANY($1::uuid[])`,
       values: [ids],
@@ -118,7 +123,7 @@ export class OutboundStore {
       text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
          l AS (SELECT id FROM outbound_messages WHERE id IN (SELECT id FROM x) ORDER BY id FOR UPDATE)
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
-         state = CASE WHEN o.state IN ('sending', 'unknown', 'queued') THEN 'sent' ELSE o.state END,
+         state = CASE WHEN o.state IN (${UNSENT}) THEN 'sent' ELSE o.state END,
          sent_at = COALESCE(o.sent_at, now()), updated_at = now()
        FROM x JOIN l ON l.id = x.id
        WHERE o.id = x.id
@@ -131,7 +136,7 @@ export class OutboundStore {
   }
 
   /** Conditional state change (rare paths): only from the given states. Returns whether it happened. */
-  async setState(id: string, from: string[], data: Prisma.OutboundMessageUpdateManyMutationInput): Promise<boolean> {
+  async setState(id: string, from: OutboundState[], data: Prisma.OutboundMessageUpdateManyMutationInput): Promise<boolean> {
     const r = await this.prisma.client.outboundMessage.updateMany({ where: { id, state: { in: from } }, data });
     return r.count === 1;
   }
@@ -146,7 +151,7 @@ export class OutboundStore {
       name: 'sender-fail',
       text: `WITH f AS (
          UPDATE outbound_messages SET state = 'failed', failed_at = now(), error_class = $2, error_code = $3, last_error = $4, updated_at = now()
-         WHERE id = $1::uuid AND state IN ('queued', 'sending', 'unknown')
+         WHERE id = $1::uuid AND state IN (${UNSENT})
          RETURNING *
        ), ev AS (
          SELECT f.tenant_id, p.team_id, 'message.failed'::text AS type, f.contact_id,
@@ -172,7 +177,7 @@ export class OutboundStore {
               max(extract(epoch from COALESCE(sending_at, sent_at)) * 1000)::float8 AS at
        FROM outbound_messages
        WHERE provider_id = $1::uuid AND COALESCE(sending_at, sent_at) >= to_timestamp($2 / 1000.0) AT TIME ZONE 'UTC'
-         AND (sent_at IS NOT NULL OR state IN ('sending', 'unknown'))${recipients ? ' AND business_initiated' : ''}
+         AND (sent_at IS NOT NULL OR state IN (${sqlStates(IN_FLIGHT_STATES)}))${recipients ? ' AND business_initiated' : ''}
        GROUP BY 1`,
       values: [providerId, sinceMs],
     });

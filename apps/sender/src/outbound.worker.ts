@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
+import { DONE_STATES } from '@gtc/db';
 import { createWorker, OutboundJob, QueueName, RedisService, SendLimiter } from '@gtc/queue';
 import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
 import { DelayedError, Job, Worker } from 'bullmq';
@@ -11,7 +12,8 @@ import { decideSendFailure, preSendRefusal } from './send-policy';
 import { SenderMetrics } from './sender.metrics';
 import { StatusApplier } from './status-applier.service';
 
-const FINAL = new Set(['sent', 'delivered', 'read', 'failed']);
+/** Sent (or further) or failed: never sent again. */
+const FINAL = new Set<string>(DONE_STATES);
 const PAUSED_RECHECK_MS = 30_000;
 /** A confirmed slot this close is waited for in process; a later one goes back to BullMQ's delayed set. */
 const SHORT_WAIT_MS = 250;

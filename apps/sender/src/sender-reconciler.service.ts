@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { KeysetWalk, PrismaService } from '@gtc/db';
+import { IN_FLIGHT_STATES, KeysetWalk, PrismaService, sqlStates, UNSENT_STATES } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 
@@ -39,7 +39,7 @@ export class SenderReconciler extends PeriodicTask {
     );
     this.walk.advance(queued);
     const unknown = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
-      `SELECT id FROM outbound_messages WHERE state IN ('sending','unknown') AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH}`,
+      `SELECT id FROM outbound_messages WHERE state IN (${sqlStates(IN_FLIGHT_STATES)}) AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH}`,
       this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000,
     );
     const rows = [...queued, ...unknown];
@@ -48,7 +48,7 @@ export class SenderReconciler extends PeriodicTask {
       rows.map((r) => ({ id: jobIds.outbound(r.id), data: { outboundId: r.id } })),
       async (jobs) => {
         const open = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
-          `SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state IN ('queued', 'sending', 'unknown')`,
+          `SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state IN (${sqlStates(UNSENT_STATES)})`,
           jobs.map((j) => j.data.outboundId),
         );
         const ids = new Set(open.map((r) => r.id));

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { movesForwardSql, PrismaService, statusMoveSetSql } from '@gtc/db';
+import { movesForwardSql, OutboundState, outboundRank, PrismaService, sqlStates, STATUS_MOVES, statusMoveSetSql, UNSENT_STATES } from '@gtc/db';
 import { SenderMetrics } from './sender.metrics';
 
 /** What applying a status did to its message. */
@@ -9,14 +9,16 @@ export interface AppliedStatus {
   providerId: string;
   seq: number;
   /** The message's state after the status (unchanged if the status was late or a duplicate). */
-  state: string;
+  state: OutboundState;
   /** Meta's error code on the message (set by a `failed` status), if any. */
   errorCode: number | null;
   /** The message's error text (`title: message` of a `failed` status), if any. */
   lastError: string | null;
 }
 
-/** Forward-only order of message states; failed is final. */
+/** Meta's statuses that move a message (sent, delivered, read, failed), as SQL. */
+const MOVING = sqlStates(STATUS_MOVES);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -45,7 +47,7 @@ export class StatusApplier {
     // The send's answer was lost (timeout, crash): Meta's status tells us it went out, and under which wamid.
     // Only a message of the number whose webhook carried the status, and never a wamid that number already holds.
     await this.prisma.client.$executeRawUnsafe(
-      `UPDATE outbound_messages SET wamid = $2, state = CASE WHEN state IN ('queued','sending','unknown') THEN 'sent' ELSE state END,
+      `UPDATE outbound_messages SET wamid = $2, state = CASE WHEN state IN (${sqlStates(UNSENT_STATES)}) THEN 'sent' ELSE state END,
          sent_at = COALESCE(sent_at, $3), updated_at = now()
        WHERE id = $1::uuid AND provider_id = $4::uuid AND wamid IS NULL
          AND NOT EXISTS (SELECT 1 FROM outbound_messages w WHERE w.provider_id = $4::uuid AND w.wamid = $2)`,
@@ -74,7 +76,7 @@ export class StatusApplier {
       provider_id: string;
       tenant_id: string;
       seq: number;
-      state: string;
+      state: OutboundState;
       error_code: number | null;
       last_error: string | null;
       moved: boolean;
@@ -89,7 +91,7 @@ export class StatusApplier {
            ${statusMoveSetSql({ status: 'ev.status', sentAt: 'ev.timestamp', deliveredAt: 'ev.timestamp', readAt: 'ev.timestamp', failedAt: 'ev.timestamp', errors: 'ev.errors' })}
          FROM ev
          WHERE o.id = (SELECT id FROM msg) AND ev.outbound_id IS NULL
-           AND ev.status IN ('sent','delivered','read','failed')
+           AND ev.status IN (${MOVING})
            AND ${movesForwardSql('o.state', 'ev.status')}
          RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error, true AS moved
        ), followup AS (
@@ -142,8 +144,7 @@ export class StatusApplier {
        WHERE s.wamid = $1 AND s.applied_at IS NULL`,
       values: [wamid],
     });
-    const order = ['sent', 'delivered', 'read', 'failed'];
-    events.sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status));
+    events.sort((a, b) => outboundRank(a.status) - outboundRank(b.status));
     const applied: AppliedStatus[] = [];
     for (const ev of events) {
       const r = (await this.applyOne(ev.id)).applied;

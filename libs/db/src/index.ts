@@ -5,6 +5,7 @@ export * from './pg-url';
 export * from './migrate';
 export * from './secrets';
 export * from './outbound-writer';
+export * from './message-states';
 export * from './ttl-cache';
 export * from './keyset-walk';
 export * from './pg-text';

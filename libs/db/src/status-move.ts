@@ -1,14 +1,18 @@
 // The one forward-only move of an outbound message by a status (sent < delivered < read; failed only before
 // delivered), as SQL shared by ingress (set-based, in its group commit) and the sender's status applier (one by one).
+// The rank is OUTBOUND_RANK (message-states.ts): the SQL below is generated from it.
+import { OUTBOUND_RANK, OUTBOUND_STATES } from './message-states';
+
+const RANK_CASES = OUTBOUND_STATES.map((s) => `WHEN '${s}' THEN ${OUTBOUND_RANK[s]}`).join(' ');
 
 /** The rank of an outbound state (SQL expression over `col`): a status moves a message only to a higher rank. */
 export function outboundRankSql(col: string): string {
-  return `CASE ${col} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END`;
+  return `CASE ${col} ${RANK_CASES} ELSE 0 END`;
 }
 
 /** Whether `status` moves a message in `state` forward: failed only before delivered, others only upwards. */
 export function movesForwardSql(state: string, status: string): string {
-  return `CASE WHEN ${status} = 'failed' THEN ${outboundRankSql(state)} < 3 ELSE ${outboundRankSql(state)} < ${outboundRankSql(status)} END`;
+  return `CASE WHEN ${status} = 'failed' THEN ${outboundRankSql(state)} < ${OUTBOUND_RANK.delivered} ELSE ${outboundRankSql(state)} < ${outboundRankSql(status)} END`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INBOUND_STATES } from '@gtc/db';
 import { MAX_FLOW_SOURCE, MAX_VARS_JSON_BYTES } from '@gtc/flows';
 import { INT4_MAX, pgJsonObject, pgText } from '../common/validation';
 import { apiModel } from '../docs/api-doc';
@@ -138,7 +139,7 @@ export const flowStartSchema = z.object({
   flow: z.string(),
   contact_id: z.uuid(),
   state: z
-    .enum(['pending', 'processed', 'failed', 'ignored', 'revoked'])
+    .enum(INBOUND_STATES)
     .meta({ description: 'Of the inbound row: `pending` until the flow-runner takes it (a repeated start shows where the first one is).' }),
 });
 

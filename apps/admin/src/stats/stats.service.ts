@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService } from '@gtc/db';
+import { IN_FLIGHT_STATES, PrismaService, sqlStates } from '@gtc/db';
 import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
 import { z } from 'zod';
 import { TenantScope } from '../common/tenant-scope.service';
@@ -113,7 +113,7 @@ export class StatsService {
       this.prisma.pool.query<{ used: number; queued: number; sending: number; failed: number }>(
         `SELECT ${tierUsedSql(this.limits, 'p', '$2')} AS used,
            (SELECT count(*) FROM outbound_messages o WHERE o.state = 'queued' AND o.provider_id = p.id)::int AS queued,
-           (SELECT count(*) FROM outbound_messages o WHERE o.state IN ('sending', 'unknown') AND o.provider_id = p.id)::int AS sending,
+           (SELECT count(*) FROM outbound_messages o WHERE o.state IN (${sqlStates(IN_FLIGHT_STATES)}) AND o.provider_id = p.id)::int AS sending,
            (SELECT count(*) FROM outbound_messages o WHERE o.tenant_id = p.tenant_id AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours'
               AND o.provider_id = p.id AND o.failed_at >= now() AT TIME ZONE 'UTC' - interval '24 hours')::int AS failed
          FROM whatsapp_providers p WHERE p.id = $1`,
