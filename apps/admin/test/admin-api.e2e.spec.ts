@@ -391,6 +391,14 @@ describe('admin API', () => {
     }
     const one = await api('GET', `/v1/tenants/acme/messages/${row.id}`);
     expect(one.json.timeline.map((s: { status: string }) => s.status)).toEqual(['sent', 'delivered']);
+    // Meta's timestamps are whole seconds: a read of the same second as its delivery, recorded first, still comes after it.
+    const second = new Date(Math.floor((t0 + 1000) / 1000) * 1000);
+    await prisma.statusEvent.updateMany({ where: { wamid: 'wamid.e2e.1', status: 'delivered' }, data: { timestamp: second } });
+    await prisma.statusEvent.create({
+      data: { tenantId: row.tenantId, providerId: row.providerId, wamid: 'wamid.e2e.1', status: 'read', outboundId: row.id, timestamp: second, receivedAt: new Date(t0 - 60_000), payload: {} },
+    });
+    const again = await api('GET', `/v1/tenants/acme/messages/${row.id}`);
+    expect(again.json.timeline.map((s: { status: string }) => s.status)).toEqual(['sent', 'delivered', 'read']);
 
     const queued = await api('GET', '/v1/tenants/acme/messages?state=queued');
     expect(queued.json.data.map((m: { id: string }) => m.id)).toEqual([tpl.json.message.id]);

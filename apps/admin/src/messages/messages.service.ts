@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
-import { InboundMessage, OutboundMessage, Prisma, PrismaService, StatusEvent, insertOutboundMessages, isOutboundCauseTaken } from '@gtc/db';
+import { InboundMessage, OutboundMessage, outboundRank, Prisma, PrismaService, StatusEvent, insertOutboundMessages, isOutboundCauseTaken } from '@gtc/db';
 import { OutboundProducer } from '@gtc/queue';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
@@ -173,6 +173,9 @@ export class MessagesService {
         where: { tenantId: tenant.id, providerId: out.providerId, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { callbackId: out.id }] },
         orderBy: [{ timestamp: 'asc' }, { receivedAt: 'asc' }],
       });
+      // Meta's timestamps are whole seconds: statuses of one second in the order a message goes through them.
+      const at = (e: StatusEvent) => (e.timestamp ?? e.receivedAt).getTime();
+      events.sort((a, b) => at(a) - at(b) || outboundRank(a.status) - outboundRank(b.status) || a.receivedAt.getTime() - b.receivedAt.getTime());
       const errors = events.filter((e) => e.errors).map((e) => ({ status: e.status, timestamp: e.timestamp, errors: e.errors }));
       return { ...outboundView(out), timeline: events.map(statusView), errors };
     }
