@@ -169,7 +169,7 @@ describe('conversation', () => {
     do {
       const page: { status: number; json: any } = await get(
         `/v1/tenants/${p.tenantSlug}/contacts/${c.id}/conversation?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
-      ); // eslint-disable-line @typescript-eslint/no-explicit-any
+      );  
       seqs.push(...page.json.data.map((m: { seq: number }) => m.seq));
       cursor = page.json.next_cursor;
     } while (cursor);

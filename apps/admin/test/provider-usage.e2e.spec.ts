@@ -19,7 +19,7 @@ let p: TestProvider;
 
 const get = async (path: string, key = ADMIN_KEY) => {
   const res = await fetch(`${admin.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, json: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return { status: res.status, json: (await res.json()) as Record<string, any> };  
 };
 
 beforeAll(async () => {
