@@ -3,8 +3,8 @@ import { type Document, LineCounter, type YAMLError, isMap, isScalar, isSeq, par
 import type { z } from 'zod';
 import { flowFileSchema, fragmentSchema, type FlowFile, type FlowNodeInput, type FlowTriggerInput } from './flow.schema';
 import type { CompiledFlow, CompiledNode, CompiledTrigger, FlowIssue, LoadResult, MediaType } from './flow.types';
-import { type DocPath, type PathIssue, formatPath, validateFlowData } from './flow.validator';
-import type { ReplyContent } from './whatsapp.contract';
+import { type DocPath, type PathIssue, validateFlowData } from './flow.validator';
+import { formatPath, type ReplyContent } from './whatsapp.contract';
 
 /** Largest flow file accepted, in characters. */
 export const MAX_FLOW_SOURCE = 512 * 1024;

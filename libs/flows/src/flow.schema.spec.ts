@@ -51,7 +51,7 @@ const limits: { name: string; at: () => Json; expected: Json }[] = [
   {
     name: 'media type',
     at: () => config.media.properties.type,
-    expected: { enum: ['image', 'document', 'audio', 'video', 'sticker'] },
+    expected: { enum: ['image', 'video', 'audio', 'document', 'sticker'] },
   },
   {
     name: 'template name: lowercase, digits, _',

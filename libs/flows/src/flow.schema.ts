@@ -1,6 +1,6 @@
 // The structure of a .ygtc file as a zod schema; also published as JSON Schema (schema/ygtc.schema.json).
 import { z } from 'zod';
-import { replyContentJsonSchemas } from './whatsapp.contract';
+import { MEDIA_KINDS, REPLY_CONTENT_DESCRIPTIONS, REPLY_CONTENT_KEYS, type ReplyKind, replyContentJsonSchemas } from './whatsapp.contract';
 
 /** Node ids: a letter or underscore, then letters, digits, `_` or `-` (at most 64 characters). */
 export const NODE_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
@@ -19,22 +19,24 @@ const oneOrMany = (s: z.ZodString) => z.union([s, z.array(s).min(1)]);
 const CONTENT_JSON = replyContentJsonSchemas();
 /**
  * A reply content key: loose here (the loader checks it with validateReplyContent, for messages that name the
- * field), published to editors with @gtc/whatsapp's JSON Schema of it, which carries Meta's content limits.
+ * field), published to editors with @gtc/whatsapp's description and JSON Schema of it, which carries Meta's content
+ * limits. `message` may be a string; every other kind is an object.
  */
-const content = (key: keyof typeof CONTENT_JSON, description: string) =>
-  z.looseObject({}).meta({ description, ...CONTENT_JSON[key] });
+const content = (key: ReplyKind) =>
+  (key === 'message' ? z.union([z.string(), z.looseObject({})]) : z.looseObject({}))
+    .meta({ description: REPLY_CONTENT_DESCRIPTIONS[key], ...CONTENT_JSON[key] })
+    .optional();
+/** One optional field per reply kind, in REPLY_CONTENT_KEYS order (a new kind appears here without an edit). */
+const contentFields = Object.fromEntries(REPLY_CONTENT_KEYS.map((key) => [key, content(key)])) as Record<
+  ReplyKind,
+  ReturnType<typeof content>
+>;
+const CONTENT_KEY_LIST = REPLY_CONTENT_KEYS.join(', ');
 
 /** Config of a `reply` node: exactly one content key plus `retry_on_rate_limit`. */
 export const replyConfigSchema = z
   .object({
-    message: z
-      .union([z.string(), z.looseObject({})])
-      .meta({ description: 'Text message body (at most 4096 characters), or { body, preview_url }', ...CONTENT_JSON.message })
-      .optional(),
-    template: content('template', 'Template message: name, language, components').optional(),
-    interactive: content('interactive', 'Interactive message: type button|list, header, body, footer, action').optional(),
-    media: content('media', 'Media message: type image|video|audio|document|sticker, link or id, caption, filename').optional(),
-    location: content('location', 'Location message: latitude, longitude, name, address').optional(),
+    ...contentFields,
     retry_on_rate_limit: z
       .boolean()
       .optional()
@@ -42,14 +44,14 @@ export const replyConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const keys = (['message', 'template', 'interactive', 'media', 'location'] as const).filter((k) => c[k] !== undefined);
+    const keys = REPLY_CONTENT_KEYS.filter((k) => c[k] !== undefined);
     if (keys.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         message:
           keys.length === 0
-            ? 'reply config needs one of message, template, interactive, media, location'
-            : `reply config must have exactly one of message, template, interactive, media, location (found ${keys.join(', ')})`,
+            ? `reply config needs one of ${CONTENT_KEY_LIST}`
+            : `reply config must have exactly one of ${CONTENT_KEY_LIST} (found ${keys.join(', ')})`,
       });
     }
   });
@@ -113,7 +115,7 @@ const endNode = z
 export const nodeSchema = z.discriminatedUnion('type', [replyNode, branchNode, setNode, waitNode, handoffNode, endNode]);
 
 const target = nodeId.describe('The node a matching message starts at');
-const mediaType = z.enum(['image', 'video', 'audio', 'document', 'sticker']);
+const mediaType = z.enum(MEDIA_KINDS);
 
 /** Any trigger of a flow, discriminated by `type`. */
 export const triggerSchema = z.discriminatedUnion('type', [

@@ -1,5 +1,5 @@
 // Public types of the .ygtc flow language: compiled flows (plain JSON), issues, inbound events, run results.
-import type { ReplyContent } from './whatsapp.contract';
+import type { MediaKind, ReplyContent } from './whatsapp.contract';
 
 /** A validation finding pointing at a YAML node: `file:line:column path: message`. */
 export interface FlowIssue {
@@ -72,7 +72,7 @@ export type CompiledNode =
 export type TriggerType = 'interactive' | 'button' | 'message' | 'media' | 'location' | 'any';
 
 /** Media message kinds a `media` trigger can filter on. */
-export type MediaType = 'image' | 'video' | 'audio' | 'document' | 'sticker';
+export type MediaType = MediaKind;
 
 /** A compiled trigger; filters are normalised to lists (lower-cased keywords). */
 export interface CompiledTrigger {

@@ -2,7 +2,7 @@
 import { compileExpression } from './expression';
 import { checkPlaceholders } from './interpolate';
 import { unsafeRegexReason } from './safe-regex';
-import { validateReplyContent } from './whatsapp.contract';
+import { REPLY_CONTENT_KEYS, isRecord, validateReplyContent } from './whatsapp.contract';
 
 /** A path inside the YAML document: keys and sequence indexes. */
 export type DocPath = Array<string | number>;
@@ -20,10 +20,6 @@ export interface ValidationReport {
   warnings: PathIssue[];
 }
 
-const CONTENT_KEYS = ['message', 'template', 'interactive', 'media', 'location'] as const;
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Splits a dotted/bracketed path (`a.b[0].c`) into segments. */
@@ -42,16 +38,6 @@ export function splitPath(path: string): DocPath {
   return out;
 }
 
-/** Formats a path as `nodes[0].config.conditions[1].next`. */
-export function formatPath(path: DocPath): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? seg : `.${seg}`;
-  }
-  return out;
-}
-
 /** Runs every semantic check on raw (possibly schema-invalid) data; `nodes` is the node list, `triggers` the trigger list. */
 export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: DocPath, isFragment: boolean): ValidationReport {
   const errors: PathIssue[] = [];
@@ -63,7 +49,7 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
   // Unique ids.
   const firstIndex = new Map<string, number>();
   nodes.forEach((n, i) => {
-    const id = isObj(n) ? str(n.id) : undefined;
+    const id = isRecord(n) ? str(n.id) : undefined;
     if (id === undefined) return;
     const seen = firstIndex.get(id);
     if (seen !== undefined) {
@@ -80,14 +66,14 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
   };
 
   nodes.forEach((n, i) => {
-    if (!isObj(n)) return;
+    if (!isRecord(n)) return;
     const id = str(n.id);
-    const config = isObj(n.config) ? n.config : undefined;
+    const config = isRecord(n.config) ? n.config : undefined;
     ref(id, n.next, at(i, 'next'));
     switch (n.type) {
       case 'reply': {
         if (!config) break;
-        const contentKey = CONTENT_KEYS.find((k) => config[k] !== undefined);
+        const contentKey = REPLY_CONTENT_KEYS.find((k) => config[k] !== undefined);
         if (!contentKey) break;
         const content = { [contentKey]: config[contentKey] };
         for (const e of validateReplyContent(content)) {
@@ -102,7 +88,7 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
         if (!config) break;
         const conditions = Array.isArray(config.conditions) ? config.conditions : [];
         conditions.forEach((c, k) => {
-          if (!isObj(c)) return;
+          if (!isRecord(c)) return;
           const expr = str(c.expression);
           if (expr !== undefined) {
             const r = compileExpression(expr, 'bool');
@@ -119,7 +105,7 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
         break;
       }
       case 'set': {
-        const vars = config && isObj(config.vars) ? config.vars : {};
+        const vars = config && isRecord(config.vars) ? config.vars : {};
         for (const [name, expr] of Object.entries(vars)) {
           if (typeof expr !== 'string') continue;
           const r = compileExpression(expr);
@@ -133,7 +119,7 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
   });
 
   triggers.forEach((t, k) => {
-    if (!isObj(t)) return;
+    if (!isRecord(t)) return;
     ref(undefined, t.target, [`triggers`, k, 'target']);
     if (t.type === 'message') {
       if (t.keyword !== undefined && t.regex !== undefined) {
@@ -161,7 +147,7 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
       });
     }
     // Reachability from the entry (first node) and every trigger target.
-    const start = [str(isObj(nodes[0]) ? nodes[0].id : undefined), ...triggers.map((t) => (isObj(t) ? str(t.target) : undefined))];
+    const start = [str(isRecord(nodes[0]) ? nodes[0].id : undefined), ...triggers.map((t) => (isRecord(t) ? str(t.target) : undefined))];
     const seen = new Set<string>();
     const queue = start.filter((s): s is string => s !== undefined && firstIndex.has(s));
     while (queue.length > 0) {
@@ -171,7 +157,7 @@ export function validateFlowData(nodesRaw: unknown, triggersRaw: unknown, base: 
       queue.push(...(edges.get(id) ?? []));
     }
     nodes.forEach((n, i) => {
-      const id = isObj(n) ? str(n.id) : undefined;
+      const id = isRecord(n) ? str(n.id) : undefined;
       if (id !== undefined && firstIndex.get(id) === i && !seen.has(id)) {
         warnings.push({ path: at(i, 'id'), message: `node "${id}" is unreachable: no trigger or node leads to it` });
       }

@@ -2,8 +2,8 @@
 import { normalizeText } from './flow.loader';
 import type { CompiledFlow, CompiledTrigger, FlowEvent } from './flow.types';
 import { MAX_PATTERN_INPUT, compilePattern } from './safe-regex';
+import { isMediaKind } from './whatsapp.contract';
 
-const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 /** How specific a matching trigger is; lower wins. */
 export enum MatchRank {
@@ -67,8 +67,8 @@ export function rankTrigger(trigger: CompiledTrigger, event: FlowEvent): MatchRa
       return MatchRank.Unfiltered;
     }
     case 'media': {
-      if (!MEDIA_TYPES.has(event.type)) return null;
-      if (trigger.mediaTypes) return trigger.mediaTypes.includes(event.type as never) ? MatchRank.Filtered : null;
+      if (!isMediaKind(event.type)) return null;
+      if (trigger.mediaTypes) return trigger.mediaTypes.includes(event.type) ? MatchRank.Filtered : null;
       return MatchRank.Unfiltered;
     }
     case 'location':

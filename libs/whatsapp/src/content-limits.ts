@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ContentError, OutboundMediaType } from './outbound.types';
+import { formatPath } from './vocabulary';
 
 // Limits from https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages,
 // https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-reply-buttons-messages,
@@ -511,11 +512,4 @@ export function checkContent(schema: z.ZodType, value: unknown, prefix: string):
     const code: unknown = issue.code === 'custom' ? issue.params?.graphCode : undefined;
     return [{ path: formatPath(path), message: issue.message, ...(typeof code === 'number' && { code }) }];
   });
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((out, part) => {
-    if (typeof part === 'number') return `${out}[${part}]`;
-    return out ? `${out}.${String(part)}` : String(part);
-  }, '');
 }

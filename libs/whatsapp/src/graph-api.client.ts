@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { GraphApiError } from './graph-errors';
 import type { GraphMessageBody } from './outbound.types';
+import { isRecord, parseJson } from './vocabulary';
 
 // A small Graph API client for the calls the platform makes, over one keep-alive undici Agent.
 // https://developers.facebook.com/docs/whatsapp/cloud-api/reference
@@ -387,7 +388,8 @@ export class GraphApiClient {
     if (response.statusCode >= 300)
       throw errorFromAnswer(method, url, response.statusCode, text, accessToken);
     const parsed = parseJson(text);
-    if (!isRecord(parsed)) {
+    // An array answer goes on as before (its callers then miss the fields they read): only a non-object is refused.
+    if (!isRecord(parsed) && !Array.isArray(parsed)) {
       throw new GraphApiError(
         `${method} ${url.pathname}: answer ${response.statusCode} is not a JSON object`,
         {
@@ -397,7 +399,7 @@ export class GraphApiClient {
         },
       );
     }
-    return parsed;
+    return parsed as Record<string, unknown>;
   }
 }
 
@@ -410,7 +412,11 @@ function errorFromAnswer(
   accessToken: string,
 ): GraphApiError {
   const parsed = parseJson(text);
-  const error = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : undefined;
+  // `error` as an array still counts as Meta's error object (without code or message), as it always has.
+  const error =
+    isRecord(parsed) && (isRecord(parsed.error) || Array.isArray(parsed.error))
+      ? (parsed.error as Record<string, unknown>)
+      : undefined;
   if (!error) {
     // A gateway or load balancer answered, not the Graph API: a 5xx from it says nothing about whether Meta
     // acted on the request.
@@ -486,14 +492,3 @@ function first(list: unknown): Record<string, unknown> | undefined {
   return Array.isArray(list) && isRecord(list[0]) ? list[0] : undefined;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}

@@ -7,3 +7,4 @@ export { CONTENT_LIMITS } from './content-limits';
 export * from './graph-errors';
 export * from './graph-api.client';
 export * from './template-check';
+export * from './vocabulary';

@@ -658,7 +658,7 @@ const violations: { name: string; config: unknown; errors: ContentError[] }[] = 
   {
     name: 'unknown media type',
     config: { media: { type: 'gif', id: '1' } },
-    errors: [{ path: 'media.type', message: 'must be one of image, document, audio, video, sticker' }],
+    errors: [{ path: 'media.type', message: 'must be one of image, video, audio, document, sticker' }],
   },
   {
     name: 'ftp link',
@@ -794,7 +794,7 @@ describe('validateMessageBody: Graph API request bodies', () => {
         {
           path: 'type',
           message:
-            'must be one of text, template, interactive, location, image, document, audio, video, sticker',
+            'must be one of text, template, interactive, location, image, video, audio, document, sticker',
         },
       ],
     },

@@ -14,27 +14,29 @@ import type {
   MediaReply,
   OutboundMediaType,
   ReplyContent,
+  ReplyKind,
   TemplateObject,
   TemplateReply,
 } from './outbound.types';
+import { REPLY_CONTENT_KEYS, replyKind, unhandledReplyKind } from './outbound.types';
+import { MEDIA_KINDS, isRecord } from './vocabulary';
 
-/** The keys of a reply node config that carry content; exactly one must be present. */
-export const REPLY_CONTENT_KEYS = ['message', 'template', 'interactive', 'media', 'location'] as const;
-
-const MEDIA_TYPES = [
-  'image',
-  'document',
-  'audio',
-  'video',
-  'sticker',
-] as const satisfies readonly OutboundMediaType[];
 const MESSAGE_TYPES = [
   'text',
   'template',
   'interactive',
   'location',
-  ...MEDIA_TYPES,
+  ...MEDIA_KINDS,
 ] as const satisfies readonly GraphMessageType[];
+
+/** What each reply kind sends, for API docs and editors (the `.ygtc` JSON Schema's descriptions). */
+export const REPLY_CONTENT_DESCRIPTIONS: Record<ReplyKind, string> = {
+  message: 'Text message body (at most 4096 characters), or { body, preview_url }',
+  template: 'Template message: name, language, components',
+  interactive: 'Interactive message: type button|list, header, body, footer, action',
+  media: 'Media message: type image|video|audio|document|sticker, link or id, caption, filename',
+  location: 'Location message: latitude, longitude, name, address',
+};
 
 /** Result of `buildMessageBody`: the request body, or every reason it cannot be built. */
 export type BuildResult =
@@ -106,10 +108,7 @@ export function validateMessageBody(body: unknown): ContentError[] {
  * The JSON Schema of each reply content key as a flow may write it (placeholders allowed), carrying Meta's limits
  * so that an editor flags them; the `.ygtc` JSON Schema embeds these.
  */
-export function replyContentJsonSchemas(): Record<
-  (typeof REPLY_CONTENT_KEYS)[number],
-  Record<string, unknown>
-> {
+export function replyContentJsonSchemas(): Record<ReplyKind, Record<string, unknown>> {
   const s = CONTENT_SCHEMAS.draft;
   // One shape for every media type; which type may have a caption or filename is checked at upload.
   const media = editorSchema(s.mediaObject('document'));
@@ -119,7 +118,7 @@ export function replyContentJsonSchemas(): Record<
     interactive: editorSchema(s.interactive),
     media: {
       ...media,
-      properties: { type: { type: 'string', enum: MEDIA_TYPES }, ...(media.properties as object) },
+      properties: { type: { type: 'string', enum: MEDIA_KINDS }, ...(media.properties as object) },
       required: ['type'],
     },
     location: editorSchema(s.location),
@@ -151,7 +150,7 @@ function validateIn(config: unknown, mode: ContentMode): ContentError[] {
       if (!isRecord(value)) return [{ path: key, message: 'must be an object' }];
       const { type, ...media } = value;
       const typeErrors = checkContent(
-        z.enum(MEDIA_TYPES, { error: `must be one of ${MEDIA_TYPES.join(', ')}` }),
+        z.enum(MEDIA_KINDS, { error: `must be one of ${MEDIA_KINDS.join(', ')}` }),
         type,
         'media.type',
       );
@@ -161,6 +160,8 @@ function validateIn(config: unknown, mode: ContentMode): ContentError[] {
     }
     case 'location':
       return checkContent(s.location, value, key);
+    default:
+      return unhandledReplyKind(key);
   }
 }
 
@@ -195,14 +196,23 @@ function bodySchema(type: GraphMessageType, s: ContentSchemas): z.ZodType {
 
 /** The `type` and `<type>` object of the body; `config` has been validated. */
 function contentBody(config: ReplyContent): DistributiveOmit<GraphMessageBody, Envelope> {
-  if ('message' in config) {
-    const text = typeof config.message === 'string' ? { body: config.message } : config.message;
-    return { type: 'text', text };
+  const kind = replyKind(config);
+  switch (kind) {
+    case 'message': {
+      const { message } = config as Extract<ReplyContent, { message: unknown }>;
+      return { type: 'text', text: typeof message === 'string' ? { body: message } : message };
+    }
+    case 'template':
+      return { type: 'template', template: templateObject((config as Extract<ReplyContent, { template: unknown }>).template) };
+    case 'interactive':
+      return { type: 'interactive', interactive: (config as Extract<ReplyContent, { interactive: unknown }>).interactive };
+    case 'media':
+      return mediaBody((config as Extract<ReplyContent, { media: unknown }>).media);
+    case 'location':
+      return { type: 'location', location: (config as Extract<ReplyContent, { location: unknown }>).location };
+    default:
+      return unhandledReplyKind(kind);
   }
-  if ('template' in config) return { type: 'template', template: templateObject(config.template) };
-  if ('interactive' in config) return { type: 'interactive', interactive: config.interactive };
-  if ('media' in config) return mediaBody(config.media);
-  return { type: 'location', location: config.location };
 }
 
 type Envelope = 'messaging_product' | 'recipient_type' | 'to' | 'biz_opaque_callback_data';
@@ -240,8 +250,4 @@ function mediaBody({ type, ...media }: MediaReply): DistributiveOmit<GraphMessag
 
 function isMessageType(value: unknown): value is GraphMessageType {
   return typeof value === 'string' && (MESSAGE_TYPES as readonly string[]).includes(value);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

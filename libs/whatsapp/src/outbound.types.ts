@@ -1,5 +1,6 @@
 // Reply-node content (the provider page's `type: reply` configs) and the Graph API request bodies built from it.
 // Request reference: https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+import type { MediaKind } from './vocabulary';
 
 /** A problem with reply content or a request body: where (`interactive.action.buttons[3]`) and what. */
 export interface ContentError {
@@ -21,6 +22,37 @@ export type ReplyContent =
   | InteractiveReplyContent
   | MediaReplyContent
   | LocationReplyContent;
+
+/** A reply kind: the one content key of a `ReplyContent` (`message`, `template`, `interactive`, `media`, `location`). */
+export type ReplyKind = ReplyContent extends infer C ? (C extends unknown ? keyof C : never) : never;
+
+/**
+ * The keys of a reply node config that carry content, in the order messages list them; exactly one must be present.
+ * Derived from `ReplyContent`: a new member of the union fails to compile here until its key is listed.
+ */
+export const REPLY_CONTENT_KEYS = [
+  'message',
+  'template',
+  'interactive',
+  'media',
+  'location',
+] as const satisfies readonly ReplyKind[];
+
+/** Compiles only when `REPLY_CONTENT_KEYS` lists every `ReplyKind`. */
+const everyReplyKindListed: [Exclude<ReplyKind, (typeof REPLY_CONTENT_KEYS)[number]>] extends [never] ? true : never = true;
+void everyReplyKindListed;
+
+/** The reply kind of validated content (its one content key). */
+export function replyKind(content: ReplyContent): ReplyKind {
+  const kind = REPLY_CONTENT_KEYS.find((key) => key in content);
+  if (kind === undefined) throw new Error(`reply content has none of ${REPLY_CONTENT_KEYS.join(', ')}`);
+  return kind;
+}
+
+/** Throws for a reply kind no case handled; the `never` parameter makes a forgotten case a compile error. */
+export function unhandledReplyKind(kind: never): never {
+  throw new Error(`unhandled reply kind ${JSON.stringify(kind)}`);
+}
 
 /** `message:` a text reply: a string, or `{ body, preview_url }` to control link previews. */
 export interface TextReplyContent {
@@ -224,7 +256,7 @@ export interface MediaRef {
 }
 
 /** Media types that can be sent. */
-export type OutboundMediaType = 'image' | 'document' | 'audio' | 'video' | 'sticker';
+export type OutboundMediaType = MediaKind;
 
 /**
  * A media reply as written in a reply node.

@@ -6,7 +6,6 @@ import {
   type InboundMessageEvent,
   type InboundMessageType,
   type InvalidItem,
-  type MediaKind,
   type InboundReferral,
   type StatusUpdate,
   type UserAction,
@@ -14,6 +13,7 @@ import {
   type WebhookContact,
   type WebhookParseResult,
 } from './webhook.types';
+import { formatPath, isMediaKind, isRecord, parseJson, type MediaKind } from './vocabulary';
 
 /** The `field` values whose `value` this parser normalizes. */
 const KNOWN_FIELDS = new Set(['messages']);
@@ -267,7 +267,7 @@ const PAYLOAD_HANDLERS: Record<Exclude<InboundMessageType, 'unknown'>, PayloadHa
     (event, e) => {
       const inner = (e.message ?? {}) as Record<string, unknown>;
       const type = e.message?.type;
-      const media = type !== undefined && MEDIA_KINDS.has(type) ? mediaSchema.safeParse(inner[type]) : undefined;
+      const media = isMediaKind(type) ? mediaSchema.safeParse(inner[type]) : undefined;
       const text = e.message?.text?.body ?? (media?.success ? media.data.caption : undefined);
       event.edit = {
         originalMessageId: e.original_message_id,
@@ -311,7 +311,6 @@ const statusSchema = obj({
   pricing: z.unknown().optional(),
 });
 
-const MEDIA_KINDS = new Set<string>(['image', 'video', 'audio', 'document', 'sticker']);
 const KNOWN_TYPES = new Set<string>(INBOUND_MESSAGE_TYPES);
 const KNOWN_STATUSES = new Set<string>(MESSAGE_STATUSES);
 
@@ -579,29 +578,13 @@ function parseStatus(raw: unknown): Parsed<StatusUpdate> {
   return { ok: true, value: update };
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 function formatIssues(error: z.ZodError, prefix?: string): string {
   return error.issues
     .map((issue) => {
-      const path = [...(prefix === undefined ? [] : [prefix]), ...issue.path].reduce<string>(
-        (out, part) =>
-          typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part),
-        '',
-      );
+      const path = formatPath([...(prefix === undefined ? [] : [prefix]), ...issue.path]);
       return path ? `${path}: ${issue.message}` : issue.message;
     })
     .join('; ');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

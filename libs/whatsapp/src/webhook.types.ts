@@ -1,5 +1,6 @@
 // Normalized shapes of Meta's WhatsApp Cloud API webhook notifications.
 // Payload reference: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+import type { MediaKind } from './vocabulary';
 
 /** Result of parsing one webhook POST body; never thrown, always returned. */
 export type WebhookParseResult = ParsedWebhook | RejectedWebhook;
@@ -109,8 +110,6 @@ export const INBOUND_MESSAGE_TYPES = [
 /** A normalized inbound message type. */
 export type InboundMessageType = (typeof INBOUND_MESSAGE_TYPES)[number] | 'unknown';
 
-/** Media kinds a message can carry. */
-export type MediaKind = 'image' | 'video' | 'audio' | 'document' | 'sticker';
 
 /**
  * One `value.messages[]` element, normalized.

@@ -1,0 +1,43 @@
+// The WhatsApp words every package shares: media kinds, the customer-service window, and the small JSON helpers
+// (record check, tolerant JSON.parse, field paths) used wherever an unknown body is read or an error is located.
+
+/** Media kinds a message can carry (inbound and outbound), in the order the API documents them. */
+export const MEDIA_KINDS = ['image', 'video', 'audio', 'document', 'sticker'] as const;
+
+/** A media kind: image, video, audio, document or sticker. */
+export type MediaKind = (typeof MEDIA_KINDS)[number];
+
+/** Whether `value` is one of `MEDIA_KINDS`. */
+export function isMediaKind(value: unknown): value is MediaKind {
+  return typeof value === 'string' && (MEDIA_KINDS as readonly string[]).includes(value);
+}
+
+/**
+ * The customer-service window: free-form (non-template) messages may be sent only this long after the contact's
+ * last inbound message.
+ */
+export const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3600 * 1000;
+
+/** Whether `value` is a JSON object (a non-null object that is not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `JSON.parse`, or `undefined` when `text` is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Formats a field path (object keys and array indexes) as `a.b[2].c`; the empty path is ``. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
