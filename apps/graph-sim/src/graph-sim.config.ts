@@ -1,3 +1,4 @@
+import { isRecord } from '@gtc/whatsapp';
 import { z } from 'zod';
 
 // graph-sim's own settings. Every knob of the simulation lives in one `SimConfig` object: its start value comes
@@ -204,13 +205,9 @@ export function defaultSimConfig(env: GraphSimEnv): SimConfig {
   };
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Deep-merges a partial update into a config (objects merge, arrays and scalars replace); not validated. */
 export function mergeConfig(base: unknown, patch: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return patch === undefined ? base : patch;
+  if (!isRecord(base) || !isRecord(patch)) return patch === undefined ? base : patch;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(patch)) {
     if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { MEDIA_KINDS, type MediaKind } from '@gtc/whatsapp';
 import { z } from 'zod';
 import { DEFAULT_MIME, generateMedia, mediaSha256 } from './media';
 import { PhoneNumber, SimStateService } from './sim-state.service';
@@ -17,7 +18,6 @@ const mediaInput = z
   })
   .strict();
 
-const MEDIA_KINDS = ['image', 'document', 'audio', 'video', 'sticker'] as const;
 const CONTENT_KINDS = [
   'text',
   'button_reply',
@@ -333,7 +333,7 @@ export class InboundService {
     return undefined;
   }
 
-  private media(number: PhoneNumber, kind: (typeof MEDIA_KINDS)[number], input: z.infer<typeof mediaInput>): Record<string, unknown> {
+  private media(number: PhoneNumber, kind: MediaKind, input: z.infer<typeof mediaInput>): Record<string, unknown> {
     const id = this.state.newMediaId();
     const mime = input.mime_type ?? DEFAULT_MIME[kind];
     const bytes = generateMedia(mime, id);

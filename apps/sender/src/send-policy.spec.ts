@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GRAPH_ERROR_ACTIONS, GRAPH_ERROR_CLASSES, type GraphErrorClass } from '@gtc/whatsapp';
-import { backoff, decideSendFailure, failedStatusPause, preSendRefusal, SEND_POLICY, type SendDecision, type SendFailure, WINDOW_MS } from './send-policy';
+import { CUSTOMER_SERVICE_WINDOW_MS, GRAPH_ERROR_ACTIONS, GRAPH_ERROR_CLASSES, type GraphErrorClass } from '@gtc/whatsapp';
+import { backoff, decideSendFailure, failedStatusPause, preSendRefusal, SEND_POLICY, type SendDecision, type SendFailure } from './send-policy';
 
 const MAX = 3;
 /** The middle of the jitter range: backoff gives ceiling × 3/4. */
@@ -93,11 +93,11 @@ describe('backoff', () => {
   });
 });
 
-const NOW = 1_000 * WINDOW_MS;
+const NOW = 1_000 * CUSTOMER_SERVICE_WINDOW_MS;
 const refusals: { name: string; m: Parameters<typeof preSendRefusal>[0]; refused: string | null }[] = [
   { name: 'reply inside the window', m: { businessInitiated: false, optedOut: false, type: 'text', lastInboundAtMs: NOW - 1_000 }, refused: null },
-  { name: 'reply at the window edge', m: { businessInitiated: false, optedOut: false, type: 'text', lastInboundAtMs: NOW - WINDOW_MS }, refused: null },
-  { name: 'reply just after the window', m: { businessInitiated: false, optedOut: false, type: 'text', lastInboundAtMs: NOW - WINDOW_MS - 1 }, refused: 'window_closed' },
+  { name: 'reply at the window edge', m: { businessInitiated: false, optedOut: false, type: 'text', lastInboundAtMs: NOW - CUSTOMER_SERVICE_WINDOW_MS }, refused: null },
+  { name: 'reply just after the window', m: { businessInitiated: false, optedOut: false, type: 'text', lastInboundAtMs: NOW - CUSTOMER_SERVICE_WINDOW_MS - 1 }, refused: 'window_closed' },
   { name: 'reply to a contact who never wrote', m: { businessInitiated: false, optedOut: false, type: 'text', lastInboundAtMs: null }, refused: 'window_closed' },
   { name: 'template outside the window', m: { businessInitiated: true, optedOut: false, type: 'template', lastInboundAtMs: null }, refused: null },
   { name: 'business-initiated to an opted-out contact', m: { businessInitiated: true, optedOut: true, type: 'template', lastInboundAtMs: null }, refused: 'opted_out' },

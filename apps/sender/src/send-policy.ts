@@ -1,7 +1,7 @@
 // What the sender does about a message it cannot send now, decided in one place and without I/O: a refusal
 // before the request (opted out, window closed), a failed request by its Graph error class, a failed status that
 // says the number is broken. The workers carry the decisions out.
-import { classifyGraphError, GRAPH_ERROR_ACTIONS, type GraphErrorAction, type GraphErrorClass } from '@gtc/whatsapp';
+import { classifyGraphError, CUSTOMER_SERVICE_WINDOW_MS, GRAPH_ERROR_ACTIONS, type GraphErrorAction, type GraphErrorClass } from '@gtc/whatsapp';
 
 /** A class worth retrying: backs off exponentially from `baseMs` up to `capMs`; gives up after `attemptsFactor` × SEND_MAX_ATTEMPTS attempts. */
 export interface RetryRule {
@@ -102,9 +102,6 @@ function unhandled(rule: never): never {
   throw new Error(`no decision for send rule ${JSON.stringify(rule)}`);
 }
 
-/** The customer service window: free-form messages only this long after the contact's last inbound message. */
-export const WINDOW_MS = 24 * 3600 * 1000;
-
 /** Why a message is refused before any request: its class (as kept on the row) and the text. */
 export interface Refusal {
   errorClass: 'opted_out' | 'window_closed';
@@ -120,7 +117,7 @@ export function preSendRefusal(
   now = Date.now(),
 ): Refusal | null {
   if (m.businessInitiated && m.optedOut) return { errorClass: 'opted_out', text: 'the contact has opted out of business-initiated messages' };
-  if (m.type !== 'template' && (m.lastInboundAtMs === null || now - m.lastInboundAtMs > WINDOW_MS)) {
+  if (m.type !== 'template' && (m.lastInboundAtMs === null || now - m.lastInboundAtMs > CUSTOMER_SERVICE_WINDOW_MS)) {
     return { errorClass: 'window_closed', text: 'the 24-hour customer service window is closed: only templates may be sent' };
   }
   return null;

@@ -1,18 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
 import { isPgText } from '@gtc/db';
+import { formatPath } from '@gtc/whatsapp';
 import { z } from 'zod';
 import { ApiError, ErrorDetail } from './api-error';
-
-/** Formats a zod issue path as `a.b[2].c` (`` for the root). */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out;
-}
 
 /** Every issue of a failed parse as `{ path, message }`, unknown keys reported one per key. */
 export function zodDetails(error: z.ZodError): ErrorDetail[] {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Contact, eventContactSql, Prisma, PrismaService, RECORD_EVENTS_CTES, Session } from '@gtc/db';
+import { CUSTOMER_SERVICE_WINDOW_MS } from '@gtc/whatsapp';
 import { z } from 'zod';
 import { conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
@@ -7,14 +8,12 @@ import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { contactQuerySchema, contactSchema } from './contacts.schemas';
 
-/** The customer-service window: 24 hours after the contact's last inbound message. */
-export const WINDOW_MS = 24 * 3600 * 1000;
 
 type ContactRow = Contact & { session?: Session | null; provider?: { team: { slug: string } } };
 
 /** A contact as the API shows it: opt-out, window and session state. */
 export function contactView(c: ContactRow, now = Date.now()): z.input<typeof contactSchema> {
-  const expires = c.lastInboundAt ? new Date(c.lastInboundAt.getTime() + WINDOW_MS) : null;
+  const expires = c.lastInboundAt ? new Date(c.lastInboundAt.getTime() + CUSTOMER_SERVICE_WINDOW_MS) : null;
   return {
     id: c.id,
     team: c.provider?.team.slug ?? null,

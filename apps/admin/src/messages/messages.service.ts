@@ -8,8 +8,8 @@ import { ApiError, conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScope } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
-import { ContactsService, WINDOW_MS } from '../contacts/contacts.service';
-import { buildMessageBody, checkTemplateSend, GraphApiClient, GraphApiError, ReplyContent } from '@gtc/whatsapp';
+import { ContactsService } from '../contacts/contacts.service';
+import { buildMessageBody, checkTemplateSend, CUSTOMER_SERVICE_WINDOW_MS, GraphApiClient, GraphApiError, MEDIA_KINDS, ReplyContent } from '@gtc/whatsapp';
 import { ProviderService } from '../providers/provider.service';
 import { TemplatesService } from '../templates/templates.service';
 import { inboundDetailSchema, inboundMessageSchema, messageQuerySchema, outboundDetailSchema, outboundMessageSchema, sendMessageSchema, sendResultSchema } from './messages.schemas';
@@ -79,8 +79,6 @@ function changeView(m: InboundMessage) {
 function statusView(s: StatusEvent) {
   return { status: s.status, timestamp: s.timestamp, received_at: s.receivedAt, applied_at: s.appliedAt, recipient_id: s.recipientId, errors: s.errors };
 }
-
-const MEDIA_KINDS = ['image', 'video', 'audio', 'document', 'sticker'];
 
 /** The media id and type of an inbound message (normalized `media`, or the raw message's image/video/… object). */
 export function mediaOf(m: Pick<InboundMessage, 'type' | 'payload'>): { id: string; mimeType?: string } | null {
@@ -251,7 +249,7 @@ export class MessagesService {
         },
       ])
       .catch((err: Error) => this.log.warn(`outbound enqueue failed (${err.message}); the sender's reconciler will pick message ${row.id} up`));
-    const windowOpen = !!contact.lastInboundAt && contact.lastInboundAt.getTime() + WINDOW_MS > Date.now();
+    const windowOpen = !!contact.lastInboundAt && contact.lastInboundAt.getTime() + CUSTOMER_SERVICE_WINDOW_MS > Date.now();
     return {
       created: true,
       message: outboundView(row),
