@@ -10,12 +10,12 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { FailedAuthThrottle } from './auth/failed-auth.throttle';
 import { ErrorFilter } from './common/error.filter';
 import { PathParamsPipe } from './common/path-params.pipe';
-import { TenantScope } from './common/tenant-scope.service';
+import { TenantScopeService } from './common/tenant-scope.service';
 import { ContactsController } from './contacts/contacts.controller';
 import { ContactsService } from './contacts/contacts.service';
 import { ConversationsController } from './conversations/conversations.controller';
 import { ConversationsService } from './conversations/conversations.service';
-import { LiveStreams } from './conversations/live-streams.service';
+import { LiveStreamsService } from './conversations/live-streams.service';
 import { DemoSeedService } from './demo/demo-seed.service';
 import { EventsModule } from './events/events.module';
 import { FlowStartController, FlowsController } from './flows/flows.controller';
@@ -58,9 +58,9 @@ import { TenantsService } from './tenants/tenants.service';
     { provide: APP_FILTER, useClass: ErrorFilter },
     { provide: APP_PIPE, useClass: PathParamsPipe },
     FailedAuthThrottle,
-    TenantScope,
+    TenantScopeService,
     ConversationsService,
-    LiveStreams,
+    LiveStreamsService,
     TenantsService,
     TeamsService,
     ProviderService,

@@ -4,12 +4,12 @@ import { DbModule } from '@gtc/db';
 import { ObservabilityModule } from '@gtc/observability';
 import { DeliveryStore } from './delivery.store';
 import { DispatcherMetrics } from './dispatcher.metrics';
-import { EventDispatcher } from './event-dispatcher.service';
+import { EventDispatcherService } from './event-dispatcher.service';
 import { WebhookClient } from './webhook.client';
 
 /** event-dispatcher: delivers event webhooks to tenants' endpoints, signed, retried, in order per contact. */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('event-dispatcher'), DbModule],
-  providers: [DeliveryStore, DispatcherMetrics, WebhookClient, EventDispatcher],
+  providers: [DeliveryStore, DispatcherMetrics, WebhookClient, EventDispatcherService],
 })
 export class EventDispatcherModule {}

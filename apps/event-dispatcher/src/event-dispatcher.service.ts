@@ -72,8 +72,8 @@ const MAX_ENDPOINTS = 10_000;
  * commit, which makes the next delivery of that endpoint and contact due.
  */
 @Injectable()
-export class EventDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly log = new Logger(EventDispatcher.name);
+export class EventDispatcherService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger(EventDispatcherService.name);
   private readonly box: SecretBox;
   private readonly schedule: RetrySchedule;
   private readonly maxInFlight: number;

@@ -27,7 +27,7 @@ const TTL_MS = 2_000;
  * asks from inside its transaction, and must never wait for a second connection from a pool its siblings hold.
  */
 @Injectable()
-export class FlowCatalog {
+export class FlowCatalogService {
   private readonly cache = new TtlCache<TeamFlows | null>(TTL_MS);
 
   /** The provider's settings and its team's active flows (null if the provider is gone). */

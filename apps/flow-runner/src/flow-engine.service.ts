@@ -32,7 +32,7 @@ interface Thread {
  * the database and other tenants' steps.
  */
 @Injectable()
-export class FlowEngine implements OnModuleDestroy {
+export class FlowEngineService implements OnModuleDestroy {
   private readonly threads: Thread[] = [];
   private readonly queue: Pending[] = [];
   private closed = false;

@@ -3,8 +3,8 @@ import { GtcConfigModule } from '@gtc/config';
 import { DbModule } from '@gtc/db';
 import { ObservabilityModule } from '@gtc/observability';
 import { QueueModule } from '@gtc/queue';
-import { FlowCatalog } from './flow-catalog.service';
-import { FlowEngine } from './flow-engine.service';
+import { FlowCatalogService } from './flow-catalog.service';
+import { FlowEngineService } from './flow-engine.service';
 import { FlowRunnerMetrics } from './flow-runner.metrics';
 import { FlowStepService } from './flow-step.service';
 import { InboundWorker } from './inbound.worker';
@@ -13,6 +13,6 @@ import { RetentionService } from './retention.service';
 /** flow-runner: runs each inbound message through the team's flows, one step at a time per contact. */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('flow-runner'), DbModule, QueueModule],
-  providers: [FlowCatalog, FlowEngine, FlowRunnerMetrics, FlowStepService, InboundWorker, RetentionService],
+  providers: [FlowCatalogService, FlowEngineService, FlowRunnerMetrics, FlowStepService, InboundWorker, RetentionService],
 })
 export class FlowRunnerModule {}

@@ -4,8 +4,8 @@ import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flow
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, OutboundSend } from '@gtc/queue';
 import type { EngineAnswer, EngineTask } from './engine.worker';
-import { FlowCatalog, TeamFlows } from './flow-catalog.service';
-import { FlowEngine } from './flow-engine.service';
+import { FlowCatalogService, TeamFlows } from './flow-catalog.service';
+import { FlowEngineService } from './flow-engine.service';
 import { isKeyword, SILENT_TYPES, toFlowEvent } from './flow-event';
 
 /** Why a message was processed the way it was (metrics label and the inbound row's flow_run.outcome). */
@@ -149,8 +149,8 @@ const MAX_ROUNDS = 20;
 export class FlowStepService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly catalog: FlowCatalog,
-    private readonly engine: FlowEngine,
+    private readonly catalog: FlowCatalogService,
+    private readonly engine: FlowEngineService,
   ) {}
 
   /**
@@ -433,7 +433,7 @@ export class FlowStepService {
   }
 
   /**
-   * Runs the engine off the event loop (FlowEngine); a step whose engine work fails or overruns its budget becomes a
+   * Runs the engine off the event loop (FlowEngineService); a step whose engine work fails or overruns its budget becomes a
    * failed run that leaves the session as it was.
    */
   private async runEngine(task: EngineTask, flowName?: string): Promise<EngineAnswer> {

@@ -4,15 +4,15 @@ import { DbModule } from '@gtc/db';
 import { HealthController, ObservabilityModule } from '@gtc/observability';
 import { QueueModule } from '@gtc/queue';
 import { IngressMetrics } from './ingress.metrics';
-import { ProviderDirectory } from './provider-directory.service';
-import { Reconciler } from './reconciler.service';
+import { ProviderService } from './provider.service';
+import { IngressReconciler } from './ingress.reconciler';
 import { WebhookController } from './webhook.controller';
-import { WebhookRecorder } from './webhook-recorder.service';
+import { WebhookRecorderService } from './webhook-recorder.service';
 
 /** ingress: Meta's webhooks in, durable rows and jobs out. */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('ingress', ['webhook/*path']), DbModule, QueueModule],
   controllers: [HealthController, WebhookController],
-  providers: [IngressMetrics, ProviderDirectory, WebhookRecorder, Reconciler],
+  providers: [IngressMetrics, ProviderService, WebhookRecorderService, IngressReconciler],
 })
 export class IngressModule {}

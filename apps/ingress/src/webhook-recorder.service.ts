@@ -4,7 +4,7 @@ import { contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, 
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
-import type { WebhookTarget } from './provider-directory.service';
+import type { WebhookTarget } from './provider.service';
 import { escapeString, StorageProblem, storableJson, storableKey, storableText, storableTimestamp } from './storable';
 
 /** One verified webhook to record. */
@@ -369,8 +369,8 @@ export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?
  * must follow up, see RECORD_STATUSES_SQL), after commit; if Redis is down they stay pending for the reconciler.
  */
 @Injectable()
-export class WebhookRecorder {
-  private readonly log = new Logger(WebhookRecorder.name);
+export class WebhookRecorderService {
+  private readonly log = new Logger(WebhookRecorderService.name);
   /**
    * Two flushes at a time: on a loaded machine fewer, larger batches cost less per webhook (pnpm bench: 8 → 2
    * took ingress from ~1,200 to ~1,850 req/s and p99 at 1,000 req/s from 82 to 37 ms), and the second flush keeps

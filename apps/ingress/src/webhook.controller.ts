@@ -3,8 +3,8 @@ import { safeEqual } from '@gtc/config';
 import { parseWebhook, SIGNATURE_HEADER, verifySignature } from '@gtc/whatsapp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IngressMetrics } from './ingress.metrics';
-import { ProviderDirectory } from './provider-directory.service';
-import { WebhookRecorder } from './webhook-recorder.service';
+import { ProviderService } from './provider.service';
+import { WebhookRecorderService } from './webhook-recorder.service';
 
 /** `GET/POST /webhook/whatsapp/:tenant/:team`: Meta's verification handshake and notifications. */
 @Controller('webhook/whatsapp/:tenant/:team')
@@ -12,8 +12,8 @@ export class WebhookController {
   private readonly log = new Logger(WebhookController.name);
 
   constructor(
-    private readonly directory: ProviderDirectory,
-    private readonly recorder: WebhookRecorder,
+    private readonly providers: ProviderService,
+    private readonly recorder: WebhookRecorderService,
     private readonly metrics: IngressMetrics,
   ) {}
 
@@ -25,7 +25,7 @@ export class WebhookController {
     @Query() query: Record<string, string | undefined>,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const target = await this.directory.find(tenant, team);
+    const target = await this.providers.find(tenant, team);
     if (!target || !target.enabled) return void reply.code(404).send({ message: 'unknown tenant/team or provider disabled' });
     const token = query['hub.verify_token'] ?? '';
     if (query['hub.mode'] !== 'subscribe' || !safeEqual(token, target.verifyToken)) {
@@ -55,7 +55,7 @@ export class WebhookController {
 
     let target;
     try {
-      target = await this.directory.find(tenant, team);
+      target = await this.providers.find(tenant, team);
     } catch (err) {
       this.log.error(`provider lookup failed: ${(err as Error).message}`);
       return answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });

@@ -63,7 +63,7 @@ export class OutboundStore {
   /**
    * Records the wamid Meta answered with (never overwriting one a status already adopted) and marks it sent.
    * Resolves whether statuses of that wamid, from this message's phone number, arrived first and wait to be
-   * applied (StatusApplier.applyPending).
+   * applied (StatusApplierService.applyPending).
    */
   recordSent(id: string, wamid: string): Promise<boolean> {
     return this.sends.submit({ id, wamid });

@@ -6,11 +6,11 @@ import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, Tem
 import { DelayedError, Job, Worker } from 'bullmq';
 import { orderingWait } from './ordering-gate';
 import { OutboundStore, SendableMessage } from './outbound.store';
-import { ProviderRegistry, SendingProvider } from './provider-registry.service';
+import { ProviderService, SendingProvider } from './provider.service';
 import { RecipientWaker } from './recipient.waker';
 import { decideSendFailure, preSendRefusal } from './send-policy';
 import { SenderMetrics } from './sender.metrics';
-import { StatusApplier } from './status-applier.service';
+import { StatusApplierService } from './status-applier.service';
 
 /** Sent (or further) or failed: never sent again. */
 const FINAL = new Set<string>(DONE_STATES);
@@ -40,8 +40,8 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly store: OutboundStore,
-    private readonly providers: ProviderRegistry,
-    private readonly statuses: StatusApplier,
+    private readonly providers: ProviderService,
+    private readonly statuses: StatusApplierService,
     private readonly waker: RecipientWaker,
     private readonly limiter: SendLimiter,
     private readonly redis: RedisService,

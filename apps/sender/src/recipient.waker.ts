@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { releasesNext } from './ordering-gate';
 import { OutboundStore } from './outbound.store';
-import { ProviderRegistry } from './provider-registry.service';
+import { ProviderService } from './provider.service';
 
 /** A message whose recipient's next message may be waiting behind it. */
 export interface GateHolder {
@@ -21,7 +21,7 @@ export class RecipientWaker {
   constructor(
     private readonly store: OutboundStore,
     private readonly queues: QueueService,
-    private readonly providers: ProviderRegistry,
+    private readonly providers: ProviderService,
   ) {}
 
   /** The next message to the same recipient may go now: brings its job forward if it is waiting. */

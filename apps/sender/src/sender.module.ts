@@ -5,16 +5,16 @@ import { ObservabilityModule } from '@gtc/observability';
 import { QueueModule, SEND_LIMITER_PROVIDER } from '@gtc/queue';
 import { OutboundStore } from './outbound.store';
 import { OutboundWorker } from './outbound.worker';
-import { ProviderRegistry } from './provider-registry.service';
+import { ProviderService } from './provider.service';
 import { RecipientWaker } from './recipient.waker';
 import { SenderMetrics } from './sender.metrics';
-import { SenderReconciler } from './sender-reconciler.service';
-import { StatusApplier } from './status-applier.service';
+import { SenderReconciler } from './sender.reconciler';
+import { StatusApplierService } from './status-applier.service';
 import { StatusWorker } from './status.worker';
 
 /** sender: sends outbound messages within every limit, in order per recipient, and tracks their statuses. */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('sender'), DbModule, QueueModule],
-  providers: [SEND_LIMITER_PROVIDER, ProviderRegistry, OutboundStore, SenderMetrics, StatusApplier, RecipientWaker, OutboundWorker, StatusWorker, SenderReconciler],
+  providers: [SEND_LIMITER_PROVIDER, ProviderService, OutboundStore, SenderMetrics, StatusApplierService, RecipientWaker, OutboundWorker, StatusWorker, SenderReconciler],
 })
 export class SenderModule {}

@@ -29,7 +29,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * biz_opaque_callback_data (our message id) and adopts the wamid, so it is never sent again.
  */
 @Injectable()
-export class StatusApplier {
+export class StatusApplierService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly metrics: SenderMetrics,

@@ -2,9 +2,9 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { createWorker, QueueName, RedisService, StatusJob } from '@gtc/queue';
 import type { Worker } from 'bullmq';
-import { ProviderRegistry } from './provider-registry.service';
+import { ProviderService } from './provider.service';
 import { RecipientWaker } from './recipient.waker';
-import { StatusApplier } from './status-applier.service';
+import { StatusApplierService } from './status-applier.service';
 
 /**
  * Consumes the status events ingress left work for: ones whose message was not known when recorded (applied here,
@@ -17,8 +17,8 @@ export class StatusWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private worker?: Worker<StatusJob>;
 
   constructor(
-    private readonly applier: StatusApplier,
-    private readonly providers: ProviderRegistry,
+    private readonly applier: StatusApplierService,
+    private readonly providers: ProviderService,
     private readonly waker: RecipientWaker,
     private readonly redis: RedisService,
     private readonly config: AppConfig,

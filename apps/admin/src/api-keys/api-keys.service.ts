@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { newApiKey, hashApiKey } from '../auth/api-key.hash';
 import { notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { apiKeySchema, apiKeyWithSecretSchema } from './api-keys.schemas';
 
@@ -24,7 +24,7 @@ const API_KEY_ORDER: SortOrder<'createdAt' | 'id'> = [
 export class ApiKeysService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
   ) {}
 
   /** Creates a key; the response is the only time the key is shown. */

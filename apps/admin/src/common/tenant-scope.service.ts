@@ -4,7 +4,7 @@ import { notFound } from './api-error';
 
 /** Resolves the tenant and team slugs of a path to rows, answering 404 when they don't exist. */
 @Injectable()
-export class TenantScope {
+export class TenantScopeService {
   constructor(private readonly prisma: PrismaService) {}
 
   /** The tenant with that slug, or 404. */

@@ -4,7 +4,7 @@ import { CUSTOMER_SERVICE_WINDOW_MS } from '@gtc/whatsapp';
 import { z } from 'zod';
 import { conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { contactQuerySchema, contactSchema } from './contacts.schemas';
 
@@ -59,7 +59,7 @@ const CONTACT_ORDERS: Record<'created' | 'activity', SortOrder<'createdAt' | 'up
 export class ContactsService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
   ) {}
 
   /** The contact of a business number with that wa_id, created if new. */

@@ -6,7 +6,7 @@ import { ApiQueryFrom } from '../common/validation';
 import { ApiDoc } from '../docs/api-doc';
 import { MessagePageModel } from '../messages/messages.schemas';
 import { ConversationsService } from './conversations.service';
-import { LiveStreams, MAX_STREAMS_PER_TENANT } from './live-streams.service';
+import { LiveStreamsService, MAX_STREAMS_PER_TENANT } from './live-streams.service';
 
 /** /v1/tenants/:tenant/contacts/:id/{conversation,live}: one contact's messages both ways, and their changes live. */
 @ApiTags('contacts')
@@ -14,7 +14,7 @@ import { LiveStreams, MAX_STREAMS_PER_TENANT } from './live-streams.service';
 export class ConversationsController {
   constructor(
     private readonly conversations: ConversationsService,
-    private readonly live: LiveStreams,
+    private readonly live: LiveStreamsService,
   ) {}
 
   @Get('conversation')

@@ -3,7 +3,7 @@ import { PrismaService } from '@gtc/db';
 import { z } from 'zod';
 import { notFound } from '../common/api-error';
 import { decodeCursor, encodeCursor, Page, PageRequest, SortOrder } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { inboundMessageSchema, outboundMessageSchema } from '../messages/messages.schemas';
 import { inboundView, outboundView } from '../messages/messages.service';
@@ -28,7 +28,7 @@ const CONVERSATION_ORDER: SortOrder<'at' | 'n' | 'id'> = [
 export class ConversationsService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
   ) {}
 
   /** The contact of the tenant (404 for another tenant's or none): its id and tenant id. */

@@ -31,8 +31,8 @@ interface Stream {
  * own conversation by index; streams are bounded per tenant and per process, and all end on shutdown.
  */
 @Injectable()
-export class LiveStreams implements OnModuleDestroy {
-  private readonly log = new Logger(LiveStreams.name);
+export class LiveStreamsService implements OnModuleDestroy {
+  private readonly log = new Logger(LiveStreamsService.name);
   private readonly open = new Set<Stream>();
 
   constructor(private readonly prisma: PrismaService) {}

@@ -17,7 +17,7 @@ import {
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import {
   CreateEndpointInput,
@@ -110,7 +110,7 @@ export class EventEndpointsService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
     config: AppConfig,
   ) {
     this.box = new SecretBox(config.secretsKey);

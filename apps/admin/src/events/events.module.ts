@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { EventEndpointsController } from './event-endpoints.controller';
 import { EventEndpointsService } from './event-endpoints.service';
 
 /** Event webhooks in the admin API: a tenant's event endpoints, their deliveries, retries and test pings. */
 @Module({
   controllers: [EventEndpointsController],
-  providers: [TenantScope, EventEndpointsService],
+  providers: [TenantScopeService, EventEndpointsService],
 })
 export class EventsModule {}

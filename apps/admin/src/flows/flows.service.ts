@@ -7,7 +7,7 @@ import { JobPayloads, QueueName, QueueService, jobIds } from '@gtc/queue';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { Page } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { jsonProblem } from '../common/validation';
 import { ContactsService } from '../contacts/contacts.service';
 import { checkFlowTemplates } from '../templates/template-check';
@@ -58,7 +58,7 @@ function nodeLine(source: string, nodeId: string): { line: number; column: numbe
 export class FlowsService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
     private readonly templates: TemplatesService,
     private readonly contacts: ContactsService,
     private readonly queues: QueueService,

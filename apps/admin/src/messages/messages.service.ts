@@ -6,7 +6,7 @@ import { OutboundProducer } from '@gtc/queue';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { ContactsService } from '../contacts/contacts.service';
 import { buildMessageBody, checkTemplateSend, CUSTOMER_SERVICE_WINDOW_MS, GraphApiClient, GraphApiError, MEDIA_KINDS, ReplyContent } from '@gtc/whatsapp';
@@ -116,7 +116,7 @@ export class MessagesService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
     private readonly contacts: ContactsService,
     private readonly producer: OutboundProducer,
     private readonly templates: TemplatesService,

@@ -5,7 +5,7 @@ import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { z } from 'zod';
 import { ApiError, conflict, notFound } from '../common/api-error';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { PROVIDER_DEFAULTS, ProviderInput, providerSchema } from './provider.schemas';
 
 /** Shown instead of a stored secret. */
@@ -79,7 +79,7 @@ export class ProviderService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
     private readonly graph: GraphApiClient,
     private readonly queues: QueueService,
     config: AppConfig,

@@ -3,7 +3,7 @@ import { AppConfig } from '@gtc/config';
 import { IN_FLIGHT_STATES, PrismaService, sqlStates } from '@gtc/db';
 import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
 import { z } from 'zod';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { providerUsageSchema, statsSchema, USAGE_MINUTES } from './stats.schemas';
 import { tierLimit, tierUsedSql, tierWindowStartMs } from './tier-usage';
 
@@ -18,7 +18,7 @@ export class StatsService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
     private readonly queues: QueueService,
     config: AppConfig,
   ) {

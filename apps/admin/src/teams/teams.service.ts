@@ -3,7 +3,7 @@ import { PrismaService, Team } from '@gtc/db';
 import { z } from 'zod';
 import { conflict } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { createTeamSchema, teamSchema, updateTeamSchema } from './teams.schemas';
 
 /** A team as the API shows it. */
@@ -32,7 +32,7 @@ const TEAM_ORDER: SortOrder<'createdAt' | 'id'> = [
 export class TeamsService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
   ) {}
 
   /** Creates a team; 409 if the slug is taken in this tenant. */

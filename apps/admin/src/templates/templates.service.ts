@@ -3,7 +3,7 @@ import { MessageTemplate, Prisma, PrismaService } from '@gtc/db';
 import { z } from 'zod';
 import { ApiError, conflict } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { ProviderService } from '../providers/provider.service';
 import { SyncedTemplate } from './template-check';
@@ -25,7 +25,7 @@ const TEMPLATE_ORDER: SortOrder<'name' | 'language'> = [
 export class TemplatesService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
     private readonly graph: GraphApiClient,
     private readonly providers: ProviderService,
   ) {}

@@ -3,7 +3,7 @@ import { PrismaService, Tenant } from '@gtc/db';
 import { z } from 'zod';
 import { conflict } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
-import { TenantScope } from '../common/tenant-scope.service';
+import { TenantScopeService } from '../common/tenant-scope.service';
 import { createTenantSchema, tenantSchema, updateTenantSchema } from './tenants.schemas';
 
 /** A tenant as the API shows it. */
@@ -22,7 +22,7 @@ const TENANT_ORDER: SortOrder<'createdAt' | 'id'> = [
 export class TenantsService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScope,
+    private readonly scope: TenantScopeService,
   ) {}
 
   /** Creates a tenant; 409 if the slug is taken. */

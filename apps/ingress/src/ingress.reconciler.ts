@@ -16,7 +16,7 @@ const MIN_AGE_SECONDS = 5;
  * again (QueueService.ensureJobs).
  */
 @Injectable()
-export class Reconciler extends PeriodicTask {
+export class IngressReconciler extends PeriodicTask {
   constructor(
     private readonly prisma: PrismaService,
     private readonly queues: QueueService,

@@ -22,8 +22,8 @@ const TTL_MS = 5_000;
  * is honoured outside production only; with NODE_ENV=production every webhook must be signed.
  */
 @Injectable()
-export class ProviderDirectory implements OnApplicationBootstrap {
-  private readonly log = new Logger(ProviderDirectory.name);
+export class ProviderService implements OnApplicationBootstrap {
+  private readonly log = new Logger(ProviderService.name);
   private readonly cache = new TtlCache<WebhookTarget | null>(TTL_MS);
   private readonly secrets: SecretBox;
   private readonly warned = new Set<string>();

@@ -24,8 +24,8 @@ const TTL_MS = 3_000;
 
 /** Providers by id, cached briefly (credentials and policy changes apply within TTL_MS); pauses a number on auth and account errors. */
 @Injectable()
-export class ProviderRegistry implements OnModuleInit {
-  private readonly log = new Logger(ProviderRegistry.name);
+export class ProviderService implements OnModuleInit {
+  private readonly log = new Logger(ProviderService.name);
   private readonly cache = new TtlCache<SendingProvider | null>(TTL_MS);
   private readonly templates = new TtlCache<SyncedTemplate[]>(TTL_MS);
   private readonly secrets: SecretBox;
