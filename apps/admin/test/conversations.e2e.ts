@@ -10,6 +10,7 @@ import {
   testEnv,
   TestProvider,
 } from '@gtc/testing';
+import { call } from './admin-api.helpers';
 
 const ADMIN_KEY = 'conversations-e2e-admin-key-0123456789';
 let admin: ServiceProcess;
@@ -21,10 +22,7 @@ let contactId: string;
 let otherKey: string;
 
 const auth = (key = ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
-const get = async (path: string, key = ADMIN_KEY) => {
-  const res = await fetch(`${admin.url}${path}`, { headers: auth(key) });
-  return { status: res.status, json: (await res.json()) as any };
-};
+const get = (path: string, key = ADMIN_KEY) => call(admin.url, 'GET', path, { key });
 
 /** A live stream: the events read so far, and a way to close it. */
 async function follow(path: string, key = ADMIN_KEY) {
@@ -105,12 +103,9 @@ beforeAll(async () => {
       });
     }
   }
-  const created = await fetch(`${admin.url}/v1/tenants/${other.tenantSlug}/api-keys`, {
-    method: 'POST',
-    headers: { ...auth(), 'content-type': 'application/json' },
-    body: '{}',
-  });
-  otherKey = ((await created.json()) as { key: string }).key;
+  otherKey = (
+    await call(admin.url, 'POST', `/v1/tenants/${other.tenantSlug}/api-keys`, { key: ADMIN_KEY, body: {} })
+  ).json.key;
 });
 afterAll(async () => {
   await admin?.kill();
@@ -169,7 +164,7 @@ describe('conversation', () => {
     do {
       const page: { status: number; json: any } = await get(
         `/v1/tenants/${p.tenantSlug}/contacts/${c.id}/conversation?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
-      );  
+      );
       seqs.push(...page.json.data.map((m: { seq: number }) => m.seq));
       cursor = page.json.next_cursor;
     } while (cursor);
@@ -243,10 +238,12 @@ describe('live', () => {
         live.events.filter((e) => e.event === 'message' && e.data.id === row.id).map((e) => e.data.state),
       ).toEqual(['queued', 'sent', 'delivered', 'read']);
 
-      const optOut = await fetch(`${admin.url}/v1/tenants/${p.tenantSlug}/contacts/${contactId}/opt-out`, {
-        method: 'POST',
-        headers: auth(),
-      });
+      const optOut = await call(
+        admin.url,
+        'POST',
+        `/v1/tenants/${p.tenantSlug}/contacts/${contactId}/opt-out`,
+        { key: ADMIN_KEY },
+      );
       expect(optOut.status).toBe(200);
       await expect
         .poll(() => live.events.find((e) => e.event === 'contact')?.data.opted_out, { timeout: 15_000 })

@@ -10,6 +10,7 @@ import {
   testEnv,
   TestProvider,
 } from '@gtc/testing';
+import { call } from './admin-api.helpers';
 
 const ADMIN_KEY = 'provider-usage-e2e-admin-key-0123456789';
 let admin: ServiceProcess;
@@ -17,10 +18,7 @@ let prisma: PrismaClient;
 let drop: () => Promise<void>;
 let p: TestProvider;
 
-const get = async (path: string, key = ADMIN_KEY) => {
-  const res = await fetch(`${admin.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };  
-};
+const get = (path: string, key = ADMIN_KEY) => call(admin.url, 'GET', path, { key });
 
 beforeAll(async () => {
   const env = testEnv();
@@ -105,12 +103,9 @@ describe('provider usage', () => {
 
   it("another tenant's key and a team without a number get 404", async () => {
     const other = await createTestProvider(prisma);
-    const created = await fetch(`${admin.url}/v1/tenants/${other.tenantSlug}/api-keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    const key = ((await created.json()) as { key: string }).key;
+    const key = (
+      await call(admin.url, 'POST', `/v1/tenants/${other.tenantSlug}/api-keys`, { key: ADMIN_KEY, body: {} })
+    ).json.key;
     expect((await get(`/v1/tenants/${p.tenantSlug}/teams/${p.teamSlug}/provider/usage`, key)).status).toBe(
       404,
     );

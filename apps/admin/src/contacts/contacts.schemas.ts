@@ -4,14 +4,9 @@ import { apiModel } from '../docs/api-doc';
 
 /** Query of GET /v1/tenants/:tenant/contacts. */
 export const contactQuerySchema = z.object({
-  q: pgText()
-    .trim()
-    .min(1)
-    .max(200)
-    .optional()
-    .meta({
-      description: 'Search wa_id, user_id (BSUID) and name at once (substring; name case-insensitive).',
-    }),
+  q: pgText().trim().min(1).max(200).optional().meta({
+    description: 'Search wa_id, user_id (BSUID) and name at once (substring; name case-insensitive).',
+  }),
   wa_id: pgText()
     .trim()
     .min(1)
@@ -31,13 +26,10 @@ export const contactQuerySchema = z.object({
     .optional()
     .meta({ description: 'Profile name contains (case-insensitive).' }),
   team: pgText().min(1).max(200).optional().meta({ description: "The team's slug." }),
-  sort: z
-    .enum(['created', 'activity'])
-    .default('created')
-    .meta({
-      description:
-        'created: newest contacts first; activity: the latest conversation first (a message in or out, an opt-out, …).',
-    }),
+  sort: z.enum(['created', 'activity']).default('created').meta({
+    description:
+      'created: newest contacts first; activity: the latest conversation first (a message in or out, an opt-out, …).',
+  }),
   opted_out: z
     .enum(['true', 'false'])
     .transform((v) => v === 'true')
@@ -59,11 +51,9 @@ export const contactSchema = z.object({
     .meta({ description: 'Business-scoped user id (BSUID), when Meta sent one.' }),
   name: z.string().nullable().meta({ description: 'WhatsApp profile name.' }),
   last_inbound_at: z.date().nullable(),
-  window_open: z
-    .boolean()
-    .meta({
-      description: 'Whether the 24-hour customer-service window is open (free-form messages allowed).',
-    }),
+  window_open: z.boolean().meta({
+    description: 'Whether the 24-hour customer-service window is open (free-form messages allowed).',
+  }),
   window_expires_at: z.date().nullable(),
   opted_out: z.boolean(),
   opted_out_at: z.date().nullable(),

@@ -8,7 +8,6 @@ import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { contactQuerySchema, contactSchema } from './contacts.schemas';
 
-
 type ContactRow = Contact & { session?: Session | null; provider?: { team: { slug: string } } };
 
 /** A contact as the API shows it: opt-out, window and session state. */
@@ -40,7 +39,11 @@ export function contactView(c: ContactRow, now = Date.now()): z.input<typeof con
   };
 }
 
-const include = { session: true, provider: { select: { team: { select: { slug: true } } } } } as const;
+/** What a contact's view needs besides the row: its session and its team's slug. */
+export const CONTACT_VIEW_INCLUDE = {
+  session: true,
+  provider: { select: { team: { select: { slug: true } } } },
+} as const;
 
 /** The orders of the contact list: newest first, or latest activity first (updated_at moves with every message). */
 const CONTACT_ORDERS: Record<'created' | 'activity', SortOrder<'createdAt' | 'updatedAt' | 'id'>> = {
@@ -106,7 +109,7 @@ export class ContactsService {
     const rows = await this.prisma.client.contact.findMany({
       ...k,
       where: { AND: [where, k.where] },
-      include,
+      include: CONTACT_VIEW_INCLUDE,
     });
     return toPage(rows, page, order, (r) => contactView(r));
   }
@@ -171,10 +174,14 @@ export class ContactsService {
     await this.prisma.client.contact.delete({ where: { id: contact.id } });
   }
 
-  private async find(tenantSlug: string, id: string): Promise<ContactRow> {
+  /** One contact of the tenant with what its view needs, or 404 (another tenant's contact does not exist). */
+  async find(tenantSlug: string, id: string): Promise<ContactRow> {
     const tenant = await this.scope.tenant(tenantSlug);
     const row = isUuid(id)
-      ? await this.prisma.client.contact.findFirst({ where: { id, tenantId: tenant.id }, include })
+      ? await this.prisma.client.contact.findFirst({
+          where: { id, tenantId: tenant.id },
+          include: CONTACT_VIEW_INCLUDE,
+        })
       : null;
     if (!row) throw notFound(`contact ${id} not found`);
     return row;

@@ -5,6 +5,7 @@ import { pageQuerySchema, pageRequest } from '../common/pagination';
 import { ApiQueryFrom } from '../common/validation';
 import { ApiDoc } from '../docs/api-doc';
 import { MessagePageModel } from '../messages/messages.schemas';
+import { ContactsService } from '../contacts/contacts.service';
 import { ConversationsService } from './conversations.service';
 import { LiveStreamsService, MAX_STREAMS_PER_TENANT } from './live-streams.service';
 
@@ -14,6 +15,7 @@ import { LiveStreamsService, MAX_STREAMS_PER_TENANT } from './live-streams.servi
 export class ConversationsController {
   constructor(
     private readonly conversations: ConversationsService,
+    private readonly contacts: ContactsService,
     private readonly live: LiveStreamsService,
   ) {}
 
@@ -53,7 +55,7 @@ export class ConversationsController {
     @Param('id') id: string,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const contact = await this.conversations.contact(tenant, id);
+    const contact = await this.contacts.find(tenant, id);
     this.live.admit(contact.tenantId);
     reply.hijack();
     reply.raw.writeHead(200, {

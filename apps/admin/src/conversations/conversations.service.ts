@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '@gtc/db';
 import { z } from 'zod';
-import { notFound } from '../common/api-error';
 import { decodeCursor, encodeCursor, Page, PageRequest, SortOrder } from '../common/pagination';
-import { TenantScopeService } from '../common/tenant-scope.service';
-import { isUuid } from '../common/validation';
+import { ContactsService } from '../contacts/contacts.service';
 import { inboundMessageSchema, outboundMessageSchema } from '../messages/messages.schemas';
 import { inboundView, outboundView } from '../messages/messages.service';
 
@@ -28,28 +26,15 @@ const CONVERSATION_ORDER: SortOrder<'at' | 'n' | 'id'> = [
 export class ConversationsService {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly scope: TenantScopeService,
+    private readonly contacts: ContactsService,
   ) {}
-
-  /** The contact of the tenant (404 for another tenant's or none): its id and tenant id. */
-  async contact(tenantSlug: string, id: string): Promise<{ id: string; tenantId: string }> {
-    const tenant = await this.scope.tenant(tenantSlug);
-    const row = isUuid(id)
-      ? await this.prisma.client.contact.findFirst({
-          where: { id, tenantId: tenant.id },
-          select: { id: true, tenantId: true },
-        })
-      : null;
-    if (!row) throw notFound(`contact ${id} not found`);
-    return row;
-  }
 
   /**
    * A page of the contact's inbound and outbound messages merged, latest first: each side's next rows after the
    * cursor by its own index, then the two merged (so a page costs two short index scans, however deep it is).
    */
   async page(tenantSlug: string, contactId: string, page: PageRequest): Promise<Page<ConversationMessage>> {
-    const contact = await this.contact(tenantSlug, contactId);
+    const contact = await this.contacts.find(tenantSlug, contactId);
     const [afterAt, afterN, afterId] = page.cursor
       ? (decodeCursor(page.cursor, CONVERSATION_ORDER) as [Date, bigint, string])
       : [null, null, null];

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { PrismaService } from '@gtc/db';
 import type { ServerResponse } from 'node:http';
 import { ApiError } from '../common/api-error';
-import { contactView } from '../contacts/contacts.service';
+import { CONTACT_VIEW_INCLUDE, contactView } from '../contacts/contacts.service';
 import { inboundView, outboundView } from '../messages/messages.service';
 
 /** Open live streams one tenant may hold (a console tab each): one cannot load the database for the others. */
@@ -79,7 +79,7 @@ export class LiveStreamsService implements OnModuleDestroy {
           }),
           this.prisma.client.contact.findFirst({
             where: { id: contactId, tenantId },
-            include: { session: true, provider: { select: { team: { select: { slug: true } } } } },
+            include: CONTACT_VIEW_INCLUDE,
           }),
         ]);
         if (!contact) return stream.close(); // deleted meanwhile
