@@ -58,20 +58,26 @@ async function ownRedis() {
 }
 
 /**
- * An isolated environment: database gtc_bench (recreated and migrated) on the shared Postgres and a redis-server of its
- * own. Every process it starts is listed by `processes()` for the counters.
+ * An isolated environment: a database of its own, gtc_bench_<pid> (created, migrated, dropped at close; one a bench
+ * that crashed left behind is dropped by the next), on the shared Postgres, and a redis-server of its own, so that
+ * benches run side by side never touch each other's data. Every process it starts is listed by `processes()` for the counters.
  */
 export async function benchEnvironment() {
   const base = process.env.DATABASE_URL ?? 'postgresql://localhost:5432/gtc';
   const url = new URL(base);
-  url.pathname = '/gtc_bench';
+  url.pathname = `/gtc_bench_${process.pid}`;
   const databaseUrl = url.toString();
   const admin = new URL(db.withDefaultUser(base));
   admin.pathname = '/postgres';
   const { Client } = require(resolve(root, 'libs/db/node_modules/pg'));
   const c = new Client({ connectionString: admin.toString() });
   await c.connect();
-  await c.query('DROP DATABASE IF EXISTS gtc_bench WITH (FORCE)');
+  const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname ~ '^gtc_bench(_[0-9]+)?$'`);
+  for (const { datname } of rows) {
+    const pid = Number(datname.split('_')[2]);
+    if (pid && pid !== process.pid && alive(pid)) continue;
+    await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+  }
   await c.end();
   await db.ensureDatabase(databaseUrl);
   await db.applyMigrations(databaseUrl);
@@ -97,7 +103,8 @@ export async function benchEnvironment() {
         ? ['--cpu-prof', `--cpu-prof-dir=${resolve(root, 'bench-results/profiles', app)}`]
         : [];
       const child = spawn(process.execPath, [...profile, resolve(root, `apps/${app}/dist/main.js`)], {
-        env: { PATH: process.env.PATH, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, ...env, [portVar]: String(port) },
+        // BENCH_NODE_OPTIONS: Node options for the apps under test (e.g. heap limits), to measure their effect.
+        env: { PATH: process.env.PATH, ...(process.env.BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }), LOG_LEVEL: 'error', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, ...env, [portVar]: String(port) },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push({ name: app, child });
@@ -164,8 +171,22 @@ export async function benchEnvironment() {
       await Promise.all(children.map(({ child }) => stopChild(child)));
       await prisma.$disconnect();
       await stopChild(redis.child);
+      const end = new Client({ connectionString: admin.toString() });
+      await end.connect();
+      await end.query(`DROP DATABASE IF EXISTS gtc_bench_${process.pid} WITH (FORCE)`);
+      await end.end();
     },
   };
+}
+
+/** Whether a process with this pid runs (a bench database's owner). */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function stopChild(child) {
