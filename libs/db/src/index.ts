@@ -11,6 +11,7 @@ export * from './keyset-walk';
 export * from './pg-text';
 export * from './status-move';
 export * from './group-commit';
+export * from './batch-columns';
 export * from './contact-lock';
 export * from './event-outbox';
 export type { Pool, PoolClient } from 'pg';

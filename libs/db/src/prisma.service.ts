@@ -6,8 +6,9 @@ import { PrismaClient } from './generated/prisma/client';
 import { createPgPool, createPrismaClient } from './prisma.client';
 
 /**
- * The database of a Nest service: one node-postgres pool per process, used by the Prisma client and, for the
- * few hot paths that batch plain SQL (ingress group commit), directly. Closed on shutdown.
+ * The database of a Nest service: one node-postgres pool per process, used by the Prisma client (model calls: the
+ * cold paths) and directly by the app's one store (`*.store.ts`), where all of the app's plain SQL lives
+ * (libs/db/README.md, "One SQL convention"). Closed on shutdown.
  */
 @Injectable()
 export class PrismaService implements OnModuleDestroy {
