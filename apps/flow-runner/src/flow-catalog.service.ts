@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PoolClient, TtlCache } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 import type { NumberLimits } from '@gtc/queue';
+import { FlowRunnerStore } from './flow-runner.store';
 
 /** What a step needs to know about the contact's business number and its team's active flows. */
 export interface TeamFlows {
@@ -28,6 +29,8 @@ const TTL_MS = 2_000;
  */
 @Injectable()
 export class FlowCatalogService {
+  constructor(private readonly store: FlowRunnerStore) {}
+
   private readonly cache = new TtlCache<TeamFlows | null>(TTL_MS);
 
   /** The provider's settings and its team's active flows (null if the provider is gone). */
@@ -36,28 +39,7 @@ export class FlowCatalogService {
   }
 
   private async load(providerId: string, db: PoolClient): Promise<TeamFlows | null> {
-    const { rows } = await db.query<{
-      id: string;
-      tenant_id: string;
-      phone_number_id: string;
-      tier: string;
-      throughput_mps: number;
-      enabled: boolean;
-      opt_out_keywords: string[];
-      opt_in_keywords: string[];
-      opt_out_confirmation: string;
-      opt_in_confirmation: string;
-      flows: { id: string; name: string; compiled: CompiledFlow }[];
-    }>({
-      name: 'catalog-load',
-      text: `SELECT p.id, p.tenant_id, p.phone_number_id, p.tier, p.throughput_mps, p.enabled, p.opt_out_keywords, p.opt_in_keywords,
-                    p.opt_out_confirmation, p.opt_in_confirmation,
-                    COALESCE((SELECT json_agg(json_build_object('id', f.id, 'name', f.name, 'compiled', f.compiled) ORDER BY f.name)
-                              FROM flows f WHERE f.team_id = p.team_id AND f.active), '[]') AS flows
-             FROM whatsapp_providers p WHERE p.id = $1::uuid`,
-      values: [providerId],
-    });
-    const p = rows[0];
+    const p = await this.store.catalog(db, providerId);
     if (!p) return null;
     return {
       providerId: p.id,

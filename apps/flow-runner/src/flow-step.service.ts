@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { contactLockKeySql, eventContactSql, EventType, outboundWriteCtes, PoolClient, PrismaService, RECORD_EVENTS_CTES } from '@gtc/db';
+import { EventType, PoolClient, PrismaService } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, OutboundSend } from '@gtc/queue';
 import type { EngineAnswer, EngineTask } from './engine.worker';
 import { FlowCatalogService, TeamFlows } from './flow-catalog.service';
 import { FlowEngineService } from './flow-engine.service';
+import { ContactRow, FlowRunnerStore, StepRow } from './flow-runner.store';
 import { isKeyword, SILENT_TYPES, toFlowEvent } from './flow-event';
 
 /** Why a message was processed the way it was (metrics label and the inbound row's flow_run.outcome). */
@@ -40,35 +41,11 @@ interface FlowStartPayload {
   vars?: Record<string, unknown>;
 }
 
-interface ContactRow {
-  id: string;
-  tenant_id: string;
-  provider_id: string;
-  wa_id: string | null;
-  user_id: string | null;
-  profile_name: string | null;
-  opted_out: boolean;
-}
-
 interface InboundRow {
   id: string;
   type: string;
   payload: unknown;
   received_at: Date;
-}
-
-/** What the step reads in one statement. */
-interface StepRow extends ContactRow {
-  message_id: string;
-  type: string;
-  payload: unknown;
-  received_at: Date;
-  session_status: string | null;
-  node_id: string | null;
-  vars: Record<string, unknown> | null;
-  flow_name: string | null;
-  waiting_flow: CompiledFlow | null;
-  previous_at: number | null;
 }
 
 interface Plan {
@@ -123,17 +100,6 @@ function stepEvent(w: StepWrite): { type: EventType; extra: Record<string, unkno
   return null;
 }
 
-/**
- * The step's outbound rows and contact changes (libs/db's one outbound writer): each contact of `step` takes its
- * next `n` seqs, with the opt-out state the step changed, and its replies (`reply`) are written at them.
- */
-const STEP_OUTBOUND_CTES = outboundWriteCtes({
-  contacts: 'step',
-  messages: 'reply',
-  setContact: `opted_out = COALESCE(x.opted_out, c.opted_out),
-      opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END`,
-});
-
 /** Rounds (one step per contact each) in one transaction: a contact that keeps writing cannot hold the batch open. */
 const MAX_ROUNDS = 20;
 
@@ -149,6 +115,7 @@ const MAX_ROUNDS = 20;
 export class FlowStepService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: FlowRunnerStore,
     private readonly catalog: FlowCatalogService,
     private readonly engine: FlowEngineService,
   ) {}
@@ -206,16 +173,12 @@ export class FlowStepService {
     db.on('error', onError);
     const done: StepResult[] = [];
     try {
-      await db.query('BEGIN');
+      await this.store.begin(db);
       // The locks come first, in a statement of their own: each read below then takes its snapshot after a
       // concurrent step of these contacts committed, so it never picks up a message that step just processed.
       // Advisory locks (contactLockKeySql): ingress keeps writing the contact rows meanwhile.
-      const { rows: locked } = await db.query<{ id: string }>(
-        skipLocked
-          ? { name: 'step-lock-try', text: `SELECT id FROM unnest($1::uuid[]) AS c(id) WHERE pg_try_advisory_xact_lock(${contactLockKeySql('id')})`, values: [work.map((w) => w.contactId)] }
-          : { name: 'step-lock', text: `SELECT $1::uuid AS id, pg_advisory_xact_lock(${contactLockKeySql('$1::uuid')})`, values: [work[0].contactId] },
-      );
-      const mine = new Set(locked.map((r) => r.id));
+      const locked = await this.store.lockContacts(db, work.map((w) => w.contactId), skipLocked);
+      const mine = new Set(locked);
       let active = work.filter((w) => mine.has(w.contactId));
       for (let round = 0; round < MAX_ROUNDS && active.length; round++) {
         const steps = await this.round(db, active.map((w) => w.contactId));
@@ -228,14 +191,14 @@ export class FlowStepService {
           return w.listed.size > 0;
         });
       }
-      await db.query('COMMIT');
+      await this.store.commit(db);
       db.off('error', onError);
       db.release();
       results.push(...done);
       // Not locked: held by another transaction (or deleted meanwhile: taken alone later, it has nothing pending).
       return { left: active, skipped: skipLocked ? work.filter((w) => !mine.has(w.contactId)) : [] };
     } catch (err) {
-      await db.query('ROLLBACK').catch(() => undefined);
+      await this.store.rollback(db).catch(() => undefined);
       db.off('error', onError);
       // The connection may be broken: destroy it rather than hand it out again.
       db.release(err as Error);
@@ -245,23 +208,7 @@ export class FlowStepService {
 
   /** One step for each of the contacts that has a pending message: one read, the flows, one write. */
   private async round(db: PoolClient, contactIds: string[]): Promise<StepResult[]> {
-    const { rows } = await db.query<StepRow>({
-      // A batch statement: unnamed (libs/db/README.md).
-      text: `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
-              m.id AS message_id, m.type, m.payload, m.received_at,
-              s.status AS session_status, s.node_id, s.vars, f.name AS flow_name,
-              CASE WHEN s.status = 'waiting' THEN f.compiled END AS waiting_flow,
-              (SELECT extract(epoch FROM COALESCE(p.sent_at, p.received_at))::float8 FROM inbound_messages p
-                WHERE p.contact_id = c.id AND p.arrival < m.arrival AND p.type <> 'flow_start'
-                ORDER BY p.arrival DESC LIMIT 1) AS previous_at
-       FROM contacts c
-       JOIN LATERAL (SELECT id, type, payload, arrival, received_at FROM inbound_messages
-                     WHERE contact_id = c.id AND state = 'pending' ORDER BY arrival LIMIT 1) m ON true
-       LEFT JOIN sessions s ON s.contact_id = c.id
-       LEFT JOIN flows f ON f.id = s.flow_id
-       WHERE c.id = ANY($1::uuid[])`,
-      values: [contactIds],
-    });
+    const rows = await this.store.readRound(db, contactIds);
     if (!rows.length) return [];
     const steps = await Promise.all(rows.map((r) => this.prepare(db, r)));
     const outbound = await this.write(db, steps);
@@ -321,62 +268,29 @@ export class FlowStepService {
    */
   private async write(db: PoolClient, steps: StepWrite[]): Promise<Map<string, string[]>> {
     const replies = steps.flatMap((w) => w.bodies.map((b, ordinal) => ({ contactId: w.row.id, ordinal, ...b })));
-    const { rows } = await db.query<{ id: string | null; contact_id: string | null }>({
-      // A batch statement: unnamed (libs/db/README.md).
-      text: `WITH step AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::bool[], $7::bool[],
-                              $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
-           AS x(contact_id, tenant_id, provider_id, message_id, n, opted_out, business_initiated,
-                has_session, flow_id, node_id, status, vars, error, state, flow_run)
-       ), reply AS (
-         SELECT r.contact_id, r.ordinal AS pos, x.tenant_id, x.provider_id, x.message_id AS cause_id, r.ordinal, r.ty AS type,
-                r.b::jsonb AS body, x.business_initiated, r.retry AS retry_on_rate_limit
-         FROM unnest($16::uuid[], $17::int[], $18::text[], $19::text[], $20::bool[]) AS r(contact_id, ordinal, ty, b, retry)
-         JOIN step x ON x.contact_id = r.contact_id
-       ), ${STEP_OUTBOUND_CTES}, sess AS (
-         INSERT INTO sessions (tenant_id, contact_id, flow_id, node_id, status, vars, last_error, updated_at)
-         SELECT x.tenant_id, x.contact_id, x.flow_id, x.node_id, x.status, x.vars::jsonb, x.error, now() FROM step x WHERE x.has_session
-         ON CONFLICT (contact_id) DO UPDATE SET flow_id = EXCLUDED.flow_id, node_id = EXCLUDED.node_id,
-           status = EXCLUDED.status, vars = EXCLUDED.vars, last_error = EXCLUDED.last_error, updated_at = now()
-       ), inb AS (
-         -- clock_timestamp(): when the step ran under the lock (now() would be when the transaction began).
-         UPDATE inbound_messages m SET state = x.state, processed_at = clock_timestamp(), error = x.error, flow_run = x.flow_run::jsonb
-         FROM step x WHERE m.id = x.message_id AND m.state = 'pending'
-       ), ev AS (
-         -- Events of the step (opt-out or opt-in by keyword, a flow handing the contact over), for the endpoints that want them.
-         SELECT x.tenant_id, pr.team_id, e.type, x.contact_id, jsonb_build_object('contact', ${eventContactSql('c')}) || e.extra AS data, NULL::uuid AS endpoint_id
-         FROM unnest($1::uuid[], $21::text[], $22::jsonb[]) AS e(contact_id, type, extra)
-         JOIN step x ON x.contact_id = e.contact_id JOIN contacts c ON c.id = e.contact_id JOIN whatsapp_providers pr ON pr.id = x.provider_id
-         WHERE e.type IS NOT NULL
-       ), ${RECORD_EVENTS_CTES}
-       SELECT o.id, o.contact_id FROM ev_woke LEFT JOIN outb o ON true ORDER BY o.contact_id, o.ordinal`,
-      values: [
-        steps.map((w) => w.row.id),
-        steps.map((w) => w.row.tenant_id),
-        steps.map((w) => w.row.provider_id),
-        steps.map((w) => w.row.message_id),
-        steps.map((w) => w.bodies.length),
-        steps.map((w) => w.plan.optedOut ?? null),
-        steps.map((w) => w.plan.businessInitiated),
-        steps.map((w) => !!w.plan.session),
-        steps.map((w) => w.flowId),
-        steps.map((w) => w.plan.session?.nodeId ?? null),
-        steps.map((w) => w.plan.session?.status ?? 'idle'),
-        steps.map((w) => JSON.stringify(w.plan.session?.vars ?? {})),
-        steps.map((w) => w.plan.error ?? null),
-        steps.map((w) => (w.plan.outcome === 'error' || w.plan.outcome === 'refused_opted_out' ? 'failed' : 'processed')),
-        steps.map((w) =>
-          JSON.stringify({ outcome: w.plan.outcome, flow: w.plan.flowName ?? null, trace: w.plan.trace ?? [], replies: w.bodies.length, ...(w.plan.reason && { reason: w.plan.reason }) }),
-        ),
-        replies.map((r) => r.contactId),
-        replies.map((r) => r.ordinal),
-        replies.map((r) => r.type),
-        replies.map((r) => r.body),
-        replies.map((r) => r.retryOnRateLimit),
-        steps.map((w) => stepEvent(w)?.type ?? null),
-        steps.map((w) => JSON.stringify(stepEvent(w)?.extra ?? {})),
-      ],
-    });
+    const rows = await this.store.writeRound(
+      db,
+      steps.map((w) => ({
+        contactId: w.row.id,
+        tenantId: w.row.tenant_id,
+        providerId: w.row.provider_id,
+        messageId: w.row.message_id,
+        n: w.bodies.length,
+        optedOut: w.plan.optedOut ?? null,
+        businessInitiated: w.plan.businessInitiated,
+        hasSession: !!w.plan.session,
+        flowId: w.flowId,
+        nodeId: w.plan.session?.nodeId ?? null,
+        status: w.plan.session?.status ?? 'idle',
+        vars: JSON.stringify(w.plan.session?.vars ?? {}),
+        error: w.plan.error ?? null,
+        state: w.plan.outcome === 'error' || w.plan.outcome === 'refused_opted_out' ? 'failed' : 'processed',
+        flowRun: JSON.stringify({ outcome: w.plan.outcome, flow: w.plan.flowName ?? null, trace: w.plan.trace ?? [], replies: w.bodies.length, ...(w.plan.reason && { reason: w.plan.reason }) }),
+        eventType: stepEvent(w)?.type ?? null,
+        eventExtra: JSON.stringify(stepEvent(w)?.extra ?? {}),
+      })),
+      replies,
+    );
     const byContact = new Map<string, string[]>();
     for (const { id, contact_id: contact } of rows) if (id && contact) byContact.set(contact, [...(byContact.get(contact) ?? []), id]);
     return byContact;

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { DONE_STATES, INBOUND_DONE_STATES, PrismaService, sqlStates } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
 import { RedisService } from '@gtc/queue';
+import { FlowRunnerStore, PRUNE_BATCH, PruneKind } from './flow-runner.store';
 
-const BATCH = 1_000;
 /** Meta redelivers for up to 7 days: message ids are kept at least that long for deduplication. */
 const DEDUP_DAYS = 7;
 
@@ -25,7 +24,7 @@ export interface RetentionResult {
 @Injectable()
 export class RetentionService extends PeriodicTask {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly store: FlowRunnerStore,
     private readonly redis: RedisService,
     private readonly config: AppConfig,
   ) {
@@ -50,36 +49,19 @@ export class RetentionService extends PeriodicTask {
     const days = this.config.env.RETENTION_DAYS;
     const dedupDays = Math.max(days, DEDUP_DAYS);
     return {
-      inbound: await this.prune(
-        `DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages
-           WHERE state IN (${sqlStates(INBOUND_DONE_STATES)}) AND received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
-        dedupDays,
-      ),
-      // Status events go with their message (foreign key ON DELETE CASCADE).
-      outbound: await this.prune(
-        `DELETE FROM outbound_messages WHERE id IN (SELECT id FROM outbound_messages
-           WHERE state IN (${sqlStates(DONE_STATES)}) AND updated_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
-        days,
-      ),
-      statuses: await this.prune(
-        `DELETE FROM status_events WHERE id IN (SELECT id FROM status_events
-           WHERE outbound_id IS NULL AND received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
-        dedupDays,
-      ),
-      events: await this.prune(
-        `DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events
-           WHERE received_at < now() - make_interval(days => $1) LIMIT ${BATCH})`,
-        dedupDays,
-      ),
+      inbound: await this.prune('inbound', dedupDays),
+      outbound: await this.prune('outbound', days),
+      statuses: await this.prune('statuses', dedupDays),
+      events: await this.prune('events', dedupDays),
     };
   }
 
-  private async prune(sql: string, days: number): Promise<number> {
+  private async prune(kind: PruneKind, days: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.prisma.client.$executeRawUnsafe(sql, days);
+      const n = await this.store.prune(kind, days);
       total += n;
-      if (n < BATCH) return total;
+      if (n < PRUNE_BATCH) return total;
       await new Promise((r) => setTimeout(r, 50)); // let the hot path breathe between batches
     }
   }
