@@ -90,7 +90,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     'POST /webhook/whatsapp/:tenant/:team (graph-sim → ingress)': delta((s) => s.webhooks.attempts),
     'POST /:version/:phone_number_id/messages (sender → graph-sim)': delta((s) => s.messages_accepted + sum(s.messages_rejected) + s.marked_read),
   };
-  if (EVENTS) http['POST event webhooks (event-dispatcher → receiver)'] = await env.prisma.eventAttempt.count({ where: { delivery: { endpoint: { tenantId: p.tenantId } } } });
+  if (EVENTS) http['POST event webhooks (event-dispatcher → receiver)'] = (await env.prisma.eventDelivery.aggregate({ where: { endpoint: { tenantId: p.tenantId } }, _sum: { attempts: true } }))._sum.attempts ?? 0;
   const answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
   const rows = await env.prisma.$queryRawUnsafe(
     `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s,

@@ -72,7 +72,7 @@ export async function eventsBench(env) {
     const seconds = (Date.now() - started) / 1000;
     await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
     const after = await counters.snapshot();
-    const attempts = Number((await pool.query(`SELECT count(*) AS n FROM event_attempts`)).rows[0].n);
+    const attempts = Number((await pool.query(`SELECT sum(attempts) AS n FROM event_deliveries`)).rows[0].n);
     return {
       events: EVENTS,
       contacts: CONTACTS,

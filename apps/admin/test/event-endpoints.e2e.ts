@@ -322,15 +322,17 @@ describe('event endpoints', () => {
     const [d0, d1] = await Promise.all(ids.slice(0, 2).map((id) => prisma.eventDelivery.findFirstOrThrow({ where: { endpointId: ep.id, eventId: eventRowId(id)! } })));
     const t0 = new Date(Date.now() - 60_000);
     const t1 = new Date(Date.now() - 30_000);
-    await prisma.eventAttempt.createMany({
-      data: [
-        { deliveryId: d0.id, at: t0, statusCode: 500, latencyMs: 120, error: 'HTTP 500' },
-        { deliveryId: d0.id, at: t1, statusCode: null, latencyMs: 10_000, error: 'timed out after 10 s' },
-        { deliveryId: d1.id, at: t1, statusCode: 204, latencyMs: 35, error: null },
-      ],
+    // Its attempt log as the dispatcher writes it (EventAttemptLogEntry: ISO time, status, latency, error).
+    const log0 = [
+      { at: t0.toISOString(), status_code: 500, latency_ms: 120, error: 'HTTP 500' },
+      { at: t1.toISOString(), status_code: null, latency_ms: 10_000, error: 'timed out after 10 s' },
+    ];
+    const log1 = [{ at: t1.toISOString(), status_code: 204, latency_ms: 35, error: null }];
+    await prisma.eventDelivery.update({
+      where: { id: d0.id },
+      data: { state: 'failed', attempts: 2, failedAt: t1, lastStatus: null, lastError: 'timed out after 10 s', lastAttemptAt: t1, attemptLog: log0 },
     });
-    await prisma.eventDelivery.update({ where: { id: d0.id }, data: { state: 'failed', attempts: 2, failedAt: t1, lastStatus: null, lastError: 'timed out after 10 s', lastAttemptAt: t1 } });
-    await prisma.eventDelivery.update({ where: { id: d1.id }, data: { state: 'delivered', attempts: 1, deliveredAt: t1, lastStatus: 204, lastAttemptAt: t1 } });
+    await prisma.eventDelivery.update({ where: { id: d1.id }, data: { state: 'delivered', attempts: 1, deliveredAt: t1, lastStatus: 204, lastAttemptAt: t1, attemptLog: log1 } });
 
     const all = await api('GET', `${EP}/${ep.id}/deliveries`);
     expect(all.status, all.text).toBe(200);

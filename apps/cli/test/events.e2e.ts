@@ -123,8 +123,19 @@ describe('gtc events', () => {
     }
     // The dispatcher tried the first one and gave up.
     const first = await prisma.eventDelivery.findFirstOrThrow({ where: { endpointId, eventId: eventRowId(ids[0])! } });
-    await prisma.eventAttempt.create({ data: { deliveryId: first.id, statusCode: 503, latencyMs: 42, error: 'HTTP 503' } });
-    await prisma.eventDelivery.update({ where: { id: first.id }, data: { state: 'failed', attempts: 1, failedAt: new Date(), lastStatus: 503, lastError: 'HTTP 503' } });
+    const at = new Date();
+    await prisma.eventDelivery.update({
+      where: { id: first.id },
+      data: {
+        state: 'failed',
+        attempts: 1,
+        failedAt: at,
+        lastAttemptAt: at,
+        lastStatus: 503,
+        lastError: 'HTTP 503',
+        attemptLog: [{ at: at.toISOString(), status_code: 503, latency_ms: 42, error: 'HTTP 503' }],
+      },
+    });
 
     const r = await gtc(['events', 'deliveries', endpointId, '--tenant', 'acme']);
     expect(r.code, r.stderr).toBe(0);

@@ -1,6 +1,6 @@
 // The SQL of the dispatcher: claim the deliveries that may go now, record what their attempts came to.
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@gtc/db';
+import { EVENT_ATTEMPT_LOG_MAX, PrismaService } from '@gtc/db';
 
 /** A delivery leased to this process, with what its attempt needs. */
 export interface ClaimedDelivery {
@@ -181,8 +181,9 @@ export interface ClaimResult {
 }
 
 /**
- * Applies a batch of attempt results in one statement: each attempt is an `event_attempts` row; a delivery whose
- * lease still holds moves to delivered, failed or its next attempt (WAKE_NEXT_SQL then makes the one after it due);
+ * Applies a batch of attempt results in one statement: a delivery whose lease still holds moves to delivered, failed
+ * or its next attempt (WAKE_NEXT_SQL then makes the one after it due), and the attempt is appended to its
+ * `attempt_log` (the last EVENT_ATTEMPT_LOG_MAX kept; `attempts` counts every one);
  * an endpoint's `failing_since` is cleared by a 2xx and set by a failure,
  * and the endpoint is disabled (`enabled` false, `disabled_at`, `disabled_reason`) on a 410 or when every delivery
  * has failed for EVENT_DISABLE_AFTER_MS. Endpoint rows that change are locked in id order first (no deadlock
@@ -192,16 +193,14 @@ const COMPLETE_SQL = `
 WITH r AS (
   SELECT * FROM unnest($1::uuid[], $2::timestamp[], $3::uuid[], $4::uuid[], $5::bigint[], $6::int[], $7::int[], $8::text[], $9::text[], $10::int[])
     AS r(id, leased_until, endpoint_id, contact_id, seq, status, latency_ms, error, outcome, delay_ms)
-), attempts AS (
-  -- Rows are found by id one r row at a time (LATERAL … LIMIT 1): the plan stays an index lookup per result even
-  -- where the table has no statistics yet.
-  INSERT INTO event_attempts (delivery_id, status_code, latency_ms, error)
-  SELECT r.id, r.status, r.latency_ms, r.error FROM r CROSS JOIN LATERAL (SELECT 1 FROM event_deliveries d WHERE d.id = r.id LIMIT 1) x
-  RETURNING 1
 ), done AS (
   -- A lease is only ever set on a pending delivery and cleared when it ends: a matching lease means pending.
+  -- The log entry's time is last_attempt_at's value (as Prisma reads a timestamp column: UTC).
   UPDATE event_deliveries d SET
     attempts = d.attempts + 1, last_attempt_at = now(), last_status = r.status, last_error = r.error, leased_until = NULL,
+    attempt_log = CASE WHEN jsonb_array_length(d.attempt_log) >= ${EVENT_ATTEMPT_LOG_MAX} THEN d.attempt_log - 0 ELSE d.attempt_log END
+      || jsonb_build_array(jsonb_build_object('at', to_char(now()::timestamp(3), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'status_code', r.status, 'latency_ms', r.latency_ms, 'error', r.error)),
     state = CASE r.outcome WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed' ELSE 'pending' END,
     delivered_at = CASE WHEN r.outcome = 'delivered' THEN now() ELSE d.delivered_at END,
     failed_at = CASE WHEN r.outcome = 'failed' THEN now() ELSE d.failed_at END,

@@ -59,6 +59,22 @@ export function eventRowId(publicId: string): string | null {
   return m ? m.slice(1).join('-') : null;
 }
 
+/**
+ * Attempts a delivery row keeps in its `attempt_log` (the latest, oldest first); its `attempts` counts every one.
+ * The retry schedule makes at most 10 attempts; only retries by hand go past it.
+ */
+export const EVENT_ATTEMPT_LOG_MAX = 20;
+
+/** One entry of a delivery's `attempt_log`, as the dispatcher writes it (the API's attempt fields). */
+export interface EventAttemptLogEntry {
+  /** ISO-8601 (UTC), the delivery's `last_attempt_at` at the time. */
+  at: string;
+  /** The endpoint's HTTP status; null when no answer came (timeout, refused, refused address). */
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
 /** The NOTIFY channel on which a statement that wrote deliveries wakes the event dispatcher. */
 export const EVENTS_CHANNEL = 'gtc_events';
 

@@ -1,4 +1,4 @@
-import { EVENT_TYPES } from '@gtc/db';
+import { EVENT_ATTEMPT_LOG_MAX, EVENT_TYPES } from '@gtc/db';
 import { z } from 'zod';
 import { pgText, slugSchema } from '../common/validation';
 import { apiModel } from '../docs/api-doc';
@@ -128,7 +128,7 @@ export const eventEndpointWithSecretSchema = eventEndpointSchema.extend({
 /** The types of events a delivery may carry (`ping`: a test). */
 const deliveredType = z.enum([...EVENT_TYPES, 'ping']);
 
-/** One delivery of an event to an endpoint: the event, its state and every attempt. */
+/** One delivery of an event to an endpoint: the event, its state and its latest attempts. */
 export const eventDeliverySchema = z.object({
   id: z.string().meta({ description: 'The event id, as in the `webhook-id` header.', example: 'evt_2b7f0c4e9d3a4f1b8c6e5d4a3b2c1d0e' }),
   type: deliveredType,
@@ -154,7 +154,7 @@ export const eventDeliverySchema = z.object({
         error: z.string().nullable(),
       }),
     )
-    .meta({ description: 'Every attempt, oldest first.' }),
+    .meta({ description: `The last ${EVENT_ATTEMPT_LOG_MAX} attempts, oldest first (\`attempt_count\` counts every one).` }),
 });
 
 /** The answer of a retry. */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
 import {
   Event,
-  EventAttempt,
+  EventAttemptLogEntry,
   EventDelivery,
   EventEndpoint,
   EVENTS_CHANNEL,
@@ -54,10 +54,10 @@ export function endpointView(e: EndpointRow, now = Date.now()): z.input<typeof e
   };
 }
 
-type DeliveryRow = EventDelivery & { event: Event; attemptsLog: EventAttempt[] };
+type DeliveryRow = EventDelivery & { event: Event };
 type DeliveryView = z.input<typeof eventDeliverySchema>;
 
-/** One delivery of an event to an endpoint as the API shows it: the event, its state and every attempt. */
+/** One delivery of an event to an endpoint as the API shows it: the event, its state and its attempts (the row's log). */
 export function deliveryView(d: DeliveryRow): DeliveryView {
   return {
     id: publicEventId(d.eventId),
@@ -74,7 +74,8 @@ export function deliveryView(d: DeliveryRow): DeliveryView {
     failed_at: d.failedAt,
     last_status: d.lastStatus,
     last_error: d.lastError,
-    attempts: d.attemptsLog.map((a) => ({ at: a.at, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error })),
+    // The log as the dispatcher writes it (EventAttemptLogEntry), oldest first.
+    attempts: (d.attemptLog as unknown as EventAttemptLogEntry[]).map((a) => ({ at: new Date(a.at), status_code: a.status_code, latency_ms: a.latency_ms, error: a.error })),
   };
 }
 
@@ -180,7 +181,7 @@ export class EventEndpointsService {
     );
   }
 
-  /** Deletes an endpoint with its deliveries and their attempts. */
+  /** Deletes an endpoint with its deliveries. */
   async remove(tenantSlug: string, id: string): Promise<void> {
     const existing = await this.find(tenantSlug, id);
     await this.prisma.client.eventEndpoint.delete({ where: { id: existing.id } });
@@ -210,7 +211,7 @@ export class EventEndpointsService {
     if (query.cursor) where.seq = { lt: cursorSeq(query.cursor) };
     const rows = await this.prisma.client.eventDelivery.findMany({
       where,
-      include: { event: true, attemptsLog: { orderBy: [{ at: 'asc' }, { id: 'asc' }] } },
+      include: { event: true },
       orderBy: { seq: 'desc' },
       take: query.limit + 1,
     });

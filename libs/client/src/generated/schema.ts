@@ -1713,7 +1713,7 @@ export interface components {
             /** @description The endpoint's HTTP status at the last attempt; null when none came. */
             last_status: number | null;
             last_error: string | null;
-            /** @description Every attempt, oldest first. */
+            /** @description The last 20 attempts, oldest first (`attempt_count` counts every one). */
             attempts: {
                 /** Format: date-time */
                 at: string;
