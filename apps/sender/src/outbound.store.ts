@@ -1,6 +1,22 @@
 import { Injectable } from '@nestjs/common';
-import { eventContactSql, eventOutboundSql, GroupCommit, IN_FLIGHT_STATES, OutboundState, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, UNSENT_STATES } from '@gtc/db';
+import {
+  eventContactSql,
+  eventOutboundSql,
+  GroupCommit,
+  IN_FLIGHT_STATES,
+  movesForwardSql,
+  OutboundState,
+  Prisma,
+  PrismaService,
+  RECORD_EVENTS_CTES,
+  sqlStates,
+  statesFrom,
+  STATUS_MOVES,
+  statusMoveSetSql,
+  UNSENT_STATES,
+} from '@gtc/db';
 import type { EarlierMessage } from './ordering-gate';
+import type { PauseCause } from './send-policy';
 
 /** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
 export interface SendableMessage {
@@ -31,16 +47,40 @@ const RELEASED_UNDER_DELIVERED = sqlStates(statesFrom('delivered'));
 /** Not sent (nor failed) yet: queued, sending, unknown. */
 const UNSENT = sqlStates(UNSENT_STATES);
 
+/** Meta's statuses that move a message (sent, delivered, read, failed), as SQL. */
+const MOVING = sqlStates(STATUS_MOVES);
+
+/** Rows one reconciler pass reads at most, per kind (SenderReconciler). */
+export const RECONCILE_BATCH = 1_000;
+
+/** A status event as applying it left it and its message (StatusApplierService.applyOne reads it). */
+export interface StatusApplyRow {
+  /** Unapplied events with this id: 0 or 1. */
+  events: string;
+  /** Events marked applied, i.e. whose message of the same number is known: 0 or 1. */
+  messages: string;
+  id: string | null;
+  contact_id: string;
+  provider_id: string;
+  tenant_id: string;
+  seq: number;
+  state: OutboundState;
+  error_code: number | null;
+  last_error: string | null;
+  moved: boolean;
+}
+
 /** Statements of the hot path in flight at once; calls made meanwhile wait and go together in the next one. */
 const IN_FLIGHT = 2;
 /** Messages in one statement at most. */
 const MAX_BATCH = 256;
 
 /**
- * The sender's statements on outbound messages. The hot path's are plain SQL on the shared pool, no ORM work on
- * the path every message takes, each grouped: calls made by concurrent jobs while a statement runs go together in
- * the next one (one round trip and one transaction for many messages under load; at once when idle). Rare paths
- * (retries, holds) stay on the Prisma client; failing a message is one SQL statement with its event.
+ * The sender's SQL (its one store, libs/db/README.md): outbound messages, status events, the number's pause and
+ * the reconciler's sweeps. The hot path's statements are plain SQL on the shared pool, no ORM work on the path
+ * every message takes, each grouped: calls made by concurrent jobs while a statement runs go together in the next
+ * one (one round trip and one transaction for many messages under load; at once when idle). Rare paths (retries,
+ * holds) stay on the Prisma client; failing a message is one SQL statement with its event.
  */
 @Injectable()
 export class OutboundStore {
@@ -192,5 +232,140 @@ export class OutboundStore {
       values: [contactId, seq],
     });
     return rows[0]?.id ?? null;
+  }
+
+  /**
+   * One statement: finds the status event and its message (same wamid, sent from the same phone number as the
+   * webhook that carried the status), moves the message forward if the status is newer (failed over sent, never
+   * over delivered or read), and marks the event applied. An event no message of its number matches stays
+   * unmatched. An event ingress already applied (outbound_id set, applied_at not yet: it left a follow-up) is only
+   * marked, and the message is returned as it stands (`moved` false) so that the caller does the follow-up.
+   */
+  async applyStatus(statusEventId: string): Promise<StatusApplyRow | undefined> {
+    const { rows } = await this.prisma.pool.query<StatusApplyRow>({
+      name: 'status-apply',
+      text: `WITH ev AS (
+         SELECT id, provider_id, wamid, status, timestamp, errors, outbound_id FROM status_events WHERE id = $1::uuid AND applied_at IS NULL
+       ), msg AS (
+         SELECT o.id FROM outbound_messages o JOIN ev ON o.provider_id = ev.provider_id AND o.wamid = ev.wamid
+       ), upd AS (
+         UPDATE outbound_messages o SET
+           ${statusMoveSetSql({ status: 'ev.status', sentAt: 'ev.timestamp', deliveredAt: 'ev.timestamp', readAt: 'ev.timestamp', failedAt: 'ev.timestamp', errors: 'ev.errors' })}
+         FROM ev
+         WHERE o.id = (SELECT id FROM msg) AND ev.outbound_id IS NULL
+           AND ev.status IN (${MOVING})
+           AND ${movesForwardSql('o.state', 'ev.status')}
+         RETURNING o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error, true AS moved
+       ), followup AS (
+         -- Moved already by ingress, which left the follow-up (wake, pause) to us: the message as it stands.
+         SELECT o.id, o.contact_id, o.provider_id, o.tenant_id, o.seq, o.state, o.error_code, o.last_error, false AS moved
+         FROM outbound_messages o JOIN ev ON o.id = ev.outbound_id JOIN msg ON msg.id = o.id
+       ), mark AS (
+         UPDATE status_events s SET applied_at = now(), outbound_id = msg.id FROM msg WHERE s.id = $1::uuid RETURNING s.id
+       )
+       SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM mark) AS messages, r.*
+       FROM (SELECT 1) one LEFT JOIN (SELECT * FROM upd UNION ALL SELECT * FROM followup) r ON true`,
+      values: [statusEventId],
+    });
+    return rows[0];
+  }
+
+  /**
+   * A send whose answer was lost adopts the wamid of a status that names it (biz_opaque_callback_data = its id):
+   * only a message of the number whose webhook carried the status, without a wamid yet, and never a wamid that
+   * number already holds; it counts as sent (at the status's time) unless it moved further meanwhile.
+   */
+  async adoptWamid(outboundId: string, wamid: string, timestamp: Date, providerId: string): Promise<void> {
+    await this.prisma.pool.query({
+      name: 'sender-adopt-wamid',
+      text: `UPDATE outbound_messages SET wamid = $2, state = CASE WHEN state IN (${UNSENT}) THEN 'sent' ELSE state END,
+         sent_at = COALESCE(sent_at, $3), updated_at = now()
+       WHERE id = $1::uuid AND provider_id = $4::uuid AND wamid IS NULL
+         AND NOT EXISTS (SELECT 1 FROM outbound_messages w WHERE w.provider_id = $4::uuid AND w.wamid = $2)`,
+      // The column holds UTC: the time goes as UTC text (node-postgres would write a Date in the process's zone).
+      values: [outboundId, wamid, timestamp.toISOString(), providerId],
+    });
+  }
+
+  /** Recorded statuses that carry this message's id as their callback data, from the message's own phone number. */
+  async statusesNaming(outboundId: string): Promise<{ id: string; wamid: string }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; wamid: string }>({
+      name: 'sender-statuses-naming',
+      text: `SELECT s.id, s.wamid FROM status_events s JOIN outbound_messages o ON o.id = $1::uuid AND o.provider_id = s.provider_id
+       WHERE s.callback_id = $2`,
+      values: [outboundId, outboundId],
+    });
+    return rows;
+  }
+
+  /** Unapplied statuses of this wamid from the phone number that sent a message under it. */
+  async pendingStatuses(wamid: string): Promise<{ id: string; status: string }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; status: string }>({
+      name: 'status-pending',
+      text: `SELECT s.id, s.status FROM status_events s JOIN outbound_messages o ON o.provider_id = s.provider_id AND o.wamid = s.wamid
+       WHERE s.wamid = $1 AND s.applied_at IS NULL`,
+      values: [wamid],
+    });
+    return rows;
+  }
+
+  /**
+   * Pauses a provider not paused yet (the first cause is kept) and records its `provider.paused` event for the
+   * tenant's endpoints that subscribe, in one statement. Returns the number's phone_number_id when it paused it.
+   */
+  async pauseProvider(id: string, cause: PauseCause): Promise<string | null> {
+    const { rows } = await this.prisma.pool.query<{ phone_number_id: string }>({
+      name: 'sender-pause-provider',
+      text: `WITH p AS (
+         UPDATE whatsapp_providers SET paused_at = now(), paused_reason = $2, paused_class = $3, paused_code = $4, updated_at = now()
+         WHERE id = $1::uuid AND paused_at IS NULL
+         RETURNING id, tenant_id, team_id, phone_number_id
+       ), ev AS (
+         SELECT tenant_id, team_id, 'provider.paused'::text AS type, NULL::uuid AS contact_id,
+           jsonb_build_object('provider', jsonb_build_object('id', id, 'phone_number_id', phone_number_id),
+                              'reason', jsonb_build_object('class', $3::text, 'code', $4::int, 'text', $2::text)) AS data,
+           NULL::uuid AS endpoint_id
+         FROM p
+       ), ${RECORD_EVENTS_CTES}
+       SELECT p.phone_number_id FROM p CROSS JOIN ev_woke`,
+      values: [id, cause.reason, cause.errorClass, cause.code ?? null],
+    });
+    return rows[0]?.phone_number_id ?? null;
+  }
+
+  /**
+   * The reconciler's next RECONCILE_BATCH queued rows older than 10 s after `from` (its KeysetWalk), in
+   * (created_at, id) order, with `at` the walked created_at.
+   */
+  async queuedAfter([at, id]: [Date, string]): Promise<{ id: string; at: Date }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; at: Date }>({
+      // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
+      // created_at holds UTC: read and bound as UTC, so the walk's Date is the row's instant in any process zone.
+      text: `SELECT id, created_at AT TIME ZONE 'UTC' AS at FROM outbound_messages
+       WHERE state = 'queued' AND created_at < now() - interval '10 seconds' AND (created_at, id) > ($1::timestamp, $2::uuid)
+       ORDER BY created_at, id LIMIT ${RECONCILE_BATCH}`,
+      values: [at.toISOString(), id],
+    });
+    return rows;
+  }
+
+  /** Up to RECONCILE_BATCH sends in flight (sending, unknown) for longer than `seconds`. */
+  async inFlightFor(seconds: number): Promise<{ id: string }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string }>({
+      // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
+      text: `SELECT id FROM outbound_messages WHERE state IN (${sqlStates(IN_FLIGHT_STATES)}) AND sending_at < now() - make_interval(secs => $1) LIMIT ${RECONCILE_BATCH}`,
+      values: [seconds],
+    });
+    return rows;
+  }
+
+  /** Of these messages, those not sent (nor failed) yet. */
+  async unsent(ids: string[]): Promise<Set<string>> {
+    // An array of ids: a batch statement, unnamed (libs/db/README.md).
+    const { rows } = await this.prisma.pool.query<{ id: string }>({
+      text: `SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state IN (${UNSENT})`,
+      values: [ids],
+    });
+    return new Set(rows.map((r) => r.id));
   }
 }

@@ -1,9 +1,10 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService, RECORD_EVENTS_CTES, SecretBox, TtlCache } from '@gtc/db';
+import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
 import { HealthService } from '@gtc/observability';
 import type { NumberLimits } from '@gtc/queue';
 import type { SyncedTemplate } from '@gtc/whatsapp';
+import { OutboundStore } from './outbound.store';
 import { failedStatusPause, type PauseCause } from './send-policy';
 
 /** A provider as the sender needs it: credentials (decrypted), limits and ordering policy. */
@@ -32,6 +33,7 @@ export class ProviderService implements OnModuleInit {
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: OutboundStore,
     private readonly health: HealthService,
     config: AppConfig,
   ) {
@@ -80,26 +82,11 @@ export class ProviderService implements OnModuleInit {
    * pause and its `provider.paused` event (for the tenant's endpoints that subscribe) are one statement.
    */
   async pause(id: string, cause: PauseCause): Promise<void> {
-    const { rows } = await this.prisma.pool.query<{ phone_number_id: string }>({
-      name: 'sender-pause-provider',
-      text: `WITH p AS (
-         UPDATE whatsapp_providers SET paused_at = now(), paused_reason = $2, paused_class = $3, paused_code = $4, updated_at = now()
-         WHERE id = $1::uuid AND paused_at IS NULL
-         RETURNING id, tenant_id, team_id, phone_number_id
-       ), ev AS (
-         SELECT tenant_id, team_id, 'provider.paused'::text AS type, NULL::uuid AS contact_id,
-           jsonb_build_object('provider', jsonb_build_object('id', id, 'phone_number_id', phone_number_id),
-                              'reason', jsonb_build_object('class', $3::text, 'code', $4::int, 'text', $2::text)) AS data,
-           NULL::uuid AS endpoint_id
-         FROM p
-       ), ${RECORD_EVENTS_CTES}
-       SELECT p.phone_number_id FROM p CROSS JOIN ev_woke`,
-      values: [id, cause.reason, cause.errorClass, cause.code ?? null],
-    });
+    const phoneNumberId = await this.store.pauseProvider(id, cause);
     this.cache.delete(id);
-    if (!rows.length) return;
+    if (!phoneNumberId) return;
     const what = cause.errorClass === 'auth' ? 'its credentials' : 'its business account or number';
-    this.log.error(`paused provider ${rows[0].phone_number_id}: Meta refused ${what} (${cause.reason}); its messages stay queued until resumed`);
+    this.log.error(`paused provider ${phoneNumberId}: Meta refused ${what} (${cause.reason}); its messages stay queued until resumed`);
   }
 
   /** Pauses the number when a status failed with a code that says the number, not the message, is broken (failedStatusPause). */

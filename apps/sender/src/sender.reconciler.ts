@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { IN_FLIGHT_STATES, KeysetWalk, PrismaService, sqlStates, UNSENT_STATES } from '@gtc/db';
+import { KeysetWalk } from '@gtc/db';
 import { PeriodicTask } from '@gtc/observability';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
-
-const BATCH = 1_000;
+import { OutboundStore, RECONCILE_BATCH } from './outbound.store';
 
 /**
  * Re-enqueues outbound rows whose job is gone (Redis lost all or part of its data, or a crash): queued rows, and
@@ -15,7 +14,7 @@ const BATCH = 1_000;
 @Injectable()
 export class SenderReconciler extends PeriodicTask {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly store: OutboundStore,
     private readonly queues: QueueService,
     private readonly config: AppConfig,
   ) {
@@ -27,31 +26,19 @@ export class SenderReconciler extends PeriodicTask {
   }
 
   /** Where the walk through queued rows stands: each pass takes the next batch, so a backlog never hides newer rows. */
-  private readonly walk = new KeysetWalk(BATCH);
+  private readonly walk = new KeysetWalk(RECONCILE_BATCH);
 
   /** One pass: offers those rows to the queue again (a row whose job is live is left alone). */
   protected async runOnce(): Promise<void> {
-    const queued = await this.prisma.client.$queryRawUnsafe<{ id: string; at: Date }[]>(
-      `SELECT id, created_at AS at FROM outbound_messages
-       WHERE state = 'queued' AND created_at < now() - interval '10 seconds' AND (created_at, id) > ($1::timestamp, $2::uuid)
-       ORDER BY created_at, id LIMIT ${BATCH}`,
-      ...this.walk.from,
-    );
+    const queued = await this.store.queuedAfter(this.walk.from);
     this.walk.advance(queued);
-    const unknown = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
-      `SELECT id FROM outbound_messages WHERE state IN (${sqlStates(IN_FLIGHT_STATES)}) AND sending_at < now() - make_interval(secs => $1) LIMIT ${BATCH}`,
-      this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000,
-    );
+    const unknown = await this.store.inFlightFor(this.config.env.UNKNOWN_SEND_RECONCILE_MS / 1000);
     const rows = [...queued, ...unknown];
     await this.queues.ensureJobs(
       QueueName.Outbound,
       rows.map((r) => ({ id: jobIds.outbound(r.id), data: { outboundId: r.id } })),
       async (jobs) => {
-        const open = await this.prisma.client.$queryRawUnsafe<{ id: string }[]>(
-          `SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state IN (${sqlStates(UNSENT_STATES)})`,
-          jobs.map((j) => j.data.outboundId),
-        );
-        const ids = new Set(open.map((r) => r.id));
+        const ids = await this.store.unsent(jobs.map((j) => j.data.outboundId));
         return jobs.filter((j) => ids.has(j.data.outboundId));
       },
     );
