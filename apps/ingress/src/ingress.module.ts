@@ -6,6 +6,7 @@ import { QueueModule } from '@gtc/queue';
 import { IngressMetrics } from './ingress.metrics';
 import { ProviderService } from './provider.service';
 import { IngressReconciler } from './ingress.reconciler';
+import { IngressStore } from './ingress.store';
 import { WebhookController } from './webhook.controller';
 import { WebhookRecorderService } from './webhook-recorder.service';
 
@@ -13,6 +14,6 @@ import { WebhookRecorderService } from './webhook-recorder.service';
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('ingress', ['webhook/*path']), DbModule, QueueModule],
   controllers: [HealthController, WebhookController],
-  providers: [IngressMetrics, ProviderService, WebhookRecorderService, IngressReconciler],
+  providers: [IngressMetrics, IngressStore, ProviderService, WebhookRecorderService, IngressReconciler],
 })
 export class IngressModule {}

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, GroupCommit, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
+import { GroupCommit } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
+import { IdentityMove, IngressStore } from './ingress.store';
 import type { WebhookTarget } from './provider.service';
 import { escapeString, StorageProblem, storableJson, storableKey, storableText, storableTimestamp } from './storable';
 
@@ -81,15 +82,6 @@ interface PreparedEvent {
   wamid?: string;
 }
 
-/** A contact's BSUID changed: the row found by `waId` or `oldUserId` takes `newUserId` (and the new parent). */
-interface IdentityMove {
-  providerId: string;
-  waId: string | null;
-  oldUserId: string | null;
-  newUserId: string;
-  newParentUserId: string | null;
-}
-
 /** The field of the webhook_events row that keeps a webhook's raw bytes when its content had to change. */
 const STORAGE_PROBLEMS_FIELD = 'gtc.storage_problems';
 /** The field of the webhook_events row that keeps a webhook whose content could not be recorded as rows. */
@@ -138,97 +130,6 @@ const DOCUMENTED_FIELDS = new Set([
 const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
 /** SQLSTATE classes no content causes: connection, resources, operator intervention, system errors. */
 const TRANSIENT_SQLSTATE = /^(08|53|57|58)/;
-
-/**
- * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
- * (as the sender's releasesNext): from the state the policy names on, by rank.
- */
-const releases = (col: string) =>
-  `((pr.ordering = 'delivered' AND ${col} IN (${sqlStates(statesFrom('delivered'))})) OR (pr.ordering = 'sent' AND ${col} IN (${sqlStates(statesFrom('sent'))})))`;
-
-/**
- * Records a batch of statuses and applies them, set-based, in one statement. Each status is matched to the message
- * with its wamid sent from the number whose webhook carried it; per message, the batch's new statuses move it
- * forward once (sent < delivered < read; failed over sent, never over delivered or read), keeping each state's
- * first timestamp. A status row is written applied (applied_at set) unless work is left for the sender, in which
- * case it stays unapplied, is enqueued, and the reconciler sweeps it if its job is lost:
- * - its message is not known: no message of the number has its wamid, and none without a wamid is named by its
- *   biz_opaque_callback_data (which the sender sets to our message id: a status that overtakes the send's record,
- *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid);
- * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
- * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy; a
- *   read after delivered opens nothing) while a later message to the same recipient waits: that one is woken at once.
- * A redelivered status (its row exists) changes nothing. Each new status of a known message is a `message.status`
- * event for the endpoints that want it (written by the same statement). Returns the rows written, `pending` when
- * enqueued.
- */
-const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
-const RECORD_STATUSES_SQL = `WITH x AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
-      AS x(t, p, w, st, cb, ts, r, e, pl)
-  ), known AS (
-    SELECT x.*, COALESCE(o.id, a.id) AS oid FROM x
-    LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
-    -- A status that overtook its send's record: biz_opaque_callback_data (our message id) names a message of this
-    -- number without a wamid yet, which adopts the status's wamid (the send then records the same one).
-    -- Looked up by id alone (OFFSET 0 keeps it a primary-key probe; the number's rows without a wamid are many).
-    LEFT JOIN LATERAL (
-      SELECT a.id, a.provider_id, a.wamid FROM outbound_messages a
-      WHERE o.id IS NULL AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END OFFSET 0
-    ) a ON a.provider_id = x.p AND a.wamid IS NULL
-  ), target AS (
-    SELECT oid, wamid,
-      CASE WHEN f AND COALESCE(r, 0) < ${OUTBOUND_RANK.delivered} THEN 'failed' WHEN r = ${OUTBOUND_RANK.read} THEN 'read' WHEN r = ${OUTBOUND_RANK.delivered} THEN 'delivered' ELSE 'sent' END AS status,
-      sent_ts, delivered_ts, read_ts, failed_ts, errors
-    FROM (
-      SELECT oid, min(w) AS wamid, bool_or(st = 'failed') AS f,
-        max(${outboundRankSql('st')}) FILTER (WHERE st <> 'failed') AS r,
-        min(to_timestamp(ts)) FILTER (WHERE st <> 'failed') AS sent_ts,
-        min(to_timestamp(ts)) FILTER (WHERE st IN ('delivered', 'read')) AS delivered_ts,
-        min(to_timestamp(ts)) FILTER (WHERE st = 'read') AS read_ts,
-        min(to_timestamp(ts)) FILTER (WHERE st = 'failed') AS failed_ts,
-        (array_agg(e::jsonb) FILTER (WHERE st = 'failed'))[1] AS errors
-      FROM known k
-      WHERE oid IS NOT NULL AND st IN (${sqlStates(STATUS_MOVES)})
-        AND NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)
-      GROUP BY oid
-    ) g
-  ), locked AS (
-    -- Locked in one order (no deadlock between batches); the state read here is current, and ours until commit.
-    SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
-  ), moved AS (
-    -- A send in flight that a status overtook was sent about now (Meta's timestamps are whole seconds): its record
-    -- keeps this time. One whose outcome is unknown takes Meta's.
-    UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
-      ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
-    FROM target g JOIN locked l ON l.id = g.oid
-    WHERE o.id = g.oid
-      AND ${movesForwardSql('o.state', 'g.status')}
-    RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
-  ), follow AS (
-    SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
-    WHERE m.state = 'failed'
-      OR ${releases('m.state')} AND NOT ${releases('m.was')}
-        -- The contact's later messages by (contact_id, seq) only (OFFSET 0: the state index would scan every queued row).
-        AND EXISTS (SELECT 1 FROM (SELECT n.state FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq OFFSET 0) n WHERE n.state = 'queued')
-  ), ins AS (
-    INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
-    SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
-      CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
-    FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
-    ON CONFLICT (provider_id, wamid, status) DO NOTHING
-    RETURNING id, tenant_id, provider_id, wamid, status, timestamp, errors, outbound_id, applied_at IS NULL AS pending
-  ), ev AS (
-    -- A message.status event for each new status of a known message (the message as this status left it).
-    SELECT s.tenant_id, pr.team_id, 'message.status' AS type, o.contact_id,
-      jsonb_build_object('message', ${eventOutboundSql('o')} || jsonb_build_object('wamid', s.wamid, 'state', COALESCE(m.state, o.state)),
-        'contact', ${eventContactSql('c')}, 'status', s.status,
-        'timestamp', to_char(s.timestamp, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'error', s.errors->0) AS data,
-      NULL::uuid AS endpoint_id
-    FROM ins s JOIN outbound_messages o ON o.id = s.outbound_id JOIN contacts c ON c.id = o.contact_id
-    JOIN whatsapp_providers pr ON pr.id = s.provider_id LEFT JOIN moved m ON m.id = o.id
-  ), ${RECORD_EVENTS_CTES}
-  SELECT id, provider_id, wamid, status, pending FROM ins CROSS JOIN ev_woke`;
 
 /**
  * True when a failure says nothing about the content written (Postgres unreachable, restarting, out of
@@ -366,7 +267,7 @@ export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?
  * number whose webhook carried it) and applied to their messages in the same statement, other changes kept raw.
  * Each webhook is made storable on its own first (prepareWebhook); a batch that still fails is split so only the guilty webhook fails, and that one's raw
  * bytes are kept and acknowledged. Only new rows with work left are enqueued (inbound messages; statuses the sender
- * must follow up, see RECORD_STATUSES_SQL), after commit; if Redis is down they stay pending for the reconciler.
+ * must follow up, see RECORD_STATUSES_SQL in ingress.store.ts), after commit; if Redis is down they stay pending for the reconciler.
  */
 @Injectable()
 export class WebhookRecorderService {
@@ -384,7 +285,7 @@ export class WebhookRecorderService {
   );
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly store: IngressStore,
     private readonly queues: QueueService,
     private readonly metrics: IngressMetrics,
   ) {}
@@ -406,11 +307,7 @@ export class WebhookRecorderService {
   private async keepRaw({ target, rawBody }: RecordRequest, cause: unknown): Promise<RecordOutcome> {
     const error = escapeString(String((cause as Error)?.message ?? cause)).slice(0, 2000);
     this.log.error(`kept only the raw bytes of a webhook for ${target.phoneNumberId}: its content could not be recorded (${error})`);
-    await this.prisma.pool.query(
-      `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body) VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-       ON CONFLICT (provider_id, digest) DO NOTHING`,
-      [target.tenantId, target.providerId, UNRECORDED_FIELD, sha256(rawBody), JSON.stringify({ error }), rawBody],
-    );
+    await this.store.keepEvent({ tenantId: target.tenantId, providerId: target.providerId, field: UNRECORDED_FIELD, digest: sha256(rawBody), payload: JSON.stringify({ error }), rawBody });
     this.metrics.keptRaw.inc();
     return { messages: 0, newMessages: 0, statuses: 0, newStatuses: 0, events: 1, dropped: 0, problems: 0, keptRaw: true, nonconforming: [] };
   }
@@ -423,11 +320,7 @@ export class WebhookRecorderService {
   async keepNonconforming({ target, reason, body, rawBody }: NonconformingRequest): Promise<void> {
     const problems: StorageProblem[] = [];
     const payload = JSON.stringify({ reason: storableText(reason, problems, 'reason'), body: storableJson(body, problems, 'body') ?? null });
-    await this.prisma.pool.query(
-      `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body) VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-       ON CONFLICT (provider_id, digest) DO NOTHING`,
-      [target.tenantId, target.providerId, NONCONFORMING_FIELD, sha256(rawBody), payload, rawBody],
-    );
+    await this.store.keepEvent({ tenantId: target.tenantId, providerId: target.providerId, field: NONCONFORMING_FIELD, digest: sha256(rawBody), payload, rawBody });
   }
 
   private async flush(items: PreparedWebhook[]): Promise<RecordOutcome[]> {
@@ -488,88 +381,62 @@ export class WebhookRecorderService {
 
     // No transaction: each statement is atomic and idempotent, and we answer 200 only when all succeeded; a
     // partial write followed by 503 is completed by Meta's retry. Statuses and other events don't wait for contacts.
-    const pool = this.prisma.pool;
     const statusWrite = statuses.length
-      ? pool.query<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }>(
-          { text: RECORD_STATUSES_SQL, values: [ // a batch statement: unnamed (libs/db/README.md)
-            statuses.map((x) => x.target.tenantId),
-            statuses.map((x) => x.target.providerId),
-            statuses.map((x) => x.s.wamid),
-            statuses.map((x) => x.s.status),
-            statuses.map((x) => x.s.callbackData ?? null),
-            statuses.map((x) => x.s.timestamp),
-            statuses.map((x) => x.s.recipientId ?? x.s.recipientUserId ?? null),
-            statuses.map((x) => x.errors),
-            statuses.map((x) => x.payload),
-          ] },
+      ? this.store.recordStatuses(
+          statuses.map((x) => ({
+            tenantId: x.target.tenantId,
+            providerId: x.target.providerId,
+            wamid: x.s.wamid,
+            status: x.s.status,
+            callbackData: x.s.callbackData ?? null,
+            timestamp: x.s.timestamp,
+            recipientId: x.s.recipientId ?? x.s.recipientUserId ?? null,
+            errors: x.errors,
+            payload: x.payload,
+          })),
         )
-      : Promise.resolve({ rows: [] });
+      : Promise.resolve([]);
     const eventWrite = (async () => {
       if (!events.length) return;
       const bound = events.filter((x) => x.key);
       const eventContacts = bound.length ? await this.findContacts(bound.map((x) => ({ key: x.key!, providerId: x.target.providerId, waId: x.waId, userId: x.userId }))) : new Map<string, string>();
-      await pool.query(
-        `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body, contact_id, wamid)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::bytea[], $7::uuid[], $8::text[])
-         ON CONFLICT (provider_id, digest) DO NOTHING`,
-        [
-          events.map((x) => x.target.tenantId),
-          events.map((x) => x.target.providerId),
-          events.map((x) => x.field),
-          events.map((x) => x.digest),
-          events.map((x) => x.payload),
-          events.map((x) => x.rawBody),
-          events.map((x) => (x.key ? (eventContacts.get(x.key) ?? null) : null)),
-          events.map((x) => x.wamid ?? null),
-        ],
+      await this.store.recordEvents(
+        events.map((x) => ({
+          tenantId: x.target.tenantId,
+          providerId: x.target.providerId,
+          field: x.field,
+          digest: x.digest,
+          payload: x.payload,
+          rawBody: x.rawBody,
+          contactId: x.key ? (eventContacts.get(x.key) ?? null) : null,
+          wamid: x.wamid ?? null,
+        })),
       );
     })();
     const messageWrite = (async () => {
       if (!messages.length) return [];
-      if (moves.length) await this.moveContacts(moves);
+      if (moves.length) await this.store.moveContacts(moves);
       const contactIds = await this.upsertContacts([...contacts.values()]);
       // Every pending row of this flush goes to the flow-runner in one job (i_<batch id>): see enqueue.
-      const { rows } = await pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>(
-        // The same statement records the message.received events of the tenants' endpoints that want them.
-        `WITH ins AS (
-         INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
-         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
-           CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
-           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
-           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
-           CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $9::uuid END
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
-           WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
-         -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
-         LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
-                            WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
-         ORDER BY n
-         ON CONFLICT (provider_id, wamid) DO NOTHING
-         RETURNING *
-       ), ev AS (
-         SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
-           jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
-         FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
-       ), ${RECORD_EVENTS_CTES}
-       SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`,
-        [
-          messages.map((x) => x.target.tenantId),
-          messages.map((x) => x.target.providerId),
-          messages.map((x) => (x.key ? (contactIds.get(x.key) ?? null) : null)),
-          messages.map((x) => x.m.wamid),
-          messages.map((x) => x.m.type),
-          messages.map((x) => x.payload),
-          messages.map((x) => x.m.timestamp),
-          messages.map((x) => x.m.edit?.originalMessageId ?? x.m.revoke?.originalMessageId ?? null),
-          randomUUID(),
-        ],
+      const rows = await this.store.recordMessages(
+        messages.map((x) => ({
+          tenantId: x.target.tenantId,
+          providerId: x.target.providerId,
+          contactId: x.key ? (contactIds.get(x.key) ?? null) : null,
+          wamid: x.m.wamid,
+          type: x.m.type,
+          payload: x.payload,
+          timestamp: x.m.timestamp,
+          originalWamid: x.m.edit?.originalMessageId ?? x.m.revoke?.originalMessageId ?? null,
+        })),
+        randomUUID(),
       );
       this.countNew(rows, messages);
       const changes = messages.filter((x) => x.m.edit || x.m.revoke);
-      if (changes.length) await this.applyEditsAndRevokes(changes.map((x) => ({ providerId: x.target.providerId, original: (x.m.edit ?? x.m.revoke)!.originalMessageId, revoke: !!x.m.revoke, timestamp: x.m.timestamp })));
+      if (changes.length) await this.store.applyEditsAndRevokes(changes.map((x) => ({ providerId: x.target.providerId, original: (x.m.edit ?? x.m.revoke)!.originalMessageId, revoke: !!x.m.revoke, timestamp: x.m.timestamp })));
       return rows;
     })();
-    const [inserted, { rows: insertedStatuses }] = await Promise.all([messageWrite, statusWrite, eventWrite]);
+    const [inserted, insertedStatuses] = await Promise.all([messageWrite, statusWrite, eventWrite]);
 
     const newMessage = new Set(inserted.map((r) => `${r.provider_id}|${r.wamid}`));
     for (const x of messages) {
@@ -610,43 +477,7 @@ export class WebhookRecorderService {
     const ids = new Map<string, string>();
     if (!identities.length) return ids;
     const list = [...identities].sort((a, b) => (a.key < b.key ? -1 : 1));
-    const params = [
-      list.map((i) => i.tenantId),
-      list.map((i) => i.providerId),
-      list.map((i) => i.waId),
-      list.map((i) => i.userId),
-      list.map((i) => i.name),
-      list.map((i) => i.lastInboundAt),
-      list.map((i) => i.parentUserId),
-    ];
-    const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
-      `WITH x AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
-       ), found AS (
-         -- By wa_id first, else by user_id; two joins so each uses its unique index.
-         SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts, pu FROM (
-           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
-           UNION ALL
-           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
-         ) m ORDER BY p, w, u, pref
-       ), rows AS (
-         -- Locked in id order, as a flow step's write takes them: two writers never wait for each other in a circle.
-         SELECT id FROM contacts WHERE id IN (SELECT id FROM found) ORDER BY id FOR NO KEY UPDATE
-       ), upd AS (
-         UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
-           profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
-         FROM found f JOIN rows r ON r.id = f.id WHERE c.id = f.id
-         RETURNING f.id, f.p, f.w, f.u
-       ), ins AS (
-         INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
-         SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
-         WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
-         ON CONFLICT DO NOTHING
-         RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
-       )
-       SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`,
-      params,
-    );
+    const rows = await this.store.upsertContacts(list);
     for (const r of rows) {
       const key = identityKey(r.p, r.w ?? undefined, r.u ?? undefined);
       if (key) ids.set(key, r.id);
@@ -654,14 +485,7 @@ export class WebhookRecorderService {
     const missing = list.filter((i) => !ids.has(i.key));
     if (missing.length) {
       // Lost a race with another batch creating the same contact: it exists now.
-      const { rows: again } = await this.prisma.pool.query<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }>(
-        `SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
-         JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
-         UNION
-         SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
-         JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u`,
-        [missing.map((i) => i.providerId), missing.map((i) => i.waId), missing.map((i) => i.userId)],
-      );
+      const again = await this.store.findContactsAgain(missing);
       for (const i of missing) {
         const row =
           again.find((r) => r.provider_id === i.providerId && i.waId !== null && r.wa_id === i.waId) ??
@@ -672,58 +496,9 @@ export class WebhookRecorderService {
     return ids;
   }
 
-  /**
-   * Moves each contact whose BSUID changed to its new user_id (and parent), found by wa_id or its old user_id: the
-   * same row, so history, session and opt-out stay with it. A contact that already holds the new id (a message from
-   * the new id was recorded first) is left as it is rather than merged.
-   */
-  private async moveContacts(moves: IdentityMove[]): Promise<void> {
-    await this.prisma.pool.query(
-      `UPDATE contacts c SET user_id = x.nu, parent_user_id = COALESCE(x.np, c.parent_user_id), updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(p, w, ou, nu, np)
-       WHERE c.provider_id = x.p AND (c.wa_id = x.w OR c.user_id = x.ou) AND c.user_id IS DISTINCT FROM x.nu
-         AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.provider_id = x.p AND o.user_id = x.nu)`,
-      [moves.map((m) => m.providerId), moves.map((m) => m.waId), moves.map((m) => m.oldUserId), moves.map((m) => m.newUserId), moves.map((m) => m.newParentUserId)],
-    );
-  }
-
-  /**
-   * Links edits and revokes to the message they change (same number): edited_at / revoked_at set; a revoked message
-   * whose step has not run is cancelled (state `revoked`). The contacts are locked first, as a flow step locks
-   * them (contactLockKeySql), so a step that already began finishes first and a revoke never lands in the middle of one.
-   */
-  private async applyEditsAndRevokes(changes: { providerId: string; original: string; revoke: boolean; timestamp: number }[]): Promise<void> {
-    await this.prisma.pool.query(
-      `WITH x AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::float8[]) AS x(p, w, r, ts)
-       ), locked AS (
-         -- In key order, so that two flushes never wait for each other's locks in a circle.
-         SELECT id, pg_advisory_xact_lock(${contactLockKeySql('id')}) FROM (
-           SELECT id FROM (
-             SELECT DISTINCT o.contact_id AS id FROM inbound_messages o JOIN x ON o.provider_id = x.p AND o.wamid = x.w
-             WHERE o.contact_id IS NOT NULL
-           ) d ORDER BY hashtext(id::text)
-         ) c
-       )
-       UPDATE inbound_messages o SET
-         edited_at = CASE WHEN x.r THEN o.edited_at ELSE GREATEST(o.edited_at, to_timestamp(x.ts)) END,
-         revoked_at = CASE WHEN x.r THEN COALESCE(o.revoked_at, to_timestamp(x.ts)) ELSE o.revoked_at END,
-         processed_at = CASE WHEN x.r AND o.state = 'pending' THEN clock_timestamp() ELSE o.processed_at END,
-         flow_run = CASE WHEN x.r AND o.state = 'pending' THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb ELSE o.flow_run END,
-         state = CASE WHEN x.r AND o.state = 'pending' THEN 'revoked' ELSE o.state END
-       FROM x
-       WHERE o.provider_id = x.p AND o.wamid = x.w AND (o.contact_id IS NULL OR o.contact_id IN (SELECT id FROM locked))`,
-      [changes.map((c) => c.providerId), changes.map((c) => c.original), changes.map((c) => c.revoke), changes.map((c) => c.timestamp)],
-    );
-  }
-
   /** Existing contacts by wa_id, else user_id (never created): identity key → contact id. */
   private async findContacts(list: { key: string; providerId: string; waId?: string; userId?: string }[]): Promise<Map<string, string>> {
-    const { rows } = await this.prisma.pool.query<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }>(
-      `SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
-       JOIN contacts c ON c.provider_id = x.p AND (c.wa_id = x.w OR c.user_id = x.u)`,
-      [list.map((i) => i.providerId), list.map((i) => i.waId ?? null), list.map((i) => i.userId ?? null)],
-    );
+    const rows = await this.store.findContacts(list.map((i) => ({ providerId: i.providerId, waId: i.waId ?? null, userId: i.userId ?? null })));
     const ids = new Map<string, string>();
     for (const i of list) {
       const row =

@@ -1,0 +1,401 @@
+import { Injectable } from '@nestjs/common';
+import { columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
+
+/**
+ * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
+ * (as the sender's releasesNext): from the state the policy names on, by rank.
+ */
+const releases = (col: string) =>
+  `((pr.ordering = 'delivered' AND ${col} IN (${sqlStates(statesFrom('delivered'))})) OR (pr.ordering = 'sent' AND ${col} IN (${sqlStates(statesFrom('sent'))})))`;
+
+/**
+ * Records a batch of statuses and applies them, set-based, in one statement. Each status is matched to the message
+ * with its wamid sent from the number whose webhook carried it; per message, the batch's new statuses move it
+ * forward once (sent < delivered < read; failed over sent, never over delivered or read), keeping each state's
+ * first timestamp. A status row is written applied (applied_at set) unless work is left for the sender, in which
+ * case it stays unapplied, is enqueued, and the reconciler sweeps it if its job is lost:
+ * - its message is not known: no message of the number has its wamid, and none without a wamid is named by its
+ *   biz_opaque_callback_data (which the sender sets to our message id: a status that overtakes the send's record,
+ *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid);
+ * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
+ * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy; a
+ *   read after delivered opens nothing) while a later message to the same recipient waits: that one is woken at once.
+ * A redelivered status (its row exists) changes nothing. Each new status of a known message is a `message.status`
+ * event for the endpoints that want it (written by the same statement). Returns the rows written, `pending` when
+ * enqueued.
+ */
+const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+const RECORD_STATUSES_SQL = `WITH x AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
+      AS x(t, p, w, st, cb, ts, r, e, pl)
+  ), known AS (
+    SELECT x.*, COALESCE(o.id, a.id) AS oid FROM x
+    LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
+    -- A status that overtook its send's record: biz_opaque_callback_data (our message id) names a message of this
+    -- number without a wamid yet, which adopts the status's wamid (the send then records the same one).
+    -- Looked up by id alone (OFFSET 0 keeps it a primary-key probe; the number's rows without a wamid are many).
+    LEFT JOIN LATERAL (
+      SELECT a.id, a.provider_id, a.wamid FROM outbound_messages a
+      WHERE o.id IS NULL AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END OFFSET 0
+    ) a ON a.provider_id = x.p AND a.wamid IS NULL
+  ), target AS (
+    SELECT oid, wamid,
+      CASE WHEN f AND COALESCE(r, 0) < ${OUTBOUND_RANK.delivered} THEN 'failed' WHEN r = ${OUTBOUND_RANK.read} THEN 'read' WHEN r = ${OUTBOUND_RANK.delivered} THEN 'delivered' ELSE 'sent' END AS status,
+      sent_ts, delivered_ts, read_ts, failed_ts, errors
+    FROM (
+      SELECT oid, min(w) AS wamid, bool_or(st = 'failed') AS f,
+        max(${outboundRankSql('st')}) FILTER (WHERE st <> 'failed') AS r,
+        min(to_timestamp(ts)) FILTER (WHERE st <> 'failed') AS sent_ts,
+        min(to_timestamp(ts)) FILTER (WHERE st IN ('delivered', 'read')) AS delivered_ts,
+        min(to_timestamp(ts)) FILTER (WHERE st = 'read') AS read_ts,
+        min(to_timestamp(ts)) FILTER (WHERE st = 'failed') AS failed_ts,
+        (array_agg(e::jsonb) FILTER (WHERE st = 'failed'))[1] AS errors
+      FROM known k
+      WHERE oid IS NOT NULL AND st IN (${sqlStates(STATUS_MOVES)})
+        AND NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)
+      GROUP BY oid
+    ) g
+  ), locked AS (
+    -- Locked in one order (no deadlock between batches); the state read here is current, and ours until commit.
+    SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
+  ), moved AS (
+    -- A send in flight that a status overtook was sent about now (Meta's timestamps are whole seconds): its record
+    -- keeps this time. One whose outcome is unknown takes Meta's.
+    UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
+      ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
+    FROM target g JOIN locked l ON l.id = g.oid
+    WHERE o.id = g.oid
+      AND ${movesForwardSql('o.state', 'g.status')}
+    RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
+  ), follow AS (
+    SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
+    WHERE m.state = 'failed'
+      OR ${releases('m.state')} AND NOT ${releases('m.was')}
+        -- The contact's later messages by (contact_id, seq) only (OFFSET 0: the state index would scan every queued row).
+        AND EXISTS (SELECT 1 FROM (SELECT n.state FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq OFFSET 0) n WHERE n.state = 'queued')
+  ), ins AS (
+    INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
+    SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
+      CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
+    FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
+    ON CONFLICT (provider_id, wamid, status) DO NOTHING
+    RETURNING id, tenant_id, provider_id, wamid, status, timestamp, errors, outbound_id, applied_at IS NULL AS pending
+  ), ev AS (
+    -- A message.status event for each new status of a known message (the message as this status left it).
+    SELECT s.tenant_id, pr.team_id, 'message.status' AS type, o.contact_id,
+      jsonb_build_object('message', ${eventOutboundSql('o')} || jsonb_build_object('wamid', s.wamid, 'state', COALESCE(m.state, o.state)),
+        'contact', ${eventContactSql('c')}, 'status', s.status,
+        'timestamp', to_char(s.timestamp, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'error', s.errors->0) AS data,
+      NULL::uuid AS endpoint_id
+    FROM ins s JOIN outbound_messages o ON o.id = s.outbound_id JOIN contacts c ON c.id = o.contact_id
+    JOIN whatsapp_providers pr ON pr.id = s.provider_id LEFT JOIN moved m ON m.id = o.id
+  ), ${RECORD_EVENTS_CTES}
+  SELECT id, provider_id, wamid, status, pending FROM ins CROSS JOIN ev_woke`;
+
+/** A webhook_events row: a change kept raw, a webhook's bytes, a user action (contact looked up, never created). */
+export interface WebhookEventRow {
+  tenantId: string;
+  providerId: string;
+  field: string;
+  digest: string;
+  /** JSON text. */
+  payload: string;
+  rawBody: Buffer | null;
+  contactId?: string | null;
+  wamid?: string | null;
+}
+
+/** A status to record (RECORD_STATUSES_SQL). */
+export interface StatusRow {
+  tenantId: string;
+  providerId: string;
+  wamid: string;
+  status: string;
+  callbackData: string | null;
+  /** Meta's timestamp, epoch seconds. */
+  timestamp: number;
+  recipientId: string | null;
+  /** JSON text of Meta's errors, if any. */
+  errors: string | null;
+  /** JSON text. */
+  payload: string;
+}
+
+/** An inbound message to record. */
+export interface InboundRow {
+  tenantId: string;
+  providerId: string;
+  /** Null: no contact (the row is kept `ignored`). */
+  contactId: string | null;
+  wamid: string;
+  type: string;
+  /** JSON text. */
+  payload: string;
+  /** Meta's timestamp, epoch seconds. */
+  timestamp: number;
+  /** The message an edit or revoke changes. */
+  originalWamid: string | null;
+}
+
+/** A contact as a batch of webhooks names it, for upsertContacts. */
+export interface ContactUpsertRow {
+  tenantId: string;
+  providerId: string;
+  waId: string | null;
+  userId: string | null;
+  name: string | null;
+  /** Epoch seconds. */
+  lastInboundAt: number;
+  parentUserId: string | null;
+}
+
+/** A contact looked up by number (wa_id) or BSUID (user_id). */
+export interface ContactLookup {
+  providerId: string;
+  waId: string | null;
+  userId: string | null;
+}
+
+/** A contact's BSUID changed: the row found by `waId` or `oldUserId` takes `newUserId` (and the new parent). */
+export interface IdentityMove {
+  providerId: string;
+  waId: string | null;
+  oldUserId: string | null;
+  newUserId: string;
+  newParentUserId: string | null;
+}
+
+/** An edit or revoke of an earlier message of the same number. */
+export interface MessageChange {
+  providerId: string;
+  original: string;
+  revoke: boolean;
+  /** Epoch seconds. */
+  timestamp: number;
+}
+
+/** Rows one reconciler pass reads at most, per kind (IngressReconciler). */
+export const RECONCILE_BATCH = 1_000;
+/** Rows younger than this are still on their way through the normal path (the reconciler leaves them). */
+const MIN_AGE_SECONDS = 5;
+
+/**
+ * Ingress's SQL (its one store, libs/db/README.md): the group commit's batch statements (unnamed: their rows come
+ * as arrays), the raw bytes it keeps, and the reconciler's sweeps.
+ */
+@Injectable()
+export class IngressStore {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** Keeps one webhook_events row (raw bytes, or a body that is not a notification), once per provider and digest. */
+  async keepEvent(e: WebhookEventRow): Promise<void> {
+    await this.prisma.pool.query({
+      name: 'ingress-keep-event',
+      text: `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body) VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+       ON CONFLICT (provider_id, digest) DO NOTHING`,
+      values: [e.tenantId, e.providerId, e.field, e.digest, e.payload, e.rawBody],
+    });
+  }
+
+  /** Records and applies a batch of statuses in one statement (RECORD_STATUSES_SQL); returns the rows written. */
+  async recordStatuses(statuses: StatusRow[]): Promise<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }>({
+      text: RECORD_STATUSES_SQL, // a batch statement: unnamed (libs/db/README.md)
+      values: columns(statuses, ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']),
+    });
+    return rows;
+  }
+
+  /** Writes webhook_events rows, each once per provider and digest. */
+  async recordEvents(events: WebhookEventRow[]): Promise<void> {
+    await this.prisma.pool.query(
+      `INSERT INTO webhook_events (tenant_id, provider_id, field, digest, payload, raw_body, contact_id, wamid)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::bytea[], $7::uuid[], $8::text[])
+         ON CONFLICT (provider_id, digest) DO NOTHING`,
+      columns(events, ['tenantId', 'providerId', 'field', 'digest', 'payload', 'rawBody', 'contactId', 'wamid']),
+    );
+  }
+
+  /**
+   * Inserts inbound messages, unique per provider and wamid (a redelivered one is not returned), with the
+   * message.received events of the tenants' endpoints that want them, in one statement. Rows with a contact that
+   * are not revoked already go pending in batch `batchId` (one inbound job).
+   */
+  async recordMessages(messages: InboundRow[], batchId: string): Promise<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>(
+      `WITH ins AS (
+         INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
+         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
+           CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
+           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
+           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
+           CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $9::uuid END
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
+           WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
+         -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
+         LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
+                            WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
+         ORDER BY n
+         ON CONFLICT (provider_id, wamid) DO NOTHING
+         RETURNING *
+       ), ev AS (
+         SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
+           jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
+         FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
+       ), ${RECORD_EVENTS_CTES}
+       SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`,
+      [...columns(messages, ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId],
+    );
+    return rows;
+  }
+
+  /**
+   * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
+   * statement (pass them sorted: rows are locked in id order anyway). A contact created concurrently by another
+   * batch is not returned: look it up (findContactsAgain).
+   */
+  async upsertContacts(list: ContactUpsertRow[]): Promise<{ id: string; p: string; w: string | null; u: string | null }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
+      `WITH x AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
+       ), found AS (
+         -- By wa_id first, else by user_id; two joins so each uses its unique index.
+         SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts, pu FROM (
+           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+           UNION ALL
+           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
+         ) m ORDER BY p, w, u, pref
+       ), rows AS (
+         -- Locked in id order, as a flow step's write takes them: two writers never wait for each other in a circle.
+         SELECT id FROM contacts WHERE id IN (SELECT id FROM found) ORDER BY id FOR NO KEY UPDATE
+       ), upd AS (
+         UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
+           profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
+         FROM found f JOIN rows r ON r.id = f.id WHERE c.id = f.id
+         RETURNING f.id, f.p, f.w, f.u
+       ), ins AS (
+         INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
+         SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
+         WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
+         ON CONFLICT DO NOTHING
+         RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
+       )
+       SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`,
+      columns(list, ['tenantId', 'providerId', 'waId', 'userId', 'name', 'lastInboundAt', 'parentUserId']),
+    );
+    return rows;
+  }
+
+  /** Contacts by wa_id and by user_id (two index probes each): those another batch created meanwhile. */
+  async findContactsAgain(list: ContactLookup[]): Promise<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }>(
+      `SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
+         JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+         UNION
+         SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
+         JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u`,
+      columns(list, ['providerId', 'waId', 'userId']),
+    );
+    return rows;
+  }
+
+  /** Contacts by wa_id or user_id (never created). */
+  async findContacts(list: ContactLookup[]): Promise<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; provider_id: string; wa_id: string | null; user_id: string | null }>(
+      `SELECT c.id, c.provider_id, c.wa_id, c.user_id FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(p, w, u)
+       JOIN contacts c ON c.provider_id = x.p AND (c.wa_id = x.w OR c.user_id = x.u)`,
+      columns(list, ['providerId', 'waId', 'userId']),
+    );
+    return rows;
+  }
+
+  /**
+   * Moves each contact whose BSUID changed to its new user_id (and parent), found by wa_id or its old user_id: the
+   * same row, so history, session and opt-out stay with it. A contact that already holds the new id (a message from
+   * the new id was recorded first) is left as it is rather than merged.
+   */
+  async moveContacts(moves: IdentityMove[]): Promise<void> {
+    await this.prisma.pool.query(
+      `UPDATE contacts c SET user_id = x.nu, parent_user_id = COALESCE(x.np, c.parent_user_id), updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(p, w, ou, nu, np)
+       WHERE c.provider_id = x.p AND (c.wa_id = x.w OR c.user_id = x.ou) AND c.user_id IS DISTINCT FROM x.nu
+         AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.provider_id = x.p AND o.user_id = x.nu)`,
+      columns(moves, ['providerId', 'waId', 'oldUserId', 'newUserId', 'newParentUserId']),
+    );
+  }
+
+  /**
+   * Links edits and revokes to the message they change (same number): edited_at / revoked_at set; a revoked message
+   * whose step has not run is cancelled (state `revoked`). The contacts are locked first, as a flow step locks
+   * them (contactLockKeySql), so a step that already began finishes first and a revoke never lands in the middle of one.
+   */
+  async applyEditsAndRevokes(changes: MessageChange[]): Promise<void> {
+    await this.prisma.pool.query(
+      `WITH x AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::float8[]) AS x(p, w, r, ts)
+       ), locked AS (
+         -- In key order, so that two flushes never wait for each other's locks in a circle.
+         SELECT id, pg_advisory_xact_lock(${contactLockKeySql('id')}) FROM (
+           SELECT id FROM (
+             SELECT DISTINCT o.contact_id AS id FROM inbound_messages o JOIN x ON o.provider_id = x.p AND o.wamid = x.w
+             WHERE o.contact_id IS NOT NULL
+           ) d ORDER BY hashtext(id::text)
+         ) c
+       )
+       UPDATE inbound_messages o SET
+         edited_at = CASE WHEN x.r THEN o.edited_at ELSE GREATEST(o.edited_at, to_timestamp(x.ts)) END,
+         revoked_at = CASE WHEN x.r THEN COALESCE(o.revoked_at, to_timestamp(x.ts)) ELSE o.revoked_at END,
+         processed_at = CASE WHEN x.r AND o.state = 'pending' THEN clock_timestamp() ELSE o.processed_at END,
+         flow_run = CASE WHEN x.r AND o.state = 'pending' THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb ELSE o.flow_run END,
+         state = CASE WHEN x.r AND o.state = 'pending' THEN 'revoked' ELSE o.state END
+       FROM x
+       WHERE o.provider_id = x.p AND o.wamid = x.w AND (o.contact_id IS NULL OR o.contact_id IN (SELECT id FROM locked))`,
+      columns(changes, ['providerId', 'original', 'revoke', 'timestamp']),
+    );
+  }
+
+  /**
+   * The reconciler's next RECONCILE_BATCH pending inbound messages with a contact, older than MIN_AGE_SECONDS, after
+   * arrival `after` (int8, as text), in arrival order.
+   */
+  async pendingInbound(after: string): Promise<{ id: string; contact_id: string; arrival: string; batch_id: string | null }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; contact_id: string; arrival: string; batch_id: string | null }>({
+      // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
+      text: `SELECT id, contact_id, arrival, batch_id FROM inbound_messages
+       WHERE state = 'pending' AND contact_id IS NOT NULL AND received_at < now() - make_interval(secs => $1) AND arrival > $2::bigint
+       ORDER BY arrival LIMIT ${RECONCILE_BATCH}`,
+      values: [MIN_AGE_SECONDS, after],
+    });
+    return rows;
+  }
+
+  /**
+   * The reconciler's next RECONCILE_BATCH unapplied statuses of known messages, older than MIN_AGE_SECONDS, after
+   * `from` (its KeysetWalk), in (received_at, id) order, with `at` the walked received_at.
+   */
+  async unappliedStatuses([at, id]: KeysetWalk['from']): Promise<{ id: string; at: Date }[]> {
+    const { rows } = await this.prisma.pool.query<{ id: string; at: Date }>({
+      // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
+      // received_at holds UTC: read and bound as UTC, so the walk's Date is the row's instant in any process zone.
+      text: `SELECT s.id, s.received_at AT TIME ZONE 'UTC' AS at FROM status_events s JOIN outbound_messages o ON o.provider_id = s.provider_id AND o.wamid = s.wamid
+       WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1) AND (s.received_at, s.id) > ($2::timestamp, $3::uuid)
+       ORDER BY s.received_at, s.id LIMIT ${RECONCILE_BATCH}`,
+      values: [MIN_AGE_SECONDS, at.toISOString(), id],
+    });
+    return rows;
+  }
+
+  /** Of these inbound messages, those still pending. */
+  async stillPending(ids: string[]): Promise<Set<string>> {
+    // An array of ids: a batch statement, unnamed (libs/db/README.md).
+    const { rows } = await this.prisma.pool.query<{ id: string }>({ text: `SELECT id FROM inbound_messages WHERE id = ANY($1::uuid[]) AND state = 'pending'`, values: [ids] });
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Of these status events, those still unapplied. */
+  async stillUnapplied(ids: string[]): Promise<Set<string>> {
+    // An array of ids: a batch statement, unnamed (libs/db/README.md).
+    const { rows } = await this.prisma.pool.query<{ id: string }>({ text: `SELECT id FROM status_events WHERE id = ANY($1::uuid[]) AND applied_at IS NULL`, values: [ids] });
+    return new Set(rows.map((r) => r.id));
+  }
+}
