@@ -4,6 +4,7 @@ import { GtcConfigModule } from '@gtc/config';
 import { DbModule } from '@gtc/db';
 import { HealthController, ObservabilityModule } from '@gtc/observability';
 import { QueueModule } from '@gtc/queue';
+import { AdminStore } from './admin.store';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
@@ -57,6 +58,7 @@ import { TenantsService } from './tenants/tenants.service';
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_FILTER, useClass: ErrorFilter },
     { provide: APP_PIPE, useClass: PathParamsPipe },
+    AdminStore,
     FailedAuthThrottle,
     TenantScopeService,
     ConversationsService,

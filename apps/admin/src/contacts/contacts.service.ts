@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { Contact, eventContactSql, Prisma, PrismaService, RECORD_EVENTS_CTES, Session } from '@gtc/db';
+import { Contact, Prisma, PrismaService, Session } from '@gtc/db';
 import { CUSTOMER_SERVICE_WINDOW_MS } from '@gtc/whatsapp';
 import { z } from 'zod';
+import { AdminStore } from '../admin.store';
 import { conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScopeService } from '../common/tenant-scope.service';
@@ -62,6 +63,7 @@ const CONTACT_ORDERS: Record<'created' | 'activity', SortOrder<'createdAt' | 'up
 export class ContactsService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: AdminStore,
     private readonly scope: TenantScopeService,
   ) {}
 
@@ -128,20 +130,7 @@ export class ContactsService {
     const notInHandoff = (status: string) =>
       conflict(`contact is not in a handoff (session: ${status})`, 'not_in_handoff');
     if (contact.session?.status !== 'handoff') throw notInHandoff(contact.session?.status ?? 'none');
-    const { rows } = await this.prisma.pool.query(
-      `WITH upd AS (
-         UPDATE sessions SET status = 'idle', node_id = NULL, updated_at = now() WHERE id = $1 AND status = 'handoff' RETURNING contact_id, flow_id
-       ), ev AS (
-         SELECT c.tenant_id, p.team_id, 'conversation.handoff'::text AS type, c.id AS contact_id,
-           jsonb_build_object('contact', ${eventContactSql('c')}, 'state', 'released', 'via', 'api')
-             || CASE WHEN f.name IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('flow', f.name) END AS data,
-           NULL::uuid AS endpoint_id
-         FROM upd u JOIN contacts c ON c.id = u.contact_id JOIN whatsapp_providers p ON p.id = c.provider_id LEFT JOIN flows f ON f.id = u.flow_id
-       ), ${RECORD_EVENTS_CTES}
-       SELECT u.contact_id FROM upd u CROSS JOIN ev_woke`,
-      [contact.session.id],
-    );
-    if (!rows.length) throw notInHandoff('released meanwhile');
+    if (!(await this.store.releaseHandoff(contact.session.id))) throw notInHandoff('released meanwhile');
     return this.get(tenantSlug, id);
   }
 
@@ -152,18 +141,7 @@ export class ContactsService {
   async setOptOut(tenantSlug: string, id: string, optedOut: boolean) {
     const contact = await this.find(tenantSlug, id);
     if (contact.optedOut !== optedOut) {
-      await this.prisma.pool.query(
-        `WITH upd AS (
-           UPDATE contacts SET opted_out = $2::boolean, opted_out_at = CASE WHEN $2::boolean THEN now() END, updated_at = now()
-           WHERE id = $1 AND opted_out <> $2::boolean RETURNING *
-         ), ev AS (
-           SELECT c.tenant_id, p.team_id, CASE WHEN $2::boolean THEN 'contact.opted_out' ELSE 'contact.opted_in' END AS type, c.id AS contact_id,
-             jsonb_build_object('contact', ${eventContactSql('c')}, 'via', 'api') AS data, NULL::uuid AS endpoint_id
-           FROM upd c JOIN whatsapp_providers p ON p.id = c.provider_id
-         ), ${RECORD_EVENTS_CTES}
-         SELECT woke FROM ev_woke`,
-        [contact.id, optedOut],
-      );
+      await this.store.setOptOut(contact.id, optedOut);
     }
     return this.get(tenantSlug, id);
   }

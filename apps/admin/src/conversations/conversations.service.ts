@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '@gtc/db';
 import { z } from 'zod';
+import { AdminStore } from '../admin.store';
 import { decodeCursor, encodeCursor, Page, PageRequest, SortOrder } from '../common/pagination';
 import { ContactsService } from '../contacts/contacts.service';
 import { inboundMessageSchema, outboundMessageSchema } from '../messages/messages.schemas';
@@ -26,6 +27,7 @@ const CONVERSATION_ORDER: SortOrder<'at' | 'n' | 'id'> = [
 export class ConversationsService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: AdminStore,
     private readonly contacts: ContactsService,
   ) {}
 
@@ -38,23 +40,7 @@ export class ConversationsService {
     const [afterAt, afterN, afterId] = page.cursor
       ? (decodeCursor(page.cursor, CONVERSATION_ORDER) as [Date, bigint, string])
       : [null, null, null];
-    const { rows } = await this.prisma.pool.query<{
-      direction: 'inbound' | 'outbound';
-      id: string;
-      at: Date;
-      n: string;
-    }>(
-      `SELECT * FROM (
-         (SELECT 'outbound' AS direction, id, created_at AS at, seq::bigint AS n FROM outbound_messages
-          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (created_at, seq::bigint, id) < ($3::timestamp, $4::bigint, $5::uuid))
-          ORDER BY created_at DESC, seq DESC, id DESC LIMIT $6)
-         UNION ALL
-         (SELECT 'inbound', id, received_at, arrival FROM inbound_messages
-          WHERE tenant_id = $1 AND contact_id = $2 AND ($3::timestamp IS NULL OR (received_at, arrival, id) < ($3::timestamp, $4::bigint, $5::uuid))
-          ORDER BY received_at DESC, arrival DESC, id DESC LIMIT $6)
-       ) m ORDER BY at DESC, n DESC, id DESC LIMIT $6`,
-      [contact.tenantId, contact.id, afterAt, afterN?.toString() ?? null, afterId, page.take + 1],
-    );
+    const rows = await this.store.conversationPage(contact.tenantId, contact.id, { at: afterAt, n: afterN?.toString() ?? null, id: afterId }, page.take + 1);
     const more = rows.length > page.take;
     const shown = more ? rows.slice(0, page.take) : rows;
     const ids = (direction: string) => shown.filter((r) => r.direction === direction).map((r) => r.id);

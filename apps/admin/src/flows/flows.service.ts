@@ -5,6 +5,7 @@ import { FlowIssue, loadFlow } from '@gtc/flows';
 import { formatPath } from '@gtc/whatsapp';
 import { JobPayloads, QueueName, QueueService, jobIds } from '@gtc/queue';
 import { z } from 'zod';
+import { AdminStore } from '../admin.store';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { Page } from '../common/pagination';
 import { TenantScopeService } from '../common/tenant-scope.service';
@@ -58,6 +59,7 @@ function nodeLine(source: string, nodeId: string): { line: number; column: numbe
 export class FlowsService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: AdminStore,
     private readonly scope: TenantScopeService,
     private readonly templates: TemplatesService,
     private readonly contacts: ContactsService,
@@ -107,7 +109,7 @@ export class FlowsService {
     const checked = await this.check(tenant, team, source, file);
     const { row, created, changed } = await this.prisma.client.$transaction(async (tx) => {
       // Serialise uploads of one team so revisions never collide.
-      await tx.$queryRaw`SELECT id FROM teams WHERE id = ${team.id}::uuid FOR UPDATE`;
+      await this.store.lockTeam(tx, team.id);
       const latest = await tx.flow.findFirst({ where: { teamId: team.id, tenantId: tenant.id, name: checked.name }, orderBy: { revision: 'desc' } });
       if (latest && latest.source === source) {
         if (!activate || latest.active) return { row: latest, created: false, changed: false };

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { Prisma, PrismaService, RECORD_EVENTS_CTES, SecretBox, Team, Tenant, WhatsAppProvider } from '@gtc/db';
+import { Prisma, PrismaService, SecretBox, Team, Tenant, WhatsAppProvider } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { GraphApiClient, GraphApiError } from '@gtc/whatsapp';
 import { z } from 'zod';
+import { AdminStore } from '../admin.store';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { TenantScopeService } from '../common/tenant-scope.service';
 import { PROVIDER_DEFAULTS, ProviderInput, providerSchema } from './provider.schemas';
@@ -58,15 +59,6 @@ export function providerView(p: WhatsAppProvider, tenant: Tenant, team: Team): P
 
 /** The columns of a provider that is not paused. */
 const NOT_PAUSED = { pausedAt: null, pausedReason: null, pausedClass: null, pausedCode: null };
-/**
- * The `ev` CTE (see RECORD_EVENTS_CTES) of a `provider.resumed` event for each provider row `u` (id, tenant_id,
- * team_id, phone_number_id) of `from`.
- */
-const resumedEvent = (from: string) => `ev AS (
-    SELECT u.tenant_id, u.team_id, 'provider.resumed'::text AS type, NULL::uuid AS contact_id,
-      jsonb_build_object('provider', jsonb_build_object('id', u.id, 'phone_number_id', u.phone_number_id)) AS data, NULL::uuid AS endpoint_id
-    FROM ${from}
-  )`;
 /** Most held messages woken at once on resume (more go out at the sender's recheck). */
 const MAX_WOKEN = 10_000;
 
@@ -79,6 +71,7 @@ export class ProviderService {
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: AdminStore,
     private readonly scope: TenantScopeService,
     private readonly graph: GraphApiClient,
     private readonly queues: QueueService,
@@ -188,7 +181,7 @@ export class ProviderService {
       row = await this.prisma.client.$transaction(async (tx) => {
         const updated = await tx.whatsAppProvider.update({ where: { id: existing.id }, data });
         if (resumes) {
-          await tx.$queryRawUnsafe(`WITH ${resumedEvent('whatsapp_providers u WHERE u.id = $1::uuid')}, ${RECORD_EVENTS_CTES} SELECT woke FROM ev_woke`, existing.id);
+          await this.store.recordResumed(tx, existing.id);
         }
         return updated;
       });
@@ -205,19 +198,9 @@ export class ProviderService {
    */
   async resume(tenantSlug: string, teamSlug: string) {
     const { tenant, team, provider } = await this.scope.provider(tenantSlug, teamSlug);
-    const { rows } = await this.prisma.pool.query<{ was_paused: boolean }>(
-      `WITH old AS (
-         SELECT id, paused_at FROM whatsapp_providers WHERE id = $1 AND (paused_at IS NOT NULL OR paused_reason IS NOT NULL) FOR UPDATE
-       ), upd AS (
-         UPDATE whatsapp_providers p SET paused_at = NULL, paused_reason = NULL, paused_class = NULL, paused_code = NULL, updated_at = now()
-         FROM old WHERE p.id = old.id
-         RETURNING p.id, p.tenant_id, p.team_id, p.phone_number_id, old.paused_at IS NOT NULL AS was_paused
-       ), ${resumedEvent('upd u WHERE u.was_paused')}, ${RECORD_EVENTS_CTES}
-       SELECT u.was_paused FROM upd u CROSS JOIN ev_woke`,
-      [provider.id],
-    );
-    if (rows[0]?.was_paused) await this.wakeHeld(provider.id);
-    const row = rows.length ? await this.prisma.client.whatsAppProvider.findUniqueOrThrow({ where: { id: provider.id } }) : provider;
+    const { changed, wasPaused } = await this.store.resumeProvider(provider.id);
+    if (wasPaused) await this.wakeHeld(provider.id);
+    const row = changed ? await this.prisma.client.whatsAppProvider.findUniqueOrThrow({ where: { id: provider.id } }) : provider;
     return providerView(row, tenant, team);
   }
 

@@ -4,6 +4,7 @@ import { loadConfig } from '@gtc/config';
 import type { PrismaService } from '@gtc/db';
 import { MetricsService } from '@gtc/observability';
 import type { QueueService } from '@gtc/queue';
+import { AdminStore } from '../admin.store';
 import { PLATFORM_SNAPSHOT_TTL_MS, PlatformMetrics } from './platform.metrics';
 
 // The admin's scrape-time gauges against a stub Postgres (one statement's rows) and stub queues: what they export,
@@ -70,7 +71,7 @@ beforeEach(() => {
   metrics.setService('admin');
   const prisma = { pool: { query } } as unknown as PrismaService;
   const queues = { queue: () => ({ getJobCounts: counts }) } as unknown as QueueService;
-  new PlatformMetrics(prisma, queues, metrics, config);
+  new PlatformMetrics(new AdminStore(prisma, config), queues, metrics, config);
 });
 
 afterEach(() => {
@@ -117,7 +118,7 @@ describe('PlatformMetrics (the admin /metrics gauges)', () => {
     expect(Object.keys(depth)).toHaveLength(12);
     // The tier window's start is the statement's one parameter (epoch ms).
     expect(query).toHaveBeenCalledTimes(1);
-    expect(query.mock.calls[0][1]).toEqual([Date.now() - Number(config.env.TIER_WINDOW_SECONDS) * 1000]);
+    expect(query.mock.calls[0][0].values).toEqual([Date.now() - Number(config.env.TIER_WINDOW_SECONDS) * 1000]);
   });
 
   it('reads Postgres once per 30 s however often it is scraped; Redis on every scrape', async () => {

@@ -1,9 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService, TtlCache } from '@gtc/db';
+import { TtlCache } from '@gtc/db';
 import { Gauge, MetricsService } from '@gtc/observability';
 import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
-import { tierLimit, tierUsedSql, tierWindowStartMs } from './tier-usage';
+import { AdminStore, SnapshotRow } from '../admin.store';
+import { tierLimit, tierWindowStartMs } from './tier-usage';
 
 /** How long one read of Postgres serves the scrapes: frequent scrapes cost one statement per this. */
 export const PLATFORM_SNAPSHOT_TTL_MS = 30_000;
@@ -11,19 +12,6 @@ export const PLATFORM_SNAPSHOT_TTL_MS = 30_000;
 export const QUEUE_DEPTH_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
 /** Longest paused_reason kept as a label value (Meta's texts can be long). */
 const REASON_LABEL_MAX = 200;
-
-/** One tenant, with one of its numbers (null columns: a tenant with none). */
-interface SnapshotRow {
-  tenant: string;
-  slug: string;
-  team: string | null;
-  tier: string | null;
-  paused: boolean | null;
-  paused_class: string | null;
-  paused_code: number | null;
-  paused_reason: string | null;
-  tier_used: number | null;
-}
 
 /**
  * The platform's state as gauges of the admin's /metrics, computed when Prometheus scrapes (never on a request path):
@@ -39,7 +27,7 @@ export class PlatformMetrics {
   private readonly limits: LimiterSettings;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly store: AdminStore,
     private readonly queues: QueueService,
     metrics: MetricsService,
     config: AppConfig,
@@ -147,16 +135,7 @@ export class PlatformMetrics {
   }
 
   /** Every tenant with each of its numbers (a tenant with none: one row of nulls), in one statement. */
-  private async read(): Promise<SnapshotRow[]> {
-    const { rows } = await this.prisma.pool.query<SnapshotRow>(
-      `SELECT t.id AS tenant, t.slug, tm.slug AS team, p.tier, p.paused_at IS NOT NULL AS paused, p.paused_class, p.paused_code,
-         p.paused_reason, CASE WHEN p.id IS NOT NULL THEN ${tierUsedSql(this.limits, 'p', '$1')} END AS tier_used
-       FROM tenants t
-       LEFT JOIN whatsapp_providers p ON p.tenant_id = t.id
-       LEFT JOIN teams tm ON tm.id = p.team_id
-       ORDER BY t.slug, tm.slug`,
-      [tierWindowStartMs(this.limits)],
-    );
-    return rows;
+  private read(): Promise<SnapshotRow[]> {
+    return this.store.platformSnapshot(tierWindowStartMs(this.limits));
   }
 }

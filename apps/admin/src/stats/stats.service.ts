@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { IN_FLIGHT_STATES, PrismaService, sqlStates } from '@gtc/db';
+import { PrismaService } from '@gtc/db';
 import { LimiterSettings, limiterSettings, QueueName, QueueService } from '@gtc/queue';
 import { z } from 'zod';
+import { AdminStore } from '../admin.store';
 import { TenantScopeService } from '../common/tenant-scope.service';
 import { providerUsageSchema, statsSchema, USAGE_MINUTES } from './stats.schemas';
-import { tierLimit, tierUsedSql, tierWindowStartMs } from './tier-usage';
+import { tierLimit, tierWindowStartMs } from './tier-usage';
 
 /** The statistics as the API shows them. */
 type StatsView = z.input<typeof statsSchema>;
@@ -18,6 +19,7 @@ export class StatsService {
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly store: AdminStore,
     private readonly scope: TenantScopeService,
     private readonly queues: QueueService,
     config: AppConfig,
@@ -46,12 +48,9 @@ export class StatsService {
       this.prisma.client.contact.count({ where: { tenantId: tenant.id } }),
       this.prisma.client.contact.count({ where: { tenantId: tenant.id, optedOut: true } }),
       // Counted as the tier limit counts (tier-usage.ts, as the /metrics gauges count): every number in one statement.
-      this.prisma.pool.query<{ id: string; used: number }>(
-        `SELECT p.id, ${tierUsedSql(this.limits, 'p', '$2')} AS used FROM whatsapp_providers p WHERE p.tenant_id = $1`,
-        [tenant.id, tierWindowStartMs(this.limits)],
-      ),
+      this.store.tierUsedByProvider(tenant.id, tierWindowStartMs(this.limits)),
     ]);
-    const usedBy = new Map(used.rows.map((r) => [r.id, r.used]));
+    const usedBy = new Map(used.map((r) => [r.id, r.used]));
     const usage = providers.map((p) => ({
       team: p.team.slug,
       phone_number_id: p.phoneNumberId,
@@ -110,32 +109,11 @@ export class StatsService {
     const now = Date.now();
     const firstMinute = Math.floor(now / 60_000) * 60_000 - (USAGE_MINUTES - 1) * 60_000;
     const [counts, minutes] = await Promise.all([
-      this.prisma.pool.query<{ used: number; queued: number; sending: number; failed: number }>(
-        `SELECT ${tierUsedSql(this.limits, 'p', '$2')} AS used,
-           (SELECT count(*) FROM outbound_messages o WHERE o.state = 'queued' AND o.provider_id = p.id)::int AS queued,
-           (SELECT count(*) FROM outbound_messages o WHERE o.state IN (${sqlStates(IN_FLIGHT_STATES)}) AND o.provider_id = p.id)::int AS sending,
-           (SELECT count(*) FROM outbound_messages o WHERE o.tenant_id = p.tenant_id AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours'
-              AND o.provider_id = p.id AND o.failed_at >= now() AT TIME ZONE 'UTC' - interval '24 hours')::int AS failed
-         FROM whatsapp_providers p WHERE p.id = $1`,
-        [provider.id, tierWindowStartMs(this.limits, now)],
-      ),
-      this.prisma.pool.query<{ minute: number; sent: number; failed: number }>(
-        `SELECT (extract(epoch FROM date_trunc('minute', x.t)) * 1000)::float8 AS minute,
-           count(*) FILTER (WHERE x.k = 's')::int AS sent, count(*) FILTER (WHERE x.k = 'f')::int AS failed
-         FROM (
-           SELECT o.sent_at AS t, 's' AS k FROM outbound_messages o
-           WHERE o.tenant_id = $1 AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours' AND o.provider_id = $2
-             AND o.sent_at >= to_timestamp($3::float8 / 1000) AT TIME ZONE 'UTC'
-           UNION ALL
-           SELECT o.failed_at, 'f' FROM outbound_messages o
-           WHERE o.tenant_id = $1 AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours' AND o.provider_id = $2
-             AND o.failed_at >= to_timestamp($3::float8 / 1000) AT TIME ZONE 'UTC'
-         ) x GROUP BY 1`,
-        [tenant.id, provider.id, firstMinute],
-      ),
+      this.store.providerCounts(provider.id, tierWindowStartMs(this.limits, now)),
+      this.store.providerMinutes(tenant.id, provider.id, firstMinute),
     ]);
-    const byMinute = new Map(minutes.rows.map((r) => [Number(r.minute), r]));
-    const c = counts.rows[0];
+    const byMinute = new Map(minutes.map((r) => [Number(r.minute), r]));
+    const c = counts;
     return {
       team: team.slug,
       phone_number_id: provider.phoneNumberId,
