@@ -168,7 +168,7 @@ export class MessagesService {
     if (out) {
       const events = await this.prisma.client.statusEvent.findMany({
         // Only statuses from the number that sent it: another number's webhook may carry the same wamid or our id.
-        where: { tenantId: tenant.id, providerId: out.providerId, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { callbackId: out.id }] },
+        where: { tenantId: tenant.id, providerId: out.providerId, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { outboundId: null, callbackId: out.id }] },
         orderBy: [{ timestamp: 'asc' }, { receivedAt: 'asc' }],
       });
       // Meta's timestamps are whole seconds: statuses of one second in the order a message goes through them.
