@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { eventContactSql, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates } from '@gtc/db';
+import { eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates } from '@gtc/db';
 import { limiterSettings } from '@gtc/queue';
 import { tierUsedSql } from './stats/tier-usage';
 
@@ -220,5 +220,53 @@ export class AdminStore {
       values: [tenantId, providerId, firstMinute],
     });
     return rows;
+  }
+
+  /**
+   * Makes an endpoint's waiting deliveries due now and wakes the dispatcher (a re-enabled endpoint: the dispatcher
+   * parks a disabled one's deliveries for a while). Attempts in flight stay as they are.
+   */
+  async wakeEndpointDeliveries(endpointId: string): Promise<void> {
+    await this.prisma.pool.query({
+      name: 'admin-wake-endpoint',
+      text: `WITH due AS (
+         UPDATE event_deliveries SET next_attempt_at = now()
+         WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now() AND (leased_until IS NULL OR leased_until <= now())
+         RETURNING 1
+       )
+       SELECT count(pg_notify('${EVENTS_CHANNEL}', '')) FROM (SELECT 1 FROM due LIMIT 1) d`,
+      values: [endpointId],
+    });
+  }
+
+  /**
+   * Makes a failed delivery, or a pending one no attempt holds (no lease, or its lease over), due now and wakes the
+   * dispatcher; returns its new state, or null when an attempt holds it or it was delivered.
+   */
+  async retryDelivery(deliveryId: string): Promise<{ state: 'pending'; next_attempt_at: Date } | null> {
+    const { rows } = await this.prisma.pool.query<{ state: 'pending'; next_attempt_at: Date }>({
+      name: 'admin-retry-delivery',
+      text: `WITH due AS (
+         UPDATE event_deliveries SET state = 'pending', next_attempt_at = now(), failed_at = NULL
+         WHERE id = $1 AND (state = 'failed' OR state = 'pending' AND (leased_until IS NULL OR leased_until <= now()))
+         RETURNING state, next_attempt_at
+       )
+       SELECT state, next_attempt_at, pg_notify('${EVENTS_CHANNEL}', '') AS woke FROM due`,
+      values: [deliveryId],
+    });
+    return rows[0] ?? null;
+  }
+
+  /** Records a `ping` event for one endpoint (written only if it is enabled); returns its row id, or null. */
+  async recordPing(tenantId: string, teamId: string | null, endpointId: string): Promise<string | null> {
+    const { rows } = await this.prisma.pool.query<{ id: string | null }>({
+      name: 'admin-record-ping',
+      text: `WITH ev AS (
+         SELECT $1::uuid AS tenant_id, $2::uuid AS team_id, 'ping'::text AS type, NULL::uuid AS contact_id, '{}'::jsonb AS data, $3::uuid AS endpoint_id
+       ), ${RECORD_EVENTS_CTES}
+       SELECT (SELECT id FROM ev_rows LIMIT 1) AS id, woke FROM ev_woke`,
+      values: [tenantId, teamId, endpointId],
+    });
+    return rows[0]?.id ?? null;
   }
 }

@@ -1,6 +1,6 @@
 // The SQL of the dispatcher: claim the deliveries that may go now, record what their attempts came to.
 import { Injectable } from '@nestjs/common';
-import { EVENT_ATTEMPT_LOG_MAX, PrismaService } from '@gtc/db';
+import { EVENT_ATTEMPT_LOG_MAX, EVENTS_CHANNEL, PoolClient, PrismaService } from '@gtc/db';
 
 /** A delivery leased to this process, with what its attempt needs. */
 export interface ClaimedDelivery {
@@ -284,6 +284,11 @@ export class DeliveryStore {
   /** Sets lease, per-endpoint limit and disable delay (from the environment, at boot). */
   configure(settings: StoreSettings): void {
     this.settings = settings;
+  }
+
+  /** Subscribes a dedicated connection to the outbox's wake-ups (NOTIFY on EVENTS_CHANNEL). */
+  async listen(client: PoolClient): Promise<void> {
+    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
   }
 
   /** True when some pending delivery is due (the idle poll: one indexed probe). */

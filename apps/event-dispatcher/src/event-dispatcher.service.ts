@@ -156,7 +156,7 @@ export class EventDispatcherService implements OnApplicationBootstrap, OnModuleD
           client.once('end', () => resolve(undefined));
         });
         client.on('notification', () => this.wake());
-        await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+        await this.store.listen(client);
         this.listener = client;
         if (this.stopping) client.release(true);
         this.wake();

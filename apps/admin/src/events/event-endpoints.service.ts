@@ -5,16 +5,15 @@ import {
   EventAttemptLogEntry,
   EventDelivery,
   EventEndpoint,
-  EVENTS_CHANNEL,
   eventRowId,
   Prisma,
   PrismaService,
   publicEventId,
-  RECORD_EVENTS_CTES,
   SecretBox,
   Tenant,
 } from '@gtc/db';
 import { z } from 'zod';
+import { AdminStore } from '../admin.store';
 import { ApiError, conflict, notFound } from '../common/api-error';
 import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagination';
 import { TenantScopeService } from '../common/tenant-scope.service';
@@ -112,6 +111,7 @@ export class EventEndpointsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly scope: TenantScopeService,
+    private readonly store: AdminStore,
     config: AppConfig,
   ) {
     this.box = new SecretBox(config.secretsKey);
@@ -170,15 +170,7 @@ export class EventEndpointsService {
    * deliveries for a while; without this they would resume only at its next look). Attempts in flight stay as they are.
    */
   private async wakeParked(endpointId: string): Promise<void> {
-    await this.prisma.pool.query(
-      `WITH due AS (
-         UPDATE event_deliveries SET next_attempt_at = now()
-         WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now() AND (leased_until IS NULL OR leased_until <= now())
-         RETURNING 1
-       )
-       SELECT count(pg_notify('${EVENTS_CHANNEL}', '')) FROM (SELECT 1 FROM due LIMIT 1) d`,
-      [endpointId],
-    );
+    await this.store.wakeEndpointDeliveries(endpointId);
   }
 
   /** Deletes an endpoint with its deliveries. */
@@ -234,16 +226,8 @@ export class EventEndpointsService {
     if (!delivery) throw notFound(`event ${eventId} has no delivery to endpoint ${id}`);
     if (!endpoint.enabled) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
     // An attempt in flight (leased, its lease not over) is left alone: making it due would send it twice at once.
-    const { rows } = await this.prisma.pool.query<{ state: 'pending'; next_attempt_at: Date }>(
-      `WITH due AS (
-         UPDATE event_deliveries SET state = 'pending', next_attempt_at = now(), failed_at = NULL
-         WHERE id = $1 AND (state = 'failed' OR state = 'pending' AND (leased_until IS NULL OR leased_until <= now()))
-         RETURNING state, next_attempt_at
-       )
-       SELECT state, next_attempt_at, pg_notify('${EVENTS_CHANNEL}', '') AS woke FROM due`,
-      [delivery.id],
-    );
-    if (rows.length) return { id: eventId, state: rows[0].state, next_attempt_at: rows[0].next_attempt_at };
+    const retried = await this.store.retryDelivery(delivery.id);
+    if (retried) return { id: eventId, ...retried };
     const current = await this.prisma.client.eventDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
     if (current.state === 'delivered') throw conflict(`event ${eventId} was already delivered to endpoint ${id}`, 'already_delivered');
     // Not delivered, so pending (an attempt in flight) or failed (since the update above).
@@ -254,16 +238,10 @@ export class EventEndpointsService {
   async test(tenantSlug: string, id: string): Promise<z.input<typeof eventPingSchema>> {
     const endpoint = await this.find(tenantSlug, id);
     if (!endpoint.enabled) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
-    const { rows } = await this.prisma.pool.query<{ id: string | null }>(
-      `WITH ev AS (
-         SELECT $1::uuid AS tenant_id, $2::uuid AS team_id, 'ping'::text AS type, NULL::uuid AS contact_id, '{}'::jsonb AS data, $3::uuid AS endpoint_id
-       ), ${RECORD_EVENTS_CTES}
-       SELECT (SELECT id FROM ev_rows LIMIT 1) AS id, woke FROM ev_woke`,
-      [endpoint.tenantId, endpoint.teamId, endpoint.id],
-    );
+    const rowId = await this.store.recordPing(endpoint.tenantId, endpoint.teamId, endpoint.id);
     // Disabled between the read and the write (the outbox writes only to enabled endpoints).
-    if (!rows[0]?.id) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
-    return { id: publicEventId(rows[0].id), type: 'ping', endpoint: endpoint.id };
+    if (!rowId) throw conflict(`endpoint ${id} is disabled: enable it first (PATCH enabled: true)`, 'endpoint_disabled');
+    return { id: publicEventId(rowId), type: 'ping', endpoint: endpoint.id };
   }
 
   private checkUrl(url: string): void {

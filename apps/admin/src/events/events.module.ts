@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdminStore } from '../admin.store';
 import { TenantScopeService } from '../common/tenant-scope.service';
 import { EventEndpointsController } from './event-endpoints.controller';
 import { EventEndpointsService } from './event-endpoints.service';
@@ -6,6 +7,6 @@ import { EventEndpointsService } from './event-endpoints.service';
 /** Event webhooks in the admin API: a tenant's event endpoints, their deliveries, retries and test pings. */
 @Module({
   controllers: [EventEndpointsController],
-  providers: [TenantScopeService, EventEndpointsService],
+  providers: [AdminStore, TenantScopeService, EventEndpointsService],
 })
 export class EventsModule {}
