@@ -100,7 +100,10 @@ beforeAll(async () => {
       SEND_MAX_ATTEMPTS: '3',
       RECONCILE_INTERVAL_MS: '1000',
       // This machine's 2 cores are shared by every process of the test: graph-sim may stamp requests late.
+      // (The throughput limit then paces at 16/s and caps at 20 per 1.25 s of send times.)
       LIMIT_MARGIN_MS: '250',
+      THROUGHPUT_PACE: '0.8',
+      THROUGHPUT_MARGIN_MS: '250',
     },
     graphSimEnv: {},
   });

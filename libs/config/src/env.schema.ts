@@ -91,8 +91,12 @@ export const envSchema = z.object({
   PAIR_RATE_LIMIT: positiveInt(10),
   /** Window of the per-recipient pair limit, in ms. */
   PAIR_RATE_WINDOW_MS: positiveInt(6_000),
-  /** Safety margin added to every limit window, in ms: absorbs jitter between our clock and Meta's count. */
+  /** Safety margin added to the tier and pair limit windows, in ms: absorbs jitter between our clock and Meta's count. */
   LIMIT_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  /** Sends of a number are paced at this fraction of its throughput limit, so that they leave evenly with room for jitter. */
+  THROUGHPUT_PACE: z.coerce.number().gt(0).max(1).default(0.97),
+  /** Margin of the throughput limit's hard cap, in ms: at most the limit in any (1000 + this) ms of actual sends. */
+  THROUGHPUT_MARGIN_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   /** Interval of the reconciler that re-enqueues unfinished rows, in ms. */
   RECONCILE_INTERVAL_MS: positiveInt(5_000),
   /** Days processed messages and status events are kept. */

@@ -15,6 +15,8 @@ export function limiterSettings(config: AppConfig): LimiterSettings {
     pairLimit: config.env.PAIR_RATE_LIMIT,
     pairWindowMs: config.env.PAIR_RATE_WINDOW_MS,
     windowMarginMs: config.env.LIMIT_MARGIN_MS,
+    throughputPace: config.env.THROUGHPUT_PACE,
+    throughputMarginMs: config.env.THROUGHPUT_MARGIN_MS,
   };
 }
 

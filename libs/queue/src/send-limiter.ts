@@ -7,6 +7,11 @@ import type Redis from 'ioredis';
  * and the caller sends at that time (a BullMQ delay), so a backlog is spread over future slots instead of
  * retrying in a loop, and other numbers' messages never wait behind it.
  *
+ * The throughput limit is held in two steps. The plan log paces: its slots lie evenly apart, a little under the
+ * limit (1000 / (mps × pace) ms), so that sends leave evenly and a late one has room. The send log, confirmed
+ * right before each request, is the hard cap: at most mps sends in any window of (1000 + throughput margin) ms
+ * of actual send times, whatever jitter did to the plan on the way (a late job, a bunch promoted at once).
+ *
  * Why not rate-limiter-flexible or BullMQ's limiter: both count fixed windows, which let 2× the limit through
  * across a window boundary (Meta counts any second), the BullMQ one is per queue, not per key, and neither can
  * consume three limits atomically or reserve future slots.
@@ -25,8 +30,8 @@ local function earliest(key, max, window)
   local e = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
   return math.max(now, tonumber(e[2]) + window)
 end
--- Throughput: slots at least interval apart (evenly spread, so jitter on the way can't bunch them at Meta):
--- the first free gap at or after t, else after the last reservation.
+-- Throughput pacing (plan log): slots at least interval apart (evenly spread, a little under the limit): the
+-- first free gap at or after t, else after the last reservation.
 local function spaced(key, t, interval)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 2 * interval)
   redis.call('ZREM', key, member)
@@ -39,7 +44,8 @@ local function spaced(key, t, interval)
   return math.max(t, tonumber(last[2]) + interval)
 end
 local tierMax, tierWindow, tierMember = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local mpsMax, mpsWindow = tonumber(ARGV[6]), tonumber(ARGV[7])
+-- mpsWindow > 0: the hard cap (send log), at most mpsMax in any mpsWindow ms; else pace mpsInterval apart (plan log).
+local mpsMax, mpsWindow, mpsInterval = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[12])
 local pairMax, pairWindow = tonumber(ARGV[8]), tonumber(ARGV[9])
 -- A recipient already counted in the tier window (unique-recipients rule) takes no new tier slot.
 local tierCounted = tierMember == '' or tierMax <= 0
@@ -52,7 +58,9 @@ if ARGV[11] == '1' and not tierCounted and redis.call('EXISTS', KEYS[1]) == 0 th
 local t = now
 if not tierCounted then t = math.max(t, earliest(KEYS[1], tierMax, tierWindow)) end
 t = math.max(t, earliest(KEYS[3], pairMax, pairWindow))
-if mpsMax > 0 then t = spaced(KEYS[2], t, mpsWindow / mpsMax) end
+if mpsMax > 0 then
+  if mpsWindow > 0 then t = math.max(t, earliest(KEYS[2], mpsMax, mpsWindow)) else t = spaced(KEYS[2], t, mpsInterval) end
+end
 -- Too far ahead for this log: say when to come back, but hold nothing meanwhile.
 local maxAhead = tonumber(ARGV[10])
 if maxAhead > 0 and t - now > maxAhead then return tostring(-t) end
@@ -66,7 +74,7 @@ if not tierCounted then
 end
 if mpsMax > 0 then
   redis.call('ZADD', KEYS[2], t, member)
-  keep(KEYS[2], math.ceil(t - now + mpsWindow))
+  keep(KEYS[2], math.ceil(t - now + math.max(mpsWindow, 2 * mpsInterval)))
 end
 if pairMax > 0 then
   redis.call('ZADD', KEYS[3], t, member)
@@ -102,8 +110,12 @@ export interface LimiterSettings {
   tierCounting: 'messages' | 'recipients';
   pairLimit: number;
   pairWindowMs: number;
-  /** Added to every window so jitter between our clock and Meta's never puts one send too many in a window. */
+  /** Added to the tier and pair windows so jitter between our clock and Meta's never puts one send too many in a window. */
   windowMarginMs: number;
+  /** The plan log paces a number's sends at this fraction of its throughput limit (0 < pace ≤ 1). */
+  throughputPace: number;
+  /** Added to the throughput limit's second in the send log (the hard cap on actual sends), in ms. */
+  throughputMarginMs: number;
 }
 
 /** One message to reserve a slot for. */
@@ -115,8 +127,9 @@ export interface SlotRequest {
 
 /**
  * Which log a reservation goes to. "plan": the schedule a message is delayed to when enqueued (spreads a
- * backlog over time; may lie far ahead). "send": confirmed right before the request, against actual sends only,
- * so a job woken late never queues behind future plans and never bunches with others: this one holds the limits.
+ * backlog over time, paced a little under the throughput limit; may lie far ahead). "send": confirmed right
+ * before the request, against actual sends only, so a job woken late never queues behind future plans: this one
+ * holds the limits (throughput as a sliding window of send times, not spacing, so jitter costs no throughput).
  */
 export type SlotLog = 'plan' | 'send';
 
@@ -187,11 +200,12 @@ export class SendLimiter {
       tierWindow,
       tierMember,
       limits.throughputMps,
-      1000 + s.windowMarginMs,
+      log === 'send' ? 1000 + s.throughputMarginMs : 0,
       s.pairLimit,
       s.pairWindowMs + s.windowMarginMs,
       maxAheadMs,
       rebuildFirst ? 1 : 0,
+      limits.throughputMps > 0 ? 1000 / (limits.throughputMps * s.throughputPace) : 0,
     );
     let result = await reserveSlot(tierLog !== undefined);
     if (result === 'rebuild' && tierLog) {
