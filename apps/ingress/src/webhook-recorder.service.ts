@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { GroupCommit } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
-import type { InboundMessageEvent, ParsedWebhook, StatusUpdate, UserAction } from '@gtc/whatsapp';
+import { type InboundMessageEvent, type ParsedWebhook, type StatusUpdate, type UserAction, WEBHOOK_FIELDS } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
 import { IdentityMove, IngressStore } from './ingress.store';
 import type { WebhookTarget } from './provider.service';
@@ -92,40 +92,6 @@ const NONCONFORMING_FIELD = 'gtc.nonconforming';
 const INVALID_FIELD = 'gtc.invalid';
 /** The field of a user action's webhook_events row (a marketing message link click), suffixed with its type. */
 const USER_ACTION_FIELD = 'messages.user_actions';
-/**
- * Fields of the whatsapp_business_account object Meta documents besides `messages` (kept raw as they are, not
- * counted as non-conforming); anything else is an unknown field. https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/
- */
-const DOCUMENTED_FIELDS = new Set([
-  'account_alerts',
-  'account_review_update',
-  'account_settings_update',
-  'account_update',
-  'automatic_events',
-  'business_capability_update',
-  'business_status_update',
-  'calls',
-  'flows',
-  'group_lifecycle_update',
-  'group_participants_update',
-  'group_settings_update',
-  'group_status_update',
-  'history',
-  'message_echoes',
-  'message_template_components_update',
-  'message_template_quality_update',
-  'message_template_status_update',
-  'partner_solutions',
-  'payment_configuration_update',
-  'phone_number_name_update',
-  'phone_number_quality_update',
-  'security',
-  'smb_app_state_sync',
-  'smb_message_echoes',
-  'template_category_update',
-  'tracking_events',
-  'user_preferences',
-]);
 
 const RETRYABLE = /40P01|40001|deadlock|could not serialize/i;
 /** SQLSTATE classes no content causes: connection, resources, operator intervention, system errors. */
@@ -186,7 +152,7 @@ export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?
       const field = storableKey(storableText(change.field, problems, 'field'), problems, 'field');
       note(`changes[${c}]`, problems);
       prepared.events.push({ field, digest: sha256(payload), payload, rawBody: null });
-      if (!change.known && !DOCUMENTED_FIELDS.has(change.field)) prepared.nonconforming.push('unknown_field');
+      if (!change.known && !WEBHOOK_FIELDS.has(change.field)) prepared.nonconforming.push('unknown_field');
       if (change.invalid.length) prepared.nonconforming.push('invalid_item');
     }
     change.userActions.forEach((raw, i) => {

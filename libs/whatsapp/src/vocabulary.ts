@@ -41,3 +41,39 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   }
   return out;
 }
+
+/**
+ * Fields of the whatsapp_business_account object Meta documents besides `messages` (the one the webhook parser
+ * reads): ingress keeps them raw as they are, not counted as non-conforming; anything else is an unknown field.
+ * A field Meta adds is added here. https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/
+ */
+export const WEBHOOK_FIELDS: ReadonlySet<string> = new Set([
+  'account_alerts',
+  'account_review_update',
+  'account_settings_update',
+  'account_update',
+  'automatic_events',
+  'business_capability_update',
+  'business_status_update',
+  'calls',
+  'flows',
+  'group_lifecycle_update',
+  'group_participants_update',
+  'group_settings_update',
+  'group_status_update',
+  'history',
+  'message_echoes',
+  'message_template_components_update',
+  'message_template_quality_update',
+  'message_template_status_update',
+  'partner_solutions',
+  'payment_configuration_update',
+  'phone_number_name_update',
+  'phone_number_quality_update',
+  'security',
+  'smb_app_state_sync',
+  'smb_message_echoes',
+  'template_category_update',
+  'tracking_events',
+  'user_preferences',
+]);
