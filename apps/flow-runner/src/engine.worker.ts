@@ -28,12 +28,20 @@ export function execute(task: EngineTask): EngineAnswer {
   }
 }
 
-parentPort?.on('message', (task: EngineTask) => {
-  try {
-    parentPort!.postMessage({ answer: execute(task) });
-  } catch (e) {
-    parentPort!.postMessage({ error: (e as Error).message ?? String(e) });
-  }
+/** One task's outcome in a batch's answer (a task that throws fails alone). */
+export type EngineOutcome = { answer: EngineAnswer } | { error: string };
+
+// A batch of tasks in, their outcomes out, in the same order.
+parentPort?.on('message', (tasks: EngineTask[]) => {
+  parentPort!.postMessage(
+    tasks.map((task): EngineOutcome => {
+      try {
+        return { answer: execute(task) };
+      } catch (e) {
+        return { error: (e as Error).message ?? String(e) };
+      }
+    }),
+  );
 });
 // Loaded: the step budget starts with the first task, not with loading the engine.
 parentPort?.postMessage({ ready: true });

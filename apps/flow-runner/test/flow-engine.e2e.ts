@@ -1,0 +1,63 @@
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FlowEngineService as Engine } from '../src/flow-engine.service';
+import type { EngineTask } from '../src/engine.worker';
+
+// The engine threads of the built flow-runner (dist: the worker thread runs engine.worker.js beside it). Tasks queued
+// while the threads work go together in one message; a task that fails fails alone, and a thread that ends mid-batch
+// loses no task: its batch is tried again task by task.
+const require = createRequire(import.meta.url);
+const { FlowEngineService } = require(resolve(__dirname, '../dist/flow-engine.service.js')) as { FlowEngineService: new () => Engine };
+
+/** A task the engine answers at once: a match with no event matches nothing. */
+const noEvent = (): EngineTask => ({ kind: 'match', flows: [], context: {} as never, vars: {} });
+/** A task the engine throws on: a flow to start that is not there. */
+const broken = (): EngineTask => ({ kind: 'start', flow: null as never, context: {} as never, vars: {} });
+
+let engine: Engine | undefined;
+afterEach(async () => {
+  await engine?.onModuleDestroy();
+  engine = undefined;
+});
+
+/** The engine's threads, to watch batches form and to end one mid-batch. */
+type Threads = { worker: { terminate(): Promise<number> }; busy?: { batch: unknown[] } }[];
+const threadsOf = (e: Engine) => (e as unknown as { threads: Threads }).threads;
+
+describe('flow engine threads', () => {
+  it('answers queued tasks in batches, and a task that throws fails alone', async () => {
+    engine = new FlowEngineService();
+    const tasks = Array.from({ length: 60 }, (_, i) => (i === 17 ? broken() : noEvent()));
+    const runs = tasks.map((t) => engine!.run(t));
+    // Both threads are still loading: the first message each takes is a batch of queued tasks (the first 32).
+    let batch = 0;
+    for (let i = 0; i < 1000 && !batch; i++) {
+      batch = Math.max(0, ...threadsOf(engine).map((t) => t.busy?.batch.length ?? 0));
+      if (!batch) await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(batch).toBe(32);
+    const outcomes = await Promise.allSettled(runs);
+    expect(outcomes.filter((o) => o.status === 'fulfilled').map((o) => (o as PromiseFulfilledResult<unknown>).value)).toEqual(
+      Array.from({ length: 59 }, () => ({ noMatch: true })),
+    );
+    expect(outcomes[17].status).toBe('rejected');
+  });
+
+  it('loses no task when a thread ends in the middle of a batch: each is run again on its own', async () => {
+    engine = new FlowEngineService();
+    // Both threads loaded first, then enough queued for batches, and one thread ended while it works on one.
+    await Promise.all([engine.run(noEvent()), engine.run(noEvent())]);
+    const runs = Array.from({ length: 200 }, () => engine!.run(noEvent()));
+    // The first two go alone (each to an idle thread); the rest queue and go in batches as those answer.
+    let busy: Threads[number] | undefined;
+    for (let i = 0; i < 1000 && !busy; i++) {
+      busy = threadsOf(engine).find((t) => (t.busy?.batch.length ?? 0) > 1);
+      if (!busy) await new Promise((r) => setImmediate(r));
+    }
+    expect(busy?.busy?.batch.length).toBeGreaterThan(1);
+    await busy!.worker.terminate();
+    const outcomes = await Promise.allSettled(runs);
+    expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 200 }, () => 'fulfilled'));
+  });
+});
