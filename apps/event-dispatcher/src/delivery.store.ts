@@ -182,12 +182,19 @@ export interface ClaimResult {
 
 /**
  * Applies a batch of attempt results in one statement: a delivery whose lease still holds moves to delivered, failed
- * or its next attempt (WAKE_NEXT_SQL then makes the one after it due), and the attempt is appended to its
- * `attempt_log` (the last EVENT_ATTEMPT_LOG_MAX kept; `attempts` counts every one);
+ * or its next attempt, and the attempt is appended to its `attempt_log` (the last EVENT_ATTEMPT_LOG_MAX kept;
+ * `attempts` counts every one); the delivery after each one that finished (same endpoint and contact) is made due at
+ * once when it is pending and not leased (a follower waits for this; see EVENT_FOLLOWER_WAIT_S);
  * an endpoint's `failing_since` is cleared by a 2xx and set by a failure,
  * and the endpoint is disabled (`enabled` false, `disabled_at`, `disabled_reason`) on a 410 or when every delivery
  * has failed for EVENT_DISABLE_AFTER_MS. Endpoint rows that change are locked in id order first (no deadlock
  * between batches).
+ *
+ * No lost wake: the next delivery is found in the statement's snapshot and updated without looking at its
+ * `next_attempt_at` there, so a claim that put it off concurrently (it read the finished delivery FOR SHARE, so the
+ * `done` update waits for that claim to commit) is seen: Postgres re-checks the row's latest version (pending, not
+ * leased) before updating it. Only a follower recorded by a transaction that commits after this statement began is
+ * not seen; it is due at its EVENT_FOLLOWER_WAIT_S.
  */
 const COMPLETE_SQL = `
 WITH r AS (
@@ -207,6 +214,27 @@ WITH r AS (
     next_attempt_at = CASE WHEN r.outcome IN ('retry', 'gone') THEN now() + make_interval(secs => r.delay_ms / 1000.0) ELSE d.next_attempt_at END
   FROM r WHERE d.id = r.id AND d.leased_until = r.leased_until
   RETURNING d.id
+), woke AS (
+  UPDATE event_deliveries s SET next_attempt_at = LEAST(s.next_attempt_at, now())
+  FROM (
+    SELECT COALESCE(nc.id, nn.id) AS id
+    FROM r JOIN done ON done.id = r.id
+    LEFT JOIN LATERAL (
+      SELECT n.id FROM event_deliveries n
+      WHERE r.contact_id IS NOT NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id = r.contact_id AND n.seq > r.seq
+      ORDER BY n.seq LIMIT 1
+    ) nc ON true
+    LEFT JOIN LATERAL (
+      SELECT n.id FROM event_deliveries n
+      WHERE r.contact_id IS NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id IS NULL AND n.seq > r.seq
+      ORDER BY n.seq LIMIT 1
+    ) nn ON true
+    WHERE r.outcome IN ('delivered', 'failed')
+  ) w
+  -- Only after a result that was applied (reading \`done\` runs it first). A delivery being attempted (leased) is
+  -- never made due; one of this batch is leased in the snapshot.
+  WHERE s.id = w.id AND s.state = 'pending' AND s.leased_until IS NULL
+  RETURNING 1
 ), ep AS (
   SELECT r.endpoint_id, bool_or(r.outcome = 'delivered') AS ok, bool_or(r.outcome = 'gone') AS gone,
     (array_agg(r.error ORDER BY r.seq DESC) FILTER (WHERE r.outcome <> 'delivered'))[1] AS error
@@ -235,34 +263,8 @@ WITH r AS (
   WHERE e.id = v.id
   RETURNING e.id, v.disable_reason
 )
-SELECT (SELECT coalesce(array_agg(id), '{}') FROM done) AS applied,
+SELECT (SELECT coalesce(array_agg(id), '{}') FROM done) AS applied, (SELECT count(*) FROM woke)::int AS woke,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'reason', disable_reason)), '[]') FROM endpoints WHERE disable_reason IS NOT NULL) AS disabled`;
-
-/**
- * Makes due at once the delivery after each completed one (same endpoint and contact) when it is pending, put off
- * and not leased. A statement of its own, run after COMPLETE_SQL: a claim that put that delivery off (its predecessor still
- * pending, read FOR SHARE) committed before the completion could write the predecessor, so this statement's
- * snapshot sees it, even when the delivery was recorded after COMPLETE_SQL began.
- */
-const WAKE_NEXT_SQL = `
-UPDATE event_deliveries s SET next_attempt_at = LEAST(s.next_attempt_at, now())
-FROM (
-  SELECT COALESCE(nc.id, nn.id) AS id
-  FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(endpoint_id, contact_id, seq)
-  LEFT JOIN LATERAL (
-    SELECT n.id FROM event_deliveries n
-    WHERE r.contact_id IS NOT NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id = r.contact_id AND n.seq > r.seq
-    ORDER BY n.seq LIMIT 1
-  ) nc ON true
-  LEFT JOIN LATERAL (
-    SELECT n.id FROM event_deliveries n
-    WHERE r.contact_id IS NULL AND n.endpoint_id = r.endpoint_id AND n.contact_id IS NULL AND n.seq > r.seq
-    ORDER BY n.seq LIMIT 1
-  ) nn ON true
-) w
--- Checked on the row's latest version (a claim may have put it off since this statement's snapshot, or leased it:
--- the completion committed first, so it may be in flight already, and a leased row is never made due).
-WHERE s.id = w.id AND s.state = 'pending' AND s.leased_until IS NULL AND s.next_attempt_at > now()`;
 
 /** What a batch of completions changed. */
 export interface CompleteResult {
@@ -337,9 +339,9 @@ export class DeliveryStore {
     });
   }
 
-  /** Records a batch of attempt results (COMPLETE_SQL), then wakes the deliveries after the finished ones (WAKE_NEXT_SQL). */
+  /** Records a batch of attempt results and wakes the deliveries after the finished ones (COMPLETE_SQL). */
   async complete(batch: Completion[]): Promise<CompleteResult> {
-    const { rows } = await this.prisma.pool.query<{ applied: string[]; disabled: { id: string; reason: string }[] }>({
+    const { rows } = await this.prisma.pool.query<{ applied: string[]; woke: number; disabled: { id: string; reason: string }[] }>({
       text: COMPLETE_SQL,
       values: [
         batch.map((c) => c.delivery.id),
@@ -356,15 +358,7 @@ export class DeliveryStore {
       ],
     });
     const applied = new Set(rows[0].applied);
-    const finished = batch.filter((c) => applied.has(c.delivery.id) && (c.outcome === 'delivered' || c.outcome === 'failed')).map((c) => c.delivery);
-    let woke = 0;
-    if (finished.length) {
-      const res = await this.prisma.pool.query({
-        text: WAKE_NEXT_SQL,
-        values: [finished.map((d) => d.endpointId), finished.map((d) => d.contactId), finished.map((d) => d.seq)],
-      });
-      woke = res.rowCount ?? 0;
-    }
+    const woke = rows[0].woke;
     return { applied, disabled: rows[0].disabled, woke };
   }
 }

@@ -35,7 +35,7 @@ const HELD_FACTOR = 4;
 const COMPLETE_BATCH = 256;
 /**
  * How long a result may wait for others to be written with it, ms: at a trickle, results come one by one, and each
- * write is two statements; the next delivery of a contact waits this much longer for its predecessor's.
+ * write is a statement and a transaction; the next delivery of a contact waits this much longer for its predecessor's.
  */
 const COMPLETE_LINGER_MS = 20;
 /** Attempts to write a result before it is left to the lease's expiry (the delivery is then made again). */

@@ -151,6 +151,40 @@ describe('event-dispatcher', () => {
     expect((await prisma.eventEndpoint.findUniqueOrThrow({ where: { id: e.id } })).failingSince).toBeNull();
   });
 
+  it('leaves a contact\'s later deliveries untouched (not locked, not rewritten) while its first is in flight, then sends them in order', async () => {
+    const held = randomUUID();
+    const other = randomUUID();
+    let hung = 0;
+    // The first event of `held` hangs until the timeout once (in flight all that time), then everything is accepted.
+    const r = await receiver((req) => (req.json.data.contact.id === held && req.json.data.n === 0 && !hung++ ? 'hang' : 200));
+    const e = await endpoint(r);
+    await dispatcher({ EVENT_TIMEOUT_MS: '6000' });
+    const got = (contact: string) => r.got.filter((g) => g.json.data.contact.id === contact);
+    const versions = async () =>
+      (
+        await pool.query<{ seq: string; v: string }>(
+          `SELECT seq::text, xmin::text || ':' || ctid::text AS v FROM event_deliveries WHERE endpoint_id = $1 AND contact_id = $2 ORDER BY seq`,
+          [e.id, held],
+        )
+      ).rows;
+    await record([held, other], 5);
+    await expect.poll(() => got(held).length, { timeout: 30_000 }).toBe(1);
+    const before = await versions();
+    // The other contact's events go meanwhile (claims run, and wakes), and the held contact's four later ones are
+    // not touched: the same row version (xmin, ctid) as when they were recorded.
+    await expect.poll(() => got(other).filter((g) => g.status === 200).length, { timeout: 30_000 }).toBe(5);
+    await new Promise((res) => setTimeout(res, 1_500));
+    const during = await versions();
+    expect(got(held)).toHaveLength(1);
+    expect(during).toHaveLength(5);
+    expect(during.slice(1)).toEqual(before.slice(1));
+    // After the timeout and one retry, the first is acknowledged, then the rest in order.
+    await expect.poll(() => got(held).filter((g) => g.status === 200).length, { timeout: 30_000 }).toBe(5);
+    expect(got(held).map((g) => [g.json.data.n, g.status])).toEqual([[0, 0], [0, 200], [1, 200], [2, 200], [3, 200], [4, 200]]);
+    for (const [contact, ns] of sequences(r.acknowledged)) expect(ns, String(contact)).toEqual([0, 1, 2, 3, 4]);
+    await expect.poll(() => states(e.id)).toEqual({ delivered: 10 });
+  });
+
   it('a receiver that is down (hanging until the timeout, or refusing connections) never delays another endpoint or tenant', async () => {
     const other = await createTestProvider(prisma);
     const hanging = await receiver(() => 'hang');

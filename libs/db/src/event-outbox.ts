@@ -93,17 +93,30 @@ export interface EventInput {
 }
 
 /**
+ * How long a delivery recorded behind a pending one of its endpoint and contact (a *follower*) waits at most before
+ * the dispatcher looks at it, seconds. The completion of the one before makes it due at once (the statement that
+ * records that result wakes it), so a follower is not looked at, locked or rewritten while its predecessor is in
+ * flight; this wait only covers a follower that completion could not see yet (recorded by a transaction that
+ * committed after the completion's statement began) and a predecessor slower than this (a retry, a slow endpoint),
+ * which the claim then puts off again until its next attempt.
+ */
+export const EVENT_FOLLOWER_WAIT_S = 15;
+
+/**
  * The SQL of a CTE chain that records events given as the CTE `ev(tenant_id, team_id, type, contact_id, data,
  * endpoint_id)` (data jsonb): each event an enabled endpoint of its tenant subscribes to (its team or all teams;
  * the type or `*`) becomes an `events` row and one `event_deliveries` row per such endpoint; events nobody wants
  * are not written. Embed it after a `WITH ev AS (...)` of your own (so that the events of a change are written by
  * the statement that makes it); it defines the CTEs `ev_match`, `ev_rows`, `ev_deliveries` and `ev_woke` (one row;
  * wakes the dispatcher when deliveries were written): reference `ev_woke` in the final query (`CROSS JOIN ev_woke`),
- * or the wake-up is skipped.
+ * or the wake-up is skipped. Deliveries get their `seq` in the order of `ev`; one whose endpoint and contact (a null
+ * contact is one key) has a pending delivery already, or an earlier one in this statement, is a follower: due only
+ * EVENT_FOLLOWER_WAIT_S from now (the completion of the one before wakes it), so the dispatcher's claim never
+ * scans it meanwhile.
  */
 export const RECORD_EVENTS_CTES = `ev_match AS (
     SELECT e.*, gen_random_uuid() AS event_id, ep.endpoint_ids
-    FROM ev e
+    FROM (SELECT e.*, row_number() OVER () AS ev_ord FROM ev e) e
     JOIN LATERAL (
       SELECT array_agg(p.id ORDER BY p.id) AS endpoint_ids FROM event_endpoints p
       WHERE p.tenant_id = e.tenant_id AND p.enabled
@@ -114,9 +127,27 @@ export const RECORD_EVENTS_CTES = `ev_match AS (
     INSERT INTO events (id, tenant_id, team_id, type, contact_id, data)
     SELECT event_id, tenant_id, team_id, type, contact_id, data FROM ev_match
     RETURNING id
+  ), ev_lanes AS (
+    SELECT m.event_id, u.endpoint_id, m.contact_id, m.ev_ord,
+      row_number() OVER (PARTITION BY u.endpoint_id, m.contact_id ORDER BY m.ev_ord) AS lane_rank
+    FROM ev_match m JOIN ev_rows r ON r.id = m.event_id CROSS JOIN LATERAL unnest(m.endpoint_ids) AS u(endpoint_id)
   ), ev_deliveries AS (
-    INSERT INTO event_deliveries (event_id, endpoint_id, contact_id)
-    SELECT m.event_id, unnest(m.endpoint_ids), m.contact_id FROM ev_match m JOIN ev_rows r ON r.id = m.event_id
+    INSERT INTO event_deliveries (event_id, endpoint_id, contact_id, next_attempt_at)
+    SELECT l.event_id, l.endpoint_id, l.contact_id,
+      CASE WHEN l.lane_rank > 1 OR pc.state = 'pending' OR pn.state = 'pending'
+        THEN now() + make_interval(secs => ${EVENT_FOLLOWER_WAIT_S}) ELSE now() END
+    FROM ev_lanes l
+    LEFT JOIN LATERAL (
+      SELECT p.state FROM event_deliveries p
+      WHERE l.lane_rank = 1 AND l.contact_id IS NOT NULL AND p.endpoint_id = l.endpoint_id AND p.contact_id = l.contact_id
+      ORDER BY p.seq DESC LIMIT 1
+    ) pc ON true
+    LEFT JOIN LATERAL (
+      SELECT p.state FROM event_deliveries p
+      WHERE l.lane_rank = 1 AND l.contact_id IS NULL AND p.endpoint_id = l.endpoint_id AND p.contact_id IS NULL
+      ORDER BY p.seq DESC LIMIT 1
+    ) pn ON true
+    ORDER BY l.ev_ord, l.endpoint_id
     RETURNING 1
   ), ev_woke AS (
     SELECT count(pg_notify('${EVENTS_CHANNEL}', '')) AS woke FROM (SELECT 1 FROM ev_deliveries LIMIT 1) d
