@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ContentError, OutboundMediaType } from './outbound.types';
-import { formatPath } from './vocabulary';
+import { formatPath, memoize } from './vocabulary';
 
 // Limits from https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages,
 // https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-reply-buttons-messages,
@@ -116,17 +116,22 @@ export interface ContentSchemas {
   location: z.ZodType;
 }
 
+interface TextOptions {
+  max?: number;
+  required?: boolean;
+  /** A pattern the whole string must match, and what to say when it does not. */
+  format?: { pattern: RegExp; message: string };
+}
+
 function buildSchemas(mode: ContentMode): ContentSchemas {
-  const text = ({
-    max,
-    required,
-    format,
-  }: {
-    max?: number;
-    required?: boolean;
-    /** A pattern the whole string must match, and what to say when it does not. */
-    format?: { pattern: RegExp; message: string };
-  }): z.ZodType<string> => {
+  /** One schema per set of options, built once (a message's check reuses them: building a zod schema is costly). */
+  const texts = new Map<string, z.ZodType<string>>();
+  const text = (opts: TextOptions): z.ZodType<string> => {
+    const key = `${opts.max}|${opts.required}|${opts.format?.pattern.source}|${opts.format?.message}`;
+    if (!texts.has(key)) texts.set(key, buildText(opts));
+    return texts.get(key)!;
+  };
+  const buildText = ({ max, required, format }: TextOptions): z.ZodType<string> => {
     const schema = z.string({ error: requiredOr('a string') }).superRefine((value, ctx) => {
       if (required && value.trim() === '') ctx.addIssue({ code: 'custom', message: 'must not be empty' });
       const length = max === undefined ? 0 : measure(value, mode);
@@ -197,7 +202,7 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
       .strictObject({ link: link.optional(), id: text({ required: true }).optional(), ...extra })
       .superRefine(linkOrId);
 
-  const mediaObject = (type: OutboundMediaType): z.ZodType =>
+  const mediaObject = memoize((type: OutboundMediaType): z.ZodType =>
     z
       .strictObject({
         link: link.optional(),
@@ -217,7 +222,8 @@ function buildSchemas(mode: ContentMode): ContentSchemas {
             message: 'only a document can have a filename',
           });
         }
-      });
+      }),
+  );
 
   const textObject = z.strictObject({
     body: text({ max: CONTENT_LIMITS.textBody, required: true }),

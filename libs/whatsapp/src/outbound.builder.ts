@@ -19,7 +19,7 @@ import type {
   TemplateReply,
 } from './outbound.types';
 import { REPLY_CONTENT_KEYS, replyKind, unhandledReplyKind } from './outbound.types';
-import { MEDIA_KINDS, isRecord } from './vocabulary';
+import { MEDIA_KINDS, isRecord, memoize } from './vocabulary';
 
 const MESSAGE_TYPES = [
   'text',
@@ -61,15 +61,10 @@ export function validateReplyContent(config: unknown): ContentError[] {
  * `to`, or lists every content error (same paths as `validateReplyContent`).
  */
 export function buildMessageBody(config: ReplyContent, to: string, options: BuildOptions = {}): BuildResult {
-  const s = CONTENT_SCHEMAS.send;
   const errors = [
     ...validateIn(config, 'send'),
-    ...checkContent(s.text({ required: true }), to, 'to'),
-    ...checkContent(
-      s.text({ max: CONTENT_LIMITS.callbackData, required: true }).optional(),
-      options.callbackData,
-      'callbackData',
-    ),
+    ...checkContent(SEND_ARGUMENTS.to, to, 'to'),
+    ...checkContent(SEND_ARGUMENTS.callbackData, options.callbackData, 'callbackData'),
   ];
   if (errors.length > 0) return { ok: false, errors };
 
@@ -89,20 +84,31 @@ export function buildMessageBody(config: ReplyContent, to: string, options: Buil
  */
 export function validateMessageBody(body: unknown): ContentError[] {
   if (!isRecord(body)) return [{ path: '', message: 'must be a JSON object' }];
-  const s = CONTENT_SCHEMAS.send;
-  const envelope = {
-    messaging_product: z.literal('whatsapp', { error: 'must be "whatsapp"' }),
-    recipient_type: z.literal('individual', { error: 'must be "individual"' }).optional(),
-    to: s.text({ required: true }),
-    type: z.enum(MESSAGE_TYPES, { error: `must be one of ${MESSAGE_TYPES.join(', ')}` }),
-    biz_opaque_callback_data: s.text({ max: CONTENT_LIMITS.callbackData }).optional(),
-    context: z.strictObject({ message_id: s.text({ required: true }) }).optional(),
-  };
   const type = body.type;
-  if (!isMessageType(type)) return checkContent(z.looseObject(envelope), body, '');
+  if (!isMessageType(type)) return checkContent(ENVELOPE_ONLY, body, '');
   if (body[type] === undefined) return [{ path: type, message: 'is required' }];
-  return checkContent(z.strictObject({ ...envelope, [type]: bodySchema(type, s) }), body, '');
+  return checkContent(messageBodySchema(type), body, '');
 }
+
+/** buildMessageBody's checks of `to` and the callback data (built once). */
+const SEND_ARGUMENTS = {
+  to: CONTENT_SCHEMAS.send.text({ required: true }),
+  callbackData: CONTENT_SCHEMAS.send.text({ max: CONTENT_LIMITS.callbackData, required: true }).optional(),
+};
+
+/** The envelope of a request body: what every message type has. */
+const ENVELOPE = {
+  messaging_product: z.literal('whatsapp', { error: 'must be "whatsapp"' }),
+  recipient_type: z.literal('individual', { error: 'must be "individual"' }).optional(),
+  to: CONTENT_SCHEMAS.send.text({ required: true }),
+  type: z.enum(MESSAGE_TYPES, { error: `must be one of ${MESSAGE_TYPES.join(', ')}` }),
+  biz_opaque_callback_data: CONTENT_SCHEMAS.send.text({ max: CONTENT_LIMITS.callbackData }).optional(),
+  context: z.strictObject({ message_id: CONTENT_SCHEMAS.send.text({ required: true }) }).optional(),
+};
+/** A body of an unknown type: its envelope is checked, the rest is left to the type's error. */
+const ENVELOPE_ONLY = z.looseObject(ENVELOPE);
+/** The whole request body of one message type (built once per type). */
+const messageBodySchema = memoize((type: GraphMessageType) => z.strictObject({ ...ENVELOPE, [type]: bodySchema(type, CONTENT_SCHEMAS.send) }));
 
 /**
  * The JSON Schema of each reply content key as a flow may write it (placeholders allowed), carrying Meta's limits
@@ -165,15 +171,16 @@ function validateIn(config: unknown, mode: ContentMode): ContentError[] {
   }
 }
 
-function templateReplySchema(s: ContentSchemas): z.ZodType {
-  return z.strictObject({
+/** A flow's `template` reply content, per mode (built once each). */
+const templateReplySchema = memoize((s: ContentSchemas): z.ZodType =>
+  z.strictObject({
     name: s.templateName,
     language: z.union([s.languageCode, s.templateLanguage], {
       error: 'must be a language code such as "en" (or { code: "en" })',
     }),
     components: s.templateComponents.optional(),
-  });
-}
+  }),
+);
 
 function bodySchema(type: GraphMessageType, s: ContentSchemas): z.ZodType {
   switch (type) {

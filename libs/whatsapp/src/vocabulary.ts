@@ -43,6 +43,18 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /**
+ * `f` with its results kept by argument (a Map: for a small, fixed set of arguments, such as the options of a
+ * schema built once per shape instead of once per message).
+ */
+export function memoize<K, V>(f: (key: K) => V): (key: K) => V {
+  const results = new Map<K, V>();
+  return (key) => {
+    if (!results.has(key)) results.set(key, f(key));
+    return results.get(key)!;
+  };
+}
+
+/**
  * Fields of the whatsapp_business_account object Meta documents besides `messages` (the one the webhook parser
  * reads): ingress keeps them raw as they are, not counted as non-conforming; anything else is an unknown field.
  * A field Meta adds is added here. https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/
