@@ -85,8 +85,9 @@ export interface StoreSettings {
 }
 
 /**
- * Claims, in one statement, due deliveries that may go: due (`next_attempt_at` passed; a lease moves it to the
- * lease's end, so a delivery whose dispatcher died is due again when the lease ends), of an enabled endpoint, and
+ * Claims, in one statement, due deliveries that may go: due (`next_attempt_at` passed) and not leased (no
+ * `leased_until`, or it passed: a delivery whose dispatcher died is due again when the lease ends), of an enabled
+ * endpoint, and
  * the head of their (endpoint, contact): the delivery before it of the same endpoint and contact (null contact: one
  * key) is not pending. Deliveries complete in `seq` order per key, so no earlier one is pending either (a failed one
  * retried by hand after later ones went is the exception, and does not hold them back). Rows are locked
@@ -97,12 +98,16 @@ export interface StoreSettings {
  * behind a pending one until that one's next attempt (at least a lease; the completion of the one before makes it
  * due at once), a disabled endpoint's deliveries for DISABLED_RECHECK_MS, the heads an endpoint has no room for
  * spread over the time its slots are expected to take them (at most MAX_SPREAD_MS ahead).
+ *
+ * The lease writes `leased_until` only, a column no index holds, so it can be a HOT update (no index entry; the
+ * table keeps room on its pages for it, fillfactor 70): the rows in flight stay in the due index at their due time
+ * and the scan steps over them (as many as are in flight).
  */
 const CLAIM_SQL = `
 WITH due AS (
   SELECT d.id, d.endpoint_id, d.contact_id, d.seq, d.next_attempt_at
   FROM event_deliveries d
-  WHERE d.state = 'pending' AND d.next_attempt_at <= now()
+  WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())
   ORDER BY d.next_attempt_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
@@ -128,7 +133,8 @@ WITH due AS (
   ) snap_n ON true
   CROSS JOIN LATERAL (SELECT COALESCE(snap_c.id, snap_n.id) AS id, COALESCE(snap_c.state, snap_n.state) AS state) snap
   LEFT JOIN LATERAL (
-    SELECT f.state, f.next_attempt_at FROM event_deliveries f WHERE f.id = snap.id AND snap.state = 'pending' FOR SHARE SKIP LOCKED
+    SELECT f.state, GREATEST(f.next_attempt_at, f.leased_until) AS next_attempt_at FROM event_deliveries f
+    WHERE f.id = snap.id AND snap.state = 'pending' FOR SHARE SKIP LOCKED
   ) fresh ON true
 ), ready AS (
   SELECT j.id, j.next_attempt_at, COALESCE(b.room, $8::int) AS room,
@@ -144,7 +150,7 @@ WITH due AS (
   FROM ready WHERE rn <= room ORDER BY rn, next_attempt_at LIMIT $2
 ), leased AS (
   UPDATE event_deliveries d
-  SET leased_until = now() + make_interval(secs => picked.lease_ms / 1000.0), next_attempt_at = now() + make_interval(secs => picked.lease_ms / 1000.0)
+  SET leased_until = now() + make_interval(secs => picked.lease_ms / 1000.0)
   FROM picked WHERE d.id = picked.id
   RETURNING d.id, d.leased_until, picked.lease_ms, d.attempts, d.endpoint_id, d.contact_id, d.seq, d.event_id
 ), parked AS (
@@ -297,7 +303,7 @@ export class DeliveryStore {
   async anyDue(): Promise<boolean> {
     const { rows } = await this.prisma.pool.query<{ due: boolean }>({
       name: 'event-any-due',
-      text: `SELECT EXISTS (SELECT 1 FROM event_deliveries WHERE state = 'pending' AND next_attempt_at <= now()) AS due`,
+      text: `SELECT EXISTS (SELECT 1 FROM event_deliveries WHERE state = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now())) AS due`,
     });
     return rows[0]?.due ?? false;
   }
@@ -332,7 +338,7 @@ export class DeliveryStore {
   async release(deliveries: ClaimedDelivery[]): Promise<void> {
     if (!deliveries.length) return;
     await this.prisma.pool.query({
-      text: `UPDATE event_deliveries d SET leased_until = NULL, next_attempt_at = now()
+      text: `UPDATE event_deliveries d SET leased_until = NULL
         FROM unnest($1::uuid[], $2::timestamp[]) AS r(id, leased_until)
         WHERE d.id = r.id AND d.state = 'pending' AND d.leased_until = r.leased_until`,
       values: [deliveries.map((d) => d.id), deliveries.map((d) => d.leasedUntil)],
