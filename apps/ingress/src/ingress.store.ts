@@ -17,12 +17,13 @@ const releases = (col: string) =>
  * - its message is not known: no message of the number has its wamid, and none without a wamid is named by its
  *   biz_opaque_callback_data (which the sender sets to our message id: a status that overtakes the send's record,
  *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid);
- * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens);
- * - it moved its message to a state that opens the recipient's ordering gate (per the number's ordering policy; a
- *   read after delivered opens nothing) while a later message to the same recipient waits: that one is woken at once.
- * A redelivered status (its row exists) changes nothing. Each new status of a known message is a `message.status`
- * event for the endpoints that want it (written by the same statement). Returns the rows written, `pending` when
- * enqueued.
+ * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens).
+ * A status that moved its message to a state that opens the recipient's ordering gate (per the number's ordering
+ * policy; a read after delivered opens nothing) while a later message to the same recipient waits names that message
+ * (`wake`): ingress brings its job forward after commit, no status job (a wake-up lost costs only time: the waiting
+ * job looks again on its own). A redelivered status (its row exists) changes nothing. Each new status of a known
+ * message is a `message.status` event for the endpoints that want it (written by the same statement). Returns the
+ * rows written, `pending` when enqueued, and one row per message to wake (id null).
  */
 const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 const RECORD_STATUSES_SQL = `WITH x AS (
@@ -68,11 +69,15 @@ const RECORD_STATUSES_SQL = `WITH x AS (
       AND ${movesForwardSql('o.state', 'g.status')}
     RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
   ), follow AS (
-    SELECT m.id, m.state FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
-    WHERE m.state = 'failed'
-      OR ${releases('m.state')} AND NOT ${releases('m.was')}
-        -- The contact's later messages by (contact_id, seq) only (OFFSET 0: the state index would scan every queued row).
-        AND EXISTS (SELECT 1 FROM (SELECT n.state FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq OFFSET 0) n WHERE n.state = 'queued')
+    -- A failed message: the sender follows up (the error may pause the number; the recipient's gate opens).
+    SELECT m.id, m.state FROM moved m WHERE m.state = 'failed'
+  ), released AS (
+    -- The recipient's next waiting message, when this move opened its gate: woken by ingress after commit.
+    SELECT (SELECT n.id FROM (SELECT n.id, n.seq, n.state FROM outbound_messages n WHERE n.contact_id = m.contact_id AND n.seq > m.seq OFFSET 0) n
+            WHERE n.state = 'queued' ORDER BY n.seq LIMIT 1) AS next_id
+    FROM moved m JOIN whatsapp_providers pr ON pr.id = m.provider_id
+    -- The contact's later messages by (contact_id, seq) only (OFFSET 0: the state index would scan every queued row).
+    WHERE m.state <> 'failed' AND ${releases('m.state')} AND NOT ${releases('m.was')}
   ), ins AS (
     INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
     SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
@@ -90,7 +95,18 @@ const RECORD_STATUSES_SQL = `WITH x AS (
     FROM ins s JOIN outbound_messages o ON o.id = s.outbound_id JOIN contacts c ON c.id = o.contact_id
     JOIN whatsapp_providers pr ON pr.id = s.provider_id LEFT JOIN moved m ON m.id = o.id
   ), ${RECORD_EVENTS_CTES}
-  SELECT id, provider_id, wamid, status, pending FROM ins CROSS JOIN ev_woke`;
+  SELECT id, provider_id, wamid, status, pending, NULL::uuid AS wake FROM ins CROSS JOIN ev_woke
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL, false, next_id FROM released WHERE next_id IS NOT NULL`;
+
+/** A status row a batch wrote: `pending` when the sender has work left on it (a status job). */
+export interface RecordedStatus {
+  id: string;
+  provider_id: string;
+  wamid: string;
+  status: string;
+  pending: boolean;
+}
 
 /** A webhook_events row: a change kept raw, a webhook's bytes, a user action (contact looked up, never created). */
 export interface WebhookEventRow {
@@ -197,13 +213,16 @@ export class IngressStore {
     });
   }
 
-  /** Records and applies a batch of statuses in one statement (RECORD_STATUSES_SQL); returns the rows written. */
-  async recordStatuses(statuses: StatusRow[]): Promise<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }[]> {
-    const { rows } = await this.prisma.pool.query<{ id: string; provider_id: string; wamid: string; status: string; pending: boolean }>({
+  /**
+   * Records and applies a batch of statuses in one statement (RECORD_STATUSES_SQL); returns the rows written, and
+   * the messages whose gate a status opened (to wake).
+   */
+  async recordStatuses(statuses: StatusRow[]): Promise<{ written: RecordedStatus[]; wake: string[] }> {
+    const { rows } = await this.prisma.pool.query<RecordedStatus & { wake: string | null }>({
       text: RECORD_STATUSES_SQL, // a batch statement: unnamed (libs/db/README.md)
       values: columns(statuses, ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']),
     });
-    return rows;
+    return { written: rows.filter((r) => r.id !== null), wake: rows.flatMap((r) => (r.wake ? [r.wake] : [])) };
   }
 
   /** Writes webhook_events rows, each once per provider and digest. */

@@ -361,7 +361,7 @@ export class WebhookRecorderService {
             payload: x.payload,
           })),
         )
-      : Promise.resolve([]);
+      : Promise.resolve({ written: [], wake: [] });
     const eventWrite = (async () => {
       if (!events.length) return;
       const bound = events.filter((x) => x.key);
@@ -402,7 +402,7 @@ export class WebhookRecorderService {
       if (changes.length) await this.store.applyEditsAndRevokes(changes.map((x) => ({ providerId: x.target.providerId, original: (x.m.edit ?? x.m.revoke)!.originalMessageId, revoke: !!x.m.revoke, timestamp: x.m.timestamp })));
       return rows;
     })();
-    const [inserted, insertedStatuses] = await Promise.all([messageWrite, statusWrite, eventWrite]);
+    const [inserted, { written: insertedStatuses, wake }] = await Promise.all([messageWrite, statusWrite, eventWrite]);
 
     const newMessage = new Set(inserted.map((r) => `${r.provider_id}|${r.wamid}`));
     for (const x of messages) {
@@ -417,6 +417,7 @@ export class WebhookRecorderService {
     for (const x of events) outcomes[x.item].events++;
 
     this.enqueue(inserted, insertedStatuses.filter((r) => r.pending));
+    this.wake(wake);
     return outcomes;
   }
 
@@ -473,6 +474,17 @@ export class WebhookRecorderService {
       if (row) ids.set(i.key, row.id);
     }
     return ids;
+  }
+
+  /**
+   * Brings forward the jobs of messages whose ordering gate a status opened (they wait in BullMQ's delayed set), after
+   * commit. A wake-up lost (Redis down, a crash) costs only time: the waiting job looks again on its own.
+   */
+  private wake(outboundIds: string[]): void {
+    if (!outboundIds.length) return;
+    this.queues.promoteDelayed(QueueName.Outbound, outboundIds.map((id) => jobIds.outbound(id))).catch((err: Error) => {
+      this.log.warn(`waking ${outboundIds.length} waiting message(s) failed (${err.message}); they look again on their own`);
+    });
   }
 
   /**

@@ -8,8 +8,8 @@ import { StatusApplierService } from './status-applier.service';
 
 /**
  * Consumes the status events ingress left work for: ones whose message was not known when recorded (applied here,
- * or adopted by an unknown-outcome send), and ones ingress applied whose follow-up is ours (a failed status may
- * pause the number; a released message wakes the next one to its recipient).
+ * or adopted by an unknown-outcome send, waking the next message to its recipient if it released one), and
+ * failures ingress applied (a failed status may pause the number; it wakes the next message too).
  */
 @Injectable()
 export class StatusWorker implements OnApplicationBootstrap, OnModuleDestroy {
