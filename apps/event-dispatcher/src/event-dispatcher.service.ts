@@ -241,14 +241,17 @@ export class EventDispatcherService implements OnApplicationBootstrap, OnModuleD
           // Look at about as many due rows as may be taken, and some more (endpoints not held yet, rows to put off).
           const scan = Math.min(free, room) + SCAN_EXTRA_SLOTS * this.perEndpoint;
           const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs });
+          this.metrics.claims.inc({ leased: deliveries.length > 0 ? 'true' : 'false' });
           for (const d of deliveries) this.hold(d, now);
           this.dispatch();
-          // Nothing leased, and the rows put off did not fill the scan: nothing else is due now.
-          if (deliveries.length) idle = 0;
-          else if (parked < scan) {
+          // What was leased and put off did not fill the scan (nor reach `free`): the scan saw every due row, so
+          // another claim now would find only rows another transaction holds; new work wakes us (NOTIFY, completion).
+          if (deliveries.length < free && deliveries.length + parked < scan) {
             this.backlog = parked > 0;
             break;
-          } else if (++idle > MAX_IDLE_CLAIMS) break;
+          }
+          if (deliveries.length) idle = 0;
+          else if (++idle > MAX_IDLE_CLAIMS) break;
         }
       } while (this.again && !this.stopping);
     } catch (err) {

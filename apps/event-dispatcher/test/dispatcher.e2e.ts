@@ -343,4 +343,23 @@ describe('event-dispatcher', () => {
     expect(at[2] - at[1]).toBeGreaterThanOrEqual(810);
     expect(await states(e.id)).toEqual({ failed: 1, delivered: 1 });
   });
+
+  it('claims a trickle of events once each: a claim whose scan saw every due row is not followed by an empty one', async () => {
+    const r = await receiver();
+    await endpoint(r);
+    const d = await dispatcher();
+    const claims = async () => {
+      const text = await (await fetch(`${d.url}/metrics`)).text();
+      return [...text.matchAll(/^gtc_event_claims_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = await claims();
+    // One event at a time, each recorded after the one before was acknowledged (a NOTIFY and a claim each).
+    const contacts = Array.from({ length: 10 }, () => randomUUID());
+    for (const [i, c] of contacts.entries()) {
+      await record([c], 1);
+      await expect.poll(() => r.acknowledged.length).toBe(i + 1);
+    }
+    // One claim leased each event; a second one right after it, finding nothing, was spared.
+    expect(await claims() - before).toBeLessThanOrEqual(contacts.length + 2);
+  });
 });
