@@ -190,6 +190,17 @@ export interface MessageChange {
   timestamp: number;
 }
 
+/** A provider as the webhook route resolves it (IngressStore.webhookProvider). */
+export interface WebhookProviderRow {
+  id: string;
+  tenant_id: string;
+  phone_number_id: string;
+  verify_token: string;
+  app_secret_enc: string | null;
+  insecure_skip_signature: boolean;
+  enabled: boolean;
+}
+
 /** Rows one reconciler pass reads at most, per kind (IngressReconciler). */
 export const RECONCILE_BATCH = 1_000;
 /** Rows younger than this are still on their way through the normal path (the reconciler leaves them). */
@@ -402,6 +413,28 @@ export class IngressStore {
       values: [MIN_AGE_SECONDS, at.toISOString(), id],
     });
     return rows;
+  }
+
+  /** The provider of a tenant's team by their slugs, as the webhook route names them; undefined when there is none. */
+  async webhookProvider(tenantSlug: string, teamSlug: string): Promise<WebhookProviderRow | undefined> {
+    const { rows } = await this.prisma.pool.query<WebhookProviderRow>({
+      name: 'ingress-webhook-provider',
+      text: `SELECT p.id, p.tenant_id, p.phone_number_id, p.verify_token, p.app_secret_enc, p.insecure_skip_signature, p.enabled
+       FROM whatsapp_providers p JOIN teams t ON t.id = p.team_id JOIN tenants n ON n.id = t.tenant_id
+       WHERE n.slug = $1 AND t.slug = $2`,
+      values: [tenantSlug, teamSlug],
+    });
+    return rows[0];
+  }
+
+  /** `tenant/team` of every team whose provider skips signature checks (insecure_skip_signature). */
+  async insecureTeams(): Promise<string[]> {
+    const { rows } = await this.prisma.pool.query<{ team: string }>({
+      name: 'ingress-insecure-teams',
+      text: `SELECT n.slug || '/' || t.slug AS team FROM whatsapp_providers p JOIN teams t ON t.id = p.team_id JOIN tenants n ON n.id = t.tenant_id
+       WHERE p.insecure_skip_signature ORDER BY 1`,
+    });
+    return rows.map((r) => r.team);
   }
 
   /** Of these inbound messages, those still pending. */

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
+import { SecretBox, TtlCache } from '@gtc/db';
+import { IngressStore } from './ingress.store';
 
 /** What ingress needs to know about a team's WhatsApp number. */
 export interface WebhookTarget {
@@ -30,7 +31,7 @@ export class ProviderService implements OnApplicationBootstrap {
   private readonly production: boolean;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly store: IngressStore,
     config: AppConfig,
   ) {
     this.secrets = new SecretBox(config.secretsKey);
@@ -39,11 +40,9 @@ export class ProviderService implements OnApplicationBootstrap {
 
   /** Says loudly at boot which teams skip signature checks (or, in production, that their setting is ignored). */
   async onApplicationBootstrap(): Promise<void> {
-    const rows = await this.prisma.client.whatsAppProvider
-      .findMany({ where: { insecureSkipSignature: true }, select: { team: { select: { slug: true, tenant: { select: { slug: true } } } } } })
-      .catch(() => []); // Postgres away at boot: /health says so; the per-request warning below still applies
-    if (!rows.length) return;
-    const teams = rows.map((r) => `${r.team.tenant.slug}/${r.team.slug}`).join(', ');
+    // Postgres away at boot: /health says so; the per-request warning below still applies.
+    const teams = (await this.store.insecureTeams().catch(() => [])).join(', ');
+    if (!teams) return;
     if (this.production) this.log.error(`insecure_skip_signature is set for ${teams} and IGNORED in production: their webhooks must be signed`);
     else this.log.warn(`INSECURE: webhooks for ${teams} are accepted WITHOUT signature checks (insecure_skip_signature). Local development only.`);
   }
@@ -55,18 +54,18 @@ export class ProviderService implements OnApplicationBootstrap {
 
   private async load(tenantSlug: string, teamSlug: string): Promise<WebhookTarget | null> {
     const key = `${tenantSlug}/${teamSlug}`;
-    const row = await this.prisma.client.whatsAppProvider.findFirst({
-      where: { team: { slug: teamSlug, tenant: { slug: tenantSlug } } },
-    });
-    const target: WebhookTarget | null = row && {
-      tenantId: row.tenantId,
-      providerId: row.id,
-      phoneNumberId: row.phoneNumberId,
-      verifyToken: row.verifyToken,
-      appSecret: row.appSecretEnc ? this.secrets.decrypt(row.appSecretEnc) : null,
-      insecureSkipSignature: row.insecureSkipSignature && !this.production,
-      enabled: row.enabled,
-    };
+    const row = await this.store.webhookProvider(tenantSlug, teamSlug);
+    const target: WebhookTarget | null = row
+      ? {
+          tenantId: row.tenant_id,
+          providerId: row.id,
+          phoneNumberId: row.phone_number_id,
+          verifyToken: row.verify_token,
+          appSecret: row.app_secret_enc ? this.secrets.decrypt(row.app_secret_enc) : null,
+          insecureSkipSignature: row.insecure_skip_signature && !this.production,
+          enabled: row.enabled,
+        }
+      : null;
     if (target?.insecureSkipSignature && !this.warned.has(key)) {
       this.warned.add(key);
       this.log.warn(

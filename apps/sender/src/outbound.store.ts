@@ -6,7 +6,6 @@ import {
   IN_FLIGHT_STATES,
   movesForwardSql,
   OutboundState,
-  Prisma,
   PrismaService,
   RECORD_EVENTS_CTES,
   sqlStates,
@@ -15,6 +14,7 @@ import {
   statusMoveSetSql,
   UNSENT_STATES,
 } from '@gtc/db';
+import type { SyncedTemplate } from '@gtc/whatsapp';
 import type { EarlierMessage } from './ordering-gate';
 import type { PauseCause } from './send-policy';
 
@@ -37,6 +37,30 @@ export interface SendableMessage {
   optedOut: boolean;
   /** Earlier messages to the same recipient not yet delivered, read or failed, oldest first. */
   earlier: EarlierMessage[];
+}
+
+/** A state change of the rare paths (OutboundStore.setState); absent fields are left as they are. */
+export interface StateChange {
+  state: OutboundState;
+  lastError?: string;
+  errorClass?: string;
+  errorCode?: number | null;
+  /** The claim's attempt did not happen (its slot was not held): count it back. */
+  giveBackAttempt?: boolean;
+}
+
+/** A whatsapp_providers row as the sender reads it (OutboundStore.sendingProvider). */
+export interface SendingProviderRow {
+  id: string;
+  tenant_id: string;
+  phone_number_id: string;
+  api_version: string;
+  access_token_enc: string;
+  tier: string;
+  throughput_mps: number;
+  ordering: string;
+  ordering_timeout_ms: number;
+  paused_at: Date | null;
 }
 
 /** Timestamp columns hold UTC without a zone: read them as epoch milliseconds. */
@@ -176,9 +200,70 @@ export class OutboundStore {
   }
 
   /** Conditional state change (rare paths): only from the given states. Returns whether it happened. */
-  async setState(id: string, from: OutboundState[], data: Prisma.OutboundMessageUpdateManyMutationInput): Promise<boolean> {
-    const r = await this.prisma.client.outboundMessage.updateMany({ where: { id, state: { in: from } }, data });
-    return r.count === 1;
+  async setState(id: string, from: OutboundState[], change: StateChange): Promise<boolean> {
+    const { rowCount } = await this.prisma.pool.query({
+      name: 'sender-set-state',
+      text: `UPDATE outbound_messages SET state = $3, updated_at = now(),
+         last_error = CASE WHEN $4::boolean THEN $5 ELSE last_error END,
+         error_class = CASE WHEN $4::boolean THEN $6 ELSE error_class END,
+         error_code = CASE WHEN $7::boolean THEN $8::int ELSE error_code END,
+         attempts = attempts - $9::int
+       WHERE id = $1::uuid AND state = ANY($2::text[])`,
+      values: [
+        id,
+        from,
+        change.state,
+        change.lastError !== undefined,
+        change.lastError ?? null,
+        change.errorClass ?? null,
+        change.errorCode !== undefined,
+        change.errorCode ?? null,
+        change.giveBackAttempt ? 1 : 0,
+      ],
+    });
+    return rowCount === 1;
+  }
+
+  /** A provider as the sender needs it (credentials still sealed); undefined when it no longer exists. */
+  async sendingProvider(id: string): Promise<SendingProviderRow | undefined> {
+    const { rows } = await this.prisma.pool.query<SendingProviderRow>({
+      name: 'sender-provider',
+      text: `SELECT id, tenant_id, phone_number_id, api_version, access_token_enc, tier, throughput_mps, ordering, ordering_timeout_ms,
+         paused_at AT TIME ZONE 'UTC' AS paused_at
+       FROM whatsapp_providers WHERE id = $1::uuid`,
+      values: [id],
+    });
+    return rows[0];
+  }
+
+  /** Paused numbers with the cause of their pause (the sender's /health info). */
+  async pausedProviders(): Promise<{ phone_number_id: string; paused_at: Date; class: string | null; code: number | null; reason: string | null }[]> {
+    const { rows } = await this.prisma.pool.query({
+      name: 'sender-paused-providers',
+      text: `SELECT phone_number_id, paused_at AT TIME ZONE 'UTC' AS paused_at, paused_class AS class, paused_code AS code, paused_reason AS reason
+       FROM whatsapp_providers WHERE paused_at IS NOT NULL`,
+    });
+    return rows;
+  }
+
+  /** A provider's synced message templates. */
+  async syncedTemplates(providerId: string): Promise<SyncedTemplate[]> {
+    const { rows } = await this.prisma.pool.query<SyncedTemplate>({
+      name: 'sender-synced-templates',
+      text: `SELECT name, language, status, components FROM message_templates WHERE provider_id = $1::uuid`,
+      values: [providerId],
+    });
+    return rows;
+  }
+
+  /** A status event's fields the adoption of a lost send's wamid needs; undefined when it is gone. */
+  async statusEvent(id: string): Promise<{ callback_id: string | null; wamid: string; timestamp: Date; provider_id: string } | undefined> {
+    const { rows } = await this.prisma.pool.query({
+      name: 'sender-status-event',
+      text: `SELECT callback_id, wamid, timestamp AT TIME ZONE 'UTC' AS timestamp, provider_id FROM status_events WHERE id = $1::uuid`,
+      values: [id],
+    });
+    return rows[0];
   }
 
   /**

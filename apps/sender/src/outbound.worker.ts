@@ -123,7 +123,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.store.tierLog(p.id, since, this.config.env.TIER_COUNTING === 'recipients'),
     );
     if (!slot.held) {
-      await this.store.setState(m.id, ['sending'], { state: 'queued', attempts: { decrement: 1 } });
+      await this.store.setState(m.id, ['sending'], { state: 'queued', giveBackAttempt: true });
       this.metrics.limitWaitSeconds.observe((slot.at - Date.now()) / 1000);
       return this.later(job, token, slot.at - Date.now(), next(job, slot.at));
     }

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { PrismaService, SecretBox, TtlCache } from '@gtc/db';
+import { SecretBox, TtlCache } from '@gtc/db';
 import { HealthService } from '@gtc/observability';
 import type { NumberLimits } from '@gtc/queue';
 import type { SyncedTemplate } from '@gtc/whatsapp';
@@ -32,7 +32,6 @@ export class ProviderService implements OnModuleInit {
   private readonly secrets: SecretBox;
 
   constructor(
-    private readonly prisma: PrismaService,
     private readonly store: OutboundStore,
     private readonly health: HealthService,
     config: AppConfig,
@@ -42,20 +41,7 @@ export class ProviderService implements OnModuleInit {
 
   onModuleInit(): void {
     // Surfaced in /health (without failing readiness): numbers whose credentials or account Meta rejected.
-    this.health.registerInfo('paused_providers', async () =>
-      (
-        await this.prisma.client.whatsAppProvider.findMany({
-          where: { pausedAt: { not: null } },
-          select: { phoneNumberId: true, pausedAt: true, pausedReason: true, pausedClass: true, pausedCode: true },
-        })
-      ).map((p) => ({
-        phone_number_id: p.phoneNumberId,
-        paused_at: p.pausedAt,
-        class: p.pausedClass,
-        code: p.pausedCode,
-        reason: p.pausedReason,
-      })),
-    );
+    this.health.registerInfo('paused_providers', () => this.store.pausedProviders());
   }
 
   /** The provider, or null if it no longer exists. */
@@ -71,9 +57,7 @@ export class ProviderService implements OnModuleInit {
 
   /** The provider's synced message templates (empty when none were synced). */
   syncedTemplates(id: string): Promise<SyncedTemplate[]> {
-    return this.templates.get(id, () =>
-      this.prisma.client.messageTemplate.findMany({ where: { providerId: id }, select: { name: true, language: true, status: true, components: true } }),
-    );
+    return this.templates.get(id, () => this.store.syncedTemplates(id));
   }
 
   /**
@@ -96,18 +80,18 @@ export class ProviderService implements OnModuleInit {
   }
 
   private async load(id: string): Promise<SendingProvider | null> {
-    const p = await this.prisma.client.whatsAppProvider.findUnique({ where: { id } });
+    const p = await this.store.sendingProvider(id);
     if (!p) return null;
     return {
       id: p.id,
-      tenantId: p.tenantId,
-      phoneNumberId: p.phoneNumberId,
-      apiVersion: p.apiVersion,
-      accessToken: this.secrets.decrypt(p.accessTokenEnc),
-      limits: { phoneNumberId: p.phoneNumberId, tier: p.tier, throughputMps: p.throughputMps },
+      tenantId: p.tenant_id,
+      phoneNumberId: p.phone_number_id,
+      apiVersion: p.api_version,
+      accessToken: this.secrets.decrypt(p.access_token_enc),
+      limits: { phoneNumberId: p.phone_number_id, tier: p.tier, throughputMps: p.throughput_mps },
       ordering: p.ordering,
-      orderingTimeoutMs: p.orderingTimeoutMs,
-      pausedAt: p.pausedAt,
+      orderingTimeoutMs: p.ordering_timeout_ms,
+      pausedAt: p.paused_at,
     };
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { OutboundState, outboundRank, PrismaService } from '@gtc/db';
+import { OutboundState, outboundRank } from '@gtc/db';
 import { OutboundStore } from './outbound.store';
 import { SenderMetrics } from './sender.metrics';
 
@@ -29,7 +29,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class StatusApplierService {
   constructor(
-    private readonly prisma: PrismaService,
     private readonly store: OutboundStore,
     private readonly metrics: SenderMetrics,
   ) {}
@@ -41,11 +40,11 @@ export class StatusApplierService {
   async apply(statusEventId: string): Promise<AppliedStatus | null> {
     const first = await this.applyOne(statusEventId);
     if (first.kind !== 'no_message') return first.applied;
-    const ev = await this.prisma.client.statusEvent.findUnique({ where: { id: statusEventId } });
-    if (!ev?.callbackId || !UUID.test(ev.callbackId)) return null;
+    const ev = await this.store.statusEvent(statusEventId);
+    if (!ev?.callback_id || !UUID.test(ev.callback_id)) return null;
     // The send's answer was lost (timeout, crash): Meta's status tells us it went out, and under which wamid.
     // Only a message of the number whose webhook carried the status, and never a wamid that number already holds.
-    await this.store.adoptWamid(ev.callbackId, ev.wamid, ev.timestamp, ev.providerId);
+    await this.store.adoptWamid(ev.callback_id, ev.wamid, ev.timestamp, ev.provider_id);
     // Applied now if this (or a concurrent status of the same message, or the send itself) recorded the wamid.
     return (await this.applyOne(statusEventId)).applied;
   }

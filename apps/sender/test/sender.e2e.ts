@@ -395,4 +395,13 @@ describe('never twice', () => {
     expect(new Set(mine.map((m) => m.body.biz_opaque_callback_data)).size).toBe(ids.length);
     for (const b of batches) expect((await received(b.to)).map((m) => m.body.text.body)).toEqual(['a', 'b', 'c']);
   }, 120_000);
+
+  // Last, after every test above sent, paused, refused and retried through this stack: Prisma's query compiler (tens
+  // of MB of native memory per process) is loaded by none of the services of the message path.
+  it('runs ingress, flow-runner and sender on plain SQL: none of them made the Prisma client', async () => {
+    for (const s of [stack.ingress, ...stack.flowRunners, ...stack.senders]) {
+      const health = await (await fetch(`${s.url}/health`)).json();
+      expect(health.info.prisma_client, s.url).toBe('unused');
+    }
+  });
 });
