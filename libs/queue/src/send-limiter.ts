@@ -19,66 +19,160 @@ import type Redis from 'ioredis';
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
--- Sliding window: the earliest t at which fewer than max reservations lie after t - window (future ones
--- included, so adding t can't overfill any window that contains it).
-local function earliest(key, max, window)
-  if max <= 0 then return now end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  redis.call('ZREM', key, member)
-  local n = redis.call('ZCARD', key)
-  if n < max then return now end
-  local e = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
-  return math.max(now, tonumber(e[2]) + window)
-end
--- Throughput pacing (plan log): slots at least interval apart (evenly spread, a little under the limit): the
--- first free gap at or after t, else after the last reservation.
-local function spaced(key, t, interval)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 2 * interval)
-  redis.call('ZREM', key, member)
-  for _ = 1, 32 do
-    local near = redis.call('ZRANGEBYSCORE', key, '(' .. (t - interval), '(' .. (t + interval), 'WITHSCORES')
-    if #near == 0 then return t end
-    t = tonumber(near[#near]) + interval
-  end
-  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  return math.max(t, tonumber(last[2]) + interval)
-end
 local tierMax, tierWindow, tierMember = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 -- mpsWindow > 0: the hard cap (send log), at most mpsMax in any mpsWindow ms; else pace mpsInterval apart (plan log).
 local mpsMax, mpsWindow, mpsInterval = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[12])
 local pairMax, pairWindow = tonumber(ARGV[8]), tonumber(ARGV[9])
+local maxAhead = tonumber(ARGV[10])
+
+-- Every command counts (issue 14): a reservation runs only what its answer needs. Each log consulted is a table:
+-- key; n, its member count (ZCARD), kept up to date by what the script removes; mine, whether the message's own
+-- earlier slot is in it (nil: not known); later, whether it may hold a slot after the one taken here (see keep).
+local function open(key) return { key = key, n = redis.call('ZCARD', key) } end
+
+-- Sliding window: the earliest t at which fewer than max reservations lie after t - window (future ones
+-- included, so adding t can't overfill any window that contains it): now, or the window after the max-th newest
+-- live reservation, the message's own earlier slot left out (a re-reservation replaces it).
+-- Neither expired entries nor the own slot are removed to count: both are found by rank instead. Expired entries
+-- are the oldest, so they never change which entry is the max-th newest; that one (the single ZRANGE) is
+-- either expired itself, and then fewer than max are live (answer now), or live, and then it is the answer,
+-- unless the own slot is among the max newest (ZRANK), and then the next older one is. Below max entries in all,
+-- ZCARD alone answers (live entries, the own slot left out, are fewer still). Expired entries are trimmed once
+-- the log holds a quarter of max (at most 64) more than max, so it never grows past that beyond its live entries
+-- (and the key's TTL takes the rest).
+local function earliest(log, max, window)
+  if log.n >= max + math.min(math.ceil(max / 4), 64) then
+    log.n = log.n - redis.call('ZREMRANGEBYSCORE', log.key, '-inf', now - window)
+  end
+  log.later = log.n > 0
+  if log.n < max then return now end
+  local i = log.n - max
+  local e = tonumber(redis.call('ZRANGE', log.key, i, i, 'WITHSCORES')[2])
+  if e <= now - window then return now end
+  local rank = redis.call('ZRANK', log.key, member)
+  log.mine = rank ~= false
+  if log.mine and rank >= i then
+    if i == 0 then return now end
+    i = i - 1
+    e = tonumber(redis.call('ZRANGE', log.key, i, i, 'WITHSCORES')[2])
+    if e <= now - window then return now end
+  end
+  return e + window
+end
+
+-- Throughput pacing (plan log): slots at least interval apart (evenly spread, a little under the limit): the
+-- first free gap at or after t, i.e. the first t with no reservation in (t - interval, t + interval), looking
+-- through at most 32 busy windows, else after the last reservation. The entries from t - interval on come in
+-- ascending order, a page of 64 per query (one query in nearly every case, where each window used to cost one),
+-- and are walked in Lua with exact numbers: a query bound written as '(' .. x has only 14 digits, so a slot with
+-- a fraction (1000 / (mps × pace)) could fall back inside the next window and keep t where it was, 32 times over.
+-- The message's own earlier slot is skipped instead of removed (the ZADD replaces it). Expired entries never
+-- reach the walk (it starts at t - interval >= now - interval): see trimsPlanLog.
+local PAGE = 64
+local function spaced(log, t, interval)
+  local from = '(' .. string.format('%.17g', t - interval)
+  local page, k, offset, mine = redis.call('ZRANGEBYSCORE', log.key, from, '+inf', 'WITHSCORES', 'LIMIT', 0, PAGE), 1, 0, nil
+  local function nextScore()
+    while true do
+      if k > #page then
+        if #page < 2 * PAGE then return nil end
+        offset = offset + PAGE
+        page, k = redis.call('ZRANGEBYSCORE', log.key, from, '+inf', 'WITHSCORES', 'LIMIT', offset, PAGE), 1
+      else
+        local m, score = page[k], tonumber(page[k + 1])
+        k = k + 2
+        if m ~= member then return score end
+        mine = score
+      end
+    end
+  end
+  local e = nextScore()
+  for _ = 1, 32 do
+    if e == nil or e >= t + interval then
+      -- Free. Any entry not walked lies after t + interval; the own slot ahead of t is replaced by the ZADD, but
+      -- the TTL it was given stays (never shortened).
+      log.later = e ~= nil or (mine ~= nil and mine > t)
+      return t
+    end
+    local last
+    repeat last, e = e, nextScore() until e == nil or e >= t + interval
+    t = last + interval
+  end
+  -- 32 busy windows: after the last reservation, which the page holds unless it is full.
+  if #page < 2 * PAGE then
+    while e do t, e = math.max(t, e + interval), nextScore() end
+  else
+    local top = redis.call('ZRANGE', log.key, -2, -1, 'WITHSCORES')
+    if top[3] == member then mine, top[4] = tonumber(top[4]), top[2] end
+    t = math.max(t, tonumber(top[4]) + interval)
+  end
+  log.later = mine ~= nil and mine > t
+  return t
+end
+-- Expired entries of the plan log never reach the walk above: they only take memory, so one reservation in 32
+-- trims them, chosen by its message id (the first byte of its SHA-1, computed in Lua, no command), so trims are
+-- spread over any traffic (the clock would not do: a periodic sender could stay out of step with it).
+local function trimsPlanLog()
+  return tonumber(string.sub(redis.sha1hex(member), 1, 2), 16) % 32 == 0
+end
+
 -- A recipient already counted in the tier window (unique-recipients rule) takes no new tier slot.
 local tierCounted = tierMember == '' or tierMax <= 0
 if not tierCounted and tierMember ~= member then
   local score = redis.call('ZSCORE', KEYS[1], tierMember)
   if score and tonumber(score) > now - tierWindow then tierCounted = true end
 end
--- The tier log is gone (Redis lost the key) while the caller can rebuild it: ask for that first.
-if ARGV[11] == '1' and not tierCounted and redis.call('EXISTS', KEYS[1]) == 0 then return 'rebuild' end
-local t = now
-if not tierCounted then t = math.max(t, earliest(KEYS[1], tierMax, tierWindow)) end
-t = math.max(t, earliest(KEYS[3], pairMax, pairWindow))
-if mpsMax > 0 then
-  if mpsWindow > 0 then t = math.max(t, earliest(KEYS[2], mpsMax, mpsWindow)) else t = spaced(KEYS[2], t, mpsInterval) end
-end
--- Too far ahead for this log: say when to come back, but hold nothing meanwhile.
-local maxAhead = tonumber(ARGV[10])
-if maxAhead > 0 and t - now > maxAhead then return tostring(-t) end
--- A log lives until its furthest slot's window has passed: a slot filling an earlier gap never shortens it.
-local function keep(key, ttl)
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
-end
+local t, tier, mps, pair = now, nil, nil, nil
 if not tierCounted then
-  redis.call('ZADD', KEYS[1], t, tierMember)
-  keep(KEYS[1], math.ceil(t - now + tierWindow))
-end
-if mpsMax > 0 then
-  redis.call('ZADD', KEYS[2], t, member)
-  keep(KEYS[2], math.ceil(t - now + math.max(mpsWindow, 2 * mpsInterval)))
+  tier = open(KEYS[1])
+  -- The tier log is gone (Redis lost the key) while the caller can rebuild it: ask for that first. An empty
+  -- sorted set does not exist, so the count says it (no EXISTS).
+  if ARGV[11] == '1' and tier.n == 0 then return 'rebuild' end
+  t = math.max(t, earliest(tier, tierMax, tierWindow))
 end
 if pairMax > 0 then
-  redis.call('ZADD', KEYS[3], t, member)
-  keep(KEYS[3], math.ceil(t - now + pairWindow))
+  pair = open(KEYS[3])
+  t = math.max(t, earliest(pair, pairMax, pairWindow))
+end
+if mpsMax > 0 then
+  if mpsWindow > 0 then
+    mps = open(KEYS[2])
+    t = math.max(t, earliest(mps, mpsMax, mpsWindow))
+  else
+    mps = { key = KEYS[2] }
+    t = spaced(mps, t, mpsInterval)
+  end
+end
+-- Too far ahead for this log: say when to come back, but hold nothing meanwhile (not the message's earlier slot
+-- either, as a reservation replaces it).
+if maxAhead > 0 and t - now > maxAhead then
+  for _, log in ipairs({ tier or false, mps or false, pair or false }) do
+    if log and log.mine ~= false then redis.call('ZREM', log.key, member) end
+  end
+  return tostring(-t)
+end
+-- A log lives until its furthest slot's window has passed: a slot filling an earlier gap never shortens it. A log
+-- that may hold a later slot has a TTL (every write sets one), and PEXPIRE GT only ever lengthens it. One that
+-- holds none after t needs t's window only: it is new (ZADD made it, without a TTL, which GT would take for
+-- infinite and never set), or its entries all lie at or before t, and those count for nothing once t's window is
+-- over, so a plain PEXPIRE is right.
+local function keep(log, ttl)
+  if log.later then redis.call('PEXPIRE', log.key, ttl, 'GT') else redis.call('PEXPIRE', log.key, ttl) end
+end
+if tier then
+  redis.call('ZADD', tier.key, t, tierMember)
+  keep(tier, math.ceil(t - now + tierWindow))
+end
+if mps then
+  redis.call('ZADD', mps.key, t, member)
+  keep(mps, math.ceil(t - now + math.max(mpsWindow, 2 * mpsInterval)))
+  if mpsWindow <= 0 and trimsPlanLog() then
+    redis.call('ZREMRANGEBYSCORE', mps.key, '-inf', now - 2 * mpsInterval)
+  end
+end
+if pair then
+  redis.call('ZADD', pair.key, t, member)
+  keep(pair, math.ceil(t - now + pairWindow))
 end
 return tostring(t)
 `;

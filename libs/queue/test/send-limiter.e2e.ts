@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { freePort, TempRedis } from '@gtc/testing';
@@ -453,3 +454,118 @@ describe('expiry: each log expires a window after the slot just taken', () => {
   });
 });
 
+describe('Redis commands per reservation (issue 14): what the script runs, counted by the server', () => {
+  // INFO commandstats of this file's own Redis, before and after: the commands the script ran, by name (the
+  // client's EVALSHA and these INFO calls left out). Each reservation is one EVALSHA.
+  const calls = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  };
+  const ran = async (run: () => Promise<unknown>): Promise<Record<string, number>> => {
+    const before = await calls();
+    await run();
+    const delta: Record<string, number> = {};
+    for (const [c, n] of Object.entries(await calls())) {
+      if (c === 'info' || c === 'evalsha' || c === 'eval') continue;
+      if (n - (before[c] ?? 0)) delta[c] = n - (before[c] ?? 0);
+    }
+    return delta;
+  };
+  const total = (d: Record<string, number>) => Object.values(d).reduce((a, b) => a + b, 0);
+  // A deployment's shape: tier limit well above the traffic, 80 messages/s, 10 per 6 s to one recipient.
+  const shape = { tierLimits: { '1': 100_000 }, pairLimit: 10, pairWindowMs: 6_000 };
+  const noSource: TierLogSource = async () => [];
+
+  it("a 'send' reservation under its limits, logs in place: ZCARD, ZADD and PEXPIRE once per log (9)", async () => {
+    const { reserve } = limiterWith(shape, { throughputMps: 80 });
+    for (const [i, to] of ['A', 'B', 'X'].entries()) await reserve(`w${i}`, { to, source: noSource });
+    // A recipient with a pair log already, and one without: the same commands.
+    for (const to of ['X', 'Y']) {
+      const d = await ran(() => reserve(`m-${to}`, { to, now: T0 + 100, maxAhead: 250, source: noSource }));
+      expect({ to, d }).toEqual({ to, d: { zcard: 3, zadd: 3, pexpire: 3 } });
+    }
+  });
+
+  it("a 'plan' reservation: ZCARD of the tier and pair logs, one ZRANGEBYSCORE for the pacing, ZADD and PEXPIRE (9)", async () => {
+    const { reserve } = limiterWith(shape, { throughputMps: 80 });
+    for (const [i, to] of ['A', 'B', 'X'].entries()) await reserve(`w${i}`, { to, log: 'plan' });
+    // A backlog of three planned slots ahead: the free slot after them comes from the same one query.
+    const d = await ran(() => reserve('m', { to: 'X', log: 'plan', now: T0 + 1 }));
+    expect(d).toEqual({ zcard: 2, zrangebyscore: 1, zadd: 3, pexpire: 3 });
+  });
+
+  it('a full throughput window: the max-th newest slot by rank (ZRANGE) and whether its own slot is among them (ZRANK) (11)', async () => {
+    const { reserve } = limiterWith({ ...shape, throughputMarginMs: 0 }, { throughputMps: 4 });
+    for (const id of ids(4)) await reserve(id, { to: id });
+    let slot: Slot | undefined;
+    const d = await ran(async () => (slot = await reserve('m5', { to: 'm5', now: T0 + 10 })));
+    expect(slot).toEqual({ at: T0 + 1_000, held: true });
+    expect(d).toEqual({ zcard: 3, zrange: 1, zrank: 1, zadd: 3, pexpire: 3 });
+  });
+
+  it('a window at its limit in entries, the oldest expired: one ZRANGE says so, nothing is trimmed (10)', async () => {
+    const { reserve } = limiterWith({ ...shape, throughputMarginMs: 0 }, { throughputMps: 4 });
+    for (const [i, id] of ids(4).entries()) await reserve(id, { to: id, now: T0 + i * 300 });
+    let slot: Slot | undefined;
+    const d = await ran(async () => (slot = await reserve('m5', { to: 'm5', now: T0 + 1_000 })));
+    expect(slot).toEqual({ at: T0 + 1_000, held: true });
+    expect(d).toEqual({ zcard: 3, zrange: 1, zadd: 3, pexpire: 3 });
+  });
+
+  it('a burst of messages planned and then sent (as the sender does) averages ≤ 19 commands per message', async () => {
+    const defaults = limiterSettings(loadConfig({}));
+    const { reserve } = limiterWith({ ...defaults, ...shape }, { throughputMps: 80 });
+    // 300 messages to 60 recipients arriving 100/s: the plan log paces them at 80 × 0.97 / s, each confirmed in
+    // the send log when its planned slot comes (again later when that slot is not held).
+    const wakes: { id: string; to: string; at: number }[] = [];
+    const perCommand: Record<string, number> = {};
+    const add = (d: Record<string, number>) => Object.entries(d).forEach(([c, n]) => (perCommand[c] = (perCommand[c] ?? 0) + n));
+    for (let i = 0; i < 300; i++) {
+      const to = `49170${i % 60}`;
+      let plan: Slot | undefined;
+      add(await ran(async () => (plan = await reserve(`m${i}`, { to, log: 'plan', now: T0 + i * 10 }))));
+      wakes.push({ id: `m${i}`, to, at: plan!.at });
+    }
+    let sent = 0;
+    while (wakes.length) {
+      wakes.sort((a, b) => a.at - b.at);
+      const w = wakes.shift()!;
+      let slot: Slot | undefined;
+      add(await ran(async () => (slot = await reserve(w.id, { to: w.to, now: Math.ceil(w.at), maxAhead: 250, source: noSource }))));
+      if (slot!.held) sent++;
+      else wakes.push({ ...w, at: slot!.at });
+    }
+    expect(sent).toBe(300);
+    // Measured: 18.8 (ZADD and PEXPIRE 6, ZCARD 5, ZRANGEBYSCORE 1, ZRANGE 0.76, ZREMRANGEBYSCORE 0.07); the script
+    // before issue 14 ran 62.3 here (the pacing loop alone 26.9 ZRANGEBYSCORE, and PTTL, ZREM, EXISTS).
+    expect(total(perCommand) / 300).toBeLessThanOrEqual(19);
+    expect(perCommand.zrangebyscore).toBe(300); // one walk of the plan log per plan
+    expect([perCommand.pttl, perCommand.exists, perCommand.zrem]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('expired entries are still trimmed: a window log stays within its limit plus a quarter, the plan log is trimmed by one message in 32', async () => {
+    const { reserve } = limiterWith({ ...shape, tierLimits: { '1': 8 }, tierWindowMs: 1_000, pairLimit: 4, pairWindowMs: 1_000 }, { throughputMps: 4 });
+    const most = { tier: 0, mps: 0, pair: 0, plan: 0 };
+    for (let i = 0; i < 300; i++) {
+      await reserve(`m${i}`, { now: T0 + i * 300 });
+      await reserve(`m${i}`, { log: 'plan', to: `R${i}`, now: T0 + i * 300 });
+      most.tier = Math.max(most.tier, await redis.zcard(key('send', 'tier')));
+      most.mps = Math.max(most.mps, await redis.zcard(key('send', 'mps')));
+      most.pair = Math.max(most.pair, await redis.zcard(key('send', 'pair:4917000')));
+      most.plan = Math.max(most.plan, await redis.zcard(key('plan', 'mps')));
+    }
+    // 300 ms apart: at most 4 live in a tier, throughput or pair window; trimmed at 8 + 2, 4 + 1, 4 + 1 entries.
+    expect(most).toEqual({ tier: 10, mps: 5, pair: 5, plan: expect.any(Number) });
+    // The plan log (2 live in its 2 × 250 ms) is trimmed by the messages whose id's SHA-1 starts with a byte that is a
+    // multiple of 32: it holds at most the longest run of other messages (and the live ones) between two of them.
+    let run = 0;
+    let longest = 0;
+    for (let i = 0; i < 300; i++) {
+      run = createHash('sha1').update(`m${i}`).digest()[0] % 32 === 0 ? 0 : run + 1;
+      longest = Math.max(longest, run);
+    }
+    expect(longest).toBeLessThan(150);
+    expect(most.plan).toBeLessThanOrEqual(longest + 2);
+  });
+});
