@@ -51,6 +51,11 @@ export interface ClaimRequest {
   defaultRoom: number;
   /** `horizonMs` of an endpoint this process holds nothing of. */
   defaultHorizonMs: number;
+  /**
+   * Endpoints whose due deliveries the claim neither takes nor puts off: full ones that will have room again soon
+   * (within MIN_PARK_MS). Their rows stay as they are (no update) and are scanned past.
+   */
+  skip: string[];
 }
 
 /** The outcome of one attempt, as it is applied. */
@@ -73,6 +78,12 @@ export const DISABLED_RECHECK_MS = 60_000;
 export const DEFAULT_LATENCY_MS = 10;
 /** Longest lease, in leases of one attempt (a delivery waiting behind slow ones of its endpoint). */
 const MAX_LEASES = 6;
+/**
+ * A full endpoint whose slots this process expects to be free again sooner than this (a busy endpoint, not a slow or
+ * dead one) is skipped by the claim rather than its due heads put off: putting a row off is an update (WAL, an index
+ * entry), and a busy endpoint's rows would be put off again and again, each time they came due while it was full.
+ */
+export const MIN_PARK_MS = 1_000;
 /** Furthest a due delivery an endpoint has no room for is put off, ms (it is looked at again then). */
 export const MAX_SPREAD_MS = 60_000;
 
@@ -97,7 +108,9 @@ export interface StoreSettings {
  * off, so that it does not fill the next scans (and other endpoints' deliveries behind it are reached): a delivery
  * behind a pending one until that one's next attempt (at least a lease; the completion of the one before makes it
  * due at once), a disabled endpoint's deliveries for DISABLED_RECHECK_MS, the heads an endpoint has no room for
- * spread over the time its slots are expected to take them (at most MAX_SPREAD_MS ahead).
+ * spread over the time its slots are expected to take them (at most MAX_SPREAD_MS ahead) unless that is sooner than
+ * MIN_PARK_MS (a busy endpoint: they are left as they are). The endpoints in `skip` (full, with room again within
+ * MIN_PARK_MS) are left out of the scan: their rows are neither taken nor put off.
  *
  * The lease writes `leased_until` only, a column no index holds, so it can be a HOT update (no index entry; the
  * table keeps room on its pages for it, fillfactor 70): the rows in flight stay in the due index at their due time
@@ -108,6 +121,7 @@ WITH due AS (
   SELECT d.id, d.endpoint_id, d.contact_id, d.seq, d.next_attempt_at
   FROM event_deliveries d
   WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())
+    AND d.endpoint_id <> ALL($12::uuid[])
   ORDER BY d.next_attempt_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
@@ -163,7 +177,7 @@ WITH due AS (
 ), spread AS (
   UPDATE event_deliveries d
   SET next_attempt_at = now() + make_interval(secs => LEAST(${MAX_SPREAD_MS}, r.horizon_ms + (r.rn - r.room - 1) * r.latency_ms / $3::int) / 1000.0)
-  FROM ready r WHERE d.id = r.id AND r.rn > r.room
+  FROM ready r WHERE d.id = r.id AND r.rn > r.room AND r.horizon_ms >= ${MIN_PARK_MS}
   RETURNING 1
 )
 SELECT c.n AS "parkedCount", x.* FROM (SELECT (SELECT count(*) FROM parked)::int + (SELECT count(*) FROM spread)::int AS n) c
@@ -327,6 +341,7 @@ export class DeliveryStore {
         loads.map(([, l]) => l.held),
         req.defaultHorizonMs,
         loads.map(([, l]) => Math.round(l.horizonMs)),
+        req.skip,
       ],
     });
     // One row with a null id when nothing was leased (the count is still there).

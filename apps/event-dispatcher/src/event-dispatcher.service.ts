@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { EVENTS_CHANNEL, GroupCommit, PoolClient, PrismaService, SecretBox } from '@gtc/db';
 import { HealthService, MetricsService } from '@gtc/observability';
-import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, EndpointLoad, Outcome } from './delivery.store';
+import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, EndpointLoad, MIN_PARK_MS, Outcome } from './delivery.store';
 import { DispatcherMetrics } from './dispatcher.metrics';
 import { eventBody } from './event-body';
 import { RetrySchedule } from './retry-schedule';
@@ -19,6 +19,11 @@ const MAX_PREFETCH_SLOTS = 16;
 /** Due rows a claim looks at beyond those it may take, in slots of an endpoint (endpoints not held yet, rows to put off). */
 const SCAN_EXTRA_SLOTS = 2;
 /**
+ * Due rows a claim looks at after one that leased nothing (it put a whole scan off): digging through the rows of
+ * full endpoints to reach other endpoints' behind them goes by this many per statement, not by a scan of a few slots.
+ */
+const IDLE_SCAN = 256;
+/**
  * Claims in a row that lease nothing, each putting off a whole scan of rows to reach what is behind them, before
  * waiting for the next wake (a backlog released at once is mostly rows behind their contact's head).
  */
@@ -28,7 +33,7 @@ const MAX_IDLE_CLAIMS = 100;
  * that made the next delivery due) wait for one claim at its end, so a trickle of events is claimed in batches
  * (each claim is one statement, whatever it takes) for at most this much more latency.
  */
-const CLAIM_GAP_MS = 25;
+const CLAIM_GAP_MS = 100;
 /** Most deliveries held in all, in EVENT_CONCURRENCY. */
 const HELD_FACTOR = 4;
 /** Results written together at most, and writes at once. */
@@ -37,7 +42,7 @@ const COMPLETE_BATCH = 256;
  * How long a result may wait for others to be written with it, ms: at a trickle, results come one by one, and each
  * write is a statement and a transaction; the next delivery of a contact waits this much longer for its predecessor's.
  */
-const COMPLETE_LINGER_MS = 20;
+const COMPLETE_LINGER_MS = 50;
 /** Attempts to write a result before it is left to the lease's expiry (the delivery is then made again). */
 const COMPLETE_TRIES = 5;
 
@@ -216,49 +221,50 @@ export class EventDispatcherService implements OnApplicationBootstrap, OnModuleD
 
   private async pump(): Promise<void> {
     this.pumping = true;
+    this.again = false;
+    this.pumpedAt = Date.now();
+    this.backlog = true;
     try {
-      do {
-        this.again = false;
-        this.pumpedAt = Date.now();
-        this.backlog = true;
-        let idle = 0;
-        while (!this.stopping && this.held < this.maxHeld) {
-          const now = Date.now();
-          const loads = new Map<string, EndpointLoad>();
-          let room = 0;
-          for (const [id, e] of this.endpoints) {
-            const held = e.inFlight.length + e.waiting.length;
-            // Endpoints idle for a minute count as new (their figures are not sent with every claim).
-            if (!held && e.seenAt < now - 60_000) continue;
-            const latencyMs = this.latencyOf(e, now);
-            const r = this.depth(latencyMs) - held;
-            loads.set(id, { held, room: r, latencyMs, horizonMs: ((held + Math.max(0, r)) / this.perEndpoint) * latencyMs });
-            room += Math.max(0, r);
-          }
-          const defaultRoom = this.depth(DEFAULT_LATENCY_MS);
-          const defaultHorizonMs = (defaultRoom / this.perEndpoint) * DEFAULT_LATENCY_MS;
-          const free = this.maxHeld - this.held;
-          // Look at about as many due rows as may be taken, and some more (endpoints not held yet, rows to put off).
-          const scan = Math.min(free, room) + SCAN_EXTRA_SLOTS * this.perEndpoint;
-          const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs });
-          this.metrics.claims.inc({ leased: deliveries.length > 0 ? 'true' : 'false' });
-          for (const d of deliveries) this.hold(d, now);
-          this.dispatch();
-          // What was leased and put off did not fill the scan (nor reach `free`): the scan saw every due row, so
-          // another claim now would find only rows another transaction holds; new work wakes us (NOTIFY, completion).
-          if (deliveries.length < free && deliveries.length + parked < scan) {
-            this.backlog = parked > 0;
-            break;
-          }
-          if (deliveries.length) idle = 0;
-          else if (++idle > MAX_IDLE_CLAIMS) break;
+      let idle = 0;
+      while (!this.stopping && this.held < this.maxHeld) {
+        const now = Date.now();
+        const loads = new Map<string, EndpointLoad>();
+        let room = 0;
+        for (const [id, e] of this.endpoints) {
+          const held = e.inFlight.length + e.waiting.length;
+          // Endpoints idle for a minute count as new (their figures are not sent with every claim).
+          if (!held && e.seenAt < now - 60_000) continue;
+          const latencyMs = this.latencyOf(e, now);
+          const r = this.depth(latencyMs) - held;
+          loads.set(id, { held, room: r, latencyMs, horizonMs: ((held + Math.max(0, r)) / this.perEndpoint) * latencyMs });
+          room += Math.max(0, r);
         }
-      } while (this.again && !this.stopping);
+        const defaultRoom = this.depth(DEFAULT_LATENCY_MS);
+        const defaultHorizonMs = (defaultRoom / this.perEndpoint) * DEFAULT_LATENCY_MS;
+        const free = this.maxHeld - this.held;
+        // Look at about as many due rows as may be taken, and some more (endpoints not held yet, rows to put off).
+        const scan = Math.max(Math.min(free, room) + SCAN_EXTRA_SLOTS * this.perEndpoint, idle ? IDLE_SCAN : 0);
+        const skip = [...loads].filter(([, l]) => l.room <= 0 && l.horizonMs < MIN_PARK_MS).map(([id]) => id);
+        const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs, skip });
+        this.metrics.claims.inc({ leased: deliveries.length > 0 ? 'true' : 'false' });
+        for (const d of deliveries) this.hold(d, now);
+        this.dispatch();
+        // What was leased and put off did not fill the scan (nor reach `free`): the scan saw every due row, so
+        // another claim now would find only rows another transaction holds; new work wakes us (NOTIFY, completion).
+        if (deliveries.length < free && deliveries.length + parked < scan) {
+          this.backlog = parked > 0;
+          break;
+        }
+        if (deliveries.length) idle = 0;
+        else if (++idle > MAX_IDLE_CLAIMS) break;
+      }
     } catch (err) {
       this.log.warn(`claim failed: ${(err as Error).message}`);
     } finally {
       this.pumping = false;
     }
+    // Woken meanwhile (a NOTIFY, a completion): one more round, CLAIM_GAP_MS after this one began, not at once.
+    if (this.again) this.wake();
   }
 
   private state(endpointId: string): EndpointState {

@@ -344,6 +344,24 @@ describe('event-dispatcher', () => {
     expect(await states(e.id)).toEqual({ failed: 1, delivered: 1 });
   });
 
+  it('leaves a busy endpoint\'s due deliveries as they are while it is full (no put-off, no rewrite), and delivers them all', async () => {
+    // Answers in 100 ms with 2 slots: the dispatcher holds a few and has the rest due while the endpoint is full.
+    const r = await receiver(undefined, 100);
+    const e = await endpoint(r);
+    await dispatcher({ EVENT_ENDPOINT_CONCURRENCY: '2' });
+    // A first event teaches the dispatcher the endpoint's latency; then 60 come at once.
+    await record([randomUUID()], 1);
+    await expect.poll(() => r.acknowledged.length).toBe(1);
+    await recordEvents(pool, Array.from({ length: 60 }, (_, n) => ({ tenantId: tenant.tenantId, teamId: null, type: 'message.received' as const, contactId: randomUUID(), data: { n } })));
+    const due = async () => (await prisma.eventDelivery.findMany({ where: { endpointId: e.id }, orderBy: { seq: 'asc' }, select: { nextAttemptAt: true } })).map((d) => d.nextAttemptAt.toISOString());
+    const before = await due();
+    await expect.poll(() => r.acknowledged.length, { timeout: 30_000 }).toBe(61);
+    await expect.poll(() => states(e.id)).toEqual({ delivered: 61 });
+    // None was put off: each went once, at the due time it was written with.
+    expect(await due()).toEqual(before);
+    expect(new Set(r.acknowledged.map((a) => a.json.id)).size).toBe(61);
+  });
+
   it('claims a trickle of events once each: a claim whose scan saw every due row is not followed by an empty one', async () => {
     const r = await receiver();
     await endpoint(r);
