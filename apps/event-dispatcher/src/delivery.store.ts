@@ -51,11 +51,6 @@ export interface ClaimRequest {
   defaultRoom: number;
   /** `horizonMs` of an endpoint this process holds nothing of. */
   defaultHorizonMs: number;
-  /**
-   * Endpoints whose due deliveries the claim neither takes nor puts off: full ones that will have room again soon
-   * (within MIN_PARK_MS). Their rows stay as they are (no update) and are scanned past.
-   */
-  skip: string[];
 }
 
 /** The outcome of one attempt, as it is applied. */
@@ -83,7 +78,7 @@ const MAX_LEASES = 6;
  * dead one) is skipped by the claim rather than its due heads put off: putting a row off is an update (WAL, an index
  * entry), and a busy endpoint's rows would be put off again and again, each time they came due while it was full.
  */
-export const MIN_PARK_MS = 1_000;
+const MIN_PARK_MS = 1_000;
 /** Furthest a due delivery an endpoint has no room for is put off, ms (it is looked at again then). */
 export const MAX_SPREAD_MS = 60_000;
 
@@ -109,8 +104,8 @@ export interface StoreSettings {
  * behind a pending one until that one's next attempt (at least a lease; the completion of the one before makes it
  * due at once), a disabled endpoint's deliveries for DISABLED_RECHECK_MS, the heads an endpoint has no room for
  * spread over the time its slots are expected to take them (at most MAX_SPREAD_MS ahead) unless that is sooner than
- * MIN_PARK_MS (a busy endpoint: they are left as they are). The endpoints in `skip` (full, with room again within
- * MIN_PARK_MS) are left out of the scan: their rows are neither taken nor put off.
+ * MIN_PARK_MS (a busy endpoint: they are left as they are). A full endpoint with room again within MIN_PARK_MS is left
+ * out of the scan: its rows are neither taken nor put off.
  *
  * The lease writes `leased_until` only, a column no index holds, so it can be a HOT update (no index entry; the
  * table keeps room on its pages for it, fillfactor 70): the rows in flight stay in the due index at their due time
@@ -121,7 +116,8 @@ WITH due AS (
   SELECT d.id, d.endpoint_id, d.contact_id, d.seq, d.next_attempt_at
   FROM event_deliveries d
   WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())
-    AND d.endpoint_id <> ALL($12::uuid[])
+    AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::int[], $11::int[]) AS b(endpoint_id, room, horizon_ms)
+                    WHERE b.endpoint_id = d.endpoint_id AND b.room <= 0 AND b.horizon_ms < ${MIN_PARK_MS})
   ORDER BY d.next_attempt_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
@@ -341,7 +337,6 @@ export class DeliveryStore {
         loads.map(([, l]) => l.held),
         req.defaultHorizonMs,
         loads.map(([, l]) => Math.round(l.horizonMs)),
-        req.skip,
       ],
     });
     // One row with a null id when nothing was leased (the count is still there).

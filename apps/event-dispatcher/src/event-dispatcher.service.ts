@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { EVENTS_CHANNEL, GroupCommit, PoolClient, PrismaService, SecretBox } from '@gtc/db';
 import { HealthService, MetricsService } from '@gtc/observability';
-import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, EndpointLoad, MIN_PARK_MS, Outcome } from './delivery.store';
+import { ClaimedDelivery, CompleteResult, Completion, DEFAULT_LATENCY_MS, DeliveryStore, DISABLED_RECHECK_MS, EndpointLoad, Outcome } from './delivery.store';
 import { DispatcherMetrics } from './dispatcher.metrics';
 import { eventBody } from './event-body';
 import { RetrySchedule } from './retry-schedule';
@@ -244,8 +244,7 @@ export class EventDispatcherService implements OnApplicationBootstrap, OnModuleD
         const free = this.maxHeld - this.held;
         // Look at about as many due rows as may be taken, and some more (endpoints not held yet, rows to put off).
         const scan = Math.max(Math.min(free, room) + SCAN_EXTRA_SLOTS * this.perEndpoint, idle ? IDLE_SCAN : 0);
-        const skip = [...loads].filter(([, l]) => l.room <= 0 && l.horizonMs < MIN_PARK_MS).map(([id]) => id);
-        const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs, skip });
+        const { deliveries, parked } = await this.store.claim({ free, scan, loads, defaultRoom, defaultHorizonMs });
         this.metrics.claims.inc({ leased: deliveries.length > 0 ? 'true' : 'false' });
         for (const d of deliveries) this.hold(d, now);
         this.dispatch();
