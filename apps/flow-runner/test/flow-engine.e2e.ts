@@ -32,7 +32,8 @@ describe('flow engine threads', () => {
     const runs = tasks.map((t) => engine!.run(t));
     // Both threads are still loading: the first message each takes is a batch of queued tasks (the first 32).
     let batch = 0;
-    for (let i = 0; i < 1000 && !batch; i++) {
+    // Watched for up to about 10 s: loading a thread takes long on a loaded machine.
+    for (let i = 0; i < 10_000 && !batch; i++) {
       batch = Math.max(0, ...threadsOf(engine).map((t) => t.busy?.batch.length ?? 0));
       if (!batch) await new Promise((r) => setTimeout(r, 1));
     }
@@ -48,16 +49,18 @@ describe('flow engine threads', () => {
     engine = new FlowEngineService();
     // Both threads loaded first, then enough queued for batches, and one thread ended while it works on one.
     await Promise.all([engine.run(noEvent()), engine.run(noEvent())]);
-    const runs = Array.from({ length: 200 }, () => engine!.run(noEvent()));
-    // The first two go alone (each to an idle thread); the rest queue and go in batches as those answer.
+    const runs = Array.from({ length: 2000 }, () => engine!.run(noEvent()));
+    // The first two go alone (each to an idle thread); the rest queue and go in batches as those answer. Watched on
+    // a timer, not per turn of the event loop: on a loaded machine the first answers can take longer than many
+    // turns, and 2,000 tasks keep batches forming long after they come.
     let busy: Threads[number] | undefined;
-    for (let i = 0; i < 1000 && !busy; i++) {
+    for (let i = 0; i < 10_000 && !busy; i++) {
       busy = threadsOf(engine).find((t) => (t.busy?.batch.length ?? 0) > 1);
-      if (!busy) await new Promise((r) => setImmediate(r));
+      if (!busy) await new Promise((r) => setTimeout(r, 1));
     }
     expect(busy?.busy?.batch.length).toBeGreaterThan(1);
     await busy!.worker.terminate();
     const outcomes = await Promise.allSettled(runs);
-    expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 200 }, () => 'fulfilled'));
+    expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 2000 }, () => 'fulfilled'));
   });
 });
