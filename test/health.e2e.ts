@@ -72,6 +72,24 @@ describe('health and metrics', () => {
     },
   );
 
+  it('logs a line per request on the routes that want one, and none on the hot ones (ingress webhook POSTs, graph-sim sends)', async () => {
+    // At debug, every request that passes through the request logger leaves a line naming its URL.
+    const requestLines = (s: ServiceProcess, path: string) => s.logs.filter((l) => l.includes('"req":') && l.includes(path));
+    const ingress = await startService('ingress', { ...env, LOG_LEVEL: 'debug' });
+    const sim = await startService('graph-sim', { LOG_LEVEL: 'debug' });
+    started.push(ingress, sim);
+    await expect.poll(async () => (await health(ingress)).code, { timeout: 15_000 }).toBe(200);
+    const hook = `${ingress.url}/webhook/whatsapp/no-tenant/no-team`;
+    expect((await fetch(`${hook}?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1`)).status).toBe(404);
+    expect((await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
+    expect((await fetch(`${sim.url}/sim/stats`)).status).toBe(200);
+    expect((await fetch(`${sim.url}/v21.0/1555000/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    await expect.poll(() => requestLines(ingress, '/webhook/whatsapp/no-tenant/no-team?hub.mode').length).toBe(1);
+    await expect.poll(() => requestLines(sim, '/sim/stats').length).toBe(1);
+    expect(requestLines(ingress, '"method":"POST"')).toEqual([]);
+    expect(requestLines(sim, '/messages')).toEqual([]);
+  });
+
   it('drains and exits 0 on SIGTERM', async () => {
     const s = await startService('flow-runner', { ...env, LOG_LEVEL: 'info' });
     expect(await s.stop()).toBe(0);
