@@ -18,6 +18,18 @@ describe('storable', () => {
     expect(problems.map((p) => p.path)).toEqual(['text.body', 'k\\u0000', 'k\\u0000[0]', 'k\\u0000[1]']);
   });
 
+  it('gives back a value that needs nothing equal, with no problem, its top level a copy to set fields on', () => {
+    const problems: StorageProblem[] = [];
+    const input = { id: 'wamid.X', text: { body: 'hello 😀 \\n' }, list: [1, 'two', null, { three: true }] };
+    const out = storableJson(input, problems) as typeof input;
+    expect(out).toEqual(input);
+    expect(problems).toEqual([]);
+    out.id = 'changed';
+    expect(input.id).toBe('wamid.X');
+    expect(storableJson('plain', problems)).toBe('plain');
+    expect(storableJson([1, 2], problems)).toEqual([1, 2]);
+  });
+
   it('keeps values nested deeper than jsonb takes as JSON text', () => {
     let deep: unknown[] = [];
     const root = deep;

@@ -37,9 +37,33 @@ export function restoreString(s: string): string {
 /**
  * A copy of a JSON-like value that Postgres can store in text and jsonb columns: strings and keys holding NUL
  * or lone surrogates escaped (only those strings), values nested deeper than jsonb takes kept as JSON text.
- * Each change is pushed to `problems`. Values that need nothing come back equal.
+ * Each change is pushed to `problems`. Values that need nothing come back equal: an object as a copy of its top
+ * level, its members shared with the original.
  */
 export function storableJson(value: unknown, problems: StorageProblem[], path = '', depth = 0): unknown {
+  // Nearly every webhook needs nothing: checked without building a path per value, and then copied one level
+  // deep only (callers set top-level fields of the copy).
+  if (!isStorable(value, depth)) return copyStorable(value, problems, path, depth);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...value } : value;
+}
+
+/** Whether a value needs no change at all (no string or key to escape, nothing too deep). */
+function isStorable(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return isPgText(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!isStorable(v, depth + 1)) return false;
+    return true;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (!isPgText(k) || !isStorable((value as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}
+
+function copyStorable(value: unknown, problems: StorageProblem[], path: string, depth: number): unknown {
   if (typeof value === 'string') return storableText(value, problems, path);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) {
@@ -52,13 +76,13 @@ export function storableJson(value: unknown, problems: StorageProblem[], path = 
     problems.push({ path, problem: 'too_deep', detail: text === null ? 'not kept as text' : `${text.length} characters` });
     return text === null ? null : storableText(text, problems, path);
   }
-  if (Array.isArray(value)) return value.map((v, i) => storableJson(v, problems, `${path}[${i}]`, depth + 1));
+  if (Array.isArray(value)) return value.map((v, i) => copyStorable(v, problems, `${path}[${i}]`, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     const key = !isPgText(k) ? escapeString(k) : k;
     const here = path ? `${path}.${key}` : key;
     if (key !== k) problems.push({ path: here, problem: 'escaped', detail: 'key' });
-    out[key] = storableJson(v, problems, here, depth + 1);
+    out[key] = copyStorable(v, problems, here, depth + 1);
   }
   return out;
 }

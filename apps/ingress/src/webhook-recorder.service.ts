@@ -185,8 +185,8 @@ export function prepareWebhook({ target, webhook, rawBody }: RecordRequest, log?
       if (m.userId !== undefined) m.userId = storableKey(m.userId, problems, 'userId');
       if (m.parentUserId !== undefined) m.parentUserId = storableKey(m.parentUserId, problems, 'parentUserId');
       m.timestamp = storableTimestamp(m.timestamp, nowSeconds, problems);
-      if (m.edit) m.edit.originalMessageId = storableKey(m.edit.originalMessageId, problems, 'edit.originalMessageId');
-      if (m.revoke) m.revoke.originalMessageId = storableKey(m.revoke.originalMessageId, problems, 'revoke.originalMessageId');
+      if (m.edit) m.edit = { ...m.edit, originalMessageId: storableKey(m.edit.originalMessageId, problems, 'edit.originalMessageId') };
+      if (m.revoke) m.revoke = { ...m.revoke, originalMessageId: storableKey(m.revoke.originalMessageId, problems, 'revoke.originalMessageId') };
       note(`changes[${c}].messages[${i}]`, problems);
       if (m.problems?.length) prepared.nonconforming.push('unreadable_message');
       const payload = JSON.stringify(problems.length ? { ...m, storageProblems: problems } : m);
