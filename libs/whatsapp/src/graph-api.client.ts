@@ -166,10 +166,13 @@ const SEGMENT = /^[A-Za-z0-9_.-]{1,128}$/;
 export class GraphApiClient {
   private readonly agent: Agent;
   private readonly base: URL;
+  /** The base URL's path without a trailing slash (Graph paths go under it). */
+  private readonly basePath: string;
 
   /** Creates the client and its connection pool. */
   constructor(options: GraphApiClientOptions) {
     this.base = new URL(options.baseUrl);
+    this.basePath = this.base.pathname.replace(/\/+$/, '');
     this.agent = new Agent({
       connections: options.connections ?? 16,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,
@@ -341,11 +344,48 @@ export class GraphApiClient {
         outcomeUnknown: false,
       });
     }
-    const url = new URL(this.base.href);
-    const prefix = url.pathname.replace(/\/+$/, '');
-    url.pathname = `${prefix}/${segments.map(encodeURIComponent).join('/')}`;
-    url.search = new URLSearchParams(query).toString();
-    return url;
+    const search = Object.keys(query).length ? `?${new URLSearchParams(query).toString()}` : '';
+    return new URL(`${this.basePath}/${segments.map(encodeURIComponent).join('/')}${search}`, this.base.origin);
+  }
+
+  /**
+   * One request whose whole answer is read as text: a `dispatch` with a handler of its own, which costs about half
+   * the CPU of `request` and its body stream (a send is one of these; measured with process.cpuUsage over 20,000).
+   */
+  private exchange(method: 'GET' | 'POST', url: URL, accessToken: string, body?: unknown): Promise<{ statusCode: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      let statusCode = 0;
+      const chunks: Buffer[] = [];
+      this.agent.dispatch(
+        {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method,
+          headers: {
+            authorization: `Bearer ${accessToken}`,
+            accept: 'application/json',
+            ...(body !== undefined && { 'content-type': 'application/json' }),
+          },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        },
+        {
+          // undici takes a handler with onRequestStart for its current handler interface (else the legacy one).
+          onRequestStart() {},
+          onResponseStart(_c, status) {
+            statusCode = status;
+          },
+          onResponseData(_c, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            resolve({ statusCode, text: Buffer.concat(chunks).toString('utf8') });
+          },
+          onResponseError(_c, err) {
+            reject(err);
+          },
+        },
+      );
+    });
   }
 
   private async request(
@@ -378,13 +418,13 @@ export class GraphApiClient {
     accessToken: string,
     body?: unknown,
   ): Promise<Record<string, unknown>> {
-    const response = await this.request(method, url, accessToken, body);
-    let text: string;
+    let response: { statusCode: number; text: string };
     try {
-      text = await response.body.text();
+      response = await this.exchange(method, url, accessToken, body);
     } catch (err) {
       throw networkError(method, url, err, accessToken);
     }
+    const text = response.text;
     if (response.statusCode >= 300)
       throw errorFromAnswer(method, url, response.statusCode, text, accessToken);
     const parsed = parseJson(text);
