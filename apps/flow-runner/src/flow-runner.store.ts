@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, outboundWriteCtes, PoolClient, PrismaService, RECORD_EVENTS_CTES, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -168,7 +168,8 @@ export class FlowRunnerStore {
 
   /**
    * Writes a round's steps in one statement (one row per contact in each table it touches): the contacts' seqs and
-   * opt-out state, the outbound rows, the sessions, the messages processed, the events. Returns the outbound rows
+   * opt-out state, the outbound rows, the sessions, the messages processed, the events (the events CTEs only when
+   * a step has one). Returns the outbound rows
    * written (id, contact_id) in contact and reply order.
    */
   async writeRound(db: PoolClient, steps: StepWriteRow[], replies: ReplyWriteRow[]): Promise<{ id: string | null; contact_id: string | null }[]> {
@@ -199,7 +200,7 @@ export class FlowRunnerStore {
          FROM unnest($1::uuid[], $21::text[], $22::jsonb[]) AS e(contact_id, type, extra)
          JOIN step x ON x.contact_id = e.contact_id JOIN contacts c ON c.id = e.contact_id JOIN whatsapp_providers pr ON pr.id = x.provider_id
          WHERE e.type IS NOT NULL
-       ), ${RECORD_EVENTS_CTES}
+       ), ${eventsCtes(steps.some((x) => x.eventType))}
        SELECT o.id, o.contact_id FROM ev_woke LEFT JOIN outb o ON true ORDER BY o.contact_id, o.ordinal`,
       values: [
         ...columns(steps, ['contactId', 'tenantId', 'providerId', 'messageId', 'n', 'optedOut', 'businessInitiated', 'hasSession', 'flowId', 'nodeId', 'status', 'vars', 'error', 'state', 'flowRun']),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
+import { columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, eventsCtes, EventSubscriptions, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
 
 /**
  * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
@@ -26,7 +26,7 @@ const releases = (col: string) =>
  * rows written, `pending` when enqueued, and one row per message to wake (id null).
  */
 const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
-const RECORD_STATUSES_SQL = `WITH x AS (
+const recordStatusesSql = (eventsWanted: boolean) => `WITH x AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
       AS x(t, p, w, st, cb, ts, r, e, pl)
   ), known AS (
@@ -94,10 +94,12 @@ const RECORD_STATUSES_SQL = `WITH x AS (
       NULL::uuid AS endpoint_id
     FROM ins s JOIN outbound_messages o ON o.id = s.outbound_id JOIN contacts c ON c.id = o.contact_id
     JOIN whatsapp_providers pr ON pr.id = s.provider_id LEFT JOIN moved m ON m.id = o.id
-  ), ${RECORD_EVENTS_CTES}
+  ), ${eventsCtes(eventsWanted)}
   SELECT id, provider_id, wamid, status, pending, NULL::uuid AS wake FROM ins CROSS JOIN ev_woke
   UNION ALL
   SELECT NULL, NULL, NULL, NULL, false, next_id FROM released WHERE next_id IS NOT NULL`;
+/** RECORD_STATUSES_SQL with and without its events (EventSubscriptions): two texts, built once. */
+const RECORD_STATUSES_SQL = { events: recordStatusesSql(true), none: recordStatusesSql(false) };
 
 /** A status row a batch wrote: `pending` when the sender has work left on it (a status job). */
 export interface RecordedStatus {
@@ -212,7 +214,12 @@ const MIN_AGE_SECONDS = 5;
  */
 @Injectable()
 export class IngressStore {
-  constructor(private readonly prisma: PrismaService) {}
+  /** Whether a batch's tenants have endpoints for its events (else its statement leaves the events CTEs out). */
+  private readonly subscriptions: EventSubscriptions;
+
+  constructor(private readonly prisma: PrismaService) {
+    this.subscriptions = new EventSubscriptions(() => prisma.pool);
+  }
 
   /** Keeps one webhook_events row (raw bytes, or a body that is not a notification), once per provider and digest. */
   async keepEvent(e: WebhookEventRow): Promise<void> {
@@ -229,8 +236,9 @@ export class IngressStore {
    * the messages whose gate a status opened (to wake).
    */
   async recordStatuses(statuses: StatusRow[]): Promise<{ written: RecordedStatus[]; wake: string[] }> {
+    const wanted = await this.subscriptions.wanted('message.status', statuses.map((s) => s.tenantId));
     const { rows } = await this.prisma.pool.query<RecordedStatus & { wake: string | null }>({
-      text: RECORD_STATUSES_SQL, // a batch statement: unnamed (libs/db/README.md)
+      text: wanted ? RECORD_STATUSES_SQL.events : RECORD_STATUSES_SQL.none, // a batch statement: unnamed (libs/db/README.md)
       values: columns(statuses, ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']),
     });
     return { written: rows.filter((r) => r.id !== null), wake: rows.flatMap((r) => (r.wake ? [r.wake] : [])) };
@@ -252,6 +260,7 @@ export class IngressStore {
    * are not revoked already go pending in batch `batchId` (one inbound job).
    */
   async recordMessages(messages: InboundRow[], batchId: string): Promise<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }[]> {
+    const wanted = await this.subscriptions.wanted('message.received', messages.map((m) => m.tenantId));
     const { rows } = await this.prisma.pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>(
       `WITH ins AS (
          INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
@@ -272,7 +281,7 @@ export class IngressStore {
          SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
            jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
          FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
-       ), ${RECORD_EVENTS_CTES}
+       ), ${eventsCtes(wanted)}
        SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`,
       [...columns(messages, ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId],
     );

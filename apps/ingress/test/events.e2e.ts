@@ -84,4 +84,23 @@ describe('ingress writes message events for the endpoints that want them', () =>
     expect(await postWebhook(ingress.url, p, again.body)).toBe(200);
     expect(await prisma.event.count()).toBe(before);
   });
+
+  it("gives a tenant's first endpoint the event of the very next webhook, and none once it is disabled", async () => {
+    // Ingress leaves the events out of its statements while no endpoint of the batch's tenants wants them; "nobody"
+    // is never remembered, so an endpoint saved before a webhook arrives gets its event.
+    const tenant = await createTestProvider(prisma);
+    const first = text(tenant, '4917000000005', 'before the endpoint');
+    expect(await postWebhook(ingress.url, tenant, first.body)).toBe(200);
+    const endpoint = await prisma.eventEndpoint.create({ data: { tenantId: tenant.tenantId, url: 'https://example.com/first', events: ['*'], secretEnc: 'sealed' } });
+    const second = text(tenant, '4917000000005', 'after the endpoint');
+    expect(await postWebhook(ingress.url, tenant, second.body)).toBe(200);
+    const events = await prisma.event.findMany({ where: { tenantId: tenant.tenantId }, include: { deliveries: true } });
+    expect(events.map((e) => [e.type, (e.data as { message: { wamid: string } }).message.wamid])).toEqual([['message.received', second.wamid]]);
+    expect(events[0].deliveries.map((d) => d.endpointId)).toEqual([endpoint.id]);
+    // Disabled: ingress may still take the tenant for subscribed for a few seconds, and writes nothing all the same.
+    await prisma.eventEndpoint.update({ where: { id: endpoint.id }, data: { enabled: false } });
+    const third = text(tenant, '4917000000005', 'endpoint disabled');
+    expect(await postWebhook(ingress.url, tenant, third.body)).toBe(200);
+    expect(await prisma.event.count({ where: { tenantId: tenant.tenantId } })).toBe(1);
+  });
 });

@@ -154,6 +154,50 @@ export const RECORD_EVENTS_CTES = `ev_match AS (
   )`;
 
 /**
+ * What a statement embeds instead of RECORD_EVENTS_CTES when no endpoint can want its events: `ev_woke` alone. Its
+ * `ev` CTE is then referenced by nothing, so Postgres neither plans nor runs it; RECORD_EVENTS_CTES costs a
+ * hot statement about 1 ms of planning and builds every row's event data before looking for an endpoint.
+ */
+export const NO_EVENTS_CTES = `ev_woke AS (SELECT 0::bigint AS woke)`;
+
+/** RECORD_EVENTS_CTES when some endpoint may want the statement's events (EventSubscriptions.wanted), else NO_EVENTS_CTES. */
+export function eventsCtes(wanted: boolean): string {
+  return wanted ? RECORD_EVENTS_CTES : NO_EVENTS_CTES;
+}
+
+/** How long a tenant known to have an endpoint for a type is taken to have it without asking again, ms. */
+const SUBSCRIBED_TTL_MS = 5_000;
+
+/**
+ * Tells a producer whether any of its batch's tenants has an enabled endpoint subscribed to an event type (or to
+ * `*`), so that it embeds RECORD_EVENTS_CTES only then. "Yes" is remembered for SUBSCRIBED_TTL_MS (a stale yes
+ * costs only the CTEs, which then find nobody); "no" is asked again for every batch, one indexed query, so an
+ * endpoint gets the events of every change whose batch began after the endpoint was saved (its 201 answered).
+ */
+export class EventSubscriptions {
+  private readonly subscribed = new Map<string, number>();
+
+  constructor(private readonly db: () => Pool) {}
+
+  /** Whether an endpoint of one of `tenantIds` may want events of `type`. */
+  async wanted(type: EventType, tenantIds: Iterable<string>): Promise<boolean> {
+    const now = Date.now();
+    const tenants = [...new Set(tenantIds)];
+    if (!tenants.length) return false;
+    if (tenants.some((t) => (this.subscribed.get(`${t}|${type}`) ?? 0) > now)) return true;
+    const { rows } = await this.db().query<{ tenant_id: string }>({
+      name: 'event-subscribers',
+      text: `SELECT DISTINCT tenant_id FROM event_endpoints
+             WHERE tenant_id = ANY($1::uuid[]) AND enabled AND ($2 = ANY(events) OR '*' = ANY(events))`,
+      values: [tenants, type],
+    });
+    if (this.subscribed.size > 10_000) this.subscribed.clear();
+    for (const r of rows) this.subscribed.set(`${r.tenant_id}|${type}`, now + SUBSCRIBED_TTL_MS);
+    return rows.length > 0;
+  }
+}
+
+/**
  * Records events in one statement on the caller's connection (pass the client of the change's transaction), and
  * wakes the dispatcher if any delivery was written. Returns how many deliveries were written.
  */
