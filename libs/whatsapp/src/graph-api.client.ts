@@ -357,17 +357,7 @@ export class GraphApiClient {
       let statusCode = 0;
       const chunks: Buffer[] = [];
       this.agent.dispatch(
-        {
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
-          method,
-          headers: {
-            authorization: `Bearer ${accessToken}`,
-            accept: 'application/json',
-            ...(body !== undefined && { 'content-type': 'application/json' }),
-          },
-          ...(body !== undefined && { body: JSON.stringify(body) }),
-        },
+        requestOptions(method, url, accessToken, body),
         {
           // undici takes a handler with onRequestStart for its current handler interface (else the legacy one).
           onRequestStart() {},
@@ -395,17 +385,7 @@ export class GraphApiClient {
     body?: unknown,
   ): Promise<Dispatcher.ResponseData> {
     try {
-      return await this.agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method,
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          accept: 'application/json',
-          ...(body !== undefined && { 'content-type': 'application/json' }),
-        },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
+      return await this.agent.request(requestOptions(method, url, accessToken, body));
     } catch (err) {
       throw networkError(method, url, err, accessToken);
     }
@@ -441,6 +421,21 @@ export class GraphApiClient {
     }
     return parsed as Record<string, unknown>;
   }
+}
+
+/** A Graph API request: the bearer token, JSON both ways. */
+function requestOptions(method: 'GET' | 'POST', url: URL, accessToken: string, body?: unknown): Dispatcher.DispatchOptions {
+  return {
+    origin: url.origin,
+    path: `${url.pathname}${url.search}`,
+    method,
+    headers: {
+      authorization: `Bearer ${accessToken}`,
+      accept: 'application/json',
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  };
 }
 
 /** Turns an HTTP error answer into a `GraphApiError`, reading Meta's `{ error: {...} }` body when there is one. */
