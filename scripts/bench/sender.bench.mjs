@@ -8,6 +8,10 @@ import { root, worstWindow } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { Queue } = require(resolve(root, 'libs/queue/node_modules/bullmq'));
+const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
+const { SendLimiter } = require(resolve(root, 'libs/queue/dist/send-limiter.js'));
+const { limiterSettings } = require(resolve(root, 'libs/queue/dist/outbound.producer.js'));
+const { loadConfig } = require(resolve(root, 'libs/config/dist/index.js'));
 const MESSAGES = Number(process.env.BENCH_SENDER_MESSAGES ?? 4000);
 
 async function sim(graphSim, method, path, body) {
@@ -15,9 +19,9 @@ async function sim(graphSim, method, path, body) {
   return res.json();
 }
 
-/** Writes `count` text messages to `contacts` recipients (ordering none) and enqueues them. */
+/** Writes `count` text messages to `contacts` recipients (ordering none): their ids and recipients. */
 async function load(env, p, count, contacts) {
-  const ids = [];
+  const out = [];
   const cs = [];
   for (let i = 0; i < contacts; i++) {
     cs.push(await env.prisma.contact.create({ data: { tenantId: p.tenantId, providerId: p.providerId, waId: `49${p.phoneNumberId.slice(-6)}${String(i).padStart(5, '0')}`, lastInboundAt: new Date() } }));
@@ -29,16 +33,34 @@ async function load(env, p, count, contacts) {
     rows.push({ id: crypto.randomUUID(), tenantId: p.tenantId, providerId: p.providerId, contactId: c.id, seq, type: 'text', body: { messaging_product: 'whatsapp', recipient_type: 'individual', to: c.waId, type: 'text', text: { body: `bench ${i}` } } });
   }
   for (let i = 0; i < rows.length; i += 1000) await env.prisma.outboundMessage.createMany({ data: rows.slice(i, i + 1000) });
-  ids.push(...rows.map((r) => r.id));
-  return ids;
+  out.push(...rows.map((r) => ({ id: r.id, to: r.body.to })));
+  return out;
 }
 
-async function enqueue(env, ids) {
+/**
+ * Enqueues the messages at once. With `limits`, each is planned first as the admin API and the flow-runner
+ * enqueue (OutboundProducer: a slot in the number's plan log, the job delayed to it); without, unplanned, as the
+ * reconciler does (the sender plans it).
+ */
+async function enqueue(env, messages, limits) {
   const q = new Queue('outbound', { connection: { url: env.redisUrl }, prefix: env.redisPrefix });
-  for (let i = 0; i < ids.length; i += 1000) {
-    await q.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'outbound', data: { outboundId: id }, opts: { jobId: `o_${id}`, removeOnComplete: true } })));
+  const redis = limits && new Redis(env.redisUrl);
+  const limiter = limits && new SendLimiter(redis, env.redisPrefix, limiterSettings(loadConfig({})));
+  for (let i = 0; i < messages.length; i += 1000) {
+    const jobs = [];
+    for (const m of messages.slice(i, i + 1000)) {
+      const opts = { jobId: `o_${m.id}`, removeOnComplete: true };
+      if (!limits) {
+        jobs.push({ name: 'outbound', data: { outboundId: m.id }, opts });
+        continue;
+      }
+      const { at: slotAt } = await limiter.reserve(limits, { messageId: m.id, recipient: m.to, businessInitiated: false }, 'plan');
+      jobs.push({ name: 'outbound', data: { outboundId: m.id, slotAt }, opts: { ...opts, delay: Math.max(0, slotAt - Date.now()) } });
+    }
+    await q.addBulk(jobs);
   }
   await q.close();
+  redis?.disconnect();
 }
 
 async function waitAccepted(graphSim, target, timeoutMs) {
@@ -73,8 +95,9 @@ async function limitRun(env, graphSim, hookUrl, configured) {
   const procs = [];
   for (let i = 0; i < 3; i++) procs.push(await env.start('sender', { GRAPH_API_BASE_URL: graphSim.url }));
   // 16 s of sends at the limit (4 to each recipient, well under the pair limit): start and end weigh little.
+  // Planned when enqueued, as the admin API and the flow-runner do.
   const ids = await load(env, p, configured * 16, configured * 4);
-  await enqueue(env, ids);
+  await enqueue(env, ids, { phoneNumberId: p.phoneNumberId, tier: 'unlimited', throughputMps: configured });
   await waitAccepted(graphSim, ids.length, 120_000);
   const msgs = await sim(graphSim, 'GET', `/sim/messages?phone_number_id=${p.phoneNumberId}`);
   const times = msgs.map((m) => Date.parse(m.received_at)).sort((a, b) => a - b);
