@@ -1,14 +1,18 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, insertOutboundMessages, Prisma } from '@gtc/db';
-import { createTestProvider, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
+import { createTestProvider, ownDatabase, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
 import { buildMessageBody, ReplyContent } from '@gtc/whatsapp';
 
 // sender against graph-sim, real Postgres and Redis: order, limits, error classes, never twice.
-const { databaseUrl, redisUrl, redisPrefix } = testEnv();
+const { redisUrl, redisPrefix } = testEnv();
 const prefix = `${redisPrefix}-sender`;
-// Tests below write dozens of batches at once: give them room to queue for a connection on this busy machine.
-const prisma = createPrismaClient(databaseUrl, { max: 20, connectionTimeoutMs: 30_000 });
+// A database of its own, as a deployment has: a sender's reconciler re-enqueues every queued message of its database
+// older than 10 s, and this file's backlogs stay queued for up to 20 s. In the run's shared database, the senders of
+// other files (their own Redis prefix and graph-sim, where these numbers are unknown) took them, got 401 and paused
+// these numbers, now and then.
+let db: Awaited<ReturnType<typeof ownDatabase>>;
+let prisma: ReturnType<typeof createPrismaClient>;
 const outboundQueue = new Queue('outbound', { connection: { url: redisUrl }, prefix });
 let stack: Stack;
 let phone = 3161000000;
@@ -85,8 +89,11 @@ function worstWindow(times: number[], ms: number): number {
 }
 
 beforeAll(async () => {
+  db = await ownDatabase('sender_e2e');
+  // Tests below write dozens of batches at once: give them room to queue for a connection on this busy machine.
+  prisma = createPrismaClient(db.url, { max: 20, connectionTimeoutMs: 30_000 });
   stack = await startStack({
-    databaseUrl,
+    databaseUrl: db.url,
     redisUrl,
     redisPrefix: prefix,
     senders: 3,
@@ -112,7 +119,8 @@ beforeAll(async () => {
 afterAll(async () => {
   if (process.env.DUMP_LOGS) for (const s of stack.senders) console.log(s.logs.slice(-30).join('\n'));
   await stack?.stop();
-  await Promise.all([outboundQueue.close(), prisma.$disconnect()]);
+  await Promise.all([outboundQueue.close(), prisma?.$disconnect()]);
+  await db?.drop();
 });
 
 async function provider(overrides: Parameters<typeof createTestProvider>[1] = {}) {
