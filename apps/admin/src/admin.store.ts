@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates } from '@gtc/db';
+import { eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, unsentRowSql } from '@gtc/db';
 import { limiterSettings } from '@gtc/queue';
 import { tierUsedSql } from './stats/tier-usage';
 
@@ -192,8 +192,8 @@ export class AdminStore {
     const { rows } = await this.prisma.pool.query<{ used: number; queued: number; sending: number; failed: number }>({
       name: 'admin-provider-counts',
       text: `SELECT ${this.tierUsed('p', '$2')} AS used,
-           (SELECT count(*) FROM outbound_messages o WHERE o.state = 'queued' AND o.provider_id = p.id)::int AS queued,
-           (SELECT count(*) FROM outbound_messages o WHERE o.state IN (${sqlStates(IN_FLIGHT_STATES)}) AND o.provider_id = p.id)::int AS sending,
+           (SELECT count(*) FROM outbound_messages o WHERE ${unsentRowSql('o')} AND o.state = 'queued' AND o.provider_id = p.id)::int AS queued,
+           (SELECT count(*) FROM outbound_messages o WHERE ${unsentRowSql('o')} AND o.state IN (${sqlStates(IN_FLIGHT_STATES)}) AND o.provider_id = p.id)::int AS sending,
            (SELECT count(*) FROM outbound_messages o WHERE o.tenant_id = p.tenant_id AND o.created_at >= now() AT TIME ZONE 'UTC' - interval '36 hours'
               AND o.provider_id = p.id AND o.failed_at >= now() AT TIME ZONE 'UTC' - interval '24 hours')::int AS failed
          FROM whatsapp_providers p WHERE p.id = $1`,

@@ -13,6 +13,7 @@ import {
   STATUS_MOVES,
   statusMoveSetSql,
   UNSENT_STATES,
+  unsentRowSql,
 } from '@gtc/db';
 import type { SyncedTemplate } from '@gtc/whatsapp';
 import type { EarlierMessage } from './ordering-gate';
@@ -430,7 +431,7 @@ export class OutboundStore {
       // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
       // created_at holds UTC: read and bound as UTC, so the walk's Date is the row's instant in any process zone.
       text: `SELECT id, created_at AT TIME ZONE 'UTC' AS at FROM outbound_messages
-       WHERE state = 'queued' AND created_at < now() - interval '10 seconds' AND (created_at, id) > ($1::timestamp, $2::uuid)
+       WHERE ${unsentRowSql()} AND state = 'queued' AND created_at < now() - interval '10 seconds' AND (created_at, id) > ($1::timestamp, $2::uuid)
        ORDER BY created_at, id LIMIT ${RECONCILE_BATCH}`,
       values: [at.toISOString(), id],
     });
@@ -441,7 +442,7 @@ export class OutboundStore {
   async inFlightFor(seconds: number): Promise<{ id: string }[]> {
     const { rows } = await this.prisma.pool.query<{ id: string }>({
       // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
-      text: `SELECT id FROM outbound_messages WHERE state IN (${sqlStates(IN_FLIGHT_STATES)}) AND sending_at < now() - make_interval(secs => $1) LIMIT ${RECONCILE_BATCH}`,
+      text: `SELECT id FROM outbound_messages WHERE ${unsentRowSql()} AND state IN (${sqlStates(IN_FLIGHT_STATES)}) AND sending_at < now() - make_interval(secs => $1) LIMIT ${RECONCILE_BATCH}`,
       values: [seconds],
     });
     return rows;

@@ -37,6 +37,14 @@ export const STATUS_MOVES: readonly OutboundState[] = statesFrom('sent');
 /** States of a message the sender may still send or is sending: not sent, not failed. */
 export const UNSENT_STATES = ['queued', 'sending', 'unknown'] as const satisfies readonly OutboundState[];
 
+/**
+ * SQL that every unsent message's row meets (over the outbound_messages alias `o`): it has no wamid, since the send
+ * that gets one sets the state sent with it, and nothing moves a message back. It is the predicate of the partial
+ * index that finds unsent messages (no index names the state, so that state changes are HOT updates): a query for
+ * unsent states adds it to reach that index.
+ */
+export const unsentRowSql = (o = 'outbound_messages') => `${o}.wamid IS NULL`;
+
 /** States of an attempt in flight: claimed (sending), or whose answer was lost (unknown). */
 export const IN_FLIGHT_STATES = ['sending', 'unknown'] as const satisfies readonly OutboundState[];
 

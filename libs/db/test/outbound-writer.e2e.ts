@@ -9,6 +9,7 @@ import {
   outboundWriteCtes,
   Pool,
   PrismaClient,
+  statusMoveSetSql,
 } from '@gtc/db';
 import { ownDatabase } from '@gtc/testing';
 
@@ -233,5 +234,36 @@ describe('(cause_id, ordinal) is written once', () => {
     expect(await seqsOf(c.id)).toEqual([1]);
     const [next] = await insertOutboundMessages(prisma, c.id, [message('next')]);
     expect(next.seq).toBe(2);
+  });
+});
+
+describe("a message's state changes (migration 20261206040000_outbound_hot_state)", () => {
+  it('claim, delivered and read update the row in place (HOT: no index entry); the send, which sets the wamid, does not', async () => {
+    const c = await contact();
+    const [m] = await insertOutboundMessages(prisma, c.id, [message('in place')]);
+    const client = await pool.connect();
+    try {
+      // pg_stat_xact_user_tables: this transaction's own updates of the table, and how many of them were HOT.
+      await client.query('BEGIN');
+      const step = async (sql: string) => {
+        await client.query(sql, [m.id]);
+        const { rows } = await client.query<{ upd: number; hot: number }>(
+          `SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_xact_user_tables WHERE relname = 'outbound_messages'`,
+        );
+        return rows[0];
+      };
+      const move = (status: string) =>
+        `UPDATE outbound_messages o SET ${statusMoveSetSql({ status: `'${status}'`, sentAt: 'now()', deliveredAt: 'now()', readAt: 'now()', failedAt: 'now()', errors: `'[]'::jsonb` })} WHERE o.id = $1`;
+      // The sender's claim (outbound.store.ts), then its record of the send, then the statuses' moves (status-move.ts).
+      expect(await step(`UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now() WHERE id = $1`)).toEqual({ upd: 1, hot: 1 });
+      expect(await step(`UPDATE outbound_messages SET wamid = 'wamid.in-place', state = 'sent', sent_at = now(), updated_at = now() WHERE id = $1`)).toEqual({ upd: 2, hot: 1 });
+      expect(await step(move('delivered'))).toEqual({ upd: 3, hot: 2 });
+      expect(await step(move('read'))).toEqual({ upd: 4, hot: 3 });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const done = await prisma.outboundMessage.findUniqueOrThrow({ where: { id: m.id } });
+    expect([done.state, done.wamid, done.attempts]).toEqual(['read', 'wamid.in-place', 1]);
   });
 });

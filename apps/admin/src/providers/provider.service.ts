@@ -210,7 +210,8 @@ export class ProviderService {
    */
   private async wakeHeld(providerId: string): Promise<void> {
     const held = await this.prisma.client.outboundMessage.findMany({
-      where: { providerId, state: 'queued' },
+      // wamid null: the unsent messages' partial index (unsentRowSql).
+      where: { providerId, state: 'queued', wamid: null },
       select: { id: true },
       orderBy: [{ createdAt: 'asc' }],
       take: MAX_WOKEN,
