@@ -8,9 +8,7 @@ import { root, worstWindow } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { Queue } = require(resolve(root, 'libs/queue/node_modules/bullmq'));
-const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
-const { SendLimiter } = require(resolve(root, 'libs/queue/dist/send-limiter.js'));
-const { limiterSettings } = require(resolve(root, 'libs/queue/dist/outbound.producer.js'));
+const { OutboundProducer, QueueService, RedisService } = require(resolve(root, 'libs/queue/dist/index.js'));
 const { loadConfig } = require(resolve(root, 'libs/config/dist/index.js'));
 const MESSAGES = Number(process.env.BENCH_SENDER_MESSAGES ?? 4000);
 
@@ -37,30 +35,28 @@ async function load(env, p, count, contacts) {
   return out;
 }
 
-/**
- * Enqueues the messages at once. With `limits`, each is planned first as the admin API and the flow-runner
- * enqueue (OutboundProducer: a slot in the number's plan log, the job delayed to it); without, unplanned, as the
- * reconciler does (the sender plans it).
- */
-async function enqueue(env, messages, limits) {
+/** Enqueues the messages at once, unplanned, as the reconciler does (the sender plans each). */
+async function enqueue(env, messages) {
   const q = new Queue('outbound', { connection: { url: env.redisUrl }, prefix: env.redisPrefix });
-  const redis = limits && new Redis(env.redisUrl);
-  const limiter = limits && new SendLimiter(redis, env.redisPrefix, limiterSettings(loadConfig({})));
   for (let i = 0; i < messages.length; i += 1000) {
-    const jobs = [];
-    for (const m of messages.slice(i, i + 1000)) {
-      const opts = { jobId: `o_${m.id}`, removeOnComplete: true };
-      if (!limits) {
-        jobs.push({ name: 'outbound', data: { outboundId: m.id }, opts });
-        continue;
-      }
-      const { at: slotAt } = await limiter.reserve(limits, { messageId: m.id, recipient: m.to, businessInitiated: false }, 'plan');
-      jobs.push({ name: 'outbound', data: { outboundId: m.id, slotAt }, opts: { ...opts, delay: Math.max(0, slotAt - Date.now()) } });
-    }
-    await q.addBulk(jobs);
+    await q.addBulk(messages.slice(i, i + 1000).map((m) => ({ name: 'outbound', data: { outboundId: m.id }, opts: { jobId: `o_${m.id}`, removeOnComplete: true } })));
   }
   await q.close();
-  redis?.disconnect();
+}
+
+/** Enqueues the messages through OutboundProducer, as the admin API and the flow-runner do: each planned first. */
+async function enqueuePlanned(env, messages, limits) {
+  const config = loadConfig({ REDIS_URL: env.redisUrl, REDIS_PREFIX: env.redisPrefix });
+  const redis = new RedisService(config);
+  const queues = new QueueService(redis);
+  try {
+    if (redis.client.status !== 'ready') await once(redis.client, 'ready'); // its client queues nothing while offline
+    const send = messages.map((m) => ({ messageId: m.id, recipient: m.to, businessInitiated: false }));
+    await new OutboundProducer(queues, redis, config).enqueue([{ limits, messages: send }]);
+  } finally {
+    await queues.onModuleDestroy();
+    await redis.onModuleDestroy();
+  }
 }
 
 async function waitAccepted(graphSim, target, timeoutMs) {
@@ -97,7 +93,7 @@ async function limitRun(env, graphSim, hookUrl, configured) {
   // 16 s of sends at the limit (4 to each recipient, well under the pair limit): start and end weigh little.
   // Planned when enqueued, as the admin API and the flow-runner do.
   const ids = await load(env, p, configured * 16, configured * 4);
-  await enqueue(env, ids, { phoneNumberId: p.phoneNumberId, tier: 'unlimited', throughputMps: configured });
+  await enqueuePlanned(env, ids, { phoneNumberId: p.phoneNumberId, tier: 'unlimited', throughputMps: configured });
   await waitAccepted(graphSim, ids.length, 120_000);
   const msgs = await sim(graphSim, 'GET', `/sim/messages?phone_number_id=${p.phoneNumberId}`);
   const times = msgs.map((m) => Date.parse(m.received_at)).sort((a, b) => a - b);

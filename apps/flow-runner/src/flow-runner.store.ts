@@ -171,8 +171,7 @@ export class FlowRunnerStore {
   /**
    * Writes a round's steps in one statement (one row per contact in each table it touches): the contacts' seqs and
    * opt-out state, the outbound rows, the sessions, the messages processed, the events (the events CTEs only when
-   * a step has one). Returns the outbound rows
-   * written (id, contact_id) in contact and reply order.
+   * a step has one). Returns the outbound rows written (id, contact_id) in contact and reply order.
    */
   async writeRound(db: PoolClient, steps: StepWriteRow[], replies: ReplyWriteRow[]): Promise<{ id: string | null; contact_id: string | null }[]> {
     const { rows } = await db.query<{ id: string | null; contact_id: string | null }>({

@@ -38,7 +38,7 @@ export const STATUS_MOVES: readonly OutboundState[] = statesFrom('sent');
 export const UNSENT_STATES = ['queued', 'sending', 'unknown'] as const satisfies readonly OutboundState[];
 
 /**
- * SQL that every unsent message's row meets (over the outbound_messages alias `o`): it has no wamid, since the send
+ * SQL that every unsent message's row meets (over `o`, the query's name for outbound_messages): it has no wamid, since the send
  * that gets one sets the state sent with it, and nothing moves a message back. It is the predicate of the partial
  * index that finds unsent messages (no index names the state, so that state changes are HOT updates): a query for
  * unsent states adds it to reach that index.
