@@ -2,8 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient } from '@gtc/db';
+import { createPrismaClient, withDefaultUser } from '@gtc/db';
 import { createTestProvider, freePort, ownDatabase, ServiceProcess, startService, TcpProxy, testEnv, TestProvider } from '@gtc/testing';
 import { INBOUND_MESSAGE_TYPES, signPayload } from '@gtc/whatsapp';
 
@@ -206,6 +207,43 @@ describe('POST notifications', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0].status).toBe('delivered');
     expect(rows[0].appliedAt).toBeNull();
+  });
+
+  it('records once a message and a status that another replica inserts while this one writes them (200, no 503)', async () => {
+    // The rows are inserted with a plain INSERT (no ON CONFLICT: issue 14, WAL records); a concurrent insert of the
+    // same key makes it fail, and the batch is written again with ON CONFLICT. Here another transaction holds both
+    // keys until the webhooks' inserts wait for it, then commits.
+    const other = new Client({ connectionString: withDefaultUser(databaseUrl) });
+    await other.connect();
+    try {
+      const status = readdress(fixture('message_status.json').delivered, p.phoneNumberId);
+      status.entry[0].changes[0].value.statuses[0].id = 'wamid.race.status';
+      const kept = await prisma.webhookEvent.count({ where: { providerId: p.providerId } });
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO inbound_messages (tenant_id, provider_id, wamid, type, payload, state) VALUES ($1, $2, 'wamid.race.message', 'text', '{}', 'ignored')`,
+        [p.tenantId, p.providerId],
+      );
+      await other.query(
+        `INSERT INTO status_events (tenant_id, provider_id, wamid, status, timestamp, payload) VALUES ($1, $2, 'wamid.race.status', 'delivered', now(), '{}')`,
+        [p.tenantId, p.providerId],
+      );
+      const answers = Promise.all([post(p, JSON.stringify(textPayload(p.phoneNumberId, 'wamid.race.message', 'x'))), post(p, JSON.stringify(status))]);
+      // Asked outside `other`'s transaction, which would see one snapshot of pg_stat_activity.
+      const waiting = async () =>
+        (await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'transactionid'`)[0].n;
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(2);
+      await other.query('COMMIT');
+      expect((await answers).map((a) => a.status)).toEqual([200, 200]);
+      const messages = await prisma.inboundMessage.findMany({ where: { providerId: p.providerId, wamid: 'wamid.race.message' } });
+      expect(messages.map((m) => m.state)).toEqual(['ignored']);
+      expect(await prisma.statusEvent.count({ where: { providerId: p.providerId, wamid: 'wamid.race.status' } })).toBe(1);
+      // Written as rows: not kept raw, as a webhook that fails even alone is (without the retry, both were).
+      expect(await prisma.webhookEvent.count({ where: { providerId: p.providerId } })).toBe(kept);
+    } finally {
+      await other.end();
+    }
   });
 
   it('acknowledges and drops a payload for another phone number', async () => {
