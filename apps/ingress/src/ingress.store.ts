@@ -99,19 +99,28 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
   UNION ALL
   SELECT NULL, NULL, NULL, NULL, false, next_id FROM released WHERE next_id IS NOT NULL`;
 /**
- * RECORD_STATUSES_SQL with and without its events (EventSubscriptions), built once. `first` inserts the statuses not
- * recorded yet (one of each in the batch) with a plain INSERT; `again`, for when a concurrent batch recorded one of
- * them meanwhile (insertRaced), skips those with ON CONFLICT, whose speculative insertion costs each row a WAL record
- * more (issue 14).
+ * RECORD_STATUSES_SQL with and without its events (EventSubscriptions), each as two texts built once: `first`
+ * inserts the statuses not recorded yet (one of each in the batch) with a plain INSERT; `again`, for when a
+ * concurrent batch recorded one of them meanwhile, skips those with ON CONFLICT, whose speculative insertion costs
+ * each row a WAL record more (a confirmation; issue 14). See insertOnce.
  */
 const RECORD_STATUSES_SQL = {
-  first: { events: recordStatusesSql(true, false), none: recordStatusesSql(false, false) },
-  again: { events: recordStatusesSql(true, true), none: recordStatusesSql(false, true) },
+  events: { first: recordStatusesSql(true, false), again: recordStatusesSql(true, true) },
+  none: { first: recordStatusesSql(false, false), again: recordStatusesSql(false, true) },
 };
 
-/** Whether a statement failed because a concurrent transaction inserted the same row (unique key) first. */
-function insertRaced(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === '23505';
+/**
+ * Runs a batch insert's `first` text (plain INSERT of the rows not recorded yet); when a concurrent transaction
+ * inserted one of its rows meanwhile (unique violation, 23505: the statement wrote nothing), its `again` text,
+ * which skips such rows with ON CONFLICT.
+ */
+async function insertOnce<T>(texts: { first: string; again: string }, run: (text: string) => Promise<T>): Promise<T> {
+  try {
+    return await run(texts.first);
+  } catch (err) {
+    if ((err as { code?: unknown })?.code !== '23505') throw err;
+    return run(texts.again);
+  }
 }
 
 /** A status row a batch wrote: `pending` when the sender has work left on it (a status job). */
@@ -222,42 +231,43 @@ export const RECONCILE_BATCH = 1_000;
 const MIN_AGE_SECONDS = 5;
 
 /**
- * Ingress's SQL (its one store, libs/db/README.md): the group commit's batch statements (unnamed: their rows come
- * as arrays), the raw bytes it keeps, and the reconciler's sweeps.
- */
-/**
  * Inserts inbound messages, unique per provider and wamid, with the message.received events of the tenants'
  * endpoints that want them (eventsWanted), in one statement; see recordMessages. Without `skipTaken`, a plain INSERT
  * of the messages not recorded yet (the batch holds each once); with it, ON CONFLICT skips those a concurrent batch
- * recorded meanwhile (RECORD_STATUSES_SQL says why not always).
+ * recorded meanwhile (see RECORD_STATUSES_SQL).
  */
 const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH ins AS (
-         INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
-         SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
-           CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
-           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
-           CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
-           CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $9::uuid END
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
-           WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
-         -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
-         LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
-                            WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
-         ${skipTaken ? '' : 'WHERE NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.provider_id = x.p AND e.wamid = x.w)'}
-         ORDER BY n
-         ${skipTaken ? 'ON CONFLICT (provider_id, wamid) DO NOTHING' : ''}
-         RETURNING *
-       ), ev AS (
-         SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
-           jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
-         FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
-       ), ${eventsCtes(eventsWanted)}
-       SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`;
+    INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
+    SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
+      CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
+      CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
+      CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
+      CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $9::uuid END
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
+      WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
+    -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
+    LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
+                       WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
+    ${skipTaken ? '' : 'WHERE NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.provider_id = x.p AND e.wamid = x.w)'}
+    ORDER BY n
+    ${skipTaken ? 'ON CONFLICT (provider_id, wamid) DO NOTHING' : ''}
+    RETURNING *
+  ), ev AS (
+    SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
+      jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
+    FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
+  ), ${eventsCtes(eventsWanted)}
+  SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`;
+/** recordMessagesSql with and without its events, `first` and `again` (as RECORD_STATUSES_SQL), built once. */
 const RECORD_MESSAGES_SQL = {
-  first: { events: recordMessagesSql(true, false), none: recordMessagesSql(false, false) },
-  again: { events: recordMessagesSql(true, true), none: recordMessagesSql(false, true) },
+  events: { first: recordMessagesSql(true, false), again: recordMessagesSql(true, true) },
+  none: { first: recordMessagesSql(false, false), again: recordMessagesSql(false, true) },
 };
 
+/**
+ * Ingress's SQL (its one store, libs/db/README.md): the group commit's batch statements (unnamed: their rows come
+ * as arrays), the raw bytes it keeps, and the reconciler's sweeps.
+ */
 @Injectable()
 export class IngressStore {
   /** Whether a batch's tenants have endpoints for its events (else its statement leaves the events CTEs out). */
@@ -284,13 +294,9 @@ export class IngressStore {
   async recordStatuses(statuses: StatusRow[]): Promise<{ written: RecordedStatus[]; wake: string[] }> {
     const wanted = await this.subscriptions.wanted('message.status', statuses.map((s) => s.tenantId));
     const values = columns(statuses, ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']);
-    // A batch statement: unnamed (libs/db/README.md).
-    const run = (sql: { events: string; none: string }) =>
-      this.prisma.pool.query<RecordedStatus & { wake: string | null }>({ text: wanted ? sql.events : sql.none, values });
-    const { rows } = await run(RECORD_STATUSES_SQL.first).catch((err: unknown) => {
-      if (insertRaced(err)) return run(RECORD_STATUSES_SQL.again);
-      throw err;
-    });
+    const { rows } = await insertOnce(RECORD_STATUSES_SQL[wanted ? 'events' : 'none'], (text) =>
+      this.prisma.pool.query<RecordedStatus & { wake: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
+    );
     return { written: rows.filter((r) => r.id !== null), wake: rows.flatMap((r) => (r.wake ? [r.wake] : [])) };
   }
 
@@ -311,20 +317,15 @@ export class IngressStore {
    */
   async recordMessages(messages: InboundRow[], batchId: string): Promise<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }[]> {
     const wanted = await this.subscriptions.wanted('message.received', messages.map((m) => m.tenantId));
-    // Each message once (a flush may hold Meta's redelivery of one it holds), in the batch's order.
-    const seen = new Set<string>();
-    const once = messages.filter((m) => !seen.has(`${m.providerId}|${m.wamid}`) && !!seen.add(`${m.providerId}|${m.wamid}`));
-    const values = [...columns(once, ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId];
-    // A batch statement: unnamed (libs/db/README.md).
-    const run = (sql: { events: string; none: string }) =>
-      this.prisma.pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>({ text: wanted ? sql.events : sql.none, values });
-    const { rows } = await run(RECORD_MESSAGES_SQL.first).catch((err: unknown) => {
-      if (insertRaced(err)) return run(RECORD_MESSAGES_SQL.again);
-      throw err;
-    });
+    // Each message once (a flush may hold Meta's redelivery of one it holds), the first in the batch's order.
+    const once = new Map<string, InboundRow>();
+    for (const m of messages) if (!once.has(`${m.providerId}|${m.wamid}`)) once.set(`${m.providerId}|${m.wamid}`, m);
+    const values = [...columns([...once.values()], ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId];
+    const { rows } = await insertOnce(RECORD_MESSAGES_SQL[wanted ? 'events' : 'none'], (text) =>
+      this.prisma.pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
+    );
     return rows;
   }
-
 
   /**
    * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
