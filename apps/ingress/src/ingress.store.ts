@@ -265,6 +265,37 @@ const RECORD_MESSAGES_SQL = {
 };
 
 /**
+ * The contacts upsert (upsertContacts). With `lockFirst`, the rows it updates are locked first, in id order, as a
+ * flow step's write takes them: two writers never wait for each other in a circle. A batch of one contact writes
+ * one row and can close no circle, so it leaves that lock to its update (the lock is a WAL record of its own: issue 14).
+ */
+const upsertContactsSql = (lockFirst: boolean) => `WITH x AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
+  ), found AS (
+    -- By wa_id first, else by user_id; two joins so each uses its unique index.
+    SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts, pu FROM (
+      SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+      UNION ALL
+      SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
+    ) m ORDER BY p, w, u, pref
+  ), rows AS (
+    SELECT id FROM contacts WHERE id IN (SELECT id FROM found)${lockFirst ? ' ORDER BY id FOR NO KEY UPDATE' : ''}
+  ), upd AS (
+    UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
+      profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
+    FROM found f JOIN rows r ON r.id = f.id WHERE c.id = f.id
+    RETURNING f.id, f.p, f.w, f.u
+  ), ins AS (
+    INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
+    SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
+    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
+    ON CONFLICT DO NOTHING
+    RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
+  )
+  SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`;
+const UPSERT_CONTACTS_SQL = { many: upsertContactsSql(true), one: upsertContactsSql(false) };
+
+/**
  * Ingress's SQL (its one store, libs/db/README.md): the group commit's batch statements (unnamed: their rows come
  * as arrays), the raw bytes it keeps, and the reconciler's sweeps.
  */
@@ -329,36 +360,12 @@ export class IngressStore {
 
   /**
    * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
-   * statement (pass them sorted: rows are locked in id order anyway). A contact created concurrently by another
+   * statement (UPSERT_CONTACTS_SQL; pass them sorted: rows are locked in id order anyway). A contact created concurrently by another
    * batch is not returned: look it up (findContactsAgain).
    */
   async upsertContacts(list: ContactUpsertRow[]): Promise<{ id: string; p: string; w: string | null; u: string | null }[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
-      `WITH x AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
-       ), found AS (
-         -- By wa_id first, else by user_id; two joins so each uses its unique index.
-         SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts, pu FROM (
-           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
-           UNION ALL
-           SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
-         ) m ORDER BY p, w, u, pref
-       ), rows AS (
-         -- Locked in id order, as a flow step's write takes them: two writers never wait for each other in a circle.
-         SELECT id FROM contacts WHERE id IN (SELECT id FROM found) ORDER BY id FOR NO KEY UPDATE
-       ), upd AS (
-         UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
-           profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
-         FROM found f JOIN rows r ON r.id = f.id WHERE c.id = f.id
-         RETURNING f.id, f.p, f.w, f.u
-       ), ins AS (
-         INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
-         SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
-         WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
-         ON CONFLICT DO NOTHING
-         RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
-       )
-       SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`,
+      list.length > 1 ? UPSERT_CONTACTS_SQL.many : UPSERT_CONTACTS_SQL.one,
       columns(list, ['tenantId', 'providerId', 'waId', 'userId', 'name', 'lastInboundAt', 'parentUserId']),
     );
     return rows;
