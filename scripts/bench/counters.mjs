@@ -56,6 +56,10 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
   statsUrl.pathname = '/postgres';
   const pg = new Client({ connectionString: statsUrl.toString() });
   await pg.connect();
+  // BENCH_WAL_BY_TABLE=1: which tables a window's WAL records belong to (walByTable), read with pg_walinspect (a
+  // contrib extension, created in the maintenance database); a temporary replication slot, made at each window's
+  // start and dropped with this connection, keeps the window's WAL until it is read.
+  const walSlot = process.env.BENCH_WAL_BY_TABLE === '1' ? `gtc_bench_wal_${process.pid}` : null;
   const redis = new Redis(redisUrl);
 
   async function pgProcesses() {
@@ -103,8 +107,14 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
     const cpuNow = { ...cpu };
     const rssNow = { ...rssPeak };
     if (start) timer = setInterval(() => (sampling = sampling.then(sampleCpu).catch(() => {})), 1000);
+    if (start && walSlot) {
+      await pg.query('CREATE EXTENSION IF NOT EXISTS pg_walinspect');
+      await pg.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [walSlot]);
+      await pg.query('SELECT pg_create_physical_replication_slot($1, true, true)', [walSlot]);
+    }
     const { rows } = await pg.query(
-      `SELECT coalesce(datname, '') AS datname, xact_commit + xact_rollback AS xacts, (SELECT wal_records FROM pg_stat_wal) AS wal_records
+      `SELECT coalesce(datname, '') AS datname, xact_commit + xact_rollback AS xacts, (SELECT wal_records FROM pg_stat_wal) AS wal_records,
+         pg_current_wal_insert_lsn()::text AS lsn
        FROM pg_stat_database`,
     );
     const xacts = Object.fromEntries(rows.map((r) => [r.datname, Number(r.xacts)]));
@@ -135,6 +145,7 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
       box_cpu_ms: boxCpuMs(),
       xacts,
       wal_records: Number(rows[0].wal_records),
+      wal_lsn: rows[0].lsn,
       commands,
       own,
       jobs,
@@ -186,6 +197,39 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
         // Work of other clients of the shared Postgres in the same window: WAL records and box CPU include theirs.
         noise: { pg_xacts_other_databases: others },
       };
+    },
+    /**
+     * With BENCH_WAL_BY_TABLE=1, the WAL records between two snapshots by table (an index's and its table's together;
+     * records of no relation, such as commits, as "(none)"), per unit of `n`, the 12 largest; otherwise undefined.
+     * Call it while the bench database exists.
+     */
+    async walByTable(before, after, n) {
+      if (!walSlot) return undefined;
+      const names = new Client({ connectionString: db.withDefaultUser(databaseUrl) });
+      await names.connect();
+      let tables;
+      try {
+        ({ rows: tables } = await names.query(
+          `SELECT pg_relation_filenode(c.oid)::text AS node, coalesce(t.relname, c.relname) AS name
+           FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+           WHERE pg_relation_filenode(c.oid) IS NOT NULL`,
+        ));
+      } finally {
+        await names.end();
+      }
+      const nameOf = new Map(tables.map((r) => [r.node, r.name]));
+      const { rows } = await pg.query(
+        `SELECT (regexp_match(block_ref, 'rel \\d+/\\d+/(\\d+)'))[1] AS node, count(*)::int AS records
+         FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn) GROUP BY 1`,
+        [before.wal_lsn, after.wal_lsn],
+      );
+      const byTable = {};
+      for (const r of rows) {
+        const name = r.node === null ? '(none)' : (nameOf.get(r.node) ?? `(relfilenode ${r.node})`);
+        byTable[name] = (byTable[name] ?? 0) + r.records;
+      }
+      const sorted = Object.entries(byTable).sort((a, b) => b[1] - a[1]).slice(0, 12);
+      return Object.fromEntries(sorted.map(([k, v]) => [k, round(v / Math.max(n, 1))]));
     },
     async close() {
       clearInterval(timer);
