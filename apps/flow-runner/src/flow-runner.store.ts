@@ -187,7 +187,8 @@ export class FlowRunnerStore {
          FROM unnest($16::uuid[], $17::int[], $18::text[], $19::text[], $20::bool[]) AS r(contact_id, ordinal, ty, b, retry)
          JOIN step x ON x.contact_id = r.contact_id
        ), ${STEP_OUTBOUND_CTES}, sess_upd AS (
-         -- An existing session is updated, a new one inserted: an upsert would first lock the row (a WAL record more).
+         -- An existing session is updated, a new one inserted (an upsert would first lock the row, or confirm its
+         -- insert: a WAL record more). Only a step creates sessions, under its contact's lock: no insert races this one.
          UPDATE sessions s SET flow_id = x.flow_id, node_id = x.node_id, status = x.status, vars = x.vars::jsonb,
            last_error = x.error, updated_at = now()
          FROM step x WHERE x.has_session AND s.contact_id = x.contact_id
@@ -196,8 +197,6 @@ export class FlowRunnerStore {
          INSERT INTO sessions (tenant_id, contact_id, flow_id, node_id, status, vars, last_error, updated_at)
          SELECT x.tenant_id, x.contact_id, x.flow_id, x.node_id, x.status, x.vars::jsonb, x.error, now() FROM step x
          WHERE x.has_session AND NOT EXISTS (SELECT 1 FROM sess_upd u WHERE u.contact_id = x.contact_id)
-         ON CONFLICT (contact_id) DO UPDATE SET flow_id = EXCLUDED.flow_id, node_id = EXCLUDED.node_id,
-           status = EXCLUDED.status, vars = EXCLUDED.vars, last_error = EXCLUDED.last_error, updated_at = now()
        ), inb AS (
          -- clock_timestamp(): when the step ran under the lock (now() would be when the transaction began).
          UPDATE inbound_messages m SET state = x.state, processed_at = clock_timestamp(), error = x.error, flow_run = x.flow_run::jsonb

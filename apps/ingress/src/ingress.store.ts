@@ -80,7 +80,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     WHERE m.state <> 'failed' AND ${releases('m.state')} AND NOT ${releases('m.was')}
   ), ins AS (
     INSERT INTO status_events (tenant_id, provider_id, wamid, status, callback_id, timestamp, recipient_id, errors, payload, outbound_id, applied_at)
-    SELECT ${skipTaken ? '' : 'DISTINCT ON (k.p, k.w, k.st)'} k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
+    SELECT k.t, k.p, k.w, k.st, k.cb, to_timestamp(k.ts), k.r, k.e::jsonb, k.pl::jsonb, k.oid,
       CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
     FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
     ${skipTaken ? 'ON CONFLICT (provider_id, wamid, status) DO NOTHING' : 'WHERE NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)'}
@@ -100,7 +100,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
   SELECT NULL, NULL, NULL, NULL, false, next_id FROM released WHERE next_id IS NOT NULL`;
 /**
  * RECORD_STATUSES_SQL with and without its events (EventSubscriptions), each as two texts built once: `first`
- * inserts the statuses not recorded yet (one of each in the batch) with a plain INSERT; `again`, for when a
+ * inserts the statuses not recorded yet (the batch holds each once: firstOfEach) with a plain INSERT; `again`, for when a
  * concurrent batch recorded one of them meanwhile, skips those with ON CONFLICT, whose speculative insertion costs
  * each row a WAL record more (a confirmation; issue 14). See insertOnce.
  */
@@ -121,6 +121,13 @@ async function insertOnce<T>(texts: { first: string; again: string }, run: (text
     if ((err as { code?: unknown })?.code !== '23505') throw err;
     return run(texts.again);
   }
+}
+
+/** The first row of each key, in order: a flush may hold Meta's redelivery of a row it holds (see insertOnce). */
+function firstOfEach<T>(rows: T[], key: (row: T) => string): T[] {
+  const first = new Map<string, T>();
+  for (const row of rows) if (!first.has(key(row))) first.set(key(row), row);
+  return [...first.values()];
 }
 
 /** A status row a batch wrote: `pending` when the sender has work left on it (a status job). */
@@ -324,7 +331,7 @@ export class IngressStore {
    */
   async recordStatuses(statuses: StatusRow[]): Promise<{ written: RecordedStatus[]; wake: string[] }> {
     const wanted = await this.subscriptions.wanted('message.status', statuses.map((s) => s.tenantId));
-    const values = columns(statuses, ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']);
+    const values = columns(firstOfEach(statuses, (x) => `${x.providerId}|${x.wamid}|${x.status}`), ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']);
     const { rows } = await insertOnce(RECORD_STATUSES_SQL[wanted ? 'events' : 'none'], (text) =>
       this.prisma.pool.query<RecordedStatus & { wake: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
     );
@@ -348,10 +355,7 @@ export class IngressStore {
    */
   async recordMessages(messages: InboundRow[], batchId: string): Promise<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }[]> {
     const wanted = await this.subscriptions.wanted('message.received', messages.map((m) => m.tenantId));
-    // Each message once (a flush may hold Meta's redelivery of one it holds), the first in the batch's order.
-    const once = new Map<string, InboundRow>();
-    for (const m of messages) if (!once.has(`${m.providerId}|${m.wamid}`)) once.set(`${m.providerId}|${m.wamid}`, m);
-    const values = [...columns([...once.values()], ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId];
+    const values = [...columns(firstOfEach(messages, (m) => `${m.providerId}|${m.wamid}`), ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId];
     const { rows } = await insertOnce(RECORD_MESSAGES_SQL[wanted ? 'events' : 'none'], (text) =>
       this.prisma.pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
     );
