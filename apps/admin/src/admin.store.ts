@@ -114,6 +114,23 @@ export class AdminStore {
   }
 
   /**
+   * Deletes a contact: its session and outbound messages go by cascade, its inbound messages keep no link to it, and
+   * the status events of its messages go with them, found by wamid (they name no message by key: migration
+   * 20261207000000_status_events_by_number).
+   */
+  async deleteContact(contactId: string): Promise<void> {
+    await this.prisma.pool.query({
+      name: 'admin-delete-contact',
+      text: `WITH statuses AS (
+           DELETE FROM status_events s USING outbound_messages o
+           WHERE o.contact_id = $1::uuid AND o.wamid IS NOT NULL AND s.provider_id = o.provider_id AND s.wamid = o.wamid
+         )
+         DELETE FROM contacts WHERE id = $1::uuid`,
+      values: [contactId],
+    });
+  }
+
+  /**
    * Opts a contact out or back in, with its `contact.opted_out` or `contact.opted_in` event (via `api`), in one
    * statement; a contact already in that state is left alone (no event).
    */

@@ -273,8 +273,12 @@ describe('admin API', () => {
       body: { enabled: false, public_base_url: 'https://a.example', phone_number_id: '555000111', access_token: 'tok-other-team', verify_token: 'y' },
     });
     expect(other.status).toBe(201);
+    // A status the number received for no message of ours goes with the number.
+    const otherProvider = await prisma.whatsAppProvider.findFirstOrThrow({ where: { phoneNumberId: '555000111' } });
+    await prisma.statusEvent.create({ data: { tenantId: otherProvider.tenantId, providerId: otherProvider.id, wamid: 'wamid.other.1', status: 'sent', timestamp: new Date(), payload: {} } });
     expect((await api('DELETE', '/v1/tenants/acme/teams/other/provider')).status).toBe(204);
     expectError(await api('GET', '/v1/tenants/acme/teams/other/provider'), 404);
+    expect(await prisma.statusEvent.count({ where: { providerId: otherProvider.id } })).toBe(0);
   });
 
   it('flows: upload, unchanged re-upload, new revision, invalid flow lists every error and stores nothing', async () => {
@@ -481,6 +485,31 @@ describe('admin API', () => {
     expect(bytes.subarray(0, 4).toString('hex')).toBe('89504e47');
     const noMedia = await api('GET', `/v1/tenants/acme/messages/${(await prisma.inboundMessage.findFirstOrThrow({ where: { type: 'flow_start' } })).id}/media`);
     expectError(noMedia, 404);
+  });
+
+  it('deletes a contact with its messages and their statuses, and nothing of another number (204, then 404)', async () => {
+    const provider = await prisma.whatsAppProvider.findFirstOrThrow({ where: { phoneNumberId: PHONE } });
+    const contact = await prisma.contact.create({ data: { tenantId: provider.tenantId, providerId: provider.id, waId: '4915100000099' } });
+    const sent = await prisma.outboundMessage.create({
+      data: { tenantId: provider.tenantId, providerId: provider.id, contactId: contact.id, seq: 1, type: 'text', body: { text: { body: 'bye' } }, wamid: 'wamid.erase.1', state: 'read' },
+    });
+    const statusOf = (providerId: string, status: string, outboundId: string | null) =>
+      prisma.statusEvent.create({ data: { tenantId: provider.tenantId, providerId, wamid: 'wamid.erase.1', status, outboundId, appliedAt: outboundId ? new Date() : null, timestamp: new Date(), payload: {} } });
+    for (const status of ['sent', 'delivered', 'read']) await statusOf(provider.id, status, sent.id);
+    // The same wamid from another number of the tenant names another message: it stays.
+    await api('POST', '/v1/tenants/acme/teams', { body: { slug: 'erasure' } });
+    await simRegister('555000222', 'tok-erasure');
+    expect((await api('PUT', '/v1/tenants/acme/teams/erasure/provider', { body: { enabled: false, public_base_url: 'https://a.example', phone_number_id: '555000222', access_token: 'tok-erasure', verify_token: 'y' } })).status).toBe(201);
+    const elsewhere = await prisma.whatsAppProvider.findFirstOrThrow({ where: { phoneNumberId: '555000222' } });
+    await statusOf(elsewhere.id, 'sent', null);
+
+    expect((await api('DELETE', `/v1/tenants/acme/contacts/${contact.id}`)).status).toBe(204);
+    expect(await prisma.contact.count({ where: { id: contact.id } })).toBe(0);
+    expect(await prisma.outboundMessage.count({ where: { id: sent.id } })).toBe(0);
+    expect(await prisma.statusEvent.count({ where: { providerId: provider.id, wamid: 'wamid.erase.1' } })).toBe(0);
+    expect(await prisma.statusEvent.count({ where: { providerId: elsewhere.id, wamid: 'wamid.erase.1' } })).toBe(1);
+    expectError(await api('DELETE', `/v1/tenants/acme/contacts/${contact.id}`), 404);
+    expect((await api('DELETE', '/v1/tenants/acme/teams/erasure')).status).toBe(204);
   });
 
   it('stats: counts by state, queue depths, paused providers, tier usage', async () => {

@@ -99,15 +99,18 @@ export type PruneKind = 'inbound' | 'outbound' | 'statuses' | 'events';
 const PRUNE: Record<PruneKind, string> = {
   inbound: `DELETE FROM inbound_messages WHERE id IN (SELECT id FROM inbound_messages
            WHERE state IN (${sqlStates(INBOUND_DONE_STATES)}) AND received_at < now() - make_interval(days => $1) LIMIT ${PRUNE_BATCH})`,
-  // Status events go with their message (foreign key ON DELETE CASCADE). Found tenant by tenant through
-  // (tenant_id, created_at), the state read in the row (no index names it: migration 20261206040000): a message
-  // last changed before the cutoff was created before it too.
-  outbound: `DELETE FROM outbound_messages WHERE id IN (SELECT o.id FROM tenants t CROSS JOIN LATERAL (
+  // Found tenant by tenant through (tenant_id, created_at), the state read in the row (no index names it: migration
+  // 20261206040000): a message last changed before the cutoff was created before it too. Its status events go with
+  // it, found by its wamid (migration 20261207000000); one row returned per message.
+  outbound: `WITH gone AS (DELETE FROM outbound_messages WHERE id IN (SELECT o.id FROM tenants t CROSS JOIN LATERAL (
              SELECT id FROM outbound_messages o WHERE o.tenant_id = t.id AND o.created_at < now() - make_interval(days => $1)
                AND o.state IN (${sqlStates(DONE_STATES)}) AND o.updated_at < now() - make_interval(days => $1) LIMIT ${PRUNE_BATCH}) o
-           LIMIT ${PRUNE_BATCH})`,
+           LIMIT ${PRUNE_BATCH}) RETURNING provider_id, wamid
+           ), statuses AS (DELETE FROM status_events s USING gone g WHERE s.provider_id = g.provider_id AND s.wamid = g.wamid)
+           SELECT 1 FROM gone`,
+  // Statuses no message matched (never applied: through the partial index of unapplied ones).
   statuses: `DELETE FROM status_events WHERE id IN (SELECT id FROM status_events
-           WHERE outbound_id IS NULL AND received_at < now() - make_interval(days => $1) LIMIT ${PRUNE_BATCH})`,
+           WHERE applied_at IS NULL AND outbound_id IS NULL AND received_at < now() - make_interval(days => $1) LIMIT ${PRUNE_BATCH})`,
   events: `DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events
            WHERE received_at < now() - make_interval(days => $1) LIMIT ${PRUNE_BATCH})`,
 };

@@ -33,13 +33,18 @@ describe('retention', () => {
     });
     const pendingOld = await prisma.inboundMessage.create({ data: { ...base, wamid: 'old.pending', state: 'pending', receivedAt: daysAgo(40) } });
     const recentId = await prisma.inboundMessage.create({ data: { ...base, wamid: 'recent.processed', state: 'processed', receivedAt: daysAgo(3), processedAt: daysAgo(3) } });
-    const out = (seq: number, state: string, age: number) =>
-      prisma.outboundMessage.create({ data: { tenantId: p.tenantId, providerId: p.providerId, contactId: contact.id, seq, type: 'text', body: {}, state, updatedAt: daysAgo(age), createdAt: daysAgo(age) } });
-    const delivered = await out(1, 'delivered', 40);
+    const out = (seq: number, state: string, age: number, wamid: string | null = null) =>
+      prisma.outboundMessage.create({ data: { tenantId: p.tenantId, providerId: p.providerId, contactId: contact.id, seq, type: 'text', body: {}, state, wamid, updatedAt: daysAgo(age), createdAt: daysAgo(age) } });
+    const delivered = await out(1, 'delivered', 40, 'w.del');
     const queued = await out(2, 'queued', 40);
     const unknown = await out(3, 'unknown', 40);
-    const fresh = await out(4, 'read', 0);
-    await prisma.statusEvent.create({ data: { tenantId: p.tenantId, providerId: p.providerId, wamid: 'w.del', status: 'delivered', timestamp: daysAgo(40), payload: {}, outboundId: delivered.id, receivedAt: daysAgo(40) } });
+    const fresh = await out(4, 'read', 0, 'w.fresh');
+    const status = (wamid: string, status: string, outboundId: string | null, age: number) =>
+      prisma.statusEvent.create({ data: { tenantId: p.tenantId, providerId: p.providerId, wamid, status, timestamp: daysAgo(age), payload: {}, outboundId, appliedAt: outboundId ? daysAgo(age) : null, receivedAt: daysAgo(age) } });
+    // Statuses go with their message (found by its wamid); an old one no message matched goes on its own.
+    for (const st of ['sent', 'delivered']) await status('w.del', st, delivered.id, 40);
+    await status('w.fresh', 'read', fresh.id, 0);
+    await status('w.orphan', 'sent', null, 40);
     await prisma.webhookEvent.create({ data: { tenantId: p.tenantId, providerId: p.providerId, field: 'account_update', digest: 'old', payload: {}, receivedAt: daysAgo(40) } });
 
     // RETENTION_DAYS=1: finished outbound older than a day goes; message ids stay 7 days for deduplication.
@@ -51,6 +56,8 @@ describe('retention', () => {
     expect(await prisma.inboundMessage.findUnique({ where: { id: recentId.id } })).not.toBeNull();
     expect(await prisma.outboundMessage.count({ where: { id: { in: [queued.id, unknown.id, fresh.id] } } })).toBe(3);
     expect(await prisma.statusEvent.count({ where: { wamid: 'w.del' } })).toBe(0);
+    await expect.poll(() => prisma.statusEvent.count({ where: { wamid: 'w.orphan' } }), { timeout: 10_000 }).toBe(0);
+    expect(await prisma.statusEvent.count({ where: { wamid: 'w.fresh' } })).toBe(1);
     await expect.poll(() => prisma.webhookEvent.count({ where: { providerId: p.providerId } }), { timeout: 10_000 }).toBe(0);
   });
 });

@@ -30,10 +30,12 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
       AS x(t, p, w, st, cb, ts, r, e, pl)
   ), known AS (
-    SELECT x.*, COALESCE(o.id, a.id) AS oid FROM x
+    SELECT x.*, COALESCE(o.id, CASE WHEN x.w = min(x.w) OVER (PARTITION BY a.id) THEN a.id END) AS oid FROM x
     LEFT JOIN outbound_messages o ON o.provider_id = x.p AND o.wamid = x.w
     -- A status that overtook its send's record: biz_opaque_callback_data (our message id) names a message of this
-    -- number without a wamid yet, which adopts the status's wamid (the send then records the same one).
+    -- number without a wamid yet, which adopts the status's wamid (the send then records the same one). A bound
+    -- status carries its message's wamid (retention finds statuses by it): of two wamids naming one message, the
+    -- batch binds the first.
     -- Looked up by id alone (OFFSET 0 keeps it a primary-key probe; the number's rows without a wamid are many).
     LEFT JOIN LATERAL (
       SELECT a.id, a.provider_id, a.wamid FROM outbound_messages a

@@ -377,9 +377,9 @@ export class OutboundStore {
   async statusesNaming(outboundId: string): Promise<{ id: string; wamid: string }[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; wamid: string }>({
       name: 'sender-statuses-naming',
-      // Matched to it (by its wamid or our id), or matched to no message yet (the partial index of unmatched ones).
-      text: `WITH o AS (SELECT provider_id FROM outbound_messages WHERE id = $1::uuid)
-       SELECT s.id, s.wamid FROM status_events s JOIN o ON o.provider_id = s.provider_id WHERE s.outbound_id = $1::uuid AND s.callback_id = $2
+      // Matched to it (a bound status carries its wamid), or matched to no message yet (the partial index of unmatched ones).
+      text: `WITH o AS (SELECT provider_id, wamid FROM outbound_messages WHERE id = $1::uuid)
+       SELECT s.id, s.wamid FROM status_events s JOIN o ON o.provider_id = s.provider_id AND o.wamid = s.wamid WHERE s.outbound_id = $1::uuid AND s.callback_id = $2
        UNION ALL
        SELECT s.id, s.wamid FROM status_events s JOIN o ON o.provider_id = s.provider_id WHERE s.outbound_id IS NULL AND s.callback_id = $2`,
       values: [outboundId, outboundId],

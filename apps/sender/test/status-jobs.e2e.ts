@@ -127,6 +127,23 @@ describe('ingress applies statuses in its group commit', () => {
     expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid });
   });
 
+  it('of two wamids whose statuses name one message without a wamid in one webhook, the first is bound; the other stays unmatched', async () => {
+    const { to, rows: [row] } = await conversation(['queued']);
+    await prisma.outboundMessage.update({ where: { id: row.id }, data: { state: 'sending', attempts: 1, sendingAt: new Date() } });
+    const [first, second] = [`wamid.a.${row.id}`, `wamid.b.${row.id}`];
+    expect(await postStatuses([
+      { id: second, status: 'sent', recipient_id: to, biz_opaque_callback_data: row.id },
+      { id: first, status: 'delivered', recipient_id: to, biz_opaque_callback_data: row.id },
+    ])).toBe(200);
+    expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid: first });
+    const events = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid: { in: [first, second] } } });
+    // A bound status carries its message's wamid (retention and erasure find a message's statuses by it).
+    expect(events.map((e) => [e.wamid, e.outboundId, e.appliedAt !== null]).sort()).toEqual([
+      [first, row.id, true],
+      [second, null, false],
+    ]);
+  });
+
   it('a delivered that opens the gate of a waiting message is applied at once and that message is woken by ingress before its recheck, without a status job', async () => {
     const { to, rows: [first, second] } = await conversation(['sent', 'queued']);
     await outboundQueue.add('outbound', { outboundId: second.id }, { jobId: `o_${second.id}`, removeOnComplete: true });

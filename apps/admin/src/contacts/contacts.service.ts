@@ -146,10 +146,10 @@ export class ContactsService {
     return this.get(tenantSlug, id);
   }
 
-  /** Deletes a contact with its session and messages. */
+  /** Deletes a contact with its session, its outbound messages and their statuses (AdminStore.deleteContact). */
   async remove(tenantSlug: string, id: string): Promise<void> {
     const contact = await this.find(tenantSlug, id);
-    await this.prisma.client.contact.delete({ where: { id: contact.id } });
+    await this.store.deleteContact(contact.id);
   }
 
   /** One contact of the tenant with what its view needs, or 404 (another tenant's contact does not exist). */

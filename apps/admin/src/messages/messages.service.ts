@@ -167,8 +167,9 @@ export class MessagesService {
     const out = await this.prisma.client.outboundMessage.findFirst({ where: { id, tenantId: tenant.id } });
     if (out) {
       const events = await this.prisma.client.statusEvent.findMany({
-        // Only statuses from the number that sent it: another number's webhook may carry the same wamid or our id.
-        where: { tenantId: tenant.id, providerId: out.providerId, OR: [{ outboundId: out.id }, ...(out.wamid ? [{ wamid: out.wamid }] : []), { outboundId: null, callbackId: out.id }] },
+        // Only statuses from the number that sent it: another number's webhook may carry the same wamid or our id. Bound
+        // ones carry its wamid; unmatched ones may name it by our id.
+        where: { tenantId: tenant.id, providerId: out.providerId, OR: [...(out.wamid ? [{ wamid: out.wamid }] : []), { outboundId: null, callbackId: out.id }] },
         orderBy: [{ timestamp: 'asc' }, { receivedAt: 'asc' }],
       });
       // Meta's timestamps are whole seconds: statuses of one second in the order a message goes through them.
