@@ -172,10 +172,11 @@ export class OutboundStore {
 
   private async claimMany(ids: string[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string }>({
-      // Rows locked in id order, as every statement that changes several messages does: batches never deadlock.
-      text: `WITH l AS (SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state = 'queued' ORDER BY id FOR UPDATE)
-       UPDATE outbound_messages o SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
-       FROM l WHERE o.id = l.id AND o.state = 'queued' RETURNING o.id`,
+      // No row lock first (a WAL record per row: issue 14). The rows are queued ones, which the other batches (the
+      // sends' records, the statuses) do not change, but for a status naming one by our id after a send whose outcome
+      // was unknown. A deadlock would only fail the claim, before any request: its jobs run again.
+      text: `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
+       WHERE id = ANY($1::uuid[]) AND state = 'queued' RETURNING id`,
       values: [ids],
     });
     // One claim per row: a second call for the same message in the batch lost the race.
@@ -185,12 +186,14 @@ export class OutboundStore {
 
   private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
+      // Rows locked in id order, as the statuses' batches lock them: batches never deadlock (a failed record would
+      // retry a request that was sent). One row needs no lock first, which is a WAL record of its own (issue 14).
       text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
-         l AS (SELECT id FROM outbound_messages WHERE id IN (SELECT id FROM x) ORDER BY id FOR UPDATE)
+         l AS (SELECT id FROM outbound_messages WHERE id IN (SELECT id FROM x) AND cardinality($1::uuid[]) > 1 ORDER BY id FOR UPDATE)
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
          state = CASE WHEN o.state IN (${UNSENT}) THEN 'sent' ELSE o.state END,
          sent_at = COALESCE(o.sent_at, now()), updated_at = now()
-       FROM x JOIN l ON l.id = x.id
+       FROM x LEFT JOIN l ON l.id = x.id
        WHERE o.id = x.id
        RETURNING o.id, EXISTS (SELECT 1 FROM status_events s
                                WHERE s.provider_id = o.provider_id AND s.wamid = x.wamid AND s.applied_at IS NULL) AS pending`,
