@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, eventsCtes, EventSubscriptions, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
+import { columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, eventsCtes, EventSubscriptions, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundLocksSql, outboundLocksTakenSql, outboundRankSql, PrismaService, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
 
 /**
  * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
@@ -58,16 +58,20 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
         AND NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)
       GROUP BY oid
     ) g
+  ), outbound_locks AS (
+    ${outboundLocksSql('target', 'oid')}
   ), locked AS (
-    -- Locked in one order (no deadlock between batches); the state read here is current, and ours until commit.
-    SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target) ORDER BY o.id FOR UPDATE
+    -- The state before this batch, as the statement's snapshot saw it: a concurrent batch may have moved the message on
+    -- since (the update below waits for it, then moves the message from its current state), and the wake below may then
+    -- be one more than needed, never one less.
+    SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target)
   ), moved AS (
     -- A send in flight that a status overtook was sent about now (Meta's timestamps are whole seconds): its record
     -- keeps this time. One whose outcome is unknown takes Meta's.
     UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
       ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
     FROM target g JOIN locked l ON l.id = g.oid
-    WHERE o.id = g.oid
+    WHERE o.id = g.oid AND ${outboundLocksTakenSql('outbound_locks')}
       AND ${movesForwardSql('o.state', 'g.status')}
     RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
   ), follow AS (

@@ -5,6 +5,8 @@ import {
   GroupCommit,
   IN_FLIGHT_STATES,
   movesForwardSql,
+  outboundLocksSql,
+  outboundLocksTakenSql,
   OutboundState,
   PrismaService,
   RECORD_EVENTS_CTES,
@@ -186,15 +188,15 @@ export class OutboundStore {
 
   private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
-      // Rows locked in id order, as the statuses' batches lock them: batches never deadlock (a failed record would
-      // retry a request that was sent). One row needs no lock first, which is a WAL record of its own (issue 14).
+      // The messages' advisory locks first, as the statuses' batches take them: batches never deadlock (a failed record
+      // would retry a request that was sent).
       text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
-         l AS (SELECT id FROM outbound_messages WHERE id IN (SELECT id FROM x) AND cardinality($1::uuid[]) > 1 ORDER BY id FOR UPDATE)
+         l AS (${outboundLocksSql('x', 'id')})
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
          state = CASE WHEN o.state IN (${UNSENT}) THEN 'sent' ELSE o.state END,
          sent_at = COALESCE(o.sent_at, now()), updated_at = now()
-       FROM x LEFT JOIN l ON l.id = x.id
-       WHERE o.id = x.id
+       FROM x
+       WHERE o.id = x.id AND ${outboundLocksTakenSql('l')}
        RETURNING o.id, EXISTS (SELECT 1 FROM status_events s
                                WHERE s.provider_id = o.provider_id AND s.wamid = x.wamid AND s.applied_at IS NULL) AS pending`,
       values: [sent.map((s) => s.id), sent.map((s) => s.wamid)],

@@ -12,6 +12,6 @@ export * from './pg-text';
 export * from './status-move';
 export * from './group-commit';
 export * from './batch-columns';
-export * from './contact-lock';
+export * from './advisory-locks';
 export * from './event-outbox';
 export type { Pool, PoolClient } from 'pg';
