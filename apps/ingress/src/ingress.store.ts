@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, eventsCtes, EventSubscriptions, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundLocksSql, outboundLocksTakenSql, outboundRankSql, PrismaService, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
+import { batchLocksSql, batchLocksTakenSql, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, eventsCtes, EventSubscriptions, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
 
 /**
  * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
@@ -59,7 +59,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
       GROUP BY oid
     ) g
   ), outbound_locks AS (
-    ${outboundLocksSql('target', 'oid')}
+    ${batchLocksSql('outbound_messages', 'target', 'oid')}
   ), locked AS (
     -- The state before this batch, as the statement's snapshot saw it: a concurrent batch may have moved the message on
     -- since (the update below waits for it, then moves the message from its current state), and the wake below may then
@@ -71,7 +71,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
       ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
     FROM target g JOIN locked l ON l.id = g.oid
-    WHERE o.id = g.oid AND ${outboundLocksTakenSql('outbound_locks')}
+    WHERE o.id = g.oid AND ${batchLocksTakenSql('outbound_locks')}
       AND ${movesForwardSql('o.state', 'g.status')}
     RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
   ), follow AS (
@@ -278,11 +278,10 @@ const RECORD_MESSAGES_SQL = {
 };
 
 /**
- * The contacts upsert (upsertContacts). With `lockFirst`, the rows it updates are locked first, in id order, as a
- * flow step's write takes them: two writers never wait for each other in a circle. A batch of one contact writes
- * one row and can close no circle, so it leaves that lock to its update (the lock is a WAL record of its own: issue 14).
+ * The contacts upsert (upsertContacts). The rows it updates are locked first, in key order (batchLocksSql), as a flow
+ * step's write takes them: two writers never wait for each other in a circle.
  */
-const upsertContactsSql = (lockFirst: boolean) => `WITH x AS (
+const UPSERT_CONTACTS_SQL = `WITH x AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
   ), found AS (
     -- By wa_id first, else by user_id; two joins so each uses its unique index.
@@ -291,12 +290,12 @@ const upsertContactsSql = (lockFirst: boolean) => `WITH x AS (
       UNION ALL
       SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
     ) m ORDER BY p, w, u, pref
-  ), rows AS (
-    SELECT id FROM contacts WHERE id IN (SELECT id FROM found)${lockFirst ? ' ORDER BY id FOR NO KEY UPDATE' : ''}
+  ), contact_locks AS (
+    ${batchLocksSql('contacts', 'found', 'id')}
   ), upd AS (
     UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
       profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
-    FROM found f JOIN rows r ON r.id = f.id WHERE c.id = f.id
+    FROM found f WHERE c.id = f.id AND ${batchLocksTakenSql('contact_locks')}
     RETURNING f.id, f.p, f.w, f.u
   ), ins AS (
     INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
@@ -306,7 +305,6 @@ const upsertContactsSql = (lockFirst: boolean) => `WITH x AS (
     RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
   )
   SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`;
-const UPSERT_CONTACTS_SQL = { many: upsertContactsSql(true), one: upsertContactsSql(false) };
 
 /**
  * Ingress's SQL (its one store, libs/db/README.md): the group commit's batch statements (unnamed: their rows come
@@ -370,12 +368,12 @@ export class IngressStore {
 
   /**
    * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
-   * statement (UPSERT_CONTACTS_SQL; pass them sorted: rows are locked in id order anyway). A contact created concurrently by another
-   * batch is not returned: look it up (findContactsAgain).
+   * statement (UPSERT_CONTACTS_SQL). A contact created concurrently by another batch is not returned: look it up
+   * (findContactsAgain).
    */
   async upsertContacts(list: ContactUpsertRow[]): Promise<{ id: string; p: string; w: string | null; u: string | null }[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
-      list.length > 1 ? UPSERT_CONTACTS_SQL.many : UPSERT_CONTACTS_SQL.one,
+      UPSERT_CONTACTS_SQL,
       columns(list, ['tenantId', 'providerId', 'waId', 'userId', 'name', 'lastInboundAt', 'parentUserId']),
     );
     return rows;

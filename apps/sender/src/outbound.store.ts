@@ -5,8 +5,8 @@ import {
   GroupCommit,
   IN_FLIGHT_STATES,
   movesForwardSql,
-  outboundLocksSql,
-  outboundLocksTakenSql,
+  batchLocksSql,
+  batchLocksTakenSql,
   OutboundState,
   PrismaService,
   RECORD_EVENTS_CTES,
@@ -191,12 +191,12 @@ export class OutboundStore {
       // The messages' advisory locks first, as the statuses' batches take them: batches never deadlock (a failed record
       // would retry a request that was sent).
       text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
-         l AS (${outboundLocksSql('x', 'id')})
+         l AS (${batchLocksSql('outbound_messages', 'x', 'id')})
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
          state = CASE WHEN o.state IN (${UNSENT}) THEN 'sent' ELSE o.state END,
          sent_at = COALESCE(o.sent_at, now()), updated_at = now()
        FROM x
-       WHERE o.id = x.id AND ${outboundLocksTakenSql('l')}
+       WHERE o.id = x.id AND ${batchLocksTakenSql('l')}
        RETURNING o.id, EXISTS (SELECT 1 FROM status_events s
                                WHERE s.provider_id = o.provider_id AND s.wamid = x.wamid AND s.applied_at IS NULL) AS pending`,
       values: [sent.map((s) => s.id), sent.map((s) => s.wamid)],

@@ -4,8 +4,11 @@
 /** Advisory lock class ("gtc" + 1) of the contact locks; the key within it is a hash of the contact id. */
 const CONTACT_LOCK_CLASS = 0x67746301;
 
-/** Advisory lock class ("gtc" + 2) of the outbound message locks; the key within it is a hash of the message id. */
-const OUTBOUND_LOCK_CLASS = 0x67746302;
+/**
+ * Advisory lock classes ("gtc" + 2, + 3) of the batch locks, by the table whose rows they stand for; the key within
+ * one is a hash of the row's id.
+ */
+const BATCH_LOCK_CLASS = { outbound_messages: 0x67746302, contacts: 0x67746303 } as const;
 
 /**
  * The per-contact lock that makes a contact's flow steps strictly sequential across replicas: an advisory lock, not a
@@ -18,18 +21,19 @@ export function contactLockKeySql(id: string): string {
 }
 
 /**
- * A CTE body that takes the outbound message locks of the ids in `from` (a relation with a uuid column `column`), in
- * key order: the statements that change several messages at once (a batch of statuses, a batch of sends' records)
+ * A CTE body that takes the batch locks of `table`'s rows whose ids are in `from` (a relation with a uuid column
+ * `column`), in key order. The statements that change several rows of that table at once (outbound messages: a batch
+ * of statuses, a batch of sends' records; contacts: ingress's upsert, a flow step's or the admin's outbound write)
  * take them before their update, so that they never wait for each other in a circle (each waits for the locks in one
- * order, and then for no row another holds). Two messages may share a key (a hash): they then wait for each other,
- * nothing more. Make the update depend on it with `outboundLocksTakenSql`, so that every lock is held before the first
+ * order, and then for no row another holds). Two rows may share a key (a hash): they then wait for each other,
+ * nothing more. Make the update depend on it with `batchLocksTakenSql`, so that every lock is held before the first
  * row is changed.
  */
-export function outboundLocksSql(from: string, column: string): string {
-  return `SELECT pg_advisory_xact_lock(${OUTBOUND_LOCK_CLASS}, k) FROM (SELECT DISTINCT hashtext(${column}::text) AS k FROM ${from} ORDER BY 1) k`;
+export function batchLocksSql(table: keyof typeof BATCH_LOCK_CLASS, from: string, column: string): string {
+  return `SELECT pg_advisory_xact_lock(${BATCH_LOCK_CLASS[table]}, k) FROM (SELECT DISTINCT hashtext(${column}::text) AS k FROM ${from} ORDER BY 1) k`;
 }
 
-/** A condition, always true, that makes a statement take the locks of CTE `cte` (outboundLocksSql) before anything else. */
-export function outboundLocksTakenSql(cte: string): string {
+/** A condition, always true, that makes a statement take the locks of CTE `cte` (batchLocksSql) before anything else. */
+export function batchLocksTakenSql(cte: string): string {
   return `(SELECT count(*) FROM ${cte}) >= 0`;
 }

@@ -1,5 +1,6 @@
 import { Prisma } from './generated/prisma/client';
 import type { OutboundMessage } from './generated/prisma/client';
+import { batchLocksSql, batchLocksTakenSql } from './advisory-locks';
 
 // The one writer of outbound messages. The sender's ordering gate relies on each contact's messages having
 // contiguous sequence numbers (1, 2, 3, …) in the order the recipient must see them: they are taken from
@@ -27,19 +28,19 @@ export interface OutboundWriteSql {
 }
 
 /**
- * CTEs (to follow `WITH …,`) that write outbound messages: `outbound_locked` locks the contact rows in id order
- * (as ingress takes them: concurrent writers never wait for each other in a circle), `seq` bumps each contact's
+ * CTEs (to follow `WITH …,`) that write outbound messages: `contact_locks` takes the contacts' batch locks in key order
+ * (batchLocksSql, as ingress takes them: concurrent writers never wait for each other in a circle), `seq` bumps each contact's
  * next_seq by its n and returns `id, first` (its first seq: the contact's seqs stay contiguous, and the row lock
  * orders concurrent writers), `outb` inserts the messages at `first + pos` and returns `returning`. A message
  * whose (cause_id, ordinal) exists fails the statement (unique violation, OUTBOUND_CAUSE_KEY), which then writes
  * nothing: no seq is taken without its row.
  */
 export function outboundWriteCtes(o: OutboundWriteSql): string {
-  return `outbound_locked AS (
-    SELECT id FROM contacts WHERE id IN (SELECT contact_id FROM ${o.contacts}) ORDER BY id FOR NO KEY UPDATE
+  return `contact_locks AS (
+    ${batchLocksSql('contacts', o.contacts, 'contact_id')}
   ), seq AS (
     UPDATE contacts c SET next_seq = c.next_seq + x.n,${o.setContact ? ` ${o.setContact},` : ''} updated_at = now()
-    FROM ${o.contacts} x JOIN outbound_locked l ON l.id = x.contact_id WHERE c.id = x.contact_id
+    FROM ${o.contacts} x WHERE c.id = x.contact_id AND ${batchLocksTakenSql('contact_locks')}
     RETURNING c.id, c.next_seq - x.n AS first
   ), outb AS (
     INSERT INTO outbound_messages (tenant_id, provider_id, contact_id, seq, cause_id, ordinal, type, body,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'pg';
-import { createPgPool, createPrismaClient, outboundLocksSql, outboundLocksTakenSql, Pool, PrismaClient, withDefaultUser } from '@gtc/db';
+import { createPgPool, createPrismaClient, batchLocksSql, batchLocksTakenSql, Pool, PrismaClient, withDefaultUser } from '@gtc/db';
 import { createTestProvider, ownDatabase } from '@gtc/testing';
 
 // The outbound message locks (advisory-locks.ts) against a real Postgres of their own: a batch that changes messages
@@ -11,8 +11,8 @@ let prisma: PrismaClient;
 const ids: string[] = [];
 
 /** A batch's update of messages `list` (as the sends' records and the statuses' batches run it): attempts + 1. */
-const BATCH = `WITH x AS (SELECT * FROM unnest($1::uuid[]) AS x(id)), l AS (${outboundLocksSql('x', 'id')})
-  UPDATE outbound_messages o SET attempts = o.attempts + 1 FROM x WHERE o.id = x.id AND ${outboundLocksTakenSql('l')}`;
+const BATCH = `WITH x AS (SELECT * FROM unnest($1::uuid[]) AS x(id)), l AS (${batchLocksSql('outbound_messages', 'x', 'id')})
+  UPDATE outbound_messages o SET attempts = o.attempts + 1 FROM x WHERE o.id = x.id AND ${batchLocksTakenSql('l')}`;
 
 beforeAll(async () => {
   db = await ownDatabase('advisory_locks');
@@ -68,7 +68,8 @@ describe('outbound message locks', () => {
       const lockRecords = async (run: () => Promise<unknown>) => {
         const from = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
         await run();
-        const to = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn;
+        // Flushed at its commit (synchronous_commit): other sessions' records after it may not be yet.
+        const to = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn;
         const { rows } = await admin.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn)
            WHERE record_type = 'LOCK' AND block_ref ~ ('rel \\d+/\\d+/' || $3 || '( |$)')`,
