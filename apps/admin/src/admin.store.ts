@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, unsentRowSql } from '@gtc/db';
+import { batchLocksSql, eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, unsentRowSql } from '@gtc/db';
 import { limiterSettings } from '@gtc/queue';
 import { tierUsedSql } from './stats/tier-usage';
 
@@ -16,6 +16,17 @@ const resumedEvent = (from: string) => `ev AS (
 
 /** Records a provider's `provider.resumed` event ($1: its id); run in the transaction that lifts its pause. */
 const RECORD_RESUMED = `WITH ${resumedEvent('whatsapp_providers u WHERE u.id = $1::uuid')}, ${RECORD_EVENTS_CTES} SELECT woke FROM ev_woke`;
+
+/** A contact's batch lock ($1: its id), as the writers of its row take it; run in the erasure's transaction. */
+const LOCK_CONTACT = `SELECT count(*) FROM (${batchLocksSql('contacts', '(SELECT $1::uuid AS id) c', 'id')}) l`;
+
+/** Deletes a contact ($1) with its outbound messages and their status events; run after LOCK_CONTACT. */
+const DELETE_CONTACT = `WITH outbound AS (
+    DELETE FROM outbound_messages WHERE contact_id = $1::uuid RETURNING provider_id, wamid
+  ), statuses AS (
+    DELETE FROM status_events s USING outbound o WHERE s.provider_id = o.provider_id AND s.wamid = o.wamid
+  )
+  DELETE FROM contacts WHERE id = $1::uuid`;
 
 /** Serialises a team's flow uploads ($1: the team's id); run in the upload's transaction. */
 const LOCK_TEAM = `SELECT id FROM teams WHERE id = $1::uuid FOR UPDATE`;
@@ -114,19 +125,15 @@ export class AdminStore {
   }
 
   /**
-   * Deletes a contact: its session and outbound messages go by cascade, its inbound messages keep no link to it, and
-   * the status events of its messages go with them, found by wamid (they name no message by key: migration
-   * 20261207000000_status_events_by_number).
+   * Deletes a contact with its outbound messages and their status events (found by wamid: neither names the contact
+   * or the message by key, migrations 20261207000000 and 20261207010000); its session goes by cascade, its inbound
+   * messages keep no link to it. Under the contact's batch lock, taken first in a statement of its own: a writer that
+   * held it has committed its messages, which the delete's snapshot then sees, and a writer after it finds no contact.
    */
   async deleteContact(contactId: string): Promise<void> {
-    await this.prisma.pool.query({
-      name: 'admin-delete-contact',
-      text: `WITH statuses AS (
-           DELETE FROM status_events s USING outbound_messages o
-           WHERE o.contact_id = $1::uuid AND o.wamid IS NOT NULL AND s.provider_id = o.provider_id AND s.wamid = o.wamid
-         )
-         DELETE FROM contacts WHERE id = $1::uuid`,
-      values: [contactId],
+    await this.prisma.client.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe(LOCK_CONTACT, contactId);
+      await tx.$queryRawUnsafe(DELETE_CONTACT, contactId);
     });
   }
 

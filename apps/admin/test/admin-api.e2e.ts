@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, PrismaClient, SecretBox } from '@gtc/db';
+import { batchLocksSql, createPrismaClient, PrismaClient, SecretBox } from '@gtc/db';
 import { ownDatabase, ServiceProcess, startService, testEnv } from '@gtc/testing';
 import { Answer, call, errorOf, seenBodies } from './admin-api.helpers';
 
@@ -503,9 +503,19 @@ describe('admin API', () => {
     const elsewhere = await prisma.whatsAppProvider.findFirstOrThrow({ where: { phoneNumberId: '555000222' } });
     await statusOf(elsewhere.id, 'sent', null);
 
-    expect((await api('DELETE', `/v1/tenants/acme/contacts/${contact.id}`)).status).toBe(204);
+    // A writer holding the contact's batch lock (a flow step writing a reply) commits first: its reply goes too.
+    let deleted: Promise<Answer> | undefined;
+    await prisma.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe(`SELECT count(*) FROM (${batchLocksSql('contacts', '(SELECT $1::uuid AS id) c', 'id')}) l`, contact.id);
+      await tx.outboundMessage.create({ data: { tenantId: provider.tenantId, providerId: provider.id, contactId: contact.id, seq: 2, type: 'text', body: {} } });
+      deleted = api('DELETE', `/v1/tenants/acme/contacts/${contact.id}`);
+      await expect
+        .poll(async () => (await prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`))[0].n, { timeout: 4_000 })
+        .toBe(1);
+    });
+    expect((await deleted!).status).toBe(204);
     expect(await prisma.contact.count({ where: { id: contact.id } })).toBe(0);
-    expect(await prisma.outboundMessage.count({ where: { id: sent.id } })).toBe(0);
+    expect(await prisma.outboundMessage.count({ where: { contactId: contact.id } })).toBe(0);
     expect(await prisma.statusEvent.count({ where: { providerId: provider.id, wamid: 'wamid.erase.1' } })).toBe(0);
     expect(await prisma.statusEvent.count({ where: { providerId: elsewhere.id, wamid: 'wamid.erase.1' } })).toBe(1);
     expectError(await api('DELETE', `/v1/tenants/acme/contacts/${contact.id}`), 404);

@@ -80,7 +80,7 @@ describe('flows answer through ingress and flow-runner', () => {
       'Your latest order is on its way, Test User.',
     ]);
     expect(texts((await repliesTo(await say(from, { buttonReply: { id: 'other', title: 'Other' } }))).bodies)[0]).toMatch(/didn't get that/);
-    const seqs = (await prisma.outboundMessage.findMany({ where: { contact: { waId: from } }, orderBy: { seq: 'asc' } })).map((o) => o.seq);
+    const seqs = (await prisma.outboundMessage.findMany({ where: { contactId: (await prisma.contact.findFirstOrThrow({ where: { waId: from } })).id }, orderBy: { seq: 'asc' } })).map((o) => o.seq);
     expect(seqs).toEqual([1, 2, 3, 4, 5]);
   });
 
@@ -193,7 +193,7 @@ describe('ordering and crashes', () => {
     const processedOrder = [...inbound].sort((a, b) => a.processedAt!.getTime() - b.processedAt!.getTime() || Number(a.arrival - b.arrival));
     expect(processedOrder.map((m) => m.wamid)).toEqual(sent);
     // Replies carry the contact's sequence numbers in the same order as the messages that caused them.
-    const out = await prisma.outboundMessage.findMany({ where: { contact: { waId: from } }, orderBy: { seq: 'asc' } });
+    const out = await prisma.outboundMessage.findMany({ where: { contactId: (await prisma.contact.findFirstOrThrow({ where: { waId: from } })).id }, orderBy: { seq: 'asc' } });
     const causeOrder = out.map((o) => inbound.findIndex((m) => m.id === o.causeId));
     expect(causeOrder).toEqual([...causeOrder].sort((a, b) => a - b));
     // Each message ran exactly once over both processes (a step never picks up one its twin just finished).
