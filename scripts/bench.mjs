@@ -33,6 +33,7 @@ function costRows(label, k) {
     [label, `${k.http.total} HTTP requests`, '', top(k.http.by_endpoint, 5)],
     [label, 'peak RSS (MB)', '', top(k.rss_peak_mb, 8)],
     ...(k.wal_by_table ? [[label, 'WAL records by table', '', top(k.wal_by_table, 6)]] : []),
+    ...(k.wal_by_record ? [[label, 'WAL records by kind', '', top(k.wal_by_record, 4)]] : []),
   ];
 }
 

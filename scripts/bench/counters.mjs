@@ -56,10 +56,12 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
   statsUrl.pathname = '/postgres';
   const pg = new Client({ connectionString: statsUrl.toString() });
   await pg.connect();
-  // BENCH_WAL_BY_TABLE=1: which tables a window's WAL records belong to (walByTable), read with pg_walinspect (a
+  // BENCH_WAL_BY_TABLE=1: which tables a window's WAL records belong to (walBreakdown), read with pg_walinspect (a
   // contrib extension, created in the maintenance database); a temporary replication slot, made at each window's
-  // start and dropped with this connection, keeps the window's WAL until it is read.
-  const walSlot = process.env.BENCH_WAL_BY_TABLE === '1' ? `gtc_bench_wal_${process.pid}` : null;
+  // start and dropped with this connection, keeps the window's WAL until it is read. BENCH_WAL_BY_TABLE=records adds
+  // them by relation (each index by its own name) and record type, a lock record with its lock's flags.
+  const walMode = ['1', 'records'].includes(process.env.BENCH_WAL_BY_TABLE) ? process.env.BENCH_WAL_BY_TABLE : null;
+  const walSlot = walMode ? `gtc_bench_wal_${process.pid}` : null;
   const redis = new Redis(redisUrl);
 
   async function pgProcesses() {
@@ -199,37 +201,44 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
       };
     },
     /**
-     * With BENCH_WAL_BY_TABLE=1, the WAL records between two snapshots by table (an index's and its table's together;
-     * records of no relation, such as commits, as "(none)"), per unit of `n`, the 12 largest; otherwise undefined.
+     * With BENCH_WAL_BY_TABLE, the WAL records between two snapshots per unit of `n`: `wal_by_table` (an index's and
+     * its table's together; records of no relation, such as commits, as "(none)"; the 12 largest) and, with
+     * `records`, `wal_by_record` (relation, record type and a lock's flags; the 25 largest); otherwise undefined.
      * Call it while the bench database exists.
      */
-    async walByTable(before, after, n) {
+    async walBreakdown(before, after, n) {
       if (!walSlot) return undefined;
       const names = new Client({ connectionString: db.withDefaultUser(databaseUrl) });
       await names.connect();
-      let tables;
+      let relations;
       try {
-        ({ rows: tables } = await names.query(
-          `SELECT pg_relation_filenode(c.oid)::text AS node, coalesce(t.relname, c.relname) AS name
+        ({ rows: relations } = await names.query(
+          `SELECT pg_relation_filenode(c.oid)::text AS node, coalesce(t.relname, c.relname) AS table, c.relname AS own
            FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
            WHERE pg_relation_filenode(c.oid) IS NOT NULL`,
         ));
       } finally {
         await names.end();
       }
-      const nameOf = new Map(tables.map((r) => [r.node, r.name]));
+      const byNode = new Map(relations.map((r) => [r.node, r]));
       const { rows } = await pg.query(
-        `SELECT (regexp_match(block_ref, 'rel \\d+/\\d+/(\\d+)'))[1] AS node, count(*)::int AS records
-         FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn) GROUP BY 1`,
+        `SELECT (regexp_match(block_ref, 'rel \\d+/\\d+/(\\d+)'))[1] AS node,
+           record_type || CASE WHEN record_type = 'LOCK' THEN ' (' || trim(regexp_replace(description, '^.*flags 0x[0-9A-Fa-f]+ ?', '')) || ')' ELSE '' END AS kind,
+           count(*)::int AS records
+         FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn) GROUP BY 1, 2`,
         [before.wal_lsn, after.wal_lsn],
       );
+      const nameOf = (node, key) => (node === null ? '(none)' : (byNode.get(node)?.[key] ?? `(relfilenode ${node})`));
+      const top = (sums, count) =>
+        Object.fromEntries(Object.entries(sums).sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, v]) => [k, round(v / Math.max(n, 1))]));
       const byTable = {};
+      const byRecord = {};
       for (const r of rows) {
-        const name = r.node === null ? '(none)' : (nameOf.get(r.node) ?? `(relfilenode ${r.node})`);
-        byTable[name] = (byTable[name] ?? 0) + r.records;
+        byTable[nameOf(r.node, 'table')] = (byTable[nameOf(r.node, 'table')] ?? 0) + r.records;
+        const key = `${nameOf(r.node, 'own')} ${r.kind}`;
+        byRecord[key] = (byRecord[key] ?? 0) + r.records;
       }
-      const sorted = Object.entries(byTable).sort((a, b) => b[1] - a[1]).slice(0, 12);
-      return Object.fromEntries(sorted.map(([k, v]) => [k, round(v / Math.max(n, 1))]));
+      return { wal_by_table: top(byTable, 12), ...(walMode === 'records' && { wal_by_record: top(byRecord, 25) }) };
     },
     async close() {
       clearInterval(timer);

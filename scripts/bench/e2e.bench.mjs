@@ -114,7 +114,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   const delivered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
   const events = EVENTS ? await env.prisma.eventDelivery.groupBy({ by: ['state'], where: { endpoint: { tenantId: p.tenantId } }, _count: true }) : [];
   await Promise.all([graphSim, ingress, ...procs, load].map((s) => s.stop()));
-  const walByTable = await counters.walByTable(before, after, answered);
+  const wal = await counters.walBreakdown(before, after, answered);
   return {
     replicas,
     offered_per_s: Math.round(sent / offered.seconds),
@@ -127,7 +127,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     delivered_statuses: stats.statuses_emitted?.delivered ?? null,
     duplicates: stats.duplicates?.same_callback_data ?? null,
     ...(EVENTS && { event_deliveries: Object.fromEntries(events.map((e) => [e.state, e._count])) }),
-    cost_per_answered: { ...counters.cost(before, after, answered, http), ...(walByTable && { wal_by_table: walByTable }) },
+    cost_per_answered: { ...counters.cost(before, after, answered, http), ...wal },
   };
 }
 
