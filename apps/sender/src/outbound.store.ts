@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import {
+  batchLocksSql,
+  batchLocksTakenSql,
   eventContactSql,
   eventOutboundSql,
   GroupCommit,
   IN_FLIGHT_STATES,
   movesForwardSql,
-  batchLocksSql,
-  batchLocksTakenSql,
   OutboundState,
   PrismaService,
   RECORD_EVENTS_CTES,
@@ -174,11 +174,12 @@ export class OutboundStore {
 
   private async claimMany(ids: string[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string }>({
-      // No row lock first (a WAL record per row: issue 14). The rows are queued ones, which the other batches (the
-      // sends' records, the statuses) do not change, but for a status naming one by our id after a send whose outcome
-      // was unknown. A deadlock would only fail the claim, before any request: its jobs run again.
-      text: `UPDATE outbound_messages SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
-       WHERE id = ANY($1::uuid[]) AND state = 'queued' RETURNING id`,
+      // Rows locked in id order first. Without it (a WAL record per row: issue 14) the end-to-end bench answered a
+      // fifth fewer messages per second at capacity, with half again as many Redis commands each; the cause is not
+      // known (the plan and the waits look alike).
+      text: `WITH l AS (SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state = 'queued' ORDER BY id FOR UPDATE)
+       UPDATE outbound_messages o SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
+       FROM l WHERE o.id = l.id AND o.state = 'queued' RETURNING o.id`,
       values: [ids],
     });
     // One claim per row: a second call for the same message in the batch lost the race.

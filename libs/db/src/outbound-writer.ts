@@ -28,10 +28,11 @@ export interface OutboundWriteSql {
 }
 
 /**
- * CTEs (to follow `WITH …,`) that write outbound messages: `contact_locks` takes the contacts' batch locks in key order
- * (batchLocksSql, as ingress takes them: concurrent writers never wait for each other in a circle), `seq` bumps each contact's
- * next_seq by its n and returns `id, first` (its first seq: the contact's seqs stay contiguous, and the row lock
- * orders concurrent writers), `outb` inserts the messages at `first + pos` and returns `returning`. A message
+ * CTEs (to follow `WITH …,`) that write outbound messages: `contact_locks` takes the contacts' batch locks in key
+ * order (batchLocksSql, as ingress takes them: concurrent writers never wait for each other in a circle), `seq` bumps
+ * each contact's next_seq by its n and returns `id, first` (its first seq: the contact's seqs stay contiguous, and
+ * the row lock orders concurrent writers), `outb` inserts the messages at `first + pos` and returns `returning`. A
+ * message only goes to a contact whose row `seq` updated (outbound_messages.contact_id is no foreign key). A message
  * whose (cause_id, ordinal) exists fails the statement (unique violation, OUTBOUND_CAUSE_KEY), which then writes
  * nothing: no seq is taken without its row.
  */
