@@ -189,8 +189,8 @@ export class OutboundStore {
 
   private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
-      // The messages' advisory locks first, as the statuses' batches take them: batches never deadlock (a failed record
-      // would retry a request that was sent).
+      // The messages' batch locks first, as the statuses' batches take them: batches never deadlock (a failed record
+      // leaves a sent message's outcome unknown until a status settles it).
       text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
          l AS (${batchLocksSql('outbound_messages', 'x', 'id')})
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),

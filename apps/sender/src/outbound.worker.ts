@@ -131,19 +131,22 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const attempts = m.attempts + 1;
     const started = process.hrtime.bigint();
+    let wamid: string;
     try {
-      const { wamid } = await this.graph.sendMessage({
+      ({ wamid } = await this.graph.sendMessage({
         apiVersion: p.apiVersion,
         phoneNumberId: p.phoneNumberId,
         accessToken: p.accessToken,
         body: { ...(m.body as unknown as GraphMessageBody), biz_opaque_callback_data: m.id },
-      });
-      this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      await this.recordSent(m, p, wamid, job.data.causeAt);
+      }));
     } catch (err) {
       this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      await this.onError(job, token, m, p, err, attempts);
+      return this.onError(job, token, m, p, err, attempts);
     }
+    this.metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    // Meta has it. If it cannot be recorded (Postgres refused or went away), the job fails and the row stays
+    // `sending`: an outcome unknown to us, which a status carrying our id settles, never a retry of the request.
+    await this.recordSent(m, p, wamid, job.data.causeAt);
   }
 
   /**

@@ -391,6 +391,32 @@ describe('never twice', () => {
     }
   });
 
+  it('never sends again a message Meta accepted whose record Postgres refused: its status settles it', async () => {
+    const p = await provider();
+    // A fault in Postgres itself: the sender's record of this number's sends (the wamid Meta answered with) is refused;
+    // a status giving the wamid (ingress's statement) is not.
+    await prisma.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION refuse_send_record() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF current_query() LIKE '%AS x(id, wamid)%' THEN RAISE EXCEPTION 'injected fault: send record refused'; END IF;
+        RETURN NEW;
+      END $$`);
+    await prisma.$executeRawUnsafe(`CREATE TRIGGER refuse_send_record BEFORE UPDATE ON outbound_messages FOR EACH ROW
+      WHEN (NEW.provider_id = '${p.providerId}' AND OLD.wamid IS NULL AND NEW.wamid IS NOT NULL) EXECUTE FUNCTION refuse_send_record()`);
+    // Its statuses come after 2.5 s: later than a retry of the request would go (0.5 s), earlier than an unknown
+    // outcome's resend (UNKNOWN_SEND_RECONCILE_MS, 4 s).
+    await stack.sim('POST', '/sim/config', { status_latency_ms: { sent: 2_500, delivered: 2_600, read: 60_000 } });
+    try {
+      const { rows, to } = await queueTo(p, [{ message: 'unrecorded' }]);
+      const [row] = await settled([rows[0].id], ['delivered', 'read'], 20_000);
+      const got = await received(to);
+      expect(got).toHaveLength(1);
+      expect(row).toMatchObject({ wamid: got[0].wamid, attempts: 1 });
+    } finally {
+      await prisma.$executeRawUnsafe('DROP TRIGGER refuse_send_record ON outbound_messages');
+      await stack.sim('POST', '/sim/config', { status_latency_ms: { sent: 5, delivered: 30, read: 60 } });
+    }
+  });
+
   it('delivers every message exactly once when a sender is killed -9 mid-batch', async () => {
     const p = await provider();
     const batches = await Promise.all(Array.from({ length: 60 }, () => queueTo(p, [{ message: 'a' }, { message: 'b' }, { message: 'c' }])));
