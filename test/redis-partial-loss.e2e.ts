@@ -96,16 +96,21 @@ function kindOf(key: string): string {
   return 'other';
 }
 
+/** Outbound rows of a provider to these users (found by their contacts: outbound messages name theirs by id only). */
+async function toUsers(providerId: string, users: string[]): Promise<{ providerId: string; contactId: { in: string[] } }> {
+  const contacts = await prisma.contact.findMany({ where: { providerId, waId: { in: users } }, select: { id: true } });
+  return { providerId, contactId: { in: contacts.map((c) => c.id) } };
+}
+
 /** Waits until the provider's replies to these users are all delivered (or read); explains a stall. */
 async function allDelivered(users: string[], expected: number, timeout: number): Promise<void> {
-  const where = { providerId: p.providerId, contact: { waId: { in: users } } };
   try {
     await expect
-      .poll(async () => prisma.outboundMessage.count({ where: { ...where, state: { in: ['delivered', 'read'] } } }), { timeout, interval: 1_000 })
+      .poll(async () => prisma.outboundMessage.count({ where: { ...(await toUsers(p.providerId, users)), state: { in: ['delivered', 'read'] } } }), { timeout, interval: 1_000 })
       .toBe(expected);
   } catch (e) {
     const inbound = await prisma.inboundMessage.groupBy({ by: ['state'], where: { providerId: p.providerId, contact: { waId: { in: users } } }, _count: true });
-    const outbound = await prisma.outboundMessage.groupBy({ by: ['state'], where, _count: true });
+    const outbound = await prisma.outboundMessage.groupBy({ by: ['state'], where: await toUsers(p.providerId, users), _count: true });
     console.log(`partial loss stalled: inbound ${JSON.stringify(inbound)} outbound ${JSON.stringify(outbound)}\n${stack.logTail()}`);
     throw e;
   }
@@ -188,7 +193,7 @@ describe('Redis loses part of its keys while the stack runs', () => {
     expect(await redis.exists(...inboundHashes)).toBe(inboundHashes.length); // orphans: hashes with no list pointing at them
 
     stack.flowRunners[0] = await startService('flow-runner', stack.env);
-    const outbound = () => prisma.outboundMessage.findMany({ where: { providerId: p.providerId, contact: { waId: { in: users } } }, select: { id: true } });
+    const outbound = async () => prisma.outboundMessage.findMany({ where: await toUsers(p.providerId, users), select: { id: true } });
     await expect.poll(async () => (await outbound()).length, { timeout: 60_000, interval: 500 }).toBe(TARGET_USERS * 2);
     const outboundHashes = (await outbound()).map((m) => `${PREFIX}:outbound:o_${m.id}`);
     await expect.poll(async () => redis.exists(...outboundHashes), { timeout: 30_000 }).toBe(TARGET_USERS * 2);
@@ -221,7 +226,7 @@ describe('Redis loses part of its keys while the stack runs', () => {
     // Both tier logs are lost: the schedule starts over, and the log that holds the limit comes back from Postgres.
     await redis.del(`${log}:send:tier`, `${log}:plan:tier`);
     await say('4917300000003');
-    const later = () => prisma.outboundMessage.findMany({ where: { providerId: p2.providerId, contact: { waId: '4917300000003' } }, select: { id: true, state: true } });
+    const later = async () => prisma.outboundMessage.findMany({ where: await toUsers(p2.providerId, ['4917300000003']), select: { id: true, state: true } });
     await expect.poll(async () => (await later()).length, { timeout: 30_000 }).toBe(2);
     await expect.poll(async () => redis.exists(`${log}:send:tier`), { timeout: 30_000 }).toBe(1);
     // The rebuilt log holds every send of the day; a message claimed for sending at that moment is counted too
