@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { batchLocksSql, eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, unsentRowSql } from '@gtc/db';
+import { batchLocksSql, deleteStatusesOfSql, eventContactSql, EVENTS_CHANNEL, IN_FLIGHT_STATES, Prisma, PrismaService, RECORD_EVENTS_CTES, sqlStates, unsentRowSql } from '@gtc/db';
 import { limiterSettings } from '@gtc/queue';
 import { tierUsedSql } from './stats/tier-usage';
 
@@ -24,7 +24,7 @@ const LOCK_CONTACT = `SELECT count(*) FROM (${batchLocksSql('contacts', '(SELECT
 const DELETE_CONTACT = `WITH outbound AS (
     DELETE FROM outbound_messages WHERE contact_id = $1::uuid RETURNING provider_id, wamid
   ), statuses AS (
-    DELETE FROM status_events s USING outbound o WHERE s.provider_id = o.provider_id AND s.wamid = o.wamid
+    ${deleteStatusesOfSql('outbound')}
   )
   DELETE FROM contacts WHERE id = $1::uuid`;
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -106,7 +106,7 @@ const PRUNE: Record<PruneKind, string> = {
              SELECT id FROM outbound_messages o WHERE o.tenant_id = t.id AND o.created_at < now() - make_interval(days => $1)
                AND o.state IN (${sqlStates(DONE_STATES)}) AND o.updated_at < now() - make_interval(days => $1) LIMIT ${PRUNE_BATCH}) o
            LIMIT ${PRUNE_BATCH}) RETURNING provider_id, wamid
-           ), statuses AS (DELETE FROM status_events s USING gone g WHERE s.provider_id = g.provider_id AND s.wamid = g.wamid)
+           ), statuses AS (${deleteStatusesOfSql('gone')})
            SELECT 1 FROM gone`,
   // Statuses no message matched (never applied: through the partial index of unapplied ones).
   statuses: `DELETE FROM status_events WHERE id IN (SELECT id FROM status_events

@@ -60,7 +60,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     ) g
   ), outbound_locks AS (
     ${batchLocksSql('outbound_messages', 'target', 'oid')}
-  ), locked AS (
+  ), prev AS (
     -- The state before this batch, as the statement's snapshot saw it: a concurrent batch may have moved the message on
     -- since (the update below waits for it, then moves the message from its current state), and the wake below may then
     -- be one more than needed, never one less.
@@ -70,7 +70,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     -- keeps this time. One whose outcome is unknown takes Meta's.
     UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
       ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
-    FROM target g JOIN locked l ON l.id = g.oid
+    FROM target g JOIN prev l ON l.id = g.oid
     WHERE o.id = g.oid AND ${batchLocksTakenSql('outbound_locks')}
       AND ${movesForwardSql('o.state', 'g.status')}
     RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id

@@ -31,3 +31,12 @@ export function statusMoveSetSql(s: { status: string; sentAt: string; deliveredA
         THEN COALESCE(NULLIF(concat_ws(': ', ${s.errors}->0->>'title', ${s.errors}->0->>'message'), ''), 'failed') ELSE o.last_error END,
       updated_at = now()`;
 }
+
+/**
+ * Deletes the status events of the messages in `messages` (a relation with `provider_id` and `wamid`, such as a
+ * DELETE … RETURNING of outbound messages): a bound status carries its message's wamid, and no key names the message
+ * (migration 20261207000000_status_events_by_number), so whoever deletes messages deletes their statuses with this.
+ */
+export function deleteStatusesOfSql(messages: string): string {
+  return `DELETE FROM status_events s USING ${messages} m WHERE s.provider_id = m.provider_id AND s.wamid = m.wamid`;
+}
