@@ -58,6 +58,10 @@ if (results.e2e) {
     rows.push([`e2e: ${replicas} replica(s), latency at ${l.offered_per_s}/s`, `p50 ${l.latency_ms.p50} ms`, `p95 ${l.latency_ms.p95} ms`, `p99 ${l.latency_ms.p99} ms (target ≤ 250)`]);
     const st = l.latency_stages_ms;
     rows.push([`e2e: ${replicas} replica(s), latency stages p50/p95/p99 ms`, `flow ${st.flow.p50}/${st.flow.p95}/${st.flow.p99}`, `queue ${st.queue.p50}/${st.queue.p95}/${st.queue.p99}`, `send ${st.send.p50}/${st.send.p95}/${st.send.p99}`]);
+    for (const [run, r] of [['capacity', c], ['latency', l]]) {
+      const w = r.sender_waits_per_answered;
+      rows.push([`e2e: ${replicas} replica(s), ${run}, sender waits per answered`, `ordering ${w.ordering_waits}`, `limit ${w.limit_waits}`, `retries ${w.retries}; graph-sim webhook backlog peak ${r.graph_sim_webhook_backlog_peak}`]);
+    }
     for (const [run, r] of [['capacity', c], ['latency', l]]) rows.push(...costRows(`e2e: ${replicas} replica(s), ${run}, per answered`, r.cost_per_answered));
   }
 }

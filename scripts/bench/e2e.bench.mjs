@@ -36,6 +36,25 @@ async function sim(graphSim, method, path, body) {
   return res.json();
 }
 
+/**
+ * What made the senders hold messages back, per answered message, summed over the sender replicas' /metrics:
+ * ordering-gate waits, waits for a limit's slot, retries by class. Read at the end of a run (the senders start
+ * with it).
+ */
+async function senderWaits(senders, answered) {
+  const total = { ordering_waits: 0, limit_waits: 0, retries: 0 };
+  for (const s of senders) {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const m = /^(gtc_ordering_waits_total|gtc_limit_wait_seconds_count|gtc_send_retries_total)(\{[^}]*\})? (\S+)$/.exec(line);
+      if (!m) continue;
+      const key = { gtc_ordering_waits_total: 'ordering_waits', gtc_limit_wait_seconds_count: 'limit_waits', gtc_send_retries_total: 'retries' }[m[1]];
+      total[key] += Number(m[3]);
+    }
+  }
+  return Object.fromEntries(Object.entries(total).map(([k, v]) => [k, Number((v / Math.max(1, answered)).toFixed(3))]));
+}
+
 async function run(env, counters, replicas, rate, warmupS = 0) {
   const p = await env.provider({ throughputMps: 100_000, ordering: 'delivered' });
   const source = readFileSync(resolve(root, 'examples/flows/rate_limit.ygtc'), 'utf8'); // "ping" → one reply
@@ -45,9 +64,11 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   const common = { GRAPH_API_BASE_URL: graphSim.url, PAIR_RATE_LIMIT: '1000', DATABASE_POOL_SIZE: '10' };
   const ingress = await env.start('ingress', common);
   const procs = [];
+  const senders = [];
   for (let i = 0; i < replicas; i++) {
     procs.push(await env.start('flow-runner', { ...common, FLOW_RUNNER_CONCURRENCY: '16' }));
-    procs.push(await env.start('sender', { ...common, SENDER_CONCURRENCY: '64' }));
+    senders.push(await env.start('sender', { ...common, SENDER_CONCURRENCY: '64' }));
+    procs.push(senders[i]);
   }
   if (EVENTS) {
     const receiver = env.script('event receiver', 'events-receiver.mjs', {});
@@ -66,7 +87,19 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   const before = await counters.snapshot();
   // Open loop in a process of its own: `rate` messages per second for DURATION_S, spread over USERS users.
   const load = env.script('load generator', 'e2e-load.mjs', { graphSimUrl: graphSim.url, phoneNumberId: p.phoneNumberId, rate, durationS: DURATION_S, users: USERS });
+  // graph-sim's webhook backlog (queued + in flight), sampled while the load runs: how late statuses reach ingress.
+  let backlogPeak = 0;
+  let loading = true;
+  const sampling = (async () => {
+    while (loading) {
+      const w = (await sim(graphSim, 'GET', '/sim/stats')).pending.webhooks;
+      backlogPeak = Math.max(backlogPeak, w.queued + w.in_flight);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
   const offered = await load.next();
+  loading = false;
+  await sampling;
   if (!offered) throw new Error('the load generator stopped without its figures');
   const { sent, started_at: started } = offered;
   // Let the backlog drain (bounded): every reply accepted by graph-sim, its statuses sent and acknowledged.
@@ -113,6 +146,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
   const delivered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
   const events = EVENTS ? await env.prisma.eventDelivery.groupBy({ by: ['state'], where: { endpoint: { tenantId: p.tenantId } }, _count: true }) : [];
+  const waits = await senderWaits(senders, answered);
   await Promise.all([graphSim, ingress, ...procs, load].map((s) => s.stop()));
   const wal = await counters.walBreakdown(before, after, answered);
   return {
@@ -124,6 +158,8 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     latency_ms: { p50: Math.round(pct(lat, 50)), p95: Math.round(pct(lat, 95)), p99: Math.round(pct(lat, 99)) },
     latency_stages_ms: { flow: stage('flow_ms'), queue: stage('queue_ms'), send: stage('send_ms') },
     replies_delivered: delivered,
+    sender_waits_per_answered: waits,
+    graph_sim_webhook_backlog_peak: backlogPeak,
     delivered_statuses: stats.statuses_emitted?.delivered ?? null,
     duplicates: stats.duplicates?.same_callback_data ?? null,
     ...(EVENTS && { event_deliveries: Object.fromEntries(events.map((e) => [e.state, e._count])) }),

@@ -102,7 +102,9 @@ export async function benchEnvironment() {
       const profile = (process.env.BENCH_PROFILE ?? '').split(',').includes(app)
         ? ['--cpu-prof', `--cpu-prof-dir=${resolve(root, 'bench-results/profiles', app)}`]
         : [];
-      const child = spawn(process.execPath, [...profile, resolve(root, `apps/${app}/dist/main.js`)], {
+      // BENCH_NODE_ARGS: command-line flags for the apps under test, V8's included (NODE_OPTIONS refuses most of those).
+      const args = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const child = spawn(process.execPath, [...args, ...profile, resolve(root, `apps/${app}/dist/main.js`)], {
         // BENCH_NODE_OPTIONS: Node options for the apps under test (e.g. heap limits), to measure their effect.
         env: { PATH: process.env.PATH, ...(process.env.BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }), LOG_LEVEL: 'error', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, ...env, [portVar]: String(port) },
         stdio: ['ignore', 'ignore', 'inherit'],
