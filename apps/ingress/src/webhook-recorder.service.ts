@@ -482,7 +482,7 @@ export class WebhookRecorderService {
    */
   private wake(outboundIds: string[]): void {
     if (!outboundIds.length) return;
-    this.queues.promoteDelayed(QueueName.Outbound, outboundIds.map((id) => jobIds.outbound(id))).catch((err: Error) => {
+    this.queues.wakeDelayed(QueueName.Outbound, outboundIds.map((id) => jobIds.outbound(id))).catch((err: Error) => {
       this.log.warn(`waking ${outboundIds.length} waiting message(s) failed (${err.message}); they look again on their own`);
     });
   }

@@ -12,9 +12,9 @@ export interface GateHolder {
 
 /**
  * Wakes a recipient's next message when the one before it lets it go (the ordering gate's release): its job,
- * waiting in BullMQ's delayed set, is brought forward. Used by the outbound worker after a send or a failure and
- * by the status worker after a status. A wake-up lost in a crash costs only time: the waiting job looks again
- * on its own (ordering-gate.ts).
+ * waiting in BullMQ's delayed set, goes to the head of the queue (QueueService.wakeDelayed). Used by the outbound
+ * worker after a send or a failure and by the status worker after a status. A wake-up lost in a crash costs only
+ * time: the waiting job looks again on its own (ordering-gate.ts).
  */
 @Injectable()
 export class RecipientWaker {
@@ -24,12 +24,10 @@ export class RecipientWaker {
     private readonly providers: ProviderService,
   ) {}
 
-  /** The next message to the same recipient may go now: brings its job forward if it is waiting. */
+  /** The next message to the same recipient may go now: brings its job to the head of the queue if it is waiting. */
   async wakeNext(m: GateHolder): Promise<void> {
     const next = await this.store.nextQueued(m.contactId, m.seq);
-    if (!next) return;
-    const job = await this.queues.queue(QueueName.Outbound).getJob(jobIds.outbound(next));
-    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    if (next) await this.queues.wakeDelayed(QueueName.Outbound, [jobIds.outbound(next)]);
   }
 
   /** Wakes the next message when any of the states the message reached releases it under the number's ordering. */

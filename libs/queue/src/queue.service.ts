@@ -87,6 +87,33 @@ end
 return out
 `;
 
+/**
+ * Moves delayed jobs to the head of the wait list, next to be taken: a job woken early (its recipient's gate opened,
+ * its number resumed) has already waited its turn, so it does not queue again behind every job added meanwhile
+ * (BullMQ's promote puts it at the tail: under a backlog, a woken message then waited that backlog again, and the
+ * recipient's following messages reached the gate before it and waited in turn). As BullMQ's promote does otherwise:
+ * the paused list while the queue is paused, the workers' marker, the `waiting` event, the job's delay reset.
+ * KEYS: delayed, wait, paused, meta, marker, events. ARGV[1]: the job key prefix; ARGV[2..]: ids, the first to be
+ * taken first. Returns how many moved (an id no longer delayed, taken or gone meanwhile, is left as it is).
+ */
+const WAKE_DELAYED = `
+local rcall = redis.call
+local target, paused = KEYS[2], rcall('HEXISTS', KEYS[4], 'paused') == 1
+if paused then target = KEYS[3] end
+local moved = 0
+for i = #ARGV, 2, -1 do
+  local id = ARGV[i]
+  if rcall('ZREM', KEYS[1], id) == 1 then
+    rcall('RPUSH', target, id)
+    rcall('HSET', ARGV[1] .. id, 'delay', 0)
+    rcall('XADD', KEYS[6], '*', 'event', 'waiting', 'jobId', id, 'prev', 'delayed')
+    moved = moved + 1
+  end
+end
+if moved > 0 and not paused then rcall('ZADD', KEYS[5], 0, '0') end
+return moved
+`;
+
 /** A job to enqueue: its deterministic id, payload and options. */
 export interface JobSpec<N extends QueueName> {
   id: string;
@@ -102,10 +129,11 @@ export interface EnsureResult {
   recreated: number;
 }
 
-/** Jobs looked up at once by promoteDelayed. */
-const PROMOTE_CHUNK = 500;
+/** Jobs woken in one call by wakeDelayed. */
+const WAKE_CHUNK = 500;
 
-type ScriptClient = Record<'gtcSortJobs' | 'gtcDropFinished', (...args: string[]) => Promise<number[]>>;
+type ScriptClient = Record<'gtcSortJobs' | 'gtcDropFinished', (...args: string[]) => Promise<number[]>> &
+  Record<'gtcWakeDelayed', (...args: string[]) => Promise<number>>;
 
 /** Typed producers for every queue, sharing the service's fail-fast Redis connection. */
 @Injectable()
@@ -116,6 +144,7 @@ export class QueueService implements OnModuleDestroy {
     const client = redis.client as unknown as Partial<ScriptClient>;
     if (!client.gtcSortJobs) redis.client.defineCommand('gtcSortJobs', { numberOfKeys: 7, lua: SORT_JOBS });
     if (!client.gtcDropFinished) redis.client.defineCommand('gtcDropFinished', { numberOfKeys: 2, lua: DROP_FINISHED });
+    if (!client.gtcWakeDelayed) redis.client.defineCommand('gtcWakeDelayed', { numberOfKeys: 6, lua: WAKE_DELAYED });
   }
 
   /** The BullMQ queue of that name. */
@@ -185,21 +214,18 @@ export class QueueService implements OnModuleDestroy {
   }
 
   /**
-   * Moves those of the given jobs that are delayed to waiting now (a paused number was resumed: its held messages
-   * need not wait out their recheck). Jobs in any other state, or gone, are left alone. Returns how many moved.
+   * Moves those of the given jobs that are delayed to the head of the wait list, next to be taken (WAKE_DELAYED): a
+   * message whose recipient's gate opened, or whose number was resumed. Jobs in any other state, or gone, are left
+   * alone. The first id is taken first. One round trip per WAKE_CHUNK jobs; returns how many moved.
    */
-  async promoteDelayed<N extends QueueName>(name: N, ids: string[]): Promise<number> {
-    const q = this.queue(name) as unknown as Queue;
+  async wakeDelayed<N extends QueueName>(name: N, ids: string[]): Promise<number> {
+    if (!ids.length) return 0;
+    const k = this.queue(name).keys;
+    const scripts = this.redis.client as unknown as ScriptClient;
     let moved = 0;
-    for (let i = 0; i < ids.length; i += PROMOTE_CHUNK) {
-      const jobs = await Promise.all(ids.slice(i, i + PROMOTE_CHUNK).map((id) => q.getJob(id)));
-      await Promise.all(
-        jobs.map(async (job) => {
-          if (!job || !(await job.isDelayed())) return;
-          // A job that left the delayed set meanwhile (a worker took it) is fine as it is.
-          await job.promote().then(() => moved++, () => undefined);
-        }),
-      );
+    // The last chunk first: each call puts its jobs ahead of those already at the head.
+    for (let i = Math.floor((ids.length - 1) / WAKE_CHUNK) * WAKE_CHUNK; i >= 0; i -= WAKE_CHUNK) {
+      moved += await scripts.gtcWakeDelayed(k.delayed, k.wait, k.paused, k.meta, k.marker, k.events, this.queue(name).toKey(''), ...ids.slice(i, i + WAKE_CHUNK));
     }
     return moved;
   }

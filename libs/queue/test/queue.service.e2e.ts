@@ -49,6 +49,30 @@ describe('QueueService', () => {
     expect(await connections.client.exists('qs:inbound:i_back')).toBe(1);
   });
 
+  describe('wakeDelayed (a recipient\'s gate opened, a number resumed)', () => {
+    const job = (id: string, delay?: number) => ({ id: `o_${id}`, data: { outboundId: id }, ...(delay && { opts: { delay } }) });
+
+    it('puts woken jobs ahead of every job already waiting, the first given first, and leaves the others alone', async () => {
+      await queues.addBulk(QueueName.Outbound, [job('q1'), job('q2'), job('d1', 60_000), job('d2', 60_000), job('d3', 60_000)]);
+      // d3 is not woken; q1 is waiting already (not delayed); gone never existed.
+      expect(await queues.wakeDelayed(QueueName.Outbound, ['o_d2', 'o_d1', 'o_q1', 'o_gone'])).toBe(2);
+      // Workers take from the tail of the wait list: the order jobs will be taken in is the list reversed.
+      const takenOrder = (await connections.client.lrange('qs:outbound:wait', 0, -1)).reverse();
+      expect(takenOrder.filter((id) => /^o_[qd]\d$/.test(id))).toEqual(['o_d2', 'o_d1', 'o_q1', 'o_q2']);
+      const q = queues.queue(QueueName.Outbound);
+      expect([await q.getJobState('o_d1'), await q.getJobState('o_d2'), await q.getJobState('o_d3')]).toEqual(['waiting', 'waiting', 'delayed']);
+      expect((await q.getJob('o_d1'))?.delay).toBe(0);
+    });
+
+    it('wakes more jobs than one call carries in the order given', async () => {
+      const ids = Array.from({ length: 1_203 }, (_, i) => `many${i}`);
+      await queues.addBulk(QueueName.Outbound, ids.map((id) => job(id, 60_000)));
+      expect(await queues.wakeDelayed(QueueName.Outbound, ids.map((id) => `o_${id}`))).toBe(ids.length);
+      const takenOrder = (await connections.client.lrange('qs:outbound:wait', 0, -1)).reverse();
+      expect(takenOrder.slice(0, ids.length)).toEqual(ids.map((id) => `o_${id}`));
+    });
+  });
+
   describe('ensureJobs (the reconcilers: Postgres says these rows are unfinished)', () => {
     const job = (id: string) => ({ id: `i_${id}`, data: { items: [{ inboundId: id, contactId: 'c' }] } });
     const state = (id: string) => queues.queue(QueueName.Inbound).getJobState(`i_${id}`);

@@ -216,7 +216,7 @@ export class ProviderService {
       orderBy: [{ createdAt: 'asc' }],
       take: MAX_WOKEN,
     });
-    await this.queues.promoteDelayed(QueueName.Outbound, held.map((m) => jobIds.outbound(m.id))).catch(() => 0);
+    await this.queues.wakeDelayed(QueueName.Outbound, held.map((m) => jobIds.outbound(m.id))).catch(() => 0);
   }
 
   /** Deletes the provider (and with it the team's contacts and messages). */
