@@ -38,7 +38,7 @@ async function sim(graphSim, method, path, body) {
 
 /**
  * What made the senders hold messages back, per answered message, summed over the sender replicas' /metrics:
- * ordering-gate waits, waits for a limit's slot, retries by class. Read at the end of a run (the senders start
+ * ordering-gate waits, waits for a limit's slot, retries (every class). Read at the end of a run (the senders start
  * with it).
  */
 async function senderWaits(senders, answered) {
