@@ -23,6 +23,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SECRETS_KEY: 'short' })).toThrow(/SECRETS_KEY: must be 32 bytes/);
   });
 
+  it('refuses a budget of bodies in flight smaller than one body', () => {
+    expect(() => loadConfig({ INGRESS_BODY_LIMIT_BYTES: '1000', INGRESS_BODIES_IN_FLIGHT_BYTES: '999' })).toThrow(/INGRESS_BODIES_IN_FLIGHT_BYTES: at least INGRESS_BODY_LIMIT_BYTES/);
+    expect(loadConfig({ INGRESS_BODY_LIMIT_BYTES: '1000', INGRESS_BODIES_IN_FLIGHT_BYTES: '1000' }).env.INGRESS_BODIES_IN_FLIGHT_BYTES).toBe(1000);
+  });
+
   it('lists every bad variable at once', () => {
     try {
       loadConfig({ ADMIN_PORT: '-1', LOG_LEVEL: 'loud' });

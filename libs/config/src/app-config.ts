@@ -89,6 +89,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (production && env.SECRETS_KEY && PUBLIC_SECRETS_KEYS.includes(env.SECRETS_KEY.toLowerCase())) {
     issues.push({ variable: 'SECRETS_KEY', message: 'a publicly known key (a former compose default) is not allowed in production' });
   }
+  if (env.INGRESS_BODIES_IN_FLIGHT_BYTES < env.INGRESS_BODY_LIMIT_BYTES) {
+    issues.push({ variable: 'INGRESS_BODIES_IN_FLIGHT_BYTES', message: `at least INGRESS_BODY_LIMIT_BYTES (${env.INGRESS_BODY_LIMIT_BYTES}), or a body of that size is never accepted` });
+  }
   if (issues.length) throw new ConfigError(issues);
   return { env, secretsKey, adminApiKey, warnings };
 }

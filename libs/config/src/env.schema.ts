@@ -66,6 +66,11 @@ export const envSchema = z.object({
   SENDER_PORT: port(3020),
   /** Largest webhook body ingress accepts, in bytes (Meta sends up to ~3 MB). */
   INGRESS_BODY_LIMIT_BYTES: positiveInt(4 * 1024 * 1024),
+  /**
+   * Most webhook body bytes ingress reads at once (each request counts its declared length, or the body limit when it
+   * declares none); beyond it a webhook is answered 503 with Retry-After, which Meta retries. Bounds ingress's memory.
+   */
+  INGRESS_BODIES_IN_FLIGHT_BYTES: positiveInt(32 * 1024 * 1024),
   /** Time given to in-flight requests and jobs on SIGTERM, in ms. */
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   /** Inbound jobs processed in parallel by one flow-runner (different contacts). */

@@ -3,8 +3,9 @@ import { INestApplication, INestApplicationContext, LoggerService, Type } from '
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '@gtc/config';
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import { limitBodiesInFlight } from './body-budget';
 import { HealthService } from './health.service';
 import { createLogger } from './logging.module';
 import { MetricsService } from './metrics.service';
@@ -79,6 +80,8 @@ export interface HttpServiceOptions {
   service: string;
   port: (config: AppConfig) => number;
   bodyLimit?: (config: AppConfig) => number;
+  /** Most request body bytes read at once (limitBodiesInFlight); unbounded when not given. */
+  bodiesInFlight?: (config: AppConfig) => number;
   /** Keep the raw request bytes on `req.rawBody` (for signature checks). */
   rawBody?: boolean;
   /** Runs after the app is created and before it listens (routes, parsers, plugins). */
@@ -88,10 +91,11 @@ export interface HttpServiceOptions {
 /** Starts a NestJS HTTP app on Fastify with logging, graceful shutdown and config checked first. */
 export async function runHttpService(module: Type<unknown>, options: HttpServiceOptions): Promise<INestApplication> {
   const config = preflight(options.service);
+  const bodyLimit = options.bodyLimit?.(config) ?? 1024 * 1024;
   const app = await NestFactory.create<NestFastifyApplication>(
     module,
     new FastifyAdapter({
-      bodyLimit: options.bodyLimit?.(config) ?? 1024 * 1024,
+      bodyLimit,
       trustProxy: true,
       // Paths the router cannot read (bad percent-encoding, over-long parameters) get the one error shape too.
       frameworkErrors: (err: FastifyError, _req: unknown, reply: unknown) => {
@@ -102,6 +106,11 @@ export async function runHttpService(module: Type<unknown>, options: HttpService
     { bufferLogs: true, rawBody: options.rawBody },
   );
   app.useLogger(nestLogger(app));
+  if (options.bodiesInFlight) {
+    const refused = app.get(MetricsService).counter('gtc_http_bodies_refused_total', 'Requests answered 503 because too many request body bytes were in flight');
+    // Cast: @nestjs/platform-fastify may bring its own copy of fastify's types.
+    limitBodiesInFlight(app.getHttpAdapter().getInstance() as unknown as FastifyInstance, { budgetBytes: options.bodiesInFlight(config), bodyLimitBytes: bodyLimit, refused });
+  }
   await options.configure?.(app, config);
   onShutdown(app, config);
   const port = options.port(config);

@@ -7,5 +7,6 @@ export * from './worker-http.server';
 export * from './metrics-access';
 export * from './observability.module';
 export * from './bootstrap';
+export * from './body-budget';
 export type { Counter, Gauge, Histogram } from 'prom-client';
 export * from './periodic-task';

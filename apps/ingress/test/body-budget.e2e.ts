@@ -1,0 +1,119 @@
+import { ClientRequest, request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrismaClient } from '@gtc/db';
+import { createTestProvider, ServiceProcess, startService, testEnv, TestProvider } from '@gtc/testing';
+import { signPayload } from '@gtc/whatsapp';
+
+// Real ingress process with a small body budget: bodies being read are bounded in bytes, whoever sends them.
+const { databaseUrl, redisUrl, redisPrefix } = testEnv();
+const prisma = createPrismaClient(databaseUrl);
+const LIMIT = 100_000;
+const BUDGET = 250_000;
+
+let ingress: ServiceProcess;
+let p: TestProvider;
+let seq = 0;
+
+const path = () => `/webhook/whatsapp/${p.tenantSlug}/${p.teamSlug}`;
+
+/** A signed one-message webhook to our number. */
+function webhook(): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: 'WABA', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp',
+      metadata: { display_phone_number: '15550000000', phone_number_id: p.phoneNumberId },
+      contacts: [{ profile: { name: 'Budget' }, wa_id: '15557770000' }],
+      messages: [{ from: '15557770000', id: `wamid.budget.${Date.now()}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'hi' } }],
+    } }] }],
+  });
+}
+
+/** Sends a request's head (and `start` of its body) and resolves with its status once answered; `req` stays open. */
+function open(headers: Record<string, string | number>, start = ''): { req: ClientRequest; answered: Promise<{ status: number; retryAfter?: string; body: string }> } {
+  const req = request(`${ingress.url}${path()}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } });
+  const answered = new Promise<{ status: number; retryAfter?: string; body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+  });
+  req.flushHeaders();
+  if (start) req.write(start);
+  return { req, answered };
+}
+
+/** A whole signed webhook, with its length declared or sent chunked. */
+async function send(chunked = false) {
+  const body = webhook();
+  const headers: Record<string, string | number> = { 'x-hub-signature-256': signPayload(body, p.appSecret) };
+  if (!chunked) headers['content-length'] = Buffer.byteLength(body);
+  const { req, answered } = open(headers);
+  if (chunked) {
+    req.write(body.slice(0, 10));
+    req.write(body.slice(10));
+  } else req.write(body);
+  req.end();
+  return answered;
+}
+
+const refusedCount = async () => {
+  const text = await (await fetch(`${ingress.url}/metrics`)).text();
+  return Number(/^gtc_http_bodies_refused_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 0);
+};
+
+beforeAll(async () => {
+  p = await createTestProvider(prisma);
+  ingress = await startService('ingress', {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: `${redisPrefix}-budget`,
+    INGRESS_BODY_LIMIT_BYTES: String(LIMIT),
+    INGRESS_BODIES_IN_FLIGHT_BYTES: String(BUDGET),
+  });
+});
+afterAll(async () => {
+  await ingress?.kill();
+  await prisma.$disconnect();
+});
+
+describe('bodies in flight (INGRESS_BODIES_IN_FLIGHT_BYTES)', () => {
+  it('answers 503 with Retry-After before reading a body that would go over the budget, and takes webhooks again once bodies are done', async () => {
+    // Two slow senders announce the largest body each and write only its start: 200,000 of 250,000 bytes held.
+    const slow = [open({ 'content-length': LIMIT }, '{"object":'), open({ 'content-length': LIMIT }, '{"object":')];
+    await new Promise((r) => setTimeout(r, 200));
+
+    // A third large body does not fit: refused on its declared length, its body never sent.
+    const large = open({ 'content-length': LIMIT });
+    const refused = await large.answered;
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).toBe('1');
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'busy' } });
+    large.req.destroy();
+    // A body of unknown length (chunked) counts as the body limit: it does not fit either.
+    expect((await send(true)).status).toBe(503);
+    // A webhook of ordinary size fits beside them and is recorded.
+    expect((await send()).status).toBe(200);
+    expect(await prisma.inboundMessage.count({ where: { providerId: p.providerId } })).toBe(1);
+    expect(await refusedCount()).toBe(2);
+
+    // The slow senders give up: their bytes go back to the budget, and both kinds are taken again.
+    // (Until ingress has seen them go, the chunked webhook is refused again: each refusal counted.)
+    for (const s of slow) s.req.destroy();
+    let refusedMeanwhile = 0;
+    await expect
+      .poll(async () => {
+        const { status } = await send(true);
+        if (status === 503) refusedMeanwhile++;
+        return status;
+      }, { timeout: 5_000, interval: 100 })
+      .toBe(200);
+    expect((await send()).status).toBe(200);
+    expect(await prisma.inboundMessage.count({ where: { providerId: p.providerId } })).toBe(3);
+    expect(await refusedCount()).toBe(2 + refusedMeanwhile);
+  });
+});
