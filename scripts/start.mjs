@@ -3,6 +3,7 @@
 // process against DATABASE_URL / REDIS_URL (defaults: local Postgres and Redis), with graph-sim standing in
 // for Meta. Logs are interleaved, one prefix and colour per service. Ctrl-C stops everything.
 import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +35,14 @@ if (!process.argv.includes('--no-build')) {
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
+// Read after the build: the flags every service runs with (libs/config node-flags.ts).
+const { SERVICE_NODE_FLAGS } = createRequire(import.meta.url)(resolve(root, 'libs/config/dist/index.js'));
 const migrate = spawnSync(process.execPath, [resolve(root, 'libs/db/dist/migrate.cli.js')], { env, stdio: 'inherit' });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const width = Math.max(...services.map(([n]) => n.length));
 const children = services.map(([name, colour]) => {
-  const child = spawn(process.execPath, [resolve(root, `apps/${name}/dist/main.js`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(root, `apps/${name}/dist/main.js`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = `\x1b[${colour}m${name.padEnd(width)} |\x1b[0m `;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(prefix + line + '\n'));

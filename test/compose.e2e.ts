@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envSchema, loadConfig } from '@gtc/config';
+import { envSchema, loadConfig, SERVICE_NODE_FLAGS } from '@gtc/config';
 
 // Docker can't run on the build machines, so the compose file and Dockerfile are checked against the code instead.
 const root = resolve(__dirname, '..');
@@ -49,7 +49,7 @@ describe('docker-compose.yml', () => {
   it('runs each app from its build with its port variable at the default port', () => {
     for (const [app, portVar] of Object.entries(apps)) {
       const s = services[app];
-      expect(s.command, app).toEqual(['node', `apps/${app}/dist/main.js`]);
+      expect(s.command, app).toEqual(['node', ...SERVICE_NODE_FLAGS, `apps/${app}/dist/main.js`]);
       expect(existsSync(resolve(root, `apps/${app}/src/main.ts`)), app).toBe(true);
       const port = String((defaults as Record<string, unknown>)[portVar]);
       expect(s.environment[portVar], app).toBe(port);
@@ -131,7 +131,7 @@ describe('docker-compose.prod.yml', () => {
     expect(Object.keys(ps).sort()).toEqual(['admin', 'event-dispatcher', 'flow-runner', 'ingress', 'migrate', 'postgres', 'redis', 'sender'].sort());
     for (const app of prodApps) {
       const e = ps[app].environment;
-      expect(ps[app].command, app).toEqual(['node', `apps/${app}/dist/main.js`]);
+      expect(ps[app].command, app).toEqual(['node', ...SERVICE_NODE_FLAGS, `apps/${app}/dist/main.js`]);
       expect(e.NODE_ENV, app).toBe('production');
       expect(e.GRAPH_API_BASE_URL, app).toBeUndefined();
       expect(e.DEMO_SEED, app).toBeUndefined();
@@ -165,6 +165,9 @@ describe('Dockerfile', () => {
     const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toMatch(/COPY --from=build --chown=node:node \/app \/app/);
+    // Its default command runs ingress as compose runs every app: with the services' Node flags.
+    const cmd = /^CMD (\[.*\])$/m.exec(runtime);
+    expect(cmd && JSON.parse(cmd[1])).toEqual(['node', ...SERVICE_NODE_FLAGS, 'apps/ingress/dist/main.js']);
   });
 
   it('is one multi-stage build for every app', () => {

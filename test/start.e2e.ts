@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_NODE_FLAGS } from '@gtc/config';
 import { freePort, ownDatabase, testEnv } from '@gtc/testing';
 
 // `pnpm start` on ports of its own (every port variable set), beside whatever else runs: the URLs it derives follow
@@ -9,6 +11,24 @@ import { freePort, ownDatabase, testEnv } from '@gtc/testing';
 // and no ELIFECYCLE noise. `--no-build`: the suite has built already, and a build would rewrite dist/ under the
 // other tests.
 const root = resolve(__dirname, '..');
+
+/** The command lines of the processes in a process group that run an app's build, by app. */
+function appCommandLines(group: number): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== group) continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const app = /apps\/([a-z-]+)\/dist\/main\.js$/.exec(args[args.length - 1] ?? '')?.[1];
+      if (app) out[app] = args.slice(1);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
 let db: { url: string; drop: () => Promise<void> };
 const ports: Record<string, number> = {};
 
@@ -36,6 +56,10 @@ describe('pnpm start', () => {
     try {
       const up = async (port: number) => fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.ok, () => false);
       for (const port of Object.values(ports)) await expect.poll(() => up(port), { timeout: 60_000, interval: 500 }).toBe(true);
+      // Every service runs with the services' Node flags, as compose runs them.
+      const lines = appCommandLines(child.pid!);
+      expect(Object.keys(lines).sort()).toEqual(['admin', 'event-dispatcher', 'flow-runner', 'graph-sim', 'ingress', 'sender']);
+      for (const [app, args] of Object.entries(lines)) expect(args.slice(0, -1), app).toEqual([...SERVICE_NODE_FLAGS]);
       const sim = `http://127.0.0.1:${ports.GRAPH_SIM_PORT}`;
       // The seeded demo number answers "hi" through this stack's ingress (graph-sim was told its port).
       await expect

@@ -12,6 +12,7 @@ import { db, freePort, root } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { Pool } = require(resolve(root, 'libs/db/node_modules/pg'));
+const { SERVICE_NODE_FLAGS } = require(resolve(root, 'libs/config/dist/index.js'));
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CONTACTS = Number(process.env.BENCH_EVENTS_CONTACTS ?? 1_000);
 const ENDPOINTS = Number(process.env.BENCH_EVENTS_ENDPOINTS ?? 4);
@@ -20,7 +21,7 @@ const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
 /** Starts the dispatcher from its build; resolves when /health/live answers. */
 async function startDispatcher(env, extra) {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(root, 'apps/event-dispatcher/dist/main.js')], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(root, 'apps/event-dispatcher/dist/main.js')], {
     env: { PATH: process.env.PATH, LOG_LEVEL: 'error', DATABASE_URL: env.databaseUrl, EVENT_DISPATCHER_PORT: String(port), EVENT_ALLOW_PRIVATE_NETWORKS: 'true', ...extra },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

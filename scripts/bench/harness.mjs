@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
 export const db = require(resolve(root, 'libs/db/dist/index.js'));
-const { loadConfig } = require(resolve(root, 'libs/config/dist/index.js'));
+const { loadConfig, SERVICE_NODE_FLAGS } = require(resolve(root, 'libs/config/dist/index.js'));
 const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
 
 /** A free port on 127.0.0.1. */
@@ -104,7 +104,7 @@ export async function benchEnvironment() {
         : [];
       // BENCH_NODE_ARGS: command-line flags for the apps under test, V8's included (NODE_OPTIONS refuses most of those).
       const args = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-      const child = spawn(process.execPath, [...args, ...profile, resolve(root, `apps/${app}/dist/main.js`)], {
+      const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...args, ...profile, resolve(root, `apps/${app}/dist/main.js`)], {
         // BENCH_NODE_OPTIONS: Node options for the apps under test (e.g. heap limits), to measure their effect.
         env: { PATH: process.env.PATH, ...(process.env.BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }), LOG_LEVEL: 'error', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, ...env, [portVar]: String(port) },
         stdio: ['ignore', 'ignore', 'inherit'],

@@ -6,7 +6,7 @@ import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { loadConfig } from '@gtc/config';
+import { loadConfig, SERVICE_NODE_FLAGS } from '@gtc/config';
 import { PrismaClient, SecretBox } from '@gtc/db';
 import { AppName, freePort, ServiceProcess } from '@gtc/testing';
 
@@ -130,7 +130,7 @@ process.once('exit', () => {
  */
 export async function startDispatcher(env: Record<string, string>): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(ROOT, 'apps/event-dispatcher/dist/main.js')], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(ROOT, 'apps/event-dispatcher/dist/main.js')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env, EVENT_DISPATCHER_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '@gtc/config';
 
 /** The apps that run as processes. */
 export type AppName = 'ingress' | 'flow-runner' | 'sender' | 'admin' | 'graph-sim' | 'event-dispatcher';
@@ -105,7 +106,7 @@ export async function startService(
   options: { port?: number; wait?: boolean } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, [resolve(ROOT, `apps/${name}/dist/main.js`)], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(ROOT, `apps/${name}/dist/main.js`)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env, [PORT_VARIABLE[name]]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
