@@ -6,8 +6,6 @@
  * `--heap-growing-percent=50`: after each full collection V8 lets the heap grow by half of what survived before the
  * next one, instead of up to several times it. A service under load keeps little (ingress: 34 MB in use right after a
  * collection, while its heap held 107-128 MB of mostly garbage at its peak), so this bounds the garbage, not the data:
- * nothing is capped, a large body still fits. pnpm bench (e2e at capacity, 1 replica): peak RSS of ingress 167-170 MB
- * against 208-264 without it, graph-sim 175-180 against 203-243, flow-runner 184-189 against 188-228; ingress alone
- * spent 0-7 % more CPU per webhook.
+ * nothing is capped, a large body still fits. What it changed under pnpm bench is in the README's figures.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
