@@ -220,12 +220,13 @@ export class QueueService implements OnModuleDestroy {
    */
   async wakeDelayed<N extends QueueName>(name: N, ids: string[]): Promise<number> {
     if (!ids.length) return 0;
-    const k = this.queue(name).keys;
+    const q = this.queue(name);
+    const k = q.keys;
     const scripts = this.redis.client as unknown as ScriptClient;
     let moved = 0;
     // The last chunk first: each call puts its jobs ahead of those already at the head.
     for (let i = Math.floor((ids.length - 1) / WAKE_CHUNK) * WAKE_CHUNK; i >= 0; i -= WAKE_CHUNK) {
-      moved += await scripts.gtcWakeDelayed(k.delayed, k.wait, k.paused, k.meta, k.marker, k.events, this.queue(name).toKey(''), ...ids.slice(i, i + WAKE_CHUNK));
+      moved += await scripts.gtcWakeDelayed(k.delayed, k.wait, k.paused, k.meta, k.marker, k.events, q.toKey(''), ...ids.slice(i, i + WAKE_CHUNK));
     }
     return moved;
   }
