@@ -119,16 +119,15 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (!(await this.store.claim(m.id))) return;
     // Confirmed against actual sends right before the request (after the claim, so no database time sits
     // between slot and request): this is what holds the limits.
-    const slot = await this.limiter.reserve(p.limits, request, 'send', SHORT_WAIT_MS, Date.now(), (_, since) =>
+    const slot = await this.limiter.confirm(p.limits, request, SHORT_WAIT_MS, (_, since) =>
       this.store.tierLog(p.id, since, this.config.env.TIER_COUNTING === 'recipients'),
     );
+    if (slot.retaken) this.metrics.lateSlots.inc(slot.retaken);
     if (!slot.held) {
       await this.store.setState(m.id, ['sending'], { state: 'queued', giveBackAttempt: true });
       this.metrics.limitWaitSeconds.observe((slot.at - Date.now()) / 1000);
       return this.later(job, token, slot.at - Date.now(), next(job, slot.at));
     }
-    const wait = slot.at - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const attempts = m.attempts + 1;
     const started = process.hrtime.bigint();
     let wamid: string;

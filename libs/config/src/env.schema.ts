@@ -100,7 +100,7 @@ export const envSchema = z.object({
   LIMIT_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   /** Sends of a number are paced at this fraction of its throughput limit, so that they leave evenly with room for jitter. */
   THROUGHPUT_PACE: z.coerce.number().gt(0).max(1).default(0.97),
-  /** Margin of the throughput limit's hard cap, in ms: at most the limit in any (1000 + this) ms of actual sends. */
+  /** Margin of the throughput limit's hard cap, in ms: at most the limit in any (1000 + this) ms of actual sends (a request leaving more than half of it after its slot takes its slot again). */
   THROUGHPUT_MARGIN_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   /** Interval of the reconciler that re-enqueues unfinished rows, in ms. */
   RECONCILE_INTERVAL_MS: positiveInt(5_000),

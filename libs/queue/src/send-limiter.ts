@@ -312,4 +312,21 @@ export class SendLimiter {
     const at = Number(result);
     return { at: Math.abs(at), held: at >= 0 };
   }
+
+  /**
+   * Confirms a message's slot in the "send" log right before its request and resolves at the slot's time, or at
+   * once with a slot further ahead than `maxAheadMs` (not held: come back then). The log counts the request at
+   * its slot's time, and the throughput margin absorbs the difference to when Meta sees it: a caller that
+   * resumes more than half that margin after its slot (a stalled event loop, a slow answer from Redis) takes its
+   * slot again, now, so that the request is counted when it leaves; at most twice (`retaken`), then it goes.
+   */
+  async confirm(limits: NumberLimits, request: SlotRequest, maxAheadMs: number, tierLog?: TierLogSource): Promise<Slot & { retaken: number }> {
+    for (let retaken = 0; ; retaken++) {
+      const slot = await this.reserve(limits, request, 'send', maxAheadMs, Date.now(), tierLog);
+      if (!slot.held) return { ...slot, retaken };
+      const wait = slot.at - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (Date.now() - slot.at <= this.settings.throughputMarginMs / 2 || retaken === 2) return { ...slot, retaken };
+    }
+  }
 }

@@ -203,6 +203,46 @@ describe('throughput under saturation (defaults: pace 0.97, margin 20 ms): plan,
   });
 });
 
+describe('confirm: the send slot taken right before the request, on the real clock', () => {
+  /** Blocks the event loop for `ms`, as a long garbage collection or a busy process does. */
+  const stall = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+    return until;
+  };
+  const limiter = () => new SendLimiter(redis, 'sl', { ...settings, throughputMarginMs: 20, tierLimits: { '1': 1000 } });
+  const number = { ...limits, throughputMps: 10 };
+
+  it('a caller on time keeps its slot', async () => {
+    const before = Date.now();
+    const slot = await limiter().confirm(number, request('m1'), 250);
+    expect(slot).toMatchObject({ held: true, retaken: 0 });
+    expect(slot.at).toBeGreaterThanOrEqual(before);
+  });
+
+  it('a caller that resumes more than half the margin after its slot takes it again, at the time it resumes', async () => {
+    const confirming = limiter().confirm(number, request('m1'), 250);
+    const resumed = stall(60); // the answer is read 60 ms after the script gave the slot
+    const slot = await confirming;
+    expect(slot).toMatchObject({ held: true, retaken: 1 });
+    expect(slot.at).toBeGreaterThanOrEqual(resumed);
+    // The log holds the request once, at its new time.
+    expect(await redis.zrange(key('send', 'mps'), 0, -1, 'WITHSCORES')).toEqual(['m1', String(slot.at)]);
+  });
+
+  it('a slot ahead: the caller waits for it, and one woken late takes it again', async () => {
+    const l = limiter();
+    for (let i = 0; i < 10; i++) await l.confirm(number, request(`m${i}`), 2_000); // the second is full
+    const confirming = l.confirm(number, request('late'), 2_000);
+    const ahead = Number((await redis.zrange(key('send', 'mps'), -1, -1, 'WITHSCORES'))[1] ?? 0);
+    expect(ahead).toBeGreaterThan(Date.now()); // a slot about a second ahead, waited for in process
+    stall(ahead - Date.now() + 60); // its timer fires 60 ms late
+    const slot = await confirming;
+    expect(slot).toMatchObject({ held: true, retaken: 1 });
+    expect(slot.at).toBeGreaterThanOrEqual(ahead + 60);
+  });
+});
+
 describe('tier: at most its limit in any moving window', () => {
   const windows: { name: string; over?: Partial<LimiterSettings>; tier: string; n: number; at: number[] }[] = [
     { name: 'tier 1 (3 / 60 s)', tier: '1', n: 7, at: [0, 0, 0, 60_000, 60_000, 60_000, 120_000] },
