@@ -40,4 +40,4 @@ ENV NODE_ENV=production
 COPY --from=build --chown=node:node /app /app
 USER node
 EXPOSE 3000 3001 3002 3010 3020 3030
-CMD ["node", "--heap-growing-percent=50", "apps/ingress/dist/main.js"]
+CMD ["node", "--heap-growing-percent=50", "--max-semi-space-size=4", "apps/ingress/dist/main.js"]

@@ -8,4 +8,10 @@
  * collection, while its heap held 107-128 MB of mostly garbage at its peak), so this bounds the garbage, not the data:
  * nothing is capped, a large body still fits. What it changed under pnpm bench is in the README's figures.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
+/*
+ * `--max-semi-space-size=4`: the young generation, where nearly everything a request or a job allocates dies, gets at
+ * most 4 MB per semi-space instead of 16. V8 grows it to the default maximum soon after start, and both semi-spaces
+ * are resident: at rest a service held 32 MB for it with 4 MB in use. Under load a smaller one is collected more
+ * often, each time as cheaply (what survives is what is in flight); pnpm bench found no difference in CPU per message.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=4'];
