@@ -1,10 +1,9 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '@gtc/config';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EngineAnswer, EngineOutcome, EngineTask } from './engine.worker';
 
-/** Engine threads: two, for the two cores a flow-runner is sized for (one slow step does not hold every other). */
-const THREADS = 2;
 /**
  * Wall-clock budget of one step's engine work, in ms. Patterns and expressions are bounded (RE2, 4096-character
  * inputs, AST and value caps), so a step takes milliseconds; this is the last resort for anything that is not.
@@ -19,7 +18,7 @@ const THREAD_HEAP_MB = 256;
 const THREAD_YOUNG_MB = 4;
 
 /**
- * Most tasks one message to a thread carries. Under load, tasks queue while both threads work, and the next message
+ * Most tasks one message to a thread carries. Under load, tasks queue while the threads work, and the next message
  * takes them together: one hand-off between threads per batch instead of per step (each hand-off wakes the other
  * thread, a costly system call on a VM; pnpm bench profiles showed it as a quarter of the flow-runner's CPU).
  */
@@ -50,6 +49,12 @@ export class FlowEngineService implements OnModuleDestroy {
   private readonly threads: Thread[] = [];
   private queue: Pending[] = [];
   private closed = false;
+  /** FLOW_ENGINE_THREADS: how many threads run the engine. */
+  private readonly size: number;
+
+  constructor(config: AppConfig) {
+    this.size = config.env.FLOW_ENGINE_THREADS;
+  }
 
   /** Runs one step's engine work; rejects when it overruns its budget or its thread dies. */
   run(task: EngineTask): Promise<EngineAnswer> {
@@ -66,7 +71,7 @@ export class FlowEngineService implements OnModuleDestroy {
 
   private dispatch(): void {
     if (this.closed) return;
-    while (this.threads.length < THREADS) this.threads.push(this.spawn());
+    while (this.threads.length < this.size) this.threads.push(this.spawn());
     for (const thread of this.threads) {
       if (thread.busy || !thread.ready || !this.queue.length) continue;
       // A solo task goes alone; otherwise the batch takes queued tasks up to the next solo one.

@@ -75,6 +75,12 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   /** Inbound jobs processed in parallel by one flow-runner (different contacts). */
   FLOW_RUNNER_CONCURRENCY: positiveInt(8),
+  /**
+   * Threads that run the flow engine in one flow-runner. One keeps up with its event loop (a step's engine work is a
+   * fraction of its database and queue work) and each more holds about 30 MB under load; more threads let steps of
+   * other contacts go on beside a slow one (each has a 2 s budget). To use more cores, run more flow-runners.
+   */
+  FLOW_ENGINE_THREADS: z.coerce.number().int().min(1).max(8).default(1),
   /** Outbound jobs processed in parallel by one sender. */
   SENDER_CONCURRENCY: positiveInt(32),
   /** Timeout of one Graph API request, in ms. */
