@@ -54,7 +54,7 @@ if (results.sender) {
 if (results.e2e) {
   for (const key of ['one_replica', 'two_replicas'].filter((k) => results.e2e[k])) {
     const { replicas, capacity: c, latency: l } = results.e2e[key];
-    rows.push([`e2e: ${replicas} replica(s), capacity (offered ${c.offered_per_s}/s)`, `${c.answered_per_s} answered/s`, `${c.answered}/${c.inbound} answered`, 'target ≥ 400/s']);
+    rows.push([`e2e: ${replicas} replica(s), capacity (offered ${c.offered_per_s}/s)`, `${c.answered_per_s} answered/s`, `${c.answered}/${c.inbound} answered`, `target ≥ 400/s${c.kept_up ? '; kept up with the offer: capacity ≥ this' : ''}`]);
     rows.push([`e2e: ${replicas} replica(s), latency at ${l.offered_per_s}/s`, `p50 ${l.latency_ms.p50} ms`, `p95 ${l.latency_ms.p95} ms`, `p99 ${l.latency_ms.p99} ms (target ≤ 250)`]);
     const st = l.latency_stages_ms;
     rows.push([`e2e: ${replicas} replica(s), latency stages p50/p95/p99 ms`, `flow ${st.flow.p50}/${st.flow.p95}/${st.flow.p99}`, `queue ${st.queue.p50}/${st.queue.p95}/${st.queue.p99}`, `send ${st.send.p50}/${st.send.p95}/${st.send.p99}`]);
