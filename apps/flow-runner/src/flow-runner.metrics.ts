@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, MetricsService } from '@gtc/observability';
 
-/** Runs by outcome, failed job attempts, step latency, and how long inbound messages waited for their contact's turn. */
+/** Runs by outcome, failed job attempts, replies held at their gate, step latency, and how long inbound messages waited for their contact's turn. */
 @Injectable()
 export class FlowRunnerMetrics {
   readonly runs: Counter<'outcome'>;
@@ -9,6 +9,7 @@ export class FlowRunnerMetrics {
   readonly waitSeconds: Histogram;
   readonly stepsPerJob: Histogram;
   readonly jobFailures: Counter;
+  readonly repliesHeld: Counter;
 
   constructor(metrics: MetricsService) {
     this.runs = metrics.counter('gtc_flow_runs_total', 'Inbound messages processed, by outcome', ['outcome']);
@@ -19,6 +20,7 @@ export class FlowRunnerMetrics {
       0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
     ]);
     this.jobFailures = metrics.counter('gtc_flow_job_failures_total', 'Inbound job attempts that failed (retried by the queue)');
+    this.repliesHeld = metrics.counter('gtc_flow_replies_held_total', "Replies enqueued held at their recipient's ordering gate (in the delayed set until the earlier message is released)");
     this.stepsPerJob = metrics.histogram('gtc_flow_steps_per_job', 'Messages one job processed (its batch, and earlier pending messages of its contacts)', [], [
       1, 2, 3, 5, 10, 25,
     ]);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, earlierMessagesSql, type EarlierMessage, deleteStatusesOfSql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -85,9 +85,31 @@ export interface CatalogRow {
 const STEP_OUTBOUND_CTES = outboundWriteCtes({
   contacts: 'step',
   messages: 'reply',
+  returning: 'id, contact_id, provider_id, seq, ordinal',
   setContact: `opted_out = COALESCE(x.opted_out, c.opted_out),
       opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END`,
 });
+
+/**
+ * An outbound row a round wrote (none: all null), with its number's ordering policy and the earlier messages to its
+ * contact that may hold it (its first reply's; a later reply of the same step is held by the first).
+ */
+export interface OutboundRowWritten {
+  id: string | null;
+  contact_id: string | null;
+  ordinal: number | null;
+  ordering: string | null;
+  ordering_timeout_ms: number | null;
+  earlier: EarlierMessage[];
+}
+
+/** A queued outbound message with what its recipient's ordering gate needs (orderingWait). */
+export interface GateRow {
+  id: string;
+  ordering: string;
+  ordering_timeout_ms: number;
+  earlier: EarlierMessage[];
+}
 
 /** Rows one retention statement deletes at most. */
 export const PRUNE_BATCH = 1_000;
@@ -174,10 +196,11 @@ export class FlowRunnerStore {
   /**
    * Writes a round's steps in one statement (one row per contact in each table it touches): the contacts' seqs and
    * opt-out state, the outbound rows, the sessions, the messages processed, the events (the events CTEs only when
-   * a step has one). Returns the outbound rows written (id, contact_id) in contact and reply order.
+   * a step has one). Returns the outbound rows written in contact and reply order, each with what its recipient's
+   * ordering gate needs (OutboundRowWritten).
    */
-  async writeRound(db: PoolClient, steps: StepWriteRow[], replies: ReplyWriteRow[]): Promise<{ id: string | null; contact_id: string | null }[]> {
-    const { rows } = await db.query<{ id: string | null; contact_id: string | null }>({
+  async writeRound(db: PoolClient, steps: StepWriteRow[], replies: ReplyWriteRow[]): Promise<OutboundRowWritten[]> {
+    const { rows } = await db.query<OutboundRowWritten>({
       // A batch statement: unnamed (libs/db/README.md).
       text: `WITH step AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::bool[], $7::bool[],
@@ -211,12 +234,30 @@ export class FlowRunnerStore {
          JOIN step x ON x.contact_id = e.contact_id JOIN contacts c ON c.id = e.contact_id JOIN whatsapp_providers pr ON pr.id = x.provider_id
          WHERE e.type IS NOT NULL
        ), ${eventsCtes(steps.some((x) => x.eventType))}
-       SELECT o.id, o.contact_id FROM ev_woke LEFT JOIN outb o ON true ORDER BY o.contact_id, o.ordinal`,
+       SELECT o.id, o.contact_id, o.ordinal, pr.ordering, pr.ordering_timeout_ms,
+              CASE WHEN o.ordinal = 0 AND pr.ordering <> 'none' THEN ${earlierMessagesSql('o')} ELSE '[]' END AS earlier
+       FROM ev_woke LEFT JOIN outb o ON true LEFT JOIN whatsapp_providers pr ON pr.id = o.provider_id
+       ORDER BY o.contact_id, o.ordinal`,
       values: [
         ...columns(steps, ['contactId', 'tenantId', 'providerId', 'messageId', 'n', 'optedOut', 'businessInitiated', 'hasSession', 'flowId', 'nodeId', 'status', 'vars', 'error', 'state', 'flowRun']),
         ...columns(replies, ['contactId', 'ordinal', 'type', 'body', 'retryOnRateLimit']),
         ...columns(steps, ['eventType', 'eventExtra']),
       ],
+    });
+    return rows;
+  }
+
+  /**
+   * Of these outbound messages, the ones still queued with what their recipients' ordering gates need now: their
+   * numbers' policies and the earlier messages that may hold them.
+   */
+  async gates(ids: string[]): Promise<GateRow[]> {
+    const { rows } = await this.prisma.pool.query<GateRow>({
+      // A batch statement: unnamed (libs/db/README.md).
+      text: `SELECT o.id, p.ordering, p.ordering_timeout_ms, ${earlierMessagesSql('o')} AS earlier
+             FROM outbound_messages o JOIN whatsapp_providers p ON p.id = o.provider_id
+             WHERE o.id = ANY($1::uuid[]) AND o.state = 'queued'`,
+      values: [ids],
     });
     return rows;
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EventType, PoolClient, PrismaService } from '@gtc/db';
+import { EarlierMessage, EventType, orderingWait, PoolClient, PrismaService } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, OutboundSend } from '@gtc/queue';
@@ -63,6 +63,8 @@ interface Plan {
 }
 
 const MISSING_SESSION: FlowSession = { status: 'idle', vars: {} };
+/** What holds a step's later reply: the step's first reply, just written (queued). */
+const STEP_REPLY_BEFORE: EarlierMessage = { state: 'queued', sentAtMs: null, sendingAtMs: null };
 
 /** flow_run.reason of a group message (outcome `group_skipped`). */
 export const GROUP_SKIP_REASON =
@@ -217,11 +219,12 @@ export class FlowStepService {
       inboundId: w.row.message_id,
       outcome: w.plan.outcome,
       // causeAt: webhook → reply latency, counted for replies to a user's message (not a flow the admin API started).
-      outbound: (outbound.get(w.row.id) ?? []).map((id) => ({
+      outbound: (outbound.get(w.row.id) ?? []).map(({ id, heldMs }) => ({
         messageId: id,
         recipient: w.to,
         businessInitiated: w.plan.businessInitiated,
         causeAt: w.row.type === 'flow_start' ? undefined : w.row.received_at.getTime(),
+        ...(heldMs !== null && { heldMs }),
       })),
       limits: w.limits,
       receivedAt: w.row.received_at,
@@ -264,9 +267,10 @@ export class FlowStepService {
 
   /**
    * Writes a round's steps in one statement (one row per contact in each table it touches). Returns the outbound
-   * row ids written, per contact, in reply order.
+   * rows written, per contact, in reply order, each with how long its recipient's ordering gate holds it (null: it
+   * may go), as the sender's gate would say now: a later reply of the step waits for the first.
    */
-  private async write(db: PoolClient, steps: StepWrite[]): Promise<Map<string, string[]>> {
+  private async write(db: PoolClient, steps: StepWrite[]): Promise<Map<string, { id: string; heldMs: number | null }[]>> {
     const replies = steps.flatMap((w) => w.bodies.map((b, ordinal) => ({ contactId: w.row.id, ordinal, ...b })));
     const rows = await this.store.writeRound(
       db,
@@ -291,8 +295,14 @@ export class FlowStepService {
       })),
       replies,
     );
-    const byContact = new Map<string, string[]>();
-    for (const { id, contact_id: contact } of rows) if (id && contact) byContact.set(contact, [...(byContact.get(contact) ?? []), id]);
+    const byContact = new Map<string, { id: string; heldMs: number | null }[]>();
+    const now = Date.now();
+    for (const r of rows) {
+      if (!r.id || !r.contact_id) continue;
+      const earlier = r.ordinal ? [STEP_REPLY_BEFORE, ...r.earlier] : r.earlier;
+      const heldMs = orderingWait({ ordering: r.ordering ?? 'none', orderingTimeoutMs: r.ordering_timeout_ms ?? 0 }, earlier, now);
+      byContact.set(r.contact_id, [...(byContact.get(r.contact_id) ?? []), { id: r.id, heldMs }]);
+    }
     return byContact;
   }
 

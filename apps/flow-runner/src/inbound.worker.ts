@@ -1,15 +1,18 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { createWorker, InboundJob, OutboundProducer, QueueName, RedisService } from '@gtc/queue';
+import { orderingWait } from '@gtc/db';
+import { createWorker, InboundJob, jobIds, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
 import type { Job, Worker } from 'bullmq';
 import { FlowRunnerMetrics } from './flow-runner.metrics';
+import { FlowRunnerStore } from './flow-runner.store';
 import { FlowStepService } from './flow-step.service';
 
 /**
  * Consumes the inbound queue. A job lists messages (one ingress group commit's, or one); their contacts are
  * stepped together, each contact's pending messages in arrival order until its listed ones are done, so a job
  * that overtakes an earlier one makes the earlier messages go first. The outbound rows the steps wrote are
- * enqueued after commit in one round trip.
+ * enqueued after commit in one round trip; a reply its recipient's ordering gate holds waits in the delayed set for
+ * the release to wake it, instead of being taken by a sender only to wait there.
  */
 @Injectable()
 export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -19,6 +22,8 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly steps: FlowStepService,
     private readonly producer: OutboundProducer,
+    private readonly queues: QueueService,
+    private readonly store: FlowRunnerStore,
     private readonly redis: RedisService,
     private readonly metrics: FlowRunnerMetrics,
     private readonly config: AppConfig,
@@ -48,8 +53,29 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.metrics.stepsPerJob.observe(steps.length);
     const sends = steps.filter((s) => s.limits && s.outbound.length).map((s) => ({ limits: s.limits!, messages: s.outbound }));
-    await this.producer
-      .enqueue(sends)
-      .catch((err: Error) => this.log.warn(`outbound enqueue failed (${err.message}); the sender's reconciler will pick the rows up`));
+    try {
+      await this.producer.enqueue(sends);
+    } catch (err) {
+      this.log.warn(`outbound enqueue failed (${(err as Error).message}); the sender's reconciler will pick the rows up`);
+      return;
+    }
+    const held = sends.flatMap((s) => s.messages).filter((m) => m.heldMs !== undefined);
+    this.metrics.repliesHeld.inc(held.length);
+    if (held.length) await this.wakeReleased(held.map((m) => m.messageId));
+  }
+
+  /**
+   * Wakes the held replies whose gate let go meanwhile. A release that came between the step's snapshot and the
+   * jobs' creation found no job to wake: looking again after the jobs exist closes that gap (a release after this
+   * look finds the job). Failing, they look again on their own after ORDERING_RECHECK_MS.
+   */
+  private async wakeReleased(ids: string[]): Promise<void> {
+    try {
+      const now = Date.now();
+      const free = (await this.store.gates(ids)).filter((g) => orderingWait({ ordering: g.ordering, orderingTimeoutMs: g.ordering_timeout_ms }, g.earlier, now) === null);
+      if (free.length) await this.queues.wakeDelayed(QueueName.Outbound, free.map((g) => jobIds.outbound(g.id)));
+    } catch (err) {
+      this.log.warn(`could not look again at held replies (${(err as Error).message}); they look again on their own`);
+    }
   }
 }

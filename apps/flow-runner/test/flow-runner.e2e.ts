@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient } from '@gtc/db';
+import { Queue } from 'bullmq';
+import { createPrismaClient, ORDERING_RECHECK_MS } from '@gtc/db';
+import { jobIds } from '@gtc/queue';
 import {
   createTestProvider,
   inboundWebhook,
@@ -172,6 +174,45 @@ describe('flows answer through ingress and flow-runner', () => {
     expect(bodies).toEqual([]);
     expect(inbound.state).toBe('failed');
     expect(inbound.error).toMatch(/order_id/);
+  });
+});
+
+describe("replies held at their recipient's ordering gate (ordering: delivered)", () => {
+  const outbound = new Queue('outbound', { connection: { url: redisUrl }, prefix: env.REDIS_PREFIX });
+  afterAll(() => outbound.close());
+  const jobOf = async (id: string) => (await outbound.getJob(jobIds.outbound(id)))!;
+
+  it("enqueues a step's later reply held (delayed, unplanned) behind its first, and a reply whose earlier messages are released free", async () => {
+    const from = String(phone++);
+    const held = await counted('gtc_flow_replies_held_total');
+    const { rows } = await repliesTo(await say(from, { text: 'Hi' }));
+    expect(rows).toHaveLength(2);
+    await expect.poll(async () => Boolean(await outbound.getJob(jobIds.outbound(rows[1].id)))).toBe(true);
+    const [first, second] = [await jobOf(rows[0].id), await jobOf(rows[1].id)];
+    // The first goes at its planned slot; the second waits in the delayed set, with no slot, for the first's release.
+    expect(first.data.slotAt).toEqual(expect.any(Number));
+    expect(second.data.slotAt).toBeUndefined();
+    expect(await second.getState()).toBe('delayed');
+    expect(second.opts.delay).toBe(ORDERING_RECHECK_MS);
+    expect(await counted('gtc_flow_replies_held_total')).toBe(held + 1);
+
+    // Once both are delivered, the contact's next reply is not held.
+    await prisma.outboundMessage.updateMany({ where: { id: { in: rows.map((r) => r.id) } }, data: { state: 'delivered', sentAt: new Date(), deliveredAt: new Date() } });
+    const next = await repliesTo(await say(from, { buttonReply: { id: 'help', title: 'Get Help' } }));
+    await expect.poll(async () => Boolean(await outbound.getJob(jobIds.outbound(next.rows[0].id)))).toBe(true);
+    expect((await jobOf(next.rows[0].id)).data.slotAt).toEqual(expect.any(Number));
+    expect(await counted('gtc_flow_replies_held_total')).toBe(held + 1);
+  });
+
+  it('holds the first reply of a step while an earlier message to the contact is only sent', async () => {
+    const from = String(phone++);
+    const { rows } = await repliesTo(await say(from, { text: 'Hi' }));
+    await prisma.outboundMessage.updateMany({ where: { id: { in: rows.map((r) => r.id) } }, data: { state: 'sent', sentAt: new Date() } });
+    const next = await repliesTo(await say(from, { buttonReply: { id: 'help', title: 'Get Help' } }));
+    await expect.poll(async () => Boolean(await outbound.getJob(jobIds.outbound(next.rows[0].id)))).toBe(true);
+    const job = await jobOf(next.rows[0].id);
+    expect(job.data.slotAt).toBeUndefined();
+    expect(await job.getState()).toBe('delayed');
   });
 });
 

@@ -3,6 +3,8 @@ import {
   batchLocksSql,
   batchLocksTakenSql,
   eventContactSql,
+  earlierMessagesSql,
+  EarlierMessage,
   eventOutboundSql,
   GroupCommit,
   IN_FLIGHT_STATES,
@@ -11,14 +13,12 @@ import {
   PrismaService,
   RECORD_EVENTS_CTES,
   sqlStates,
-  statesFrom,
   STATUS_MOVES,
   statusMoveSetSql,
   UNSENT_STATES,
   unsentRowSql,
 } from '@gtc/db';
 import type { SyncedTemplate } from '@gtc/whatsapp';
-import type { EarlierMessage } from './ordering-gate';
 import type { PauseCause } from './send-policy';
 
 /** An outbound message as the worker needs it: the row, its contact's window and opt-out, and what precedes it. */
@@ -69,8 +69,6 @@ export interface SendingProviderRow {
 /** Timestamp columns hold UTC without a zone: read them as epoch milliseconds. */
 const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
-/** An earlier message in these states (delivered, read, failed) holds the next under no ordering policy: not listed. */
-const RELEASED_UNDER_DELIVERED = sqlStates(statesFrom('delivered'));
 /** Not sent (nor failed) yet: queued, sending, unknown. */
 const UNSENT = sqlStates(UNSENT_STATES);
 
@@ -142,9 +140,7 @@ export class OutboundStore {
       text: `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
               o.retry_on_rate_limit, o.attempts, ${MS('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
               ${MS('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
-              COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${MS('e.sent_at')}, 'sendingAtMs', ${MS('e.sending_at')}) ORDER BY e.seq)
-                        FROM outbound_messages e
-                        WHERE e.contact_id = o.contact_id AND e.seq < o.seq AND e.state NOT IN (${RELEASED_UNDER_DELIVERED})), '[]') AS earlier
+              ${earlierMessagesSql('o')} AS earlier
        FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
        WHERE o.id = ANY($1::uuid[])`,
       values: [ids],

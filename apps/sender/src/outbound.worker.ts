@@ -1,10 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { DONE_STATES } from '@gtc/db';
+import { DONE_STATES, orderingWait } from '@gtc/db';
 import { createWorker, OutboundJob, QueueName, RedisService, SendLimiter } from '@gtc/queue';
 import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
 import { DelayedError, Job, Worker } from 'bullmq';
-import { orderingWait } from './ordering-gate';
 import { OutboundStore, SendableMessage } from './outbound.store';
 import { ProviderService, SendingProvider } from './provider.service';
 import { RecipientWaker } from './recipient.waker';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { releasesNext } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
-import { releasesNext } from './ordering-gate';
 import { OutboundStore } from './outbound.store';
 import { ProviderService } from './provider.service';
 
@@ -14,7 +14,7 @@ export interface GateHolder {
  * Wakes a recipient's next message when the one before it lets it go (the ordering gate's release): its job,
  * waiting in BullMQ's delayed set, goes to the head of the queue (QueueService.wakeDelayed). Used by the outbound
  * worker after a send or a failure and by the status worker after a status. A wake-up lost in a crash costs only
- * time: the waiting job looks again on its own (ordering-gate.ts).
+ * time: the waiting job looks again on its own (libs/db ordering-gate.ts).
  */
 @Injectable()
 export class RecipientWaker {

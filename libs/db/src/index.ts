@@ -15,3 +15,4 @@ export * from './batch-columns';
 export * from './advisory-locks';
 export * from './event-outbox';
 export type { Pool, PoolClient } from 'pg';
+export * from './ordering-gate';

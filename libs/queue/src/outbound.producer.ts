@@ -40,6 +40,12 @@ export const SEND_LIMITER_PROVIDER: FactoryProvider<SendLimiter> = {
 export interface OutboundSend extends SlotRequest {
   /** Epoch ms (OutboundJob.causeAt). */
   causeAt?: number;
+  /**
+   * Held at its recipient's ordering gate when written (an earlier message to the contact not released yet): it
+   * waits this long (ms) in the delayed set, unplanned, unless the release wakes it first (QueueService.wakeDelayed),
+   * instead of being taken by a sender only to wait there.
+   */
+  heldMs?: number;
 }
 
 /**
@@ -60,12 +66,20 @@ export class OutboundProducer {
 
   /**
    * Reserves a slot for each message (in order, under its number's limits) and enqueues them all, each delayed
-   * until its slot, in one round trip.
+   * until its slot, in one round trip. A held message takes no slot yet (the sender plans it when it goes).
    */
   async enqueue(sends: { limits: NumberLimits; messages: OutboundSend[] }[]): Promise<void> {
     const jobs = [];
     for (const { limits, messages } of sends) {
       for (const m of messages) {
+        if (m.heldMs !== undefined) {
+          jobs.push({
+            id: jobIds.outbound(m.messageId),
+            data: { outboundId: m.messageId, ...(m.causeAt !== undefined && { causeAt: m.causeAt }) },
+            opts: { delay: m.heldMs },
+          });
+          continue;
+        }
         const { at: slotAt } = await this.limiter.reserve(limits, m, 'plan');
         jobs.push({
           id: jobIds.outbound(m.messageId),

@@ -1,4 +1,8 @@
-import { OUTBOUND_RANK, outboundRank } from '@gtc/db';
+import { OUTBOUND_RANK, outboundRank, sqlStates, statesFrom } from './message-states';
+
+// The ordering gate: whether a recipient's next outbound message may go, from the earlier messages to the same
+// contact (Postgres only). The sender waits at it before each send; the flow-runner asks it when it enqueues replies,
+// so that one held behind an earlier message waits in BullMQ's delayed set from the start (OutboundSend.held).
 
 /** An earlier message to the same recipient that is not delivered, read or failed yet. */
 export interface EarlierMessage {
@@ -18,17 +22,32 @@ export function releasesNext(ordering: string, state: string): boolean {
   return outboundRank(state) >= OUTBOUND_RANK[ordering];
 }
 
-/** How long to wait before looking again when the previous message has not even been sent. */
-const RECHECK_MS = 5_000;
+/**
+ * How long a held message waits before looking again when the previous one has not even been sent: a release
+ * normally wakes it at once, so this only covers a wake-up lost in a crash.
+ */
+export const ORDERING_RECHECK_MS = 5_000;
+
+/** Timestamp columns hold UTC without a zone: read as epoch milliseconds. */
+const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+
+/**
+ * SQL: the earlier messages to the contact of outbound row `o` that may hold it (not delivered, read or failed), in
+ * order, as a JSON array of EarlierMessage: orderingWait's input.
+ */
+export const earlierMessagesSql = (o: string) =>
+  `COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${MS('e.sent_at')}, 'sendingAtMs', ${MS('e.sending_at')}) ORDER BY e.seq)
+     FROM outbound_messages e
+     WHERE e.contact_id = ${o}.contact_id AND e.seq < ${o}.seq AND e.state NOT IN (${sqlStates(statesFrom('delivered'))})), '[]')`;
 
 /**
  * Per-recipient ordering: message N+1 waits until every earlier message to the same contact is released
  * (delivered/read/failed under "delivered"; also sent under "sent"; anything under "none") or was sent longer ago
  * than the provider's ordering timeout. Returns how long to wait, or null when the message may go. Its input
- * comes from Postgres (OutboundStore.load), so it holds across replicas, and none of it lives in Redis: losing
+ * comes from Postgres (earlierMessagesSql), so it holds across replicas, and none of it lives in Redis: losing
  * Redis keys cannot close a recipient's gate for good. What Redis holds is only the waiting job and its wake-up
  * (a promotion when the earlier message is released); a lost wake-up is covered by looking again after at most
- * RECHECK_MS, a lost job by the sender's reconciler (QueueService.ensureJobs).
+ * ORDERING_RECHECK_MS, a lost job by the sender's reconciler (QueueService.ensureJobs).
  */
 export function orderingWait(
   policy: { ordering: string; orderingTimeoutMs: number },
@@ -43,9 +62,9 @@ export function orderingWait(
       const left = since + policy.orderingTimeoutMs - now;
       if (left <= 0) continue; // waited long enough for this one
       // A status normally wakes it at once; looking again now and then covers a wake-up lost in a crash.
-      return Math.min(left, RECHECK_MS);
+      return Math.min(left, ORDERING_RECHECK_MS);
     }
-    return RECHECK_MS;
+    return ORDERING_RECHECK_MS;
   }
   return null;
 }
