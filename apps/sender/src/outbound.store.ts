@@ -5,6 +5,7 @@ import {
   eventContactSql,
   earlierMessagesSql,
   EarlierMessage,
+  epochMsSql,
   eventOutboundSql,
   GroupCommit,
   IN_FLIGHT_STATES,
@@ -66,8 +67,6 @@ export interface SendingProviderRow {
   paused_at: Date | null;
 }
 
-/** Timestamp columns hold UTC without a zone: read them as epoch milliseconds. */
-const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
 /** Not sent (nor failed) yet: queued, sending, unknown. */
 const UNSENT = sqlStates(UNSENT_STATES);
@@ -138,8 +137,8 @@ export class OutboundStore {
     const { rows } = await this.prisma.pool.query({
       // Batch statements (load, claim, record-sent): unnamed (libs/db/README.md).
       text: `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
-              o.retry_on_rate_limit, o.attempts, ${MS('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
-              ${MS('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
+              o.retry_on_rate_limit, o.attempts, ${epochMsSql('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
+              ${epochMsSql('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
               ${earlierMessagesSql('o')} AS earlier
        FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
        WHERE o.id = ANY($1::uuid[])`,

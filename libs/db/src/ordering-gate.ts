@@ -2,7 +2,7 @@ import { OUTBOUND_RANK, outboundRank, sqlStates, statesFrom } from './message-st
 
 // The ordering gate: whether a recipient's next outbound message may go, from the earlier messages to the same
 // contact (Postgres only). The sender waits at it before each send; the flow-runner asks it when it enqueues replies,
-// so that one held behind an earlier message waits in BullMQ's delayed set from the start (OutboundSend.held).
+// so that one held behind an earlier message waits in BullMQ's delayed set from the start (OutboundSend.heldMs).
 
 /** An earlier message to the same recipient that is not delivered, read or failed yet. */
 export interface EarlierMessage {
@@ -28,15 +28,15 @@ export function releasesNext(ordering: string, state: string): boolean {
  */
 export const ORDERING_RECHECK_MS = 5_000;
 
-/** Timestamp columns hold UTC without a zone: read as epoch milliseconds. */
-const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+/** SQL: a timestamp column (UTC without a zone, as ours are) as epoch milliseconds. */
+export const epochMsSql = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
 /**
  * SQL: the earlier messages to the contact of outbound row `o` that may hold it (not delivered, read or failed), in
  * order, as a JSON array of EarlierMessage: orderingWait's input.
  */
 export const earlierMessagesSql = (o: string) =>
-  `COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${MS('e.sent_at')}, 'sendingAtMs', ${MS('e.sending_at')}) ORDER BY e.seq)
+  `COALESCE((SELECT json_agg(json_build_object('state', e.state, 'sentAtMs', ${epochMsSql('e.sent_at')}, 'sendingAtMs', ${epochMsSql('e.sending_at')}) ORDER BY e.seq)
      FROM outbound_messages e
      WHERE e.contact_id = ${o}.contact_id AND e.seq < ${o}.seq AND e.state NOT IN (${sqlStates(statesFrom('delivered'))})), '[]')`;
 
