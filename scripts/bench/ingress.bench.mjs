@@ -34,6 +34,6 @@ export async function ingressBench(env) {
     ratio: Number((real.requests_per_s / bareResult.requests_per_s).toFixed(3)),
     at_1000_rps: fixed,
     recorded_rows: recorded,
-    targets: { ratio_min: 0.25, p99_ms_max_at_1000_rps: 50 },
+    targets: { ratio_min: 0.3, p99_ms_max_at_1000_rps: 50 },
   };
 }
