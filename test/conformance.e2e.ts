@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient } from '@gtc/db';
+import { createPrismaClient, ORDERING_RECHECK_MS } from '@gtc/db';
 import { createTestProvider, installFlows, ServiceProcess, startService, Stack, startStack, testEnv, TestProvider } from '@gtc/testing';
 
 // The kinds Meta documents, end to end: graph-sim sends them as Meta does, ingress records them, flow-runner runs
@@ -36,12 +36,37 @@ triggers:
     target: route
 `;
 
+/** Two replies in one step: under ordering "delivered" the second waits for the first's delivery. */
+const TWO_REPLIES = `name: two
+version: "1"
+nodes:
+  - id: first
+    type: reply
+    config:
+      message: "first"
+    next: second
+  - id: second
+    type: reply
+    config:
+      message: "second"
+triggers:
+  - type: any
+    target: first
+`;
+
 const ADMIN_KEY = 'conformance-admin-key-0123456789abcdef';
 let stack: Stack;
 let admin: ServiceProcess;
 let p: TestProvider;
 let n = 0;
 const user = () => `4917${String(Date.now() % 1e7).padStart(7, '0')}${++n}`;
+
+/** A counter summed over the stack's flow-runners. */
+async function flowRunnerCount(metric: string): Promise<number> {
+  let total = 0;
+  for (const r of stack.flowRunners) total += Number(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(await (await fetch(`${r.url}/metrics`)).text())?.[1] ?? 0);
+  return total;
+}
 
 /** A user writes through graph-sim; returns the wamid. */
 async function inbound(body: Record<string, unknown>): Promise<string> {
@@ -200,6 +225,26 @@ describe('graph-sim → ingress → flow-runner → sender, for the kinds Meta d
     }
     expect(((await row(sent[1][0])).payload as any).order.productItems[0]).toMatchObject({ productRetailerId: 'SKU-1', quantity: 2 });
     expect(((await row(sent[2][0])).payload as any).nfmReply.response).toEqual({ flow_token: 't', choice: 'a' });
+  });
+
+  it("a step's second reply waits for the first's delivery, and the delivered status wakes it (ordering: delivered)", async () => {
+    const gated = await createTestProvider(prisma, { ordering: 'delivered' });
+    await installFlows(prisma, gated, { 'two.ygtc': TWO_REPLIES });
+    await stack.register(gated);
+    const from = user();
+    const held = await flowRunnerCount('gtc_flow_replies_held_total');
+    await stack.sim('POST', '/sim/inbound', { phone_number_id: gated.phoneNumberId, from, text: 'go' });
+    const received = () => stack.sim<{ body: { text?: { body: string } }; received_at: string; statuses: { status: string }[] }[]>('GET', `/sim/messages?to=${from}&phone_number_id=${gated.phoneNumberId}`);
+    await expect.poll(async () => (await received()).map((m) => m.body.text?.body), { timeout: 30_000 }).toEqual(['first', 'second']);
+    const [first, second] = await received();
+    // The second went only after the first was delivered: held at the gate from the start (counted by the
+    // flow-runner, never taken by a sender to wait), and woken by the status, well before its recheck would have let
+    // it look again (ORDERING_RECHECK_MS after it was enqueued).
+    expect(first.statuses.map((s) => s.status)).toContain('delivered');
+    expect(await flowRunnerCount('gtc_flow_replies_held_total')).toBe(held + 1);
+    expect(Date.parse(second.received_at) - Date.parse(first.received_at)).toBeLessThan(ORDERING_RECHECK_MS - 1_000);
+    const rows = await prisma.outboundMessage.findMany({ where: { providerId: gated.providerId }, orderBy: { seq: 'asc' } });
+    expect(rows.map((r) => r.attempts)).toEqual([1, 1]);
   });
 
   it('a link click (user_actions) sent by graph-sim is kept as an event bound to the contact', async () => {
