@@ -210,12 +210,14 @@ describe('confirm: the send slot taken right before the request, on the real clo
     while (Date.now() < until);
     return until;
   };
-  const limiter = () => new SendLimiter(redis, 'sl', { ...settings, throughputMarginMs: 20, tierLimits: { '1': 1000 } });
+  /** Late by more than 10 ms: the slot is taken again (a loaded machine may make the second answer late too: ≤ 2). */
+  const limiter = (throughputMarginMs = 20) => new SendLimiter(redis, 'sl', { ...settings, throughputMarginMs, tierLimits: { '1': 1000 } });
   const number = { ...limits, throughputMps: 10 };
 
   it('a caller on time keeps its slot', async () => {
     const before = Date.now();
-    const slot = await limiter().confirm(number, request('m1'), 250);
+    // A margin of 2 s: whatever the machine's load, the answer comes well within half of it.
+    const slot = await limiter(2_000).confirm(number, request('m1'), 250);
     expect(slot).toMatchObject({ held: true, retaken: 0 });
     expect(slot.at).toBeGreaterThanOrEqual(before);
   });
@@ -224,7 +226,8 @@ describe('confirm: the send slot taken right before the request, on the real clo
     const confirming = limiter().confirm(number, request('m1'), 250);
     const resumed = stall(60); // the answer is read 60 ms after the script gave the slot
     const slot = await confirming;
-    expect(slot).toMatchObject({ held: true, retaken: 1 });
+    expect(slot.held).toBe(true);
+    expect(slot.retaken).toBeGreaterThanOrEqual(1);
     expect(slot.at).toBeGreaterThanOrEqual(resumed);
     // The log holds the request once, at its new time.
     expect(await redis.zrange(key('send', 'mps'), 0, -1, 'WITHSCORES')).toEqual(['m1', String(slot.at)]);
@@ -238,7 +241,8 @@ describe('confirm: the send slot taken right before the request, on the real clo
     expect(ahead).toBeGreaterThan(Date.now()); // a slot about a second ahead, waited for in process
     stall(ahead - Date.now() + 60); // its timer fires 60 ms late
     const slot = await confirming;
-    expect(slot).toMatchObject({ held: true, retaken: 1 });
+    expect(slot.held).toBe(true);
+    expect(slot.retaken).toBeGreaterThanOrEqual(1);
     expect(slot.at).toBeGreaterThanOrEqual(ahead + 60);
   });
 });
