@@ -194,7 +194,8 @@ describe("replies held at their recipient's ordering gate (ordering: delivered)"
     expect(second.data.slotAt).toBeUndefined();
     expect(await second.getState()).toBe('delayed');
     expect(second.opts.delay).toBe(ORDERING_RECHECK_MS);
-    expect(await counted('gtc_flow_replies_held_total')).toBe(held + 1);
+    // Counted right after the enqueue, which /metrics may answer just before.
+    await expect.poll(() => counted('gtc_flow_replies_held_total')).toBe(held + 1);
 
     // Once both are delivered, the contact's next reply is not held.
     await prisma.outboundMessage.updateMany({ where: { id: { in: rows.map((r) => r.id) } }, data: { state: 'delivered', sentAt: new Date(), deliveredAt: new Date() } });
