@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, earlierMessagesSql, type EarlierMessage, deleteStatusesOfSql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, earlierMessagesSql, type EarlierMessage, orderingWait, deleteStatusesOfSql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -90,25 +90,34 @@ const STEP_OUTBOUND_CTES = outboundWriteCtes({
       opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END`,
 });
 
-/**
- * An outbound row a round wrote (none: all null), with its number's ordering policy and the earlier messages to its
- * contact that may hold it (its first reply's; a later reply of the same step is held by the first).
- */
-export interface OutboundRowWritten {
-  id: string | null;
-  contact_id: string | null;
-  ordinal: number | null;
+/** What a message's recipient's ordering gate needs, as the store reads it: its number's policy and the earlier messages. */
+interface GateInput {
   ordering: string | null;
   ordering_timeout_ms: number | null;
   earlier: EarlierMessage[];
 }
 
-/** A queued outbound message with what its recipient's ordering gate needs (orderingWait). */
-export interface GateRow {
+/**
+ * How long a message's recipient's ordering gate holds it now (null: it may go), as the sender's gate would say;
+ * `before`: messages ahead of it that the read could not see (written by the same statement).
+ */
+export function gateWait(g: GateInput, now: number, before: EarlierMessage[] = []): number | null {
+  return orderingWait({ ordering: g.ordering ?? 'none', orderingTimeoutMs: g.ordering_timeout_ms ?? 0 }, [...before, ...g.earlier], now);
+}
+
+/**
+ * An outbound row a round wrote (none: all null), with its gate's input: the earlier messages to its contact that may
+ * hold it (its first reply's; a later reply of the same step is held by the first).
+ */
+export interface OutboundRowWritten extends GateInput {
+  id: string | null;
+  contact_id: string | null;
+  ordinal: number | null;
+}
+
+/** A queued outbound message with its gate's input. */
+export interface GateRow extends GateInput {
   id: string;
-  ordering: string;
-  ordering_timeout_ms: number;
-  earlier: EarlierMessage[];
 }
 
 /** Rows one retention statement deletes at most. */

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { EarlierMessage, EventType, orderingWait, PoolClient, PrismaService } from '@gtc/db';
+import { EarlierMessage, EventType, PoolClient, PrismaService } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, OutboundSend } from '@gtc/queue';
 import type { EngineAnswer, EngineTask } from './engine.worker';
 import { FlowCatalogService, TeamFlows } from './flow-catalog.service';
 import { FlowEngineService } from './flow-engine.service';
-import { ContactRow, FlowRunnerStore, StepRow } from './flow-runner.store';
+import { ContactRow, FlowRunnerStore, gateWait, StepRow } from './flow-runner.store';
 import { isKeyword, SILENT_TYPES, toFlowEvent } from './flow-event';
 
 /** Why a message was processed the way it was (metrics label and the inbound row's flow_run.outcome). */
@@ -299,8 +299,7 @@ export class FlowStepService {
     const now = Date.now();
     for (const r of rows) {
       if (!r.id || !r.contact_id) continue;
-      const earlier = r.ordinal ? [STEP_REPLY_BEFORE, ...r.earlier] : r.earlier;
-      const heldMs = orderingWait({ ordering: r.ordering ?? 'none', orderingTimeoutMs: r.ordering_timeout_ms ?? 0 }, earlier, now);
+      const heldMs = gateWait(r, now, r.ordinal ? [STEP_REPLY_BEFORE] : []);
       byContact.set(r.contact_id, [...(byContact.get(r.contact_id) ?? []), { id: r.id, heldMs }]);
     }
     return byContact;

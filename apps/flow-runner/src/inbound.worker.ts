@@ -1,10 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { orderingWait } from '@gtc/db';
 import { createWorker, InboundJob, jobIds, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
 import type { Job, Worker } from 'bullmq';
 import { FlowRunnerMetrics } from './flow-runner.metrics';
-import { FlowRunnerStore } from './flow-runner.store';
+import { FlowRunnerStore, gateWait } from './flow-runner.store';
 import { FlowStepService } from './flow-step.service';
 
 /**
@@ -72,7 +71,7 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async wakeReleased(ids: string[]): Promise<void> {
     try {
       const now = Date.now();
-      const free = (await this.store.gates(ids)).filter((g) => orderingWait({ ordering: g.ordering, orderingTimeoutMs: g.ordering_timeout_ms }, g.earlier, now) === null);
+      const free = (await this.store.gates(ids)).filter((g) => gateWait(g, now) === null);
       if (free.length) await this.queues.wakeDelayed(QueueName.Outbound, free.map((g) => jobIds.outbound(g.id)));
     } catch (err) {
       this.log.warn(`could not look again at held replies (${(err as Error).message}); they look again on their own`);
