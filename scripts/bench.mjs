@@ -43,6 +43,7 @@ if (results.ingress) {
   rows.push(['ingress: bare node:http', `${i.bare.requests_per_s} req/s`, `p50 ${i.bare.p50_ms} ms`, `p99 ${i.bare.p99_ms} ms`]);
   rows.push(['ingress: real', `${i.ingress.requests_per_s} req/s`, `p50 ${i.ingress.p50_ms} ms`, `p99 ${i.ingress.p99_ms} ms`]);
   rows.push(['ingress: ratio real/bare', String(i.ratio), 'target ≥ 0.30', '']);
+  rows.push(...costRows('ingress: per webhook', i.cost_per_webhook));
   rows.push(['ingress: at 1,000 req/s', `${i.at_1000_rps.requests_per_s} req/s`, `p50 ${i.at_1000_rps.p50_ms} ms`, `p99 ${i.at_1000_rps.p99_ms} ms (target ≤ 50)`]);
 }
 if (results.sender) {

@@ -1,7 +1,11 @@
 // Ingress benchmark: a bare node:http server answering 200 vs the real ingress (signature check, durable
 // dedup, enqueue), same load tool and settings: unique signed payloads, 50 connections, no pipelining. The load
 // tool (ingress-load.mjs) and the bare server (bare-server.mjs) each run in a process of their own, so that neither
-// shares a core's event loop with the other and the baseline is not capped by the load tool.
+// shares a core's event loop with the other and the baseline is not capped by the load tool. The real run also counts
+// what each webhook cost (counters.mjs): CPU by process (ingress, its Postgres backends, Redis, the load tool),
+// Postgres transactions and WAL records, Redis commands, jobs.
+import { createCounters } from './counters.mjs';
+
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 
 /** Runs autocannon in its own process against `url`; resolves with its summary figures. */
@@ -24,7 +28,11 @@ export async function ingressBench(env) {
 
   const ingress = await env.start('ingress');
   await run(env, `${ingress.url}${path}`, p, { durationS: 2 }); // warm-up
+  const counters = await createCounters(env);
+  const before = await counters.snapshot();
   const real = await run(env, `${ingress.url}${path}`, p);
+  const after = await counters.snapshot();
+  await counters.close();
   const fixed = await run(env, `${ingress.url}${path}`, p, { overallRate: 1000 });
   const recorded = await env.prisma.inboundMessage.count({ where: { providerId: p.providerId } });
   await ingress.stop();
@@ -32,6 +40,7 @@ export async function ingressBench(env) {
     bare: bareResult,
     ingress: real,
     ratio: Number((real.requests_per_s / bareResult.requests_per_s).toFixed(3)),
+    cost_per_webhook: counters.cost(before, after, real.total, { webhooks: real.total }),
     at_1000_rps: fixed,
     recorded_rows: recorded,
     targets: { ratio_min: 0.3, p99_ms_max_at_1000_rps: 50 },
