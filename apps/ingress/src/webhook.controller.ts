@@ -17,7 +17,10 @@ export class WebhookController {
     private readonly metrics: IngressMetrics,
   ) {}
 
-  /** Verification: 200 with the challenge when the verify token matches, 403 otherwise, 404 for unknown or disabled. */
+  /**
+   * Verification: 200 with the challenge when the verify token matches, 403 otherwise, 404 for unknown or disabled.
+   * Each answer is logged here (ingress has no per-request logger: see ingress.module.ts), a refusal as a warning.
+   */
   @Get()
   async verify(
     @Param('tenant') tenant: string,
@@ -26,11 +29,16 @@ export class WebhookController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const target = await this.providers.find(tenant, team);
-    if (!target || !target.enabled) return void reply.code(404).send({ message: 'unknown tenant/team or provider disabled' });
+    if (!target || !target.enabled) {
+      this.log.warn(`subscription check for ${tenant}/${team} refused (404): unknown tenant/team or provider disabled`);
+      return void reply.code(404).send({ message: 'unknown tenant/team or provider disabled' });
+    }
     const token = query['hub.verify_token'] ?? '';
     if (query['hub.mode'] !== 'subscribe' || !safeEqual(token, target.verifyToken)) {
+      this.log.warn(`subscription check for ${tenant}/${team} refused (403): verify token mismatch or hub.mode not subscribe`);
       return void reply.code(403).send({ message: 'verify token mismatch' });
     }
+    this.log.log(`subscription check for ${tenant}/${team} answered (200)`);
     reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(query['hub.challenge'] ?? '');
   }
 

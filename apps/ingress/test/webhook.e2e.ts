@@ -116,11 +116,17 @@ describe('GET verification', () => {
     expect(await res.text()).toBe('1158201444');
   });
 
-  it('refuses a wrong token with 403 and an unknown tenant or disabled provider with 404', async () => {
+  it('refuses a wrong token with 403 and an unknown tenant or disabled provider with 404, and logs each refusal', async () => {
     expect((await fetch(url(p, 'wrong'))).status).toBe(403);
     expect((await fetch(url({ ...p, tenantSlug: 'nobody' }, p.verifyToken))).status).toBe(404);
     const disabled = await createTestProvider(prisma, { enabled: false });
     expect((await fetch(url(disabled, disabled.verifyToken))).status).toBe(404);
+    // Ingress has no per-request logger (its webhook POSTs would pay for it): the check logs its own refusals.
+    const logged = () => ingress.logs.join('\n'); // written by the process as it goes: polled
+    await expect.poll(logged).toContain(`subscription check for ${p.tenantSlug}/${p.teamSlug} refused (403)`);
+    await expect.poll(logged).toContain(`subscription check for nobody/${p.teamSlug} refused (404)`);
+    await expect.poll(logged).toContain(`subscription check for ${disabled.tenantSlug}/${disabled.teamSlug} refused (404)`);
+    expect(logged()).not.toContain('hub.verify_token'); // nor the URL, which carries the token tried
   });
 });
 
