@@ -1,5 +1,6 @@
 import { runHttpService } from '@gtc/observability';
 import { IngressModule } from './ingress.module';
+import { serveWebhookPosts } from './webhook.route';
 
 void runHttpService(IngressModule, {
   service: 'ingress',
@@ -8,4 +9,5 @@ void runHttpService(IngressModule, {
   bodiesInFlight: (c) => c.env.INGRESS_BODIES_IN_FLIGHT_BYTES,
   // The signature is over the raw bytes, kept on req.rawBody.
   rawBody: true,
+  configure: serveWebhookPosts,
 });

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Logger, Param, Query, Res } from '@nestjs/common';
 import { safeEqual } from '@gtc/config';
 import { parseWebhook, SIGNATURE_HEADER, verifySignature } from '@gtc/whatsapp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -6,7 +6,10 @@ import { IngressMetrics } from './ingress.metrics';
 import { ProviderService } from './provider.service';
 import { WebhookRecorderService } from './webhook-recorder.service';
 
-/** `GET/POST /webhook/whatsapp/:tenant/:team`: Meta's verification handshake and notifications. */
+/**
+ * `GET/POST /webhook/whatsapp/:tenant/:team`: Meta's verification handshake and notifications. The GET is a Nest route;
+ * the POST (receive) is served by a route of Fastify's own (webhook.route.ts).
+ */
 @Controller('webhook/whatsapp/:tenant/:team')
 export class WebhookController {
   private readonly log = new Logger(WebhookController.name);
@@ -47,13 +50,7 @@ export class WebhookController {
    * and only then acknowledged with 200 (a signed JSON body of any shape is kept raw with what was wrong, and 200); content Postgres cannot take as is is stored escaped (or, failing that,
    * as its raw bytes) and acknowledged too. 503 only when Postgres cannot be written at all, so Meta retries.
    */
-  @Post()
-  async receive(
-    @Param('tenant') tenant: string,
-    @Param('team') team: string,
-    @Req() req: FastifyRequest & { rawBody?: Buffer },
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
+  async receive(tenant: string, team: string, req: FastifyRequest & { rawBody?: Buffer }, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
     const answer = (code: number, outcome: string, body: unknown) => {
       this.metrics.webhooks.inc({ outcome });
