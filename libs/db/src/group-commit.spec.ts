@@ -221,3 +221,48 @@ describe('GroupCommit linger (fake clock)', () => {
     expect(await Promise.all(results)).toEqual(Array.from({ length: 9 }, (_, i) => `r${i}`));
   });
 });
+
+describe('GroupCommit overlap (fake clock)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a second flush starts only once the running one has taken overlapAfterMs; one that ends sooner takes what waited', async () => {
+    vi.useFakeTimers();
+    const f = controlledFlush();
+    const commit = new GroupCommit<number, string>(f.flush, 2, 10, () => false, 0, 20);
+    const results = [commit.submit(0), commit.submit(1), commit.submit(2)];
+    expect(f.batches.map((b) => b.items)).toEqual([[0]]); // idle: the first goes at once, alone
+    await vi.advanceTimersByTimeAsync(19);
+    expect(f.batches).toHaveLength(1); // the others wait for it while it is quick
+    f.batches[0]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(f.batches.map((b) => b.items)).toEqual([[0], [1, 2]]); // it ended in time: they go together, next
+    results.push(commit.submit(3), commit.submit(4));
+    await vi.advanceTimersByTimeAsync(19);
+    expect(f.batches).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    // [1, 2] has taken 20 ms (a lock, a slow statement): what waited behind it goes beside it.
+    expect(f.batches.map((b) => b.items)).toEqual([[0], [1, 2], [3, 4]]);
+    expect(f.open()).toHaveLength(2);
+    const five = commit.submit(5);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(f.batches).toHaveLength(3); // two running: the most it runs
+    f.batches[2]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(f.batches.map((b) => b.items)).toEqual([[0], [1, 2], [3, 4], [5]]); // the oldest is long past its 20 ms
+    f.batches[1]!.finish();
+    f.batches[3]!.finish();
+    expect(await Promise.all([...results, five])).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+  });
+
+  it('a full batch does not wait for the overlap', async () => {
+    vi.useFakeTimers();
+    const f = controlledFlush();
+    const commit = new GroupCommit<number, string>(f.flush, 2, 3, () => false, 0, 1_000);
+    const results = Array.from({ length: 4 }, (_, i) => commit.submit(i));
+    expect(f.batches.map((b) => b.items)).toEqual([[0], [1, 2, 3]]);
+    f.batches.forEach((b) => b.finish());
+    expect(await Promise.all(results)).toEqual(['r0', 'r1', 'r2', 'r3']);
+  });
+});
