@@ -94,8 +94,14 @@ export interface StatusApplyRow {
   moved: boolean;
 }
 
-/** Statements of the hot path in flight at once; calls made meanwhile wait and go together in the next one. */
+/**
+ * Statements of the hot path in flight at once; calls made meanwhile wait and go together in the next one. The second
+ * starts only once the first has taken OVERLAP_AFTER_MS (GroupCommit): under load one at a time carries larger
+ * batches, and one that waits on a row lock does not hold up the calls behind it.
+ */
 const IN_FLIGHT = 2;
+/** A statement of the hot path that has taken this long waits on something: the next one starts beside it. */
+const OVERLAP_AFTER_MS = 20;
 /** Messages in one statement at most. */
 const MAX_BATCH = 256;
 
@@ -108,9 +114,9 @@ const MAX_BATCH = 256;
  */
 @Injectable()
 export class OutboundStore {
-  private readonly loads = new GroupCommit<string, SendableMessage | null>((ids) => this.loadMany(ids), IN_FLIGHT, MAX_BATCH, () => false);
-  private readonly claims = new GroupCommit<string, boolean>((ids) => this.claimMany(ids), IN_FLIGHT, MAX_BATCH, () => false);
-  private readonly sends = new GroupCommit<{ id: string; wamid: string }, boolean>((sent) => this.recordSentMany(sent), IN_FLIGHT, MAX_BATCH, () => false);
+  private readonly loads = new GroupCommit<string, SendableMessage | null>((ids) => this.loadMany(ids), IN_FLIGHT, MAX_BATCH, () => false, 0, OVERLAP_AFTER_MS);
+  private readonly claims = new GroupCommit<string, boolean>((ids) => this.claimMany(ids), IN_FLIGHT, MAX_BATCH, () => false, 0, OVERLAP_AFTER_MS);
+  private readonly sends = new GroupCommit<{ id: string; wamid: string }, boolean>((sent) => this.recordSentMany(sent), IN_FLIGHT, MAX_BATCH, () => false, 0, OVERLAP_AFTER_MS);
 
   constructor(private readonly prisma: PrismaService) {}
 
