@@ -16,7 +16,7 @@ import { WebhookRecorderService } from './webhook-recorder.service';
  * No per-request logger (`forService('ingress', [])`): webhook POSTs (thousands a second) log their own failures,
  * and the subscription check logs its own answer (WebhookController.verify). Listing the check's GET route would put
  * the logging middleware on the webhook's path, which every POST then pays for too (ingress answered a POST it
- * refused 15-20 % slower with it).
+ * refused 7-17 % slower with it).
  */
 @Module({
   imports: [GtcConfigModule, ObservabilityModule.forService('ingress', []), DbModule, QueueModule],

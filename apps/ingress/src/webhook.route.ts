@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WebhookController } from './webhook.controller';
 
 /** The path Meta posts a team's notifications to, as Fastify's router writes it. */
-export const WEBHOOK_PATH = '/webhook/whatsapp/:tenant/:team';
+const WEBHOOK_PATH = '/webhook/whatsapp/:tenant/:team';
 
 /**
  * Serves `POST /webhook/whatsapp/:tenant/:team` (WebhookController.receive) as a route of Fastify's own, not Nest's:

@@ -11,7 +11,7 @@
  */
 export class GroupCommit<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  /** When each running flush started (Date.now()), oldest first. */
+  /** When each running flush started (performance.now(): monotonic), oldest first. */
   private readonly runningSince: number[] = [];
   private lingering?: NodeJS.Timeout;
   private overlapping?: NodeJS.Timeout;
@@ -55,7 +55,7 @@ export class GroupCommit<T, R> {
     this.overlapping = undefined;
     while (this.running < this.maxConcurrent && this.pending.length) {
       if (this.running && this.overlapAfterMs && this.pending.length < this.maxBatch) {
-        const wait = this.runningSince[0] + this.overlapAfterMs - Date.now();
+        const wait = this.runningSince[0] + this.overlapAfterMs - performance.now();
         if (wait > 0) {
           this.overlapping = setTimeout(() => {
             this.overlapping = undefined;
@@ -65,7 +65,7 @@ export class GroupCommit<T, R> {
         }
       }
       const batch = this.pending.splice(0, this.maxBatch);
-      const since = Date.now();
+      const since = performance.now();
       this.runningSince.push(since);
       void this.write(batch).finally(() => {
         this.runningSince.splice(this.runningSince.indexOf(since), 1);
