@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, earlierMessagesSql, type EarlierMessage, orderingWait, deleteStatusesOfSql, DONE_STATES, eventContactSql, INBOUND_DONE_STATES, eventsCtes, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, type EarlierMessage, earlierMessagesSql, eventContactSql, eventsCtes, INBOUND_DONE_STATES, orderingWait, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */

@@ -7,8 +7,7 @@
  * next one, instead of up to several times it. A service under load keeps little (ingress: 34 MB in use right after a
  * collection, while its heap held 107-128 MB of mostly garbage at its peak), so this bounds the garbage, not the data:
  * nothing is capped, a large body still fits. What it changed under pnpm bench is in the README's figures.
- */
-/*
+ *
  * `--max-semi-space-size=4`: the young generation, where nearly everything a request or a job allocates dies, gets at
  * most 4 MB per semi-space instead of 16. V8 grows it to the default maximum soon after start, and both semi-spaces
  * are resident: at rest a service held 32 MB for it with 4 MB in use. Under load a smaller one is collected more
