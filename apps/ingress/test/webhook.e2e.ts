@@ -269,6 +269,9 @@ describe('POST notifications', () => {
       ['unknown team', async () => post({ ...p, teamSlug: 'no-such-team' }, good()), 404],
       ['malformed JSON', async () => post(p, '{"object": "whatsapp_business_account", "entry": ['), 400],
       ['oversized body', async () => postLarge(p, Buffer.from(`{"pad":"${'x'.repeat(4 * 1024 * 1024 + 10)}"}`)), 413],
+      // Meta posts JSON only: a signed body of another type is not read (it was recorded as non-conforming before).
+      ['a signed text/plain body', async () => post(p, good(), { 'content-type': 'text/plain' }), 415],
+      ['a signed form body', async () => post(p, 'object=whatsapp_business_account', { 'content-type': 'application/x-www-form-urlencoded' }), 415],
     ])('%s → %i', async (_name, run, code) => {
       const before = await counts(p.providerId);
       const res = await run();
@@ -386,6 +389,49 @@ describe('outages', () => {
       await redisProxy.stop();
       await ownPrisma.$disconnect();
       await own.drop();
+    }
+  });
+
+  it('on SIGTERM answers the webhook it is writing, records it, takes no new one, and exits 0', async () => {
+    const svc = await startService('ingress', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'info' });
+    const other = new Client({ connectionString: withDefaultUser(databaseUrl) });
+    await other.connect();
+    const send = async (wamid: string) => {
+      const body = JSON.stringify(textPayload(p.phoneNumberId, wamid, 'at shutdown'));
+      const res = await fetch(`${svc.url}/webhook/whatsapp/${p.tenantSlug}/${p.teamSlug}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(body, p.appSecret), connection: 'close' },
+        body,
+      });
+      return res.status;
+    };
+    try {
+      // Another transaction inserts the same message and holds it: the webhook's insert waits for it.
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO inbound_messages (tenant_id, provider_id, wamid, type, payload, state) VALUES ($1, $2, 'wamid.sigterm', 'text', '{}', 'ignored')`,
+        [p.tenantId, p.providerId],
+      );
+      const inFlight = send('wamid.sigterm');
+      const waiting = async () =>
+        (await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'transactionid'`)[0].n;
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(1);
+      const exited = svc.stop();
+      await expect.poll(() => svc.logs.some((l) => l.includes('SIGTERM received')), { timeout: 10_000 }).toBe(true);
+      // Draining: a new webhook is refused (connection refused, or 503 so that Meta retries), and the process waits
+      // for the one it holds.
+      expect(await send('wamid.sigterm.after').catch(() => 'refused')).toBeOneOf(['refused', 503]);
+      expect(svc.running).toBe(true);
+      // The other transaction gives up its row: ingress writes its own and only then answers.
+      await other.query('ROLLBACK');
+      expect(await inFlight).toBe(200);
+      expect(await exited).toBe(0);
+      const rows = await prisma.inboundMessage.findMany({ where: { providerId: p.providerId, wamid: { in: ['wamid.sigterm', 'wamid.sigterm.after'] } } });
+      expect(rows.map((r) => [r.wamid, r.state])).toEqual([['wamid.sigterm', 'pending']]);
+    } finally {
+      await other.end();
+      await svc.kill();
     }
   });
 });

@@ -3,9 +3,10 @@ import { INestApplication, INestApplicationContext, LoggerService, Type } from '
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '@gtc/config';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { limitBodiesInFlight } from './body-budget';
+import { answerFrameworkError } from './framework-errors';
 import { HealthService } from './health.service';
 import { createLogger } from './logging.module';
 import { MetricsService } from './metrics.service';
@@ -45,10 +46,11 @@ function preflight(service: string): AppConfig {
 }
 
 /**
- * On SIGTERM/SIGINT: fail readiness, close (drain HTTP, finish current jobs), then `after` (a worker's /health
- * server, which answers "draining" until then), exit; forced after the timeout.
+ * On SIGTERM/SIGINT: fail readiness, run `before` (a service's own HTTP server closing: its requests in flight still
+ * need the app), close the app (drain Nest's HTTP, finish current jobs), then `after` (a worker's /health server,
+ * which answers "draining" until then), exit; forced after the timeout.
  */
-function onShutdown(app: INestApplicationContext, config: AppConfig, after?: () => Promise<void>): void {
+function onShutdown(app: INestApplicationContext, config: AppConfig, { before, after }: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): void {
   let closing = false;
   const stop = (signal: string) => {
     if (closing) return;
@@ -62,6 +64,7 @@ function onShutdown(app: INestApplicationContext, config: AppConfig, after?: () 
     }, config.env.SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     (async () => {
+      await before?.();
       await app.close();
       await after?.();
     })()
@@ -97,11 +100,7 @@ export async function runHttpService(module: Type<unknown>, options: HttpService
     new FastifyAdapter({
       bodyLimit,
       trustProxy: true,
-      // Paths the router cannot read (bad percent-encoding, over-long parameters) get the one error shape too.
-      frameworkErrors: (err: FastifyError, _req: unknown, reply: unknown) => {
-        const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-        void (reply as FastifyReply).code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'bad_request', message: err.message } });
-      },
+      frameworkErrors: answerFrameworkError,
     }),
     { bufferLogs: true, rawBody: options.rawBody },
   );
@@ -129,7 +128,33 @@ export async function runWorkerService(
   app.useLogger(nestLogger(app));
   const http = new WorkerHttpServer(app.get(HealthService), app.get(MetricsService), config.env.METRICS_TOKEN);
   const port = await http.listen(options.port(config), config.env.METRICS_HOST);
-  onShutdown(app, config, () => http.close());
+  onShutdown(app, config, { after: () => http.close() });
   app.get(Logger).log(`${options.service} started; /health and /metrics on :${port}`);
+  return app;
+}
+
+/** The HTTP server a service runs beside its application context (runServerService). */
+export interface ServiceServer {
+  /** The port it listens on. */
+  port: number;
+  /** Stops taking requests; resolves once those in flight are answered. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a service as a Nest application context with an HTTP server of its own (`serve`), for a service whose
+ * requests should not pay for Nest's HTTP adapter (ingress). On SIGTERM the server closes first, answering what it
+ * has in flight, then the context.
+ */
+export async function runServerService(
+  module: Type<unknown>,
+  options: { service: string; serve: (app: INestApplicationContext, config: AppConfig) => Promise<ServiceServer> },
+): Promise<INestApplicationContext> {
+  const config = preflight(options.service);
+  const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
+  app.useLogger(nestLogger(app));
+  const server = await options.serve(app, config);
+  onShutdown(app, config, { before: () => server.close() });
+  app.get(Logger).log(`${options.service} listening on :${server.port}`);
   return app;
 }

@@ -26,8 +26,8 @@ export function createLogger(service: string, config: AppConfig): Logger {
 
 /**
  * Which routes get the per-request logger (pino-http, as Nest middleware): every route, or only those listed. A
- * service's hot endpoints (ingress webhooks, graph-sim's Graph API: thousands of requests a second), which log their
- * own failures, are left out by listing the others; an empty list gives none. Listing is what makes them free: a route excluded from a
+ * service's hot endpoints (graph-sim's Graph API: thousands of requests a second), which log their own failures, are
+ * left out by listing the others; an empty list gives none. Listing is what makes them free: a route excluded from a
  * middleware applied to every path still ran Nest's middleware chain on each request (8 % of the ingress's CPU). The
  * middleware is matched by path before method, so a listed GET on a hot POST's path still costs every POST.
  */

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Logger, Param, Query, Res } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { safeEqual } from '@gtc/config';
 import { parseWebhook, SIGNATURE_HEADER, verifySignature } from '@gtc/whatsapp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -7,12 +7,12 @@ import { ProviderService } from './provider.service';
 import { WebhookRecorderService } from './webhook-recorder.service';
 
 /**
- * `GET/POST /webhook/whatsapp/:tenant/:team`: Meta's verification handshake and notifications. The GET is a Nest route;
- * the POST (receive) is served by a route of Fastify's own (webhook.route.ts).
+ * What `GET/POST /webhook/whatsapp/:tenant/:team` answer (routes in ingress.server.ts): Meta's verification handshake
+ * and notifications.
  */
-@Controller('webhook/whatsapp/:tenant/:team')
-export class WebhookController {
-  private readonly log = new Logger(WebhookController.name);
+@Injectable()
+export class WebhookHandler {
+  private readonly log = new Logger(WebhookHandler.name);
 
   constructor(
     private readonly providers: ProviderService,
@@ -21,28 +21,30 @@ export class WebhookController {
   ) {}
 
   /**
-   * Verification: 200 with the challenge when the verify token matches, 403 otherwise, 404 for unknown or disabled.
-   * Each answer is logged here (ingress has no per-request logger: see ingress.module.ts), a refusal as a warning.
+   * Verification: 200 with the challenge when the verify token matches, 403 otherwise, 404 for unknown or disabled,
+   * 503 when the provider cannot be looked up.
+   * Each answer is logged here (ingress has no per-request logger: see ingress.server.ts), a refusal as a warning.
    */
-  @Get()
-  async verify(
-    @Param('tenant') tenant: string,
-    @Param('team') team: string,
-    @Query() query: Record<string, string | undefined>,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    const target = await this.providers.find(tenant, team);
+  async verify(tenant: string, team: string, query: Record<string, string | string[] | undefined>, reply: FastifyReply): Promise<void> {
+    let target;
+    try {
+      target = await this.providers.find(tenant, team);
+    } catch (err) {
+      this.log.error(`provider lookup failed: ${(err as Error).message}`);
+      return void reply.code(HttpStatus.SERVICE_UNAVAILABLE).send({ message: 'temporarily unavailable, retry' });
+    }
     if (!target || !target.enabled) {
       this.log.warn(`subscription check for ${tenant}/${team} refused (404): unknown tenant/team or provider disabled`);
       return void reply.code(404).send({ message: 'unknown tenant/team or provider disabled' });
     }
-    const token = query['hub.verify_token'] ?? '';
-    if (query['hub.mode'] !== 'subscribe' || !safeEqual(token, target.verifyToken)) {
+    // A parameter given twice arrives as an array: it is no token, mode or challenge.
+    const one = (name: string) => (typeof query[name] === 'string' ? (query[name] as string) : undefined);
+    if (one('hub.mode') !== 'subscribe' || !safeEqual(one('hub.verify_token') ?? '', target.verifyToken)) {
       this.log.warn(`subscription check for ${tenant}/${team} refused (403): verify token mismatch or hub.mode not subscribe`);
       return void reply.code(403).send({ message: 'verify token mismatch' });
     }
     this.log.log(`subscription check for ${tenant}/${team} answered (200)`);
-    reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(query['hub.challenge'] ?? '');
+    reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(one('hub.challenge') ?? '');
   }
 
   /**
