@@ -6,6 +6,10 @@
 // - latency: offered BENCH_E2E_LATENCY_RATE/s (default 200, below capacity here) for the same time: webhook
 //   received (ingress) → reply sent (sender), p50/p95/p99 of the messages after the first BENCH_E2E_WARMUP_S
 //   (default 10: new processes compile and fill their pools), and replies delivered.
+// Before each run's counted window, its new processes take BENCH_E2E_PRELOAD_S (default 10) of the same load, drained
+// and not counted: V8 compiles a process's hot code in its first seconds, which a 20 s window at 200/s would charge
+// to each message (0.1-0.25 ms of CPU per process and message, measured: 20 s against 60 s windows); a long-running
+// service pays it once.
 // The cost issue's target (≥ 400/s on 2 cores, p99 ≤ 250 ms at 200/s) is printed beside them; the latency run also
 // says where the time goes (flow, queue, send). Each run also counts what one answered
 // message costs (counters.mjs): CPU of every process (the load generator runs in a process of its own), Postgres
@@ -27,6 +31,7 @@ const RATE = Number(process.env.BENCH_E2E_RATE ?? 1000);
 const USERS = Number(process.env.BENCH_E2E_USERS ?? 2000);
 const LATENCY_RATE = Number(process.env.BENCH_E2E_LATENCY_RATE ?? 200);
 const WARMUP_S = Number(process.env.BENCH_E2E_WARMUP_S ?? 10);
+const PRELOAD_S = Number(process.env.BENCH_E2E_PRELOAD_S ?? 10);
 const REPLICAS = (process.env.BENCH_E2E_REPLICAS ?? '1,2').split(',').map(Number);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 11);
 const EVENT_TYPES = !process.env.BENCH_E2E_EVENTS ? null : process.env.BENCH_E2E_EVENTS === '1' ? ['*'] : process.env.BENCH_E2E_EVENTS.split(',');
@@ -38,11 +43,10 @@ async function sim(graphSim, method, path, body) {
 }
 
 /**
- * What made the senders hold messages back, per answered message, summed over the sender replicas' /metrics:
- * ordering-gate waits, waits for a limit's slot, retries (every class). Read at the end of a run (the senders start
- * with it).
+ * What made the senders hold messages back so far, summed over the sender replicas' /metrics: ordering-gate waits,
+ * waits for a limit's slot, retries (every class).
  */
-async function senderWaits(senders, answered) {
+async function senderWaits(senders) {
   const total = { ordering_waits: 0, limit_waits: 0, retries: 0 };
   for (const s of senders) {
     const text = await (await fetch(`${s.url}/metrics`)).text();
@@ -53,7 +57,23 @@ async function senderWaits(senders, answered) {
       total[key] += Number(m[3]);
     }
   }
-  return Object.fromEntries(Object.entries(total).map(([k, v]) => [k, Number((v / Math.max(1, answered)).toFixed(3))]));
+  return total;
+}
+
+/**
+ * Waits (at most 120 s) until graph-sim has accepted `sentTotal` replies since it started and has no status or webhook
+ * left to send, and no event delivery is pending; returns graph-sim's stats.
+ */
+async function drain(env, graphSim, sentTotal) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const stats = await sim(graphSim, 'GET', '/sim/stats');
+    const w = stats.pending.webhooks;
+    const idle = stats.pending.statuses.scheduled + stats.pending.statuses.parked + w.queued + w.in_flight + w.retrying === 0;
+    const deliveries = EVENTS ? await env.prisma.eventDelivery.count({ where: { state: 'pending' } }) : 0;
+    if ((stats.messages_accepted >= sentTotal && idle && !deliveries) || Date.now() > deadline) return stats;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function run(env, counters, replicas, rate, warmupS = 0) {
@@ -80,6 +100,17 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     });
   }
   await sim(graphSim, 'POST', '/sim/phone-numbers', { phone_number_id: p.phoneNumberId, access_token: p.accessToken, app_secret: p.appSecret, webhook_url: `${ingress.url}/webhook/whatsapp/${p.tenantSlug}/support` });
+  const loadInput = { graphSimUrl: graphSim.url, phoneNumberId: p.phoneNumberId, rate, users: USERS };
+  let preSent = 0;
+  if (PRELOAD_S > 0) {
+    const preload = env.script('preload', 'e2e-load.mjs', { ...loadInput, durationS: PRELOAD_S });
+    preSent = (await preload.next())?.sent ?? 0;
+    await preload.stop();
+    await drain(env, graphSim, preSent);
+  }
+  const answeredBefore = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
+  const deliveredBefore = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
+  const waitsBefore = await senderWaits(senders);
 
   // Counted window: from just before the load starts to after every reply's statuses have been recorded, each end
   // after SETTLE_S of quiet so that Postgres has published its statistics (a backend flushes them up to 10 s late).
@@ -87,7 +118,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   const simBefore = await sim(graphSim, 'GET', '/sim/stats');
   const before = await counters.snapshot();
   // Open loop in a process of its own: `rate` messages per second for DURATION_S, spread over USERS users.
-  const load = env.script('load generator', 'e2e-load.mjs', { graphSimUrl: graphSim.url, phoneNumberId: p.phoneNumberId, rate, durationS: DURATION_S, users: USERS });
+  const load = env.script('load generator', 'e2e-load.mjs', { ...loadInput, durationS: DURATION_S });
   // graph-sim's webhook backlog (queued + in flight), sampled while the load runs: how late statuses reach ingress.
   let backlogPeak = 0;
   let loading = true;
@@ -104,16 +135,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   if (!offered) throw new Error('the load generator stopped without its figures');
   const { sent, started_at: started } = offered;
   // Let the backlog drain (bounded): every reply accepted by graph-sim, its statuses sent and acknowledged.
-  const deadline = Date.now() + 120_000;
-  let stats;
-  for (;;) {
-    stats = await sim(graphSim, 'GET', '/sim/stats');
-    const w = stats.pending.webhooks;
-    const idle = stats.pending.statuses.scheduled + stats.pending.statuses.parked + w.queued + w.in_flight + w.retrying === 0;
-    const deliveries = EVENTS ? await env.prisma.eventDelivery.count({ where: { state: 'pending' } }) : 0;
-    if ((stats.messages_accepted >= sent && idle && !deliveries) || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  let stats = await drain(env, graphSim, preSent + sent);
   await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
   const after = await counters.snapshot();
   stats = await sim(graphSim, 'GET', '/sim/stats');
@@ -125,7 +147,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     'POST /:version/:phone_number_id/messages (sender → graph-sim)': delta((s) => s.messages_accepted + sum(s.messages_rejected) + s.marked_read),
   };
   if (EVENTS) http['POST event webhooks (event-dispatcher → receiver)'] = (await env.prisma.eventDelivery.aggregate({ where: { endpoint: { tenantId: p.tenantId } }, _sum: { attempts: true } }))._sum.attempts ?? 0;
-  const answered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
+  const answered = (await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } })) - answeredBefore;
   const rows = await env.prisma.$queryRawUnsafe(
     `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s,
        extract(epoch FROM (i.processed_at - i.received_at)) * 1000 AS flow_ms,
@@ -145,9 +167,10 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   };
   const sentTimes = rows.map((r) => Number(r.sent_s)).sort((a, b) => a - b);
   const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
-  const delivered = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
+  const delivered = (await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } })) - deliveredBefore;
   const events = EVENTS ? await env.prisma.eventDelivery.groupBy({ by: ['state'], where: { endpoint: { tenantId: p.tenantId } }, _count: true }) : [];
-  const waits = await senderWaits(senders, answered);
+  const waitsAfter = await senderWaits(senders);
+  const waits = Object.fromEntries(Object.entries(waitsAfter).map(([k, v]) => [k, Number(((v - waitsBefore[k]) / Math.max(1, answered)).toFixed(3))]));
   await Promise.all([graphSim, ingress, ...procs, load].map((s) => s.stop()));
   const wal = await counters.walBreakdown(before, after, answered);
   const offeredPerS = Math.round(sent / offered.seconds);
@@ -164,8 +187,8 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     replies_delivered: delivered,
     sender_waits_per_answered: waits,
     graph_sim_webhook_backlog_peak: backlogPeak,
-    delivered_statuses: stats.statuses_emitted?.delivered ?? null,
-    duplicates: stats.duplicates?.same_callback_data ?? null,
+    delivered_statuses: stats.statuses_emitted ? delta((s) => s.statuses_emitted.delivered) : null,
+    duplicates: stats.duplicates ? delta((s) => s.duplicates.same_callback_data) : null,
     ...(EVENTS && { event_deliveries: Object.fromEntries(events.map((e) => [e.state, e._count])) }),
     cost_per_answered: { ...counters.cost(before, after, answered, http), ...wal },
   };
@@ -173,7 +196,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
 
 /** Runs the end-to-end benchmark with 1 and 2 replicas of flow-runner and sender: capacity, then latency below it. */
 export async function e2eBench(env) {
-  const out = { events: EVENT_TYPES, duration_s: DURATION_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
+  const out = { events: EVENT_TYPES, duration_s: DURATION_S, preload_s: PRELOAD_S, settle_s: SETTLE_S, capacity_rate: RATE, latency_rate: LATENCY_RATE, latency_warmup_s: WARMUP_S, users: USERS, target: { answered_per_s: 400, p99_ms: 250 } };
   const counters = await createCounters(env);
   try {
     for (const [key, replicas] of [['one_replica', 1], ['two_replicas', 2]].filter(([, n]) => REPLICAS.includes(n))) {
