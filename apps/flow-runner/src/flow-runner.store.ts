@@ -183,7 +183,8 @@ export class FlowRunnerStore {
   /** Each contact that has a pending message, with its oldest one (arrival order), its session and waiting flow. */
   async readRound(db: PoolClient, contactIds: string[]): Promise<StepRow[]> {
     const { rows } = await db.query<StepRow>({
-      // A batch statement: unnamed (libs/db/README.md).
+      // Contacts by primary key, each joined to its own rows by index: named (libs/db/README.md, "Naming statements").
+      name: 'flow-runner-read-round',
       text: `SELECT c.id, c.tenant_id, c.provider_id, c.wa_id, c.user_id, c.profile_name, c.opted_out,
               m.id AS message_id, m.type, m.payload, m.received_at,
               s.status AS session_status, s.node_id, s.vars, f.name AS flow_name,
