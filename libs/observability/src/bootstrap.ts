@@ -3,9 +3,7 @@ import { INestApplication, INestApplicationContext, LoggerService, Type } from '
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '@gtc/config';
-import type { FastifyInstance } from 'fastify';
 import { Logger } from 'nestjs-pino';
-import { limitBodiesInFlight } from './body-budget';
 import { answerFrameworkError } from './framework-errors';
 import { HealthService } from './health.service';
 import { createLogger } from './logging.module';
@@ -83,10 +81,6 @@ export interface HttpServiceOptions {
   service: string;
   port: (config: AppConfig) => number;
   bodyLimit?: (config: AppConfig) => number;
-  /** Most request body bytes read at once (limitBodiesInFlight); unbounded when not given. */
-  bodiesInFlight?: (config: AppConfig) => number;
-  /** Keep the raw request bytes on `req.rawBody` (for signature checks). */
-  rawBody?: boolean;
   /** Runs after the app is created and before it listens (routes, parsers, plugins). */
   configure?: (app: NestFastifyApplication, config: AppConfig) => Promise<void> | void;
 }
@@ -102,14 +96,9 @@ export async function runHttpService(module: Type<unknown>, options: HttpService
       trustProxy: true,
       frameworkErrors: answerFrameworkError,
     }),
-    { bufferLogs: true, rawBody: options.rawBody },
+    { bufferLogs: true },
   );
   app.useLogger(nestLogger(app));
-  if (options.bodiesInFlight) {
-    const refused = app.get(MetricsService).counter('gtc_http_bodies_refused_total', 'Requests answered 503 because too many request body bytes were in flight');
-    // Cast: @nestjs/platform-fastify may bring its own copy of fastify's types.
-    limitBodiesInFlight(app.getHttpAdapter().getInstance() as unknown as FastifyInstance, { budgetBytes: options.bodiesInFlight(config), bodyLimitBytes: bodyLimit, refused });
-  }
   await options.configure?.(app, config);
   onShutdown(app, config);
   const port = options.port(config);

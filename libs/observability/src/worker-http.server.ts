@@ -24,8 +24,9 @@ export class WorkerHttpServer {
       if (req.method !== 'GET') return send(405, 'application/json', '{"message":"method not allowed"}');
       const path = (req.url ?? '/').split('?')[0];
       const peer = { remoteAddress: req.socket.remoteAddress, authorization: req.headers.authorization };
-      void answerHealthPath(path, peer, this.health, this.metrics, this.metricsToken).then((a) =>
-        a ? send(a.code, a.contentType, a.body) : send(404, 'application/json', '{"message":"not found"}'),
+      void answerHealthPath(path, peer, this.health, this.metrics, this.metricsToken).then(
+        (a) => (a ? send(a.code, a.contentType, a.body) : send(404, 'application/json', '{"message":"not found"}')),
+        () => send(500, 'application/json', '{"message":"internal error"}'),
       );
     });
     await new Promise<void>((resolve, reject) => {
