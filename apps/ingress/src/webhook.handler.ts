@@ -3,8 +3,11 @@ import { safeEqual } from '@gtc/config';
 import { parseWebhook, SIGNATURE_HEADER, verifySignature } from '@gtc/whatsapp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IngressMetrics } from './ingress.metrics';
-import { ProviderService } from './provider.service';
+import { ProviderService, WebhookTarget } from './provider.service';
 import { WebhookRecorderService } from './webhook-recorder.service';
+
+/** The provider lookup failed (Postgres unreachable): the answer is 503. */
+const UNAVAILABLE = Symbol('unavailable');
 
 /**
  * What `GET/POST /webhook/whatsapp/:tenant/:team` answer (routes in ingress.server.ts): Meta's verification handshake
@@ -20,19 +23,24 @@ export class WebhookHandler {
     private readonly metrics: IngressMetrics,
   ) {}
 
+  /** The team's provider (null when there is none), or UNAVAILABLE when it cannot be looked up (logged). */
+  private async target(tenant: string, team: string): Promise<WebhookTarget | null | typeof UNAVAILABLE> {
+    try {
+      return await this.providers.find(tenant, team);
+    } catch (err) {
+      this.log.error(`provider lookup failed: ${(err as Error).message}`);
+      return UNAVAILABLE;
+    }
+  }
+
   /**
    * Verification: 200 with the challenge when the verify token matches, 403 otherwise, 404 for unknown or disabled,
    * 503 when the provider cannot be looked up.
    * Each answer is logged here (ingress has no per-request logger: see ingress.server.ts), a refusal as a warning.
    */
   async verify(tenant: string, team: string, query: Record<string, string | string[] | undefined>, reply: FastifyReply): Promise<void> {
-    let target;
-    try {
-      target = await this.providers.find(tenant, team);
-    } catch (err) {
-      this.log.error(`provider lookup failed: ${(err as Error).message}`);
-      return void reply.code(HttpStatus.SERVICE_UNAVAILABLE).send({ message: 'temporarily unavailable, retry' });
-    }
+    const target = await this.target(tenant, team);
+    if (target === UNAVAILABLE) return void reply.code(HttpStatus.SERVICE_UNAVAILABLE).send({ message: 'temporarily unavailable, retry' });
     if (!target || !target.enabled) {
       this.log.warn(`subscription check for ${tenant}/${team} refused (404): unknown tenant/team or provider disabled`);
       return void reply.code(404).send({ message: 'unknown tenant/team or provider disabled' });
@@ -48,9 +56,10 @@ export class WebhookHandler {
   }
 
   /**
-   * Notification: signature checked over the raw bytes (401), JSON parsed (400), content recorded in Postgres
-   * and only then acknowledged with 200 (a signed JSON body of any shape is kept raw with what was wrong, and 200); content Postgres cannot take as is is stored escaped (or, failing that,
-   * as its raw bytes) and acknowledged too. 503 only when Postgres cannot be written at all, so Meta retries.
+   * Notification: signature checked over the raw bytes (401), JSON parsed (400), content recorded in Postgres and only
+   * then acknowledged with 200 (a signed JSON body of any shape is kept raw with what was wrong, and 200); content
+   * Postgres cannot take as is is stored escaped (or, failing that, as its raw bytes) and acknowledged too. 503 only
+   * when Postgres cannot be written at all, so Meta retries.
    */
   async receive(tenant: string, team: string, req: FastifyRequest & { rawBody?: Buffer }, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
@@ -60,13 +69,8 @@ export class WebhookHandler {
       void reply.code(code).send(body);
     };
 
-    let target;
-    try {
-      target = await this.providers.find(tenant, team);
-    } catch (err) {
-      this.log.error(`provider lookup failed: ${(err as Error).message}`);
-      return answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });
-    }
+    const target = await this.target(tenant, team);
+    if (target === UNAVAILABLE) return answer(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', { message: 'temporarily unavailable, retry' });
     if (!target || !target.enabled) return answer(404, 'unknown_target', { message: 'unknown tenant/team or provider disabled' });
 
     const raw = req.rawBody ?? Buffer.alloc(0);
