@@ -59,14 +59,17 @@ export class GraphApiController {
 
   @Post(':version/:phoneNumberId/messages')
   async send(@Param('version') version: string, @Param('phoneNumberId') phoneNumberId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    // Meta counts a send when its request arrives: when the router took it, not when this process got round to it
+    // (parsing, a busy event loop, the injected latency), so a bunch of requests is not stamped as one.
+    const arrivedAt = Date.now() - reply.elapsedTime;
     const latency = this.state.config.response_latency_ms;
     if (latency > 0) await sleep(latency);
-    const answer = VERSION.test(version) ? this.sendMessage(phoneNumberId, bearer(req), req.body) : unknownPath(req);
+    const answer = VERSION.test(version) ? this.sendMessage(phoneNumberId, bearer(req), req.body, arrivedAt) : unknownPath(req);
     void reply.status(answer.status).send(answer.body);
   }
 
   /** The send logic: auth, validation, injected errors, templates, limits, then accept and schedule statuses. */
-  private sendMessage(phoneNumberId: string, token: string | undefined, body: unknown): Answer {
+  private sendMessage(phoneNumberId: string, token: string | undefined, body: unknown, now: number): Answer {
     const state = this.state;
     const number = state.numbers.get(phoneNumberId);
     if (!number || !token || token !== number.access_token) {
@@ -104,7 +107,6 @@ export class GraphApiController {
       category = 'utility';
     }
 
-    const now = Date.now();
     const recipient = waId(msg.to);
     if (!state.throughput.take(phoneNumberId, now)) {
       state.reject('throughput');
@@ -129,7 +131,7 @@ export class GraphApiController {
       body,
       callbackData: msg.biz_opaque_callback_data,
       category,
-    });
+    }, now);
     this.statuses.schedule(record, windowClosed);
     return {
       status: 200,

@@ -157,11 +157,16 @@ describe('accepted sends', () => {
     expect(all.map((m: { body: { text: { body: string } } }) => m.body.text.body)).toEqual(['m2', 'm3', 'm4']);
   });
 
-  it('delays the answer by response_latency_ms', async () => {
+  it('delays the answer by response_latency_ms, and stamps the message when its request arrived, as Meta counts it', async () => {
     await api.post('/sim/config', { response_latency_ms: 200 });
     const t0 = Date.now();
     expect((await api.send(PN, TOKEN, textBody('15550001', 'slow'))).status).toBe(200);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    const answered = Date.now();
+    expect(answered - t0).toBeGreaterThanOrEqual(190);
+    const [m] = (await api.get('/sim/messages')).body;
+    // Before the latency, not after it: the throughput limit and the bench's worst second count arrivals.
+    expect(Date.parse(m.received_at)).toBeGreaterThanOrEqual(t0);
+    expect(Date.parse(m.received_at)).toBeLessThanOrEqual(answered - 190);
   });
 });
 

@@ -222,10 +222,10 @@ export class SimStateService {
     this.stats.messages_rejected[reason] = (this.stats.messages_rejected[reason] ?? 0) + 1;
   }
 
-  /** Records an accepted send, with duplicate detection, forgetting the oldest beyond `max_messages`. */
-  addMessage(msg: Omit<SentMessage, 'dupKey' | 'statuses' | 'received_at'>): SentMessage {
+  /** Records an accepted send that arrived at `receivedAt` (epoch ms), with duplicate detection, forgetting the oldest beyond `max_messages`. */
+  addMessage(msg: Omit<SentMessage, 'dupKey' | 'statuses' | 'received_at'>, receivedAt: number): SentMessage {
     const dupKey = createHash('sha1').update(`${msg.phone_number_id}\n${msg.to}\n${JSON.stringify(msg.body)}`).digest('base64');
-    const record: SentMessage = { ...msg, dupKey, statuses: [], received_at: new Date().toISOString() };
+    const record: SentMessage = { ...msg, dupKey, statuses: [], received_at: new Date(receivedAt).toISOString() };
     this.messages.set(record.wamid, record);
     this.stats.messages_accepted++;
     const seen = this.bodyCounts.get(dupKey) ?? 0;

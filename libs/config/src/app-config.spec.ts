@@ -28,6 +28,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ INGRESS_BODY_LIMIT_BYTES: '1000', INGRESS_BODIES_IN_FLIGHT_BYTES: '1000' }).env.INGRESS_BODIES_IN_FLIGHT_BYTES).toBe(1000);
   });
 
+  it('refuses a throughput pace that plans sends closer together than the send log lets them leave', () => {
+    expect(() => loadConfig({ THROUGHPUT_PACE: '1', THROUGHPUT_MARGIN_MS: '20' })).toThrow(/THROUGHPUT_PACE: at most 1000 \/ \(1000 \+ THROUGHPUT_MARGIN_MS\) = 0\.9804/);
+    expect(() => loadConfig({ THROUGHPUT_MARGIN_MS: '50' })).toThrow(/THROUGHPUT_PACE/); // the default pace, 0.96, is too fast for 50 ms
+    expect(loadConfig({ THROUGHPUT_PACE: '1', THROUGHPUT_MARGIN_MS: '0' }).env.THROUGHPUT_PACE).toBe(1);
+    expect(loadConfig({}).env).toMatchObject({ THROUGHPUT_PACE: 0.96, THROUGHPUT_MARGIN_MS: 30 });
+  });
+
   it('lists every bad variable at once', () => {
     try {
       loadConfig({ ADMIN_PORT: '-1', LOG_LEVEL: 'loud' });

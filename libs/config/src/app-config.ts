@@ -92,6 +92,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.INGRESS_BODIES_IN_FLIGHT_BYTES < env.INGRESS_BODY_LIMIT_BYTES) {
     issues.push({ variable: 'INGRESS_BODIES_IN_FLIGHT_BYTES', message: `at least INGRESS_BODY_LIMIT_BYTES (${env.INGRESS_BODY_LIMIT_BYTES}), or a body of that size is never accepted` });
   }
+  // The plan may not lie closer together than the send log's spacing ((1000 + margin) / mps), or a busy number's
+  // backlog would grow without end, each send pushed past its plan.
+  const fastestPace = 1000 / (1000 + env.THROUGHPUT_MARGIN_MS);
+  if (env.THROUGHPUT_PACE > fastestPace) {
+    issues.push({ variable: 'THROUGHPUT_PACE', message: `at most 1000 / (1000 + THROUGHPUT_MARGIN_MS) = ${fastestPace.toFixed(4)}, or sends are planned faster than they may leave` });
+  }
   if (issues.length) throw new ConfigError(issues);
   return { env, secretsKey, adminApiKey, warnings };
 }

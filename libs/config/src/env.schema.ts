@@ -105,9 +105,9 @@ export const envSchema = z.object({
   /** Safety margin added to the tier and pair limit windows, in ms: absorbs jitter between our clock and Meta's count. */
   LIMIT_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   /** Sends of a number are paced at this fraction of its throughput limit, so that they leave evenly with room for jitter. */
-  THROUGHPUT_PACE: z.coerce.number().gt(0).max(1).default(0.97),
-  /** Margin of the throughput limit's hard cap, in ms: at most the limit in any (1000 + this) ms of actual sends (a request leaving more than half of it after its slot takes its slot again). */
-  THROUGHPUT_MARGIN_MS: z.coerce.number().int().min(0).max(1_000).default(20),
+  THROUGHPUT_PACE: z.coerce.number().gt(0).max(1).default(0.96),
+  /** Margin of the throughput limit's hard cap, in ms: actual sends at least (1000 + this) / limit ms apart, so at most the limit in any (1000 + this) ms (a request leaving more than half of it after its slot takes its slot again). THROUGHPUT_PACE may be at most 1000 / (1000 + this). */
+  THROUGHPUT_MARGIN_MS: z.coerce.number().int().min(0).max(1_000).default(30),
   /** Interval of the reconciler that re-enqueues unfinished rows, in ms. */
   RECONCILE_INTERVAL_MS: positiveInt(5_000),
   /** Days processed messages and status events are kept. */

@@ -7,10 +7,15 @@ import type Redis from 'ioredis';
  * and the caller sends at that time (a BullMQ delay), so a backlog is spread over future slots instead of
  * retrying in a loop, and other numbers' messages never wait behind it.
  *
- * The throughput limit is held in two steps. The plan log paces: its slots lie evenly apart, a little under the
- * limit (1000 / (mps × pace) ms), so that sends leave evenly and a late one has room. The send log, confirmed
- * right before each request, is the hard cap: at most mps sends in any window of (1000 + throughput margin) ms
- * of actual send times, whatever jitter did to the plan on the way (a late job, a bunch promoted at once).
+ * The throughput limit is held in two steps, both as spacing between slots. The plan log paces: its slots lie
+ * evenly apart, a little under the limit (1000 / (mps × pace) ms), so that sends leave evenly and a late one has
+ * room. The send log, confirmed right before each request, is the hard cap: slots at least
+ * (1000 + throughput margin) / mps ms apart, so that any (1000 + margin) ms of sends holds at most mps of them and
+ * any second at Meta does too while a request takes less than the margin to be counted there. Whatever jitter did
+ * to the plan on the way (a late job, a bunch promoted at once), the bunch leaves spaced. A sliding window of
+ * (1000 + margin) ms let it go at once, and Meta's side counted it later still, into the next second: at 50/s,
+ * graph-sim's worst second was 50-57 with a 20 ms margin and 50-54 with 30 ms; a window that let a bunch catch up
+ * at twice the pace, 52-54; spacing with 30 ms, 50 in every run (README, "Benchmarks").
  *
  * Why not rate-limiter-flexible or BullMQ's limiter: both count fixed windows, which let 2× the limit through
  * across a window boundary (Meta counts any second), the BullMQ one is per queue, not per key, and neither can
@@ -20,10 +25,10 @@ const RESERVE = `
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
 local tierMax, tierWindow, tierMember = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
--- mpsWindow > 0: the hard cap (send log), at most mpsMax in any mpsWindow ms; else pace mpsInterval apart (plan log).
-local mpsMax, mpsWindow, mpsInterval = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[12])
-local pairMax, pairWindow = tonumber(ARGV[8]), tonumber(ARGV[9])
-local maxAhead = tonumber(ARGV[10])
+-- Throughput: slots at least mpsInterval ms apart (0: no limit), in the plan log or the send log (KEYS[2]).
+local mpsInterval = tonumber(ARGV[6])
+local pairMax, pairWindow = tonumber(ARGV[7]), tonumber(ARGV[8])
+local maxAhead = tonumber(ARGV[9])
 
 -- Every command counts (issue 14): a reservation runs only what its answer needs. Each log consulted is a table:
 -- key; n, its member count (ZCARD), kept up to date by what the script removes; mine, whether the message's own
@@ -60,14 +65,14 @@ local function earliest(log, max, window)
   return e + window
 end
 
--- Throughput pacing (plan log): slots at least interval apart (evenly spread, a little under the limit): the
--- first free gap at or after t, i.e. the first t with no reservation in (t - interval, t + interval), looking
--- through at most 32 busy windows, else after the last reservation. The entries from t - interval on come in
--- ascending order, a page of 64 per query (one query in nearly every case, where each window used to cost one),
--- and are walked in Lua with exact numbers: a query bound written as '(' .. x has only 14 digits, so a slot with
--- a fraction (1000 / (mps × pace)) could fall back inside the next window and keep t where it was, 32 times over.
+-- Throughput (either log): slots at least interval apart. The first free gap at or after t, i.e. the first t with
+-- no reservation in (t - interval, t + interval), looking through at most 32 busy windows, else after the last
+-- reservation. The entries from t - interval on come in ascending order, a page of 64 per query (one query in
+-- nearly every case, where each window used to cost one), and are walked in Lua with exact numbers: a query
+-- bound written as '(' .. x has only 14 digits, so a slot with a fractional interval could fall back inside the
+-- next window and keep t where it was, 32 times over.
 -- The message's own earlier slot is skipped instead of removed (the ZADD replaces it). Expired entries never
--- reach the walk (it starts at t - interval >= now - interval): see trimsPlanLog.
+-- reach the walk (it starts at t - interval >= now - interval): see trimsThroughputLog.
 local PAGE = 64
 local function spaced(log, t, interval)
   local from = '(' .. string.format('%.17g', t - interval)
@@ -109,10 +114,10 @@ local function spaced(log, t, interval)
   log.later = mine ~= nil and mine > t
   return t
 end
--- Expired entries of the plan log never reach the walk above: they only take memory, so one reservation in 32
+-- Expired entries of a throughput log never reach the walk above: they only take memory, so one reservation in 32
 -- trims them, chosen by its message id (the first byte of its SHA-1, computed in Lua, no command), so trims are
 -- spread over any traffic (the clock would not do: a periodic sender could stay out of step with it).
-local function trimsPlanLog()
+local function trimsThroughputLog()
   return tonumber(string.sub(redis.sha1hex(member), 1, 2), 16) % 32 == 0
 end
 
@@ -127,21 +132,16 @@ if not tierCounted then
   tier = open(KEYS[1])
   -- The tier log is gone (Redis lost the key) while the caller can rebuild it: ask for that first. An empty
   -- sorted set does not exist, so the count says it (no EXISTS).
-  if ARGV[11] == '1' and tier.n == 0 then return 'rebuild' end
+  if ARGV[10] == '1' and tier.n == 0 then return 'rebuild' end
   t = math.max(t, earliest(tier, tierMax, tierWindow))
 end
 if pairMax > 0 then
   pair = open(KEYS[3])
   t = math.max(t, earliest(pair, pairMax, pairWindow))
 end
-if mpsMax > 0 then
-  if mpsWindow > 0 then
-    mps = open(KEYS[2])
-    t = math.max(t, earliest(mps, mpsMax, mpsWindow))
-  else
-    mps = { key = KEYS[2] }
-    t = spaced(mps, t, mpsInterval)
-  end
+if mpsInterval > 0 then
+  mps = { key = KEYS[2] }
+  t = spaced(mps, t, mpsInterval)
 end
 -- Too far ahead for this log: say when to come back, but hold nothing meanwhile (not the message's earlier slot
 -- either, as a reservation replaces it).
@@ -165,8 +165,8 @@ if tier then
 end
 if mps then
   redis.call('ZADD', mps.key, t, member)
-  keep(mps, math.ceil(t - now + math.max(mpsWindow, 2 * mpsInterval)))
-  if mpsWindow <= 0 and trimsPlanLog() then
+  keep(mps, math.ceil(t - now + 2 * mpsInterval))
+  if trimsThroughputLog() then
     redis.call('ZREMRANGEBYSCORE', mps.key, '-inf', now - 2 * mpsInterval)
   end
 end
@@ -208,8 +208,14 @@ export interface LimiterSettings {
   windowMarginMs: number;
   /** The plan log paces a number's sends at this fraction of its throughput limit (0 < pace ≤ 1). */
   throughputPace: number;
-  /** Added to the throughput limit's second in the send log (the hard cap on actual sends), in ms. */
+  /** Added to the throughput limit's second in the send log (the hard cap on actual sends), in ms: its slots lie (1000 + this) / mps ms apart. */
   throughputMarginMs: number;
+}
+
+/** How far apart a number's throughput slots lie in a log, in ms (0: no throughput limit). */
+function throughputInterval(mps: number, log: SlotLog, s: LimiterSettings): number {
+  if (mps <= 0) return 0;
+  return log === 'send' ? (1000 + s.throughputMarginMs) / mps : 1000 / (mps * s.throughputPace);
 }
 
 /** One message to reserve a slot for. */
@@ -223,7 +229,7 @@ export interface SlotRequest {
  * Which log a reservation goes to. "plan": the schedule a message is delayed to when enqueued (spreads a
  * backlog over time, paced a little under the throughput limit; may lie far ahead). "send": confirmed right
  * before the request, against actual sends only, so a job woken late never queues behind future plans: this one
- * holds the limits (throughput as a sliding window of send times, not spacing, so jitter costs no throughput).
+ * holds the limits (throughput as spacing between actual sends, so a bunch woken together leaves evenly).
  */
 export type SlotLog = 'plan' | 'send';
 
@@ -293,13 +299,11 @@ export class SendLimiter {
       tierMax,
       tierWindow,
       tierMember,
-      limits.throughputMps,
-      log === 'send' ? 1000 + s.throughputMarginMs : 0,
+      throughputInterval(limits.throughputMps, log, s),
       s.pairLimit,
       s.pairWindowMs + s.windowMarginMs,
       maxAheadMs,
       rebuildFirst ? 1 : 0,
-      limits.throughputMps > 0 ? 1000 / (limits.throughputMps * s.throughputPace) : 0,
     );
     let result = await reserveSlot(tierLog !== undefined);
     if (result === 'rebuild' && tierLog) {
