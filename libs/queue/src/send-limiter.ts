@@ -253,9 +253,11 @@ type LimiterScripts = {
 
 /**
  * Atomic multi-limit slot reservation (see RESERVE above). When Redis loses limiter keys (all or part of its
- * data), the throughput and pair logs simply start over: at worst one window (a second; PAIR_RATE_WINDOW_MS)
- * sees up to twice its limit, and Meta's throttling answer is retried. The tier log spans a day, so losing it
- * could double a day's sends: reservations in the "send" log rebuild it from Postgres first (TierLogSource).
+ * data), the throughput and pair logs simply start over: at worst a pair window (PAIR_RATE_WINDOW_MS) sees up to
+ * twice its limit, and sends already confirmed ahead (a caller waits a short while for its slot) are joined by new
+ * ones in between, up to twice the throughput until those have left; Meta's throttling answer is retried. The
+ * tier log spans a day, so losing it could double a day's sends: reservations in the "send" log rebuild it from
+ * Postgres first (TierLogSource).
  */
 export class SendLimiter {
   constructor(
