@@ -32,6 +32,7 @@ function costRows(label, k) {
     [label, `${k.redis_commands.total} Redis cmds`, `${k.jobs.total} jobs`, `${top(k.redis_commands.by_command, 6)}; jobs: ${jobs}`],
     [label, `${k.http.total} HTTP requests`, '', top(k.http.by_endpoint, 5)],
     [label, 'peak RSS (MB)', '', top(k.rss_peak_mb, 8)],
+    [label, 'peak own RSS (MB)', 'RssAnon', top(k.rss_anon_peak_mb, 8)],
     ...(k.wal_by_table ? [[label, 'WAL records by table', '', top(k.wal_by_table, 6)]] : []),
     ...(k.wal_by_record ? [[label, 'WAL records by kind', '', top(k.wal_by_record, 4)]] : []),
   ];

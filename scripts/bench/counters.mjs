@@ -15,11 +15,16 @@ const Redis = require(resolve(root, 'libs/queue/node_modules/ioredis'));
 const { Client } = require(resolve(root, 'libs/db/node_modules/pg'));
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
-/** Resident memory of a process in MB (VmRSS), or null once it has gone. */
-function processRssMb(pid) {
+/**
+ * Resident memory of a process in MB, or null once it has gone: `rss` (VmRSS) and `anon` (RssAnon: its own pages,
+ * without the file pages of the node binary and libraries, which every Node process on the host shares).
+ */
+function processMemoryMb(pid) {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const rss = kb('VmRSS');
+    return Number.isNaN(rss) ? null : { rss: rss / 1024, anon: kb('RssAnon') / 1024 };
   } catch {
     return null;
   }
@@ -43,6 +48,8 @@ function boxCpuMs() {
 }
 
 const round = (v, digits = 2) => Number(v.toFixed(digits));
+/** MB by process name, rounded, largest first. */
+const roundedDescending = (mb = {}) => Object.fromEntries(Object.entries(mb).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)]));
 
 /**
  * Counters for one environment. `processes()` lists the processes under test as `{ name, pid }` (replicas share a
@@ -79,6 +86,7 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
   // Peak resident memory by name over the window (the largest replica), sampled with the CPU: the services' and
   // Redis's own (Postgres backends share their buffers, so theirs would mislead).
   let rssPeak = {};
+  let anonPeak = {};
   let sampling = Promise.resolve();
   async function sampleCpu() {
     const own = [...processes(), { name: 'redis-server', pid: redisPid }];
@@ -87,8 +95,10 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
       if (ms !== null) cpu[`${p.name}\0${p.pid}`] = ms;
     }
     for (const p of own) {
-      const mb = processRssMb(p.pid);
-      if (mb !== null) rssPeak[p.name] = Math.max(rssPeak[p.name] ?? 0, mb);
+      const mb = processMemoryMb(p.pid);
+      if (mb === null) continue;
+      rssPeak[p.name] = Math.max(rssPeak[p.name] ?? 0, mb.rss);
+      if (!Number.isNaN(mb.anon)) anonPeak[p.name] = Math.max(anonPeak[p.name] ?? 0, mb.anon);
     }
   }
   let timer;
@@ -104,10 +114,12 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
     if (start) {
       cpu = {};
       rssPeak = {};
+      anonPeak = {};
     }
     await sampleCpu();
     const cpuNow = { ...cpu };
     const rssNow = { ...rssPeak };
+    const anonNow = { ...anonPeak };
     if (start) timer = setInterval(() => (sampling = sampling.then(sampleCpu).catch(() => {})), 1000);
     if (start && walSlot) {
       await pg.query('CREATE EXTENSION IF NOT EXISTS pg_walinspect');
@@ -144,6 +156,7 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
     return {
       cpu: cpuNow,
       rss_peak_mb: rssNow,
+      rss_anon_peak_mb: anonNow,
       box_cpu_ms: boxCpuMs(),
       xacts,
       wal_records: Number(rows[0].wal_records),
@@ -195,7 +208,9 @@ export async function createCounters({ databaseUrl, redisUrl, redisPrefix, redis
           by_endpoint: Object.fromEntries(Object.entries(httpByEndpoint).map(([k, v]) => [k, per(v)])),
         },
         // Not per message: the largest resident memory each process reached in the window (MB).
-        rss_peak_mb: Object.fromEntries(Object.entries(after.rss_peak_mb ?? {}).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)])),
+        rss_peak_mb: roundedDescending(after.rss_peak_mb),
+        // The same, its own pages only (RssAnon): what one more replica adds to the host.
+        rss_anon_peak_mb: roundedDescending(after.rss_anon_peak_mb),
         // Work of other clients of the shared Postgres in the same window: WAL records and box CPU include theirs.
         noise: { pg_xacts_other_databases: others },
       };
