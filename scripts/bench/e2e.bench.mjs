@@ -76,6 +76,15 @@ async function drain(env, graphSim, sentTotal) {
   }
 }
 
+/** Replies of the provider sent so far, and delivered so far. */
+async function replyCounts(env, providerId) {
+  const [answered, delivered] = await Promise.all([
+    env.prisma.outboundMessage.count({ where: { providerId, sentAt: { not: null } } }),
+    env.prisma.outboundMessage.count({ where: { providerId, deliveredAt: { not: null } } }),
+  ]);
+  return { answered, delivered };
+}
+
 async function run(env, counters, replicas, rate, warmupS = 0) {
   const p = await env.provider({ throughputMps: 100_000, ordering: 'delivered' });
   const source = readFileSync(resolve(root, 'examples/flows/rate_limit.ygtc'), 'utf8'); // "ping" → one reply
@@ -108,8 +117,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     await preload.stop();
     await drain(env, graphSim, preSent);
   }
-  const answeredBefore = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } });
-  const deliveredBefore = await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } });
+  const repliesBefore = await replyCounts(env, p.providerId);
   const waitsBefore = await senderWaits(senders);
 
   // Counted window: from just before the load starts to after every reply's statuses have been recorded, each end
@@ -147,7 +155,8 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
     'POST /:version/:phone_number_id/messages (sender → graph-sim)': delta((s) => s.messages_accepted + sum(s.messages_rejected) + s.marked_read),
   };
   if (EVENTS) http['POST event webhooks (event-dispatcher → receiver)'] = (await env.prisma.eventDelivery.aggregate({ where: { endpoint: { tenantId: p.tenantId } }, _sum: { attempts: true } }))._sum.attempts ?? 0;
-  const answered = (await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, sentAt: { not: null } } })) - answeredBefore;
+  const repliesAfter = await replyCounts(env, p.providerId);
+  const answered = repliesAfter.answered - repliesBefore.answered;
   const rows = await env.prisma.$queryRawUnsafe(
     `SELECT extract(epoch FROM (o.sent_at - i.received_at)) * 1000 AS ms, extract(epoch FROM o.sent_at) AS sent_s,
        extract(epoch FROM (i.processed_at - i.received_at)) * 1000 AS flow_ms,
@@ -167,7 +176,7 @@ async function run(env, counters, replicas, rate, warmupS = 0) {
   };
   const sentTimes = rows.map((r) => Number(r.sent_s)).sort((a, b) => a - b);
   const span = sentTimes.length > 1 ? sentTimes[sentTimes.length - 1] - sentTimes[0] : 1;
-  const delivered = (await env.prisma.outboundMessage.count({ where: { providerId: p.providerId, deliveredAt: { not: null } } })) - deliveredBefore;
+  const delivered = repliesAfter.delivered - repliesBefore.delivered;
   const events = EVENTS ? await env.prisma.eventDelivery.groupBy({ by: ['state'], where: { endpoint: { tenantId: p.tenantId } }, _count: true }) : [];
   const waitsAfter = await senderWaits(senders);
   const waits = Object.fromEntries(Object.entries(waitsAfter).map(([k, v]) => [k, Number(((v - waitsBefore[k]) / Math.max(1, answered)).toFixed(3))]));
