@@ -174,12 +174,14 @@ export interface StatusRow {
   payload: string;
 }
 
-/** An inbound message to record. */
+/** An inbound message to record (recordMessages). */
 export interface InboundRow {
   tenantId: string;
   providerId: string;
-  /** Null: no contact (the row is kept `ignored`). */
+  /** Its contact by id; null: by `contactNumber`, or none. */
   contactId: string | null;
+  /** Its contact by number among the batch's contacts (1 for the first); null: by `contactId`, or none. */
+  contactNumber: number | null;
   wamid: string;
   type: string;
   /** JSON text. */
@@ -190,7 +192,7 @@ export interface InboundRow {
   originalWamid: string | null;
 }
 
-/** A contact as a batch of webhooks names it, for upsertContacts. */
+/** A contact as a batch of webhooks names it, found or created by recordMessages. */
 export interface ContactUpsertRow {
   tenantId: string;
   providerId: string;
@@ -200,6 +202,15 @@ export interface ContactUpsertRow {
   /** Epoch seconds. */
   lastInboundAt: number;
   parentUserId: string | null;
+}
+
+/** An inbound message a batch wrote: `batch_id` set when it went pending (with a contact, not revoked). */
+export interface RecordedMessage {
+  id: string;
+  contact_id: string | null;
+  provider_id: string;
+  wamid: string;
+  batch_id: string | null;
 }
 
 /** A contact looked up by number (wa_id) or BSUID (user_id). */
@@ -244,51 +255,30 @@ export const RECONCILE_BATCH = 1_000;
 const MIN_AGE_SECONDS = 5;
 
 /**
- * Inserts inbound messages, unique per provider and wamid, with the message.received events of the tenants'
- * endpoints that want them (eventsWanted), in one statement; see recordMessages. Without `skipTaken`, a plain INSERT
- * of the messages not recorded yet (the batch holds each once); with it, ON CONFLICT skips those a concurrent batch
- * recorded meanwhile (see RECORD_STATUSES_SQL).
+ * Records a batch of inbound messages and the contacts they come from, with the message.received events of the
+ * tenants' endpoints that want them (eventsWanted), in one statement (one round trip, one commit; see
+ * recordMessages):
+ * - contacts ($1-$7, ContactUpsertRow, numbered from 1 in order): each found (by wa_id first, else by user_id) or
+ *   created, its name and last_inbound_at refreshed. The rows it updates are locked first, in key order
+ *   (batchLocksSql), as a flow step's write takes them: two writers never wait for each other in a circle. A contact
+ *   another batch created concurrently (this statement's snapshot did not see it, its insert found it taken) is not
+ *   returned, and no message of it is written: the caller looks it up and writes them again with its id;
+ * - messages ($8-$16, InboundRow): each with its contact by number in this batch's contacts ($11), or by id ($10),
+ *   or none (kept `ignored`); unique per provider and wamid. Rows with a contact that are not revoked already go
+ *   pending in batch $17 (one inbound job). Without `skipTaken`, a plain INSERT of the messages not recorded yet
+ *   (the batch holds each once); with it, ON CONFLICT skips those a concurrent batch recorded meanwhile (see
+ *   RECORD_STATUSES_SQL).
+ * Returns a row per message written (`k` null) and one per contact found or created (`contact_id`, its number `k`).
  */
-const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH ins AS (
-    INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
-    SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
-      CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
-      CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
-      CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
-      CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $9::uuid END
-    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::text[])
-      WITH ORDINALITY AS x(t, p, c, w, ty, pl, ts, o, n)
-    -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
-    LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
-                       WHERE r.provider_id = x.p AND r.original_wamid = x.w AND r.type = 'revoke') rv ON true
-    ${skipTaken ? '' : 'WHERE NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.provider_id = x.p AND e.wamid = x.w)'}
-    ORDER BY n
-    ${skipTaken ? 'ON CONFLICT (provider_id, wamid) DO NOTHING' : ''}
-    RETURNING *
-  ), ev AS (
-    SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
-      jsonb_build_object('message', ${eventInboundSql('i')}, 'contact', ${eventContactSql('c')}) AS data, NULL::uuid AS endpoint_id
-    FROM ins i JOIN contacts c ON c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
-  ), ${eventsCtes(eventsWanted)}
-  SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id FROM ins i CROSS JOIN ev_woke`;
-/** recordMessagesSql with and without its events, `first` and `again` (as RECORD_STATUSES_SQL), built once. */
-const RECORD_MESSAGES_SQL = {
-  events: { first: recordMessagesSql(true, false), again: recordMessagesSql(true, true) },
-  none: { first: recordMessagesSql(false, false), again: recordMessagesSql(false, true) },
-};
-
-/**
- * The contacts upsert (upsertContacts). The rows it updates are locked first, in key order (batchLocksSql), as a flow
- * step's write takes them: two writers never wait for each other in a circle.
- */
-const UPSERT_CONTACTS_SQL = `WITH x AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[]) AS x(t, p, w, u, n, ts, pu)
+const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[])
+      WITH ORDINALITY AS x(t, p, w, u, n, ts, pu, k)
   ), found AS (
     -- By wa_id first, else by user_id; two joins so each uses its unique index.
-    SELECT DISTINCT ON (p, w, u) id, p, w, u, n, ts, pu FROM (
-      SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
+    SELECT DISTINCT ON (p, w, u) id, k, p, w, u, n, ts, pu FROM (
+      SELECT c.id, x.k, x.p, x.w, x.u, x.n, x.ts, x.pu, 0 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.wa_id = x.w
       UNION ALL
-      SELECT c.id, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
+      SELECT c.id, x.k, x.p, x.w, x.u, x.n, x.ts, x.pu, 1 AS pref FROM x JOIN contacts c ON c.provider_id = x.p AND c.user_id = x.u
     ) m ORDER BY p, w, u, pref
   ), contact_locks AS (
     ${batchLocksSql('contacts', 'found', 'id')}
@@ -296,15 +286,58 @@ const UPSERT_CONTACTS_SQL = `WITH x AS (
     UPDATE contacts c SET last_inbound_at = GREATEST(c.last_inbound_at, to_timestamp(f.ts)),
       profile_name = COALESCE(f.n, c.profile_name), parent_user_id = COALESCE(f.pu, c.parent_user_id), updated_at = now()
     FROM found f WHERE c.id = f.id AND ${batchLocksTakenSql('contact_locks')}
-    RETURNING f.id, f.p, f.w, f.u
-  ), ins AS (
+    RETURNING f.k, c.id, c.wa_id, c.user_id, c.profile_name
+  ), created AS (
     INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
     SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
-    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.p = x.p AND f.w IS NOT DISTINCT FROM x.w AND f.u IS NOT DISTINCT FROM x.u)
+    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.k = x.k)
     ON CONFLICT DO NOTHING
-    RETURNING id, provider_id AS p, wa_id AS w, user_id AS u
-  )
-  SELECT DISTINCT id, p, w, u FROM upd UNION SELECT id, p, w, u FROM ins`;
+    RETURNING id, provider_id, wa_id, user_id, profile_name
+  ), cs AS (
+    -- This batch's contacts as this statement leaves them (the statement's own snapshot of contacts predates both).
+    SELECT k, id, wa_id, user_id, profile_name FROM upd
+    UNION ALL
+    SELECT x.k, c.id, c.wa_id, c.user_id, c.profile_name FROM created c
+    JOIN x ON x.p = c.provider_id AND x.w IS NOT DISTINCT FROM c.wa_id AND x.u IS NOT DISTINCT FROM c.user_id
+  ), mx AS (
+    SELECT mx.t, mx.p, COALESCE(cs.id, mx.c) AS c, mx.w, mx.ty, mx.pl, mx.ts, mx.o, mx.n
+    FROM unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::int8[], $12::text[], $13::text[], $14::text[], $15::float8[], $16::text[])
+      WITH ORDINALITY AS mx(t, p, c, ck, w, ty, pl, ts, o, n)
+    LEFT JOIN cs ON cs.k = mx.ck
+    -- A message whose contact another batch created meanwhile waits for the caller's second statement.
+    WHERE mx.ck IS NULL OR cs.id IS NOT NULL
+  ), ins AS (
+    INSERT INTO inbound_messages (tenant_id, provider_id, contact_id, wamid, type, payload, sent_at, state, original_wamid, revoked_at, flow_run, processed_at, batch_id)
+    SELECT t, p, c, w, ty, pl::jsonb, to_timestamp(ts),
+      CASE WHEN c IS NULL THEN 'ignored' WHEN rv.at IS NOT NULL THEN 'revoked' ELSE 'pending' END, o, rv.at,
+      CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN '{"outcome":"revoked","trace":[],"replies":0}'::jsonb END,
+      CASE WHEN c IS NOT NULL AND rv.at IS NOT NULL THEN clock_timestamp() END,
+      CASE WHEN c IS NOT NULL AND rv.at IS NULL THEN $17::uuid END
+    FROM mx
+    -- A revoke that arrived before its message (Meta does not keep order): the message comes in already revoked.
+    LEFT JOIN LATERAL (SELECT min(r.sent_at) AS at FROM inbound_messages r
+                       WHERE r.provider_id = mx.p AND r.original_wamid = mx.w AND r.type = 'revoke') rv ON true
+    ${skipTaken ? '' : 'WHERE NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.provider_id = mx.p AND e.wamid = mx.w)'}
+    ORDER BY n
+    ${skipTaken ? 'ON CONFLICT (provider_id, wamid) DO NOTHING' : ''}
+    RETURNING *
+  ), ev AS (
+    -- The contact as this statement left it when it is one of the batch's, else as committed.
+    SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
+      jsonb_build_object('message', ${eventInboundSql('i')},
+        'contact', CASE WHEN s.id IS NOT NULL THEN ${eventContactSql('s')} ELSE ${eventContactSql('c')} END) AS data, NULL::uuid AS endpoint_id
+    FROM ins i LEFT JOIN (SELECT DISTINCT ON (id) * FROM cs) s ON s.id = i.contact_id
+    LEFT JOIN contacts c ON s.id IS NULL AND c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
+    WHERE s.id IS NOT NULL OR c.id IS NOT NULL
+  ), ${eventsCtes(eventsWanted)}
+  SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id, NULL::int8 AS k FROM ins i CROSS JOIN ev_woke
+  UNION ALL
+  SELECT NULL, id, NULL, NULL, NULL, k FROM cs`;
+/** recordMessagesSql with and without its events, `first` and `again` (as RECORD_STATUSES_SQL), built once. */
+const RECORD_MESSAGES_SQL = {
+  events: { first: recordMessagesSql(true, false), again: recordMessagesSql(true, true) },
+  none: { first: recordMessagesSql(false, false), again: recordMessagesSql(false, true) },
+};
 
 /**
  * Ingress's SQL (its one store, libs/db/README.md): the group commit's batch statements (unnamed: their rows come
@@ -353,30 +386,30 @@ export class IngressStore {
   }
 
   /**
-   * Inserts inbound messages, unique per provider and wamid (a redelivered one is not returned), with the
-   * message.received events of the tenants' endpoints that want them, in one statement. Rows with a contact that
-   * are not revoked already go pending in batch `batchId` (one inbound job).
+   * Records inbound messages and the contacts they come from (found or created, name and last_inbound_at refreshed),
+   * with the message.received events of the tenants' endpoints that want them, in one statement
+   * (RECORD_MESSAGES_SQL). A message names its contact by number (`contactNumber`: 1 for the first of `contacts`) or
+   * by id. Returns the messages written (a redelivered one is not) and each contact's id by number; a contact that
+   * another batch created concurrently has none, and its messages are not written: look it up (findContactsAgain) and
+   * record them again by id.
    */
-  async recordMessages(messages: InboundRow[], batchId: string): Promise<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }[]> {
+  async recordMessages(contacts: ContactUpsertRow[], messages: InboundRow[], batchId: string): Promise<{ messages: RecordedMessage[]; contacts: Map<number, string> }> {
     const wanted = await this.subscriptions.wanted('message.received', messages.map((m) => m.tenantId));
-    const values = [...columns(firstOfEach(messages, (m) => `${m.providerId}|${m.wamid}`), ['tenantId', 'providerId', 'contactId', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']), batchId];
+    const values = [
+      ...columns(contacts, ['tenantId', 'providerId', 'waId', 'userId', 'name', 'lastInboundAt', 'parentUserId']),
+      ...columns(firstOfEach(messages, (m) => `${m.providerId}|${m.wamid}`), ['tenantId', 'providerId', 'contactId', 'contactNumber', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']),
+      batchId,
+    ];
     const { rows } = await insertOnce(RECORD_MESSAGES_SQL[wanted ? 'events' : 'none'], (text) =>
-      this.prisma.pool.query<{ id: string; contact_id: string | null; provider_id: string; wamid: string; batch_id: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
+      this.prisma.pool.query<RecordedMessage & { k: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
     );
-    return rows;
-  }
-
-  /**
-   * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
-   * statement (UPSERT_CONTACTS_SQL). A contact created concurrently by another batch is not returned: look it up
-   * (findContactsAgain).
-   */
-  async upsertContacts(list: ContactUpsertRow[]): Promise<{ id: string; p: string; w: string | null; u: string | null }[]> {
-    const { rows } = await this.prisma.pool.query<{ id: string; p: string; w: string | null; u: string | null }>(
-      UPSERT_CONTACTS_SQL,
-      columns(list, ['tenantId', 'providerId', 'waId', 'userId', 'name', 'lastInboundAt', 'parentUserId']),
-    );
-    return rows;
+    const found = new Map<number, string>();
+    const written: RecordedMessage[] = [];
+    for (const { k, ...row } of rows) {
+      if (k === null) written.push(row);
+      else found.set(Number(k), row.contact_id!);
+    }
+    return { messages: written, contacts: found };
   }
 
   /** Contacts by wa_id and by user_id (two index probes each): those another batch created meanwhile. */

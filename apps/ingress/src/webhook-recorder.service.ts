@@ -4,7 +4,7 @@ import { GroupCommit } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { type InboundMessageEvent, type ParsedWebhook, type StatusUpdate, type UserAction, WEBHOOK_FIELDS } from '@gtc/whatsapp';
 import { IngressMetrics } from './ingress.metrics';
-import { IdentityMove, IngressStore } from './ingress.store';
+import { IdentityMove, InboundRow, IngressStore, RecordedMessage } from './ingress.store';
 import type { WebhookTarget } from './provider.service';
 import { escapeString, StorageProblem, storableJson, storableKey, storableText, storableTimestamp } from './storable';
 
@@ -387,21 +387,7 @@ export class WebhookRecorderService {
     const messageWrite = (async () => {
       if (!messages.length) return [];
       if (moves.length) await this.store.moveContacts(moves);
-      const contactIds = await this.upsertContacts([...contacts.values()]);
-      // Every pending row of this flush goes to the flow-runner in one job (i_<batch id>): see enqueue.
-      const rows = await this.store.recordMessages(
-        messages.map((x) => ({
-          tenantId: x.target.tenantId,
-          providerId: x.target.providerId,
-          contactId: x.key ? (contactIds.get(x.key) ?? null) : null,
-          wamid: x.m.wamid,
-          type: x.m.type,
-          payload: x.payload,
-          timestamp: x.m.timestamp,
-          originalWamid: x.m.edit?.originalMessageId ?? x.m.revoke?.originalMessageId ?? null,
-        })),
-        randomUUID(),
-      );
+      const rows = await this.recordMessages([...contacts.values()], messages);
       this.countNew(rows, messages);
       const changes = messages.filter((x) => x.m.edit || x.m.revoke);
       if (changes.length) await this.store.applyEditsAndRevokes(changes.map((x) => ({ providerId: x.target.providerId, original: (x.m.edit ?? x.m.revoke)!.originalMessageId, revoke: !!x.m.revoke, timestamp: x.m.timestamp })));
@@ -442,30 +428,40 @@ export class WebhookRecorderService {
   }
 
 /**
-   * Finds (by wa_id, else user_id) or creates each contact and refreshes its name and last_inbound_at, in one
-   * statement; returns identity key → contact id. A contact created concurrently by another batch is looked up.
+   * Records the flush's messages with their contacts, found (by wa_id, else user_id) or created, in one statement;
+   * every pending row goes to the flow-runner in one job (batch id: see enqueue). The messages of a contact that
+   * another batch created concurrently are written by a second statement, with the contact looked up.
    */
-  private async upsertContacts(identities: ContactIdentity[]): Promise<Map<string, string>> {
-    const ids = new Map<string, string>();
-    if (!identities.length) return ids;
-    const list = [...identities].sort((a, b) => (a.key < b.key ? -1 : 1));
-    const rows = await this.store.upsertContacts(list);
-    for (const r of rows) {
-      const key = identityKey(r.p, r.w ?? undefined, r.u ?? undefined);
-      if (key) ids.set(key, r.id);
+  private async recordMessages(identities: ContactIdentity[], messages: { target: WebhookTarget; m: InboundMessageEvent; key: string | null; payload: string }[]): Promise<RecordedMessage[]> {
+    const contacts = [...identities].sort((a, b) => (a.key < b.key ? -1 : 1));
+    const number = new Map(contacts.map((c, i) => [c.key, i + 1]));
+    const row = (x: (typeof messages)[number], contactId: string | null, contactNumber: number | null): InboundRow => ({
+      tenantId: x.target.tenantId,
+      providerId: x.target.providerId,
+      contactId,
+      contactNumber,
+      wamid: x.m.wamid,
+      type: x.m.type,
+      payload: x.payload,
+      timestamp: x.m.timestamp,
+      originalWamid: x.m.edit?.originalMessageId ?? x.m.revoke?.originalMessageId ?? null,
+    });
+    const batchId = randomUUID();
+    const first = await this.store.recordMessages(contacts, messages.map((x) => row(x, null, x.key ? number.get(x.key)! : null)), batchId);
+    const missing = contacts.filter((_, i) => !first.contacts.has(i + 1));
+    if (!missing.length) return first.messages;
+    // Lost a race with another batch creating the same contact: it exists now.
+    const again = await this.store.findContactsAgain(missing);
+    const ids = new Map<string, string | null>();
+    for (const c of missing) {
+      const found =
+        again.find((r) => r.provider_id === c.providerId && c.waId !== null && r.wa_id === c.waId) ??
+        again.find((r) => r.provider_id === c.providerId && c.userId !== null && r.user_id === c.userId);
+      ids.set(c.key, found?.id ?? null);
     }
-    const missing = list.filter((i) => !ids.has(i.key));
-    if (missing.length) {
-      // Lost a race with another batch creating the same contact: it exists now.
-      const again = await this.store.findContactsAgain(missing);
-      for (const i of missing) {
-        const row =
-          again.find((r) => r.provider_id === i.providerId && i.waId !== null && r.wa_id === i.waId) ??
-          again.find((r) => r.provider_id === i.providerId && i.userId !== null && r.user_id === i.userId);
-        if (row) ids.set(i.key, row.id);
-      }
-    }
-    return ids;
+    const rest = messages.filter((x) => x.key && ids.has(x.key));
+    const second = await this.store.recordMessages([], rest.map((x) => row(x, ids.get(x.key!) ?? null, null)), batchId);
+    return [...first.messages, ...second.messages];
   }
 
   /** Existing contacts by wa_id, else user_id (never created): identity key → contact id. */

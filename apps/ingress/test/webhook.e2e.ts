@@ -252,6 +252,43 @@ describe('POST notifications', () => {
     }
   });
 
+  it('records a message from a new contact that another replica creates meanwhile with that contact, pending, in one job with its neighbour', async () => {
+    // The flush writes contacts and messages in one statement; a contact whose insert finds it taken by a concurrent
+    // transaction is not returned, and its messages are written by a second statement with the contact looked up.
+    const other = new Client({ connectionString: withDefaultUser(databaseUrl) });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      const { rows } = await other.query<{ id: string }>(
+        `INSERT INTO contacts (tenant_id, provider_id, wa_id, profile_name, updated_at) VALUES ($1, $2, '15559990001', 'Other replica', now()) RETURNING id`,
+        [p.tenantId, p.providerId],
+      );
+      const racing = textPayload(p.phoneNumberId, 'wamid.race.contact', 'x', '15559990001');
+      racing.entry[0].changes[0].value.messages.push({ ...racing.entry[0].changes[0].value.messages[0], from: '15559990002', id: 'wamid.race.neighbour' });
+      racing.entry[0].changes[0].value.contacts.push({ profile: { name: 'Neighbour' }, wa_id: '15559990002' });
+      const answer = post(p, JSON.stringify(racing));
+      const waiting = async () =>
+        (await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'transactionid'`)[0].n;
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(1);
+      await other.query('COMMIT');
+      expect((await answer).status).toBe(200);
+      const messages = await prisma.inboundMessage.findMany({ where: { providerId: p.providerId, wamid: { in: ['wamid.race.contact', 'wamid.race.neighbour'] } }, orderBy: { wamid: 'asc' } });
+      const neighbour = await prisma.contact.findFirstOrThrow({ where: { providerId: p.providerId, waId: '15559990002' } });
+      expect(messages.map((m) => [m.wamid, m.contactId, m.state])).toEqual([
+        ['wamid.race.contact', rows[0].id, 'pending'],
+        ['wamid.race.neighbour', neighbour.id, 'pending'],
+      ]);
+      expect(messages[0].batchId).toBe(messages[1].batchId);
+      expect(await prisma.contact.count({ where: { providerId: p.providerId, waId: '15559990001' } })).toBe(1);
+      const jobs = (await inboundQueue.getJobs(['waiting', 'completed', 'active', 'delayed'])).filter((j) => j.data.items.some((i) => i.inboundId === messages[0].id));
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0].data.items.map((i) => i.inboundId).sort()).toEqual(messages.map((m) => m.id).sort());
+    } finally {
+      await other.end();
+    }
+  });
+
   it('acknowledges and drops a payload for another phone number', async () => {
     const before = await counts(p.providerId);
     const res = await post(p, JSON.stringify(textPayload('999999999', 'wamid.other.number', 'x')));
