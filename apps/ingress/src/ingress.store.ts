@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { batchLocksSql, batchLocksTakenSql, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, eventsCtes, EventSubscriptions, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql } from '@gtc/db';
+import { batchLocksSql, batchLocksTakenSql, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, EventSubscriptions, type EventType, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql, unwantedEventsCtes } from '@gtc/db';
 
 /**
  * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
@@ -100,15 +100,15 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
       NULL::uuid AS endpoint_id
     FROM ins s JOIN outbound_messages o ON o.id = s.outbound_id JOIN contacts c ON c.id = o.contact_id
     JOIN whatsapp_providers pr ON pr.id = s.provider_id LEFT JOIN moved m ON m.id = o.id
-  ), ${eventsCtes(eventsWanted)}
+  ), ${eventsWanted ? RECORD_EVENTS_CTES : unwantedEventsCtes('message.status', '$1::uuid[]')}
   SELECT id, provider_id, wamid, status, pending, NULL::uuid AS wake FROM ins CROSS JOIN ev_woke
   UNION ALL
   SELECT NULL, NULL, NULL, NULL, false, next_id FROM released WHERE next_id IS NOT NULL`;
 /**
- * RECORD_STATUSES_SQL with and without its events (EventSubscriptions), each as two texts built once: `first`
- * inserts the statuses not recorded yet (the batch holds each once: firstOfEach) with a plain INSERT; `again`, for when a
- * concurrent batch recorded one of them meanwhile, skips those with ON CONFLICT, whose speculative insertion costs
- * each row a WAL record more (a confirmation; issue 14). See insertOnce.
+ * RECORD_STATUSES_SQL with its events and without them (`none`: guarded, see unwantedEventsCtes), each as two texts
+ * built once: `first` inserts the statuses not recorded yet (the batch holds each once: firstOfEach) with a plain
+ * INSERT; `again`, for when a concurrent batch recorded one of them meanwhile, skips those with ON CONFLICT, whose
+ * speculative insertion costs each row a WAL record more (a confirmation; issue 14). See insertOnce.
  */
 const RECORD_STATUSES_SQL = {
   events: { first: recordStatusesSql(true, false), again: recordStatusesSql(true, true) },
@@ -329,7 +329,7 @@ const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     FROM ins i LEFT JOIN (SELECT DISTINCT ON (id) * FROM cs) s ON s.id = i.contact_id
     LEFT JOIN contacts c ON s.id IS NULL AND c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
     WHERE s.id IS NOT NULL OR c.id IS NOT NULL
-  ), ${eventsCtes(eventsWanted)}
+  ), ${eventsWanted ? RECORD_EVENTS_CTES : unwantedEventsCtes('message.received', '$8::uuid[]')}
   SELECT i.id, i.contact_id, i.provider_id, i.wamid, i.batch_id, NULL::int8 AS k FROM ins i CROSS JOIN ev_woke
   UNION ALL
   SELECT NULL, id, NULL, NULL, NULL, k FROM cs`;
@@ -345,12 +345,10 @@ const RECORD_MESSAGES_SQL = {
  */
 @Injectable()
 export class IngressStore {
-  /** Whether a batch's tenants have endpoints for its events (else its statement leaves the events CTEs out). */
-  private readonly subscriptions: EventSubscriptions;
+  /** Whether a batch's tenants are known to have endpoints for its events (else its statement leaves them out, guarded). */
+  private readonly subscriptions = new EventSubscriptions();
 
-  constructor(private readonly prisma: PrismaService) {
-    this.subscriptions = new EventSubscriptions(() => prisma.pool);
-  }
+  constructor(private readonly prisma: PrismaService) {}
 
   /** Keeps one webhook_events row (raw bytes, or a body that is not a notification), once per provider and digest. */
   async keepEvent(e: WebhookEventRow): Promise<void> {
@@ -367,12 +365,26 @@ export class IngressStore {
    * the messages whose gate a status opened (to wake).
    */
   async recordStatuses(statuses: StatusRow[]): Promise<{ written: RecordedStatus[]; wake: string[] }> {
-    const wanted = await this.subscriptions.wanted('message.status', statuses.map((s) => s.tenantId));
     const values = columns(firstOfEach(statuses, (x) => `${x.providerId}|${x.wamid}|${x.status}`), ['tenantId', 'providerId', 'wamid', 'status', 'callbackData', 'timestamp', 'recipientId', 'errors', 'payload']);
-    const { rows } = await insertOnce(RECORD_STATUSES_SQL[wanted ? 'events' : 'none'], (text) =>
-      this.prisma.pool.query<RecordedStatus & { wake: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
-    );
+    const rows = await this.withEvents<RecordedStatus & { wake: string | null }>('message.status', statuses.map((s) => s.tenantId), RECORD_STATUSES_SQL, values);
     return { written: rows.filter((r) => r.id !== null), wake: rows.flatMap((r) => (r.wake ? [r.wake] : [])) };
+  }
+
+  /**
+   * Runs a batch statement whose changes make events of `type` for `tenantIds`, through insertOnce: without its events
+   * unless an endpoint is known to want them (EventSubscriptions), and with them when its guard says one does.
+   */
+  private async withEvents<R extends object>(type: EventType, tenantIds: string[], texts: Record<'events' | 'none', { first: string; again: string }>, values: unknown[]): Promise<R[]> {
+    let wanted = this.subscriptions.wanted(type, tenantIds);
+    for (;;) {
+      try {
+        const { rows } = await insertOnce(texts[wanted ? 'events' : 'none'], (text) => this.prisma.pool.query<R>({ text, values })); // a batch statement: unnamed (libs/db/README.md)
+        return rows;
+      } catch (err) {
+        if (wanted || !this.subscriptions.learned(type, err)) throw err;
+        wanted = true;
+      }
+    }
   }
 
   /** Writes webhook_events rows, each once per provider and digest. */
@@ -394,15 +406,12 @@ export class IngressStore {
    * record them again by id.
    */
   async recordMessages(contacts: ContactUpsertRow[], messages: InboundRow[], batchId: string): Promise<{ messages: RecordedMessage[]; contacts: Map<number, string> }> {
-    const wanted = await this.subscriptions.wanted('message.received', messages.map((m) => m.tenantId));
     const values = [
       ...columns(contacts, ['tenantId', 'providerId', 'waId', 'userId', 'name', 'lastInboundAt', 'parentUserId']),
       ...columns(firstOfEach(messages, (m) => `${m.providerId}|${m.wamid}`), ['tenantId', 'providerId', 'contactId', 'contactNumber', 'wamid', 'type', 'payload', 'timestamp', 'originalWamid']),
       batchId,
     ];
-    const { rows } = await insertOnce(RECORD_MESSAGES_SQL[wanted ? 'events' : 'none'], (text) =>
-      this.prisma.pool.query<RecordedMessage & { k: string | null }>({ text, values }), // a batch statement: unnamed (libs/db/README.md)
-    );
+    const rows = await this.withEvents<RecordedMessage & { k: string | null }>('message.received', messages.map((m) => m.tenantId), RECORD_MESSAGES_SQL, values);
     const found = new Map<number, string>();
     const written: RecordedMessage[] = [];
     for (const { k, ...row } of rows) {

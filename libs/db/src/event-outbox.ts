@@ -154,46 +154,65 @@ export const RECORD_EVENTS_CTES = `ev_match AS (
   )`;
 
 /**
- * What a statement embeds instead of RECORD_EVENTS_CTES when no endpoint can want its events: `ev_woke` alone. Its
- * `ev` CTE is then referenced by nothing, so Postgres neither plans nor runs it; RECORD_EVENTS_CTES costs a
- * hot statement about 1 ms of planning and builds every row's event data before looking for an endpoint.
+ * What a statement embeds instead of RECORD_EVENTS_CTES when it makes no events: `ev_woke` alone. Its `ev` CTE is
+ * then referenced by nothing, so Postgres neither plans nor runs it; RECORD_EVENTS_CTES costs a hot statement about
+ * 1 ms of planning and builds every row's event data before looking for an endpoint.
  */
 export const NO_EVENTS_CTES = `ev_woke AS (SELECT 0::bigint AS woke)`;
 
-/** RECORD_EVENTS_CTES when some endpoint may want the statement's events (EventSubscriptions.wanted), else NO_EVENTS_CTES. */
+/** RECORD_EVENTS_CTES when the statement's changes make events, else NO_EVENTS_CTES. */
 export function eventsCtes(wanted: boolean): string {
   return wanted ? RECORD_EVENTS_CTES : NO_EVENTS_CTES;
+}
+
+/** The SQLSTATE of the guard of unwantedEventsCtes (migration events_wanted_guard): an endpoint wants the events. */
+const EVENTS_WANTED_SQLSTATE = 'GTCEW';
+
+/**
+ * What a statement whose changes make events of `type` embeds instead of RECORD_EVENTS_CTES while no endpoint of its
+ * tenants (`tenantsSql`: an expression of type uuid[]) is known to want them: `ev_woke` as in NO_EVENTS_CTES, with a
+ * guard. When, in the statement's own snapshot, an enabled endpoint of one of those tenants subscribes to `type` (or
+ * `*`), the guard fails the statement (SQLSTATE GTCEW, the tenant as detail: EventSubscriptions.learned), which then
+ * changed nothing, for its producer to write it again with RECORD_EVENTS_CTES. The guard is one index probe per
+ * tenant; asking before the statement would cost a round trip.
+ */
+export function unwantedEventsCtes(type: EventType, tenantsSql: string): string {
+  return `ev_woke AS (
+    SELECT COALESCE((SELECT gtc_events_wanted(p.tenant_id) FROM event_endpoints p
+      WHERE p.tenant_id = ANY(${tenantsSql}) AND p.enabled AND ('${type}' = ANY(p.events) OR '*' = ANY(p.events)) LIMIT 1), 0) AS woke
+  )`;
 }
 
 /** How long a tenant known to have an endpoint for a type is taken to have it without asking again, ms. */
 const SUBSCRIBED_TTL_MS = 5_000;
 
 /**
- * Tells a producer whether any of its batch's tenants has an enabled endpoint subscribed to an event type (or to
- * `*`), so that it embeds RECORD_EVENTS_CTES only then. "Yes" is remembered for SUBSCRIBED_TTL_MS (a stale yes
- * costs only the CTEs, which then find nobody); "no" is asked again for every batch, one indexed query, so an
- * endpoint gets the events of every change whose batch began after the endpoint was saved (its 201 answered).
+ * Tells a producer whether to write a batch's statement with its events (RECORD_EVENTS_CTES) or without them
+ * (unwantedEventsCtes). "Yes" is what a statement's guard said (learned) in the last SUBSCRIBED_TTL_MS: a stale yes
+ * costs only the CTEs, which then find nobody. "No" is never remembered: a statement written without its events
+ * carries the guard, which looks in the statement's own snapshot, so an endpoint gets the events of every change
+ * written after the endpoint was saved (its 201 answered).
  */
 export class EventSubscriptions {
   private readonly subscribed = new Map<string, number>();
 
-  constructor(private readonly db: () => Pool) {}
-
-  /** Whether an endpoint of one of `tenantIds` may want events of `type`. */
-  async wanted(type: EventType, tenantIds: Iterable<string>): Promise<boolean> {
+  /** Whether a statement's guard said, lately, that an endpoint of one of `tenantIds` wants events of `type`. */
+  wanted(type: EventType, tenantIds: Iterable<string>): boolean {
     const now = Date.now();
-    const tenants = [...new Set(tenantIds)];
-    if (!tenants.length) return false;
-    if (tenants.some((t) => (this.subscribed.get(`${t}|${type}`) ?? 0) > now)) return true;
-    const { rows } = await this.db().query<{ tenant_id: string }>({
-      name: 'event-subscribers',
-      text: `SELECT DISTINCT tenant_id FROM event_endpoints
-             WHERE tenant_id = ANY($1::uuid[]) AND enabled AND ($2 = ANY(events) OR '*' = ANY(events))`,
-      values: [tenants, type],
-    });
+    for (const t of tenantIds) if ((this.subscribed.get(`${t}|${type}`) ?? 0) > now) return true;
+    return false;
+  }
+
+  /**
+   * Whether `err` is the guard's of a statement written without its events of `type` (unwantedEventsCtes): then its
+   * tenant is remembered as subscribed, and the caller writes the statement again with its events.
+   */
+  learned(type: EventType, err: unknown): boolean {
+    const e = err as { code?: unknown; detail?: unknown };
+    if (e?.code !== EVENTS_WANTED_SQLSTATE || typeof e.detail !== 'string') return false;
     if (this.subscribed.size > 10_000) this.subscribed.clear();
-    for (const r of rows) this.subscribed.set(`${r.tenant_id}|${type}`, now + SUBSCRIBED_TTL_MS);
-    return rows.length > 0;
+    this.subscribed.set(`${e.detail}|${type}`, Date.now() + SUBSCRIBED_TTL_MS);
+    return true;
   }
 }
 

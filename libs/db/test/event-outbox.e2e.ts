@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgPool, createPrismaClient, EVENTS_CHANNEL, PoolClient, recordEvents } from '@gtc/db';
+import { createPgPool, createPrismaClient, EVENTS_CHANNEL, EventSubscriptions, type EventType, PoolClient, recordEvents, unwantedEventsCtes } from '@gtc/db';
 import { testEnv } from '@gtc/testing';
 
 // Real Postgres: which endpoints an event fans out to, what is written, and the dispatcher's wake-up.
@@ -75,5 +75,56 @@ describe('recordEvents', () => {
       await recordEvents(pool, [{ tenantId: tenant.id, teamId: null, type: 'ping', contactId: null, data: {}, endpointId: endpoints.supportStatus }]),
     ).toBe(1);
     expect(await deliveriesOf('ping')).toEqual(['supportStatus']);
+  });
+});
+
+describe('unwantedEventsCtes and EventSubscriptions', () => {
+  // A statement written without its events, as ingress writes one: it inserts a tenant row (to see that a statement
+  // its guard fails changes nothing) and embeds the guard over the tenants in $1.
+  const guarded = (type: EventType) => `WITH ins AS (INSERT INTO tenants (slug, name, updated_at) VALUES ($2, 'guarded', now()) RETURNING id),
+    ${unwantedEventsCtes(type, '$1::uuid[]')}
+    SELECT woke FROM ev_woke CROSS JOIN (SELECT count(*) FROM ins) i`;
+  let n = 0;
+  const run = async (type: EventType, tenantIds: string[]) => {
+    const slug = `guarded-${Date.now()}-${++n}`;
+    const outcome = await pool.query(guarded(type), [tenantIds, slug]).then(
+      ({ rows }) => ({ woke: Number(rows[0].woke) }),
+      (err: { code?: string; detail?: string }) => ({ err }),
+    );
+    return { ...outcome, written: await prisma.tenant.count({ where: { slug } }) };
+  };
+
+  it('lets a statement through, written, while no enabled endpoint of its tenants wants its type', async () => {
+    const quiet = await prisma.tenant.create({ data: { slug: `quiet-${Date.now()}`, name: 'Quiet' } });
+    const disabledOnly = await prisma.tenant.create({ data: { slug: `disabled-${Date.now()}`, name: 'Disabled' } });
+    await prisma.eventEndpoint.create({ data: { tenantId: disabledOnly.id, url: 'https://example.com/off', events: ['*'], enabled: false, secretEnc: 'sealed' } });
+    const statusOnly = await prisma.tenant.create({ data: { slug: `status-only-${Date.now()}`, name: 'Status only' } });
+    await prisma.eventEndpoint.create({ data: { tenantId: statusOnly.id, url: 'https://example.com/status', events: ['message.status'], secretEnc: 'sealed' } });
+    expect(await run('message.received', [quiet.id, disabledOnly.id, statusOnly.id])).toEqual({ woke: 0, written: 1 });
+    expect(await run('message.received', [])).toEqual({ woke: 0, written: 1 });
+  });
+
+  it('fails the statement, which writes nothing, naming the tenant whose endpoint wants its type (or *); the producer remembers it for that type only', async () => {
+    const quiet = await prisma.tenant.create({ data: { slug: `quiet2-${Date.now()}`, name: 'Quiet' } });
+    const statuses = await prisma.tenant.create({ data: { slug: `statuses-${Date.now()}`, name: 'Statuses' } });
+    await prisma.eventEndpoint.create({ data: { tenantId: statuses.id, url: 'https://example.com/statuses', events: ['message.status'], secretEnc: 'sealed' } });
+    const everything = await prisma.tenant.create({ data: { slug: `everything-${Date.now()}`, name: 'Everything' } });
+    await prisma.eventEndpoint.create({ data: { tenantId: everything.id, url: 'https://example.com/all', events: ['*'], secretEnc: 'sealed' } });
+    const subscriptions = new EventSubscriptions();
+    expect(subscriptions.wanted('message.status', [quiet.id, statuses.id])).toBe(false);
+
+    const byType = await run('message.status', [quiet.id, statuses.id]);
+    expect(byType).toMatchObject({ err: { code: 'GTCEW', detail: statuses.id }, written: 0 });
+    expect(subscriptions.learned('message.status', (byType as { err: unknown }).err)).toBe(true);
+    expect(subscriptions.wanted('message.status', [quiet.id, statuses.id])).toBe(true);
+    expect(subscriptions.wanted('message.status', [quiet.id])).toBe(false);
+    expect(subscriptions.wanted('message.received', [statuses.id])).toBe(false);
+
+    expect(await run('contact.opted_out', [quiet.id, everything.id])).toMatchObject({ err: { code: 'GTCEW', detail: everything.id }, written: 0 });
+    // Another failure is no answer of the guard.
+    const duplicate = await pool.query(`INSERT INTO tenants (slug, name, updated_at) VALUES ($1, 'x', now()), ($1, 'x', now())`, [`dup-${Date.now()}`]).catch((err: unknown) => err);
+    expect(duplicate).toMatchObject({ code: '23505' });
+    expect(subscriptions.learned('message.received', duplicate)).toBe(false);
+    expect(subscriptions.wanted('message.received', [quiet.id, statuses.id, everything.id])).toBe(false);
   });
 });
