@@ -42,9 +42,14 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
       WHERE o.id IS NULL AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END OFFSET 0
     ) a ON a.provider_id = x.p AND a.wamid IS NULL
   ), target AS (
-    SELECT oid, wamid,
+    -- was: the state before this batch, as the statement's snapshot saw it: a concurrent batch may have moved the
+    -- message on since (the update below waits for it, then moves the message from its current state), and the wake
+    -- below may then be one more than needed, never one less. Read here, by key, rather than in a CTE of its own that
+    -- the update would join to this one: the planner takes both for a few rows and loops over one for each row of
+    -- the other (quadratic in the batch).
+    SELECT oid, g.wamid,
       CASE WHEN f AND COALESCE(r, 0) < ${OUTBOUND_RANK.delivered} THEN 'failed' WHEN r = ${OUTBOUND_RANK.read} THEN 'read' WHEN r = ${OUTBOUND_RANK.delivered} THEN 'delivered' ELSE 'sent' END AS status,
-      sent_ts, delivered_ts, read_ts, failed_ts, errors
+      sent_ts, delivered_ts, read_ts, failed_ts, errors, o.state AS was
     FROM (
       SELECT oid, min(w) AS wamid, bool_or(st = 'failed') AS f,
         max(${outboundRankSql('st')}) FILTER (WHERE st <> 'failed') AS r,
@@ -57,23 +62,18 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
       WHERE oid IS NOT NULL AND st IN (${sqlStates(STATUS_MOVES)})
         AND NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)
       GROUP BY oid
-    ) g
+    ) g JOIN outbound_messages o ON o.id = g.oid
   ), outbound_locks AS (
     ${batchLocksSql('outbound_messages', 'target', 'oid')}
-  ), prev AS (
-    -- The state before this batch, as the statement's snapshot saw it: a concurrent batch may have moved the message on
-    -- since (the update below waits for it, then moves the message from its current state), and the wake below may then
-    -- be one more than needed, never one less.
-    SELECT o.id, o.state FROM outbound_messages o WHERE o.id IN (SELECT oid FROM target)
   ), moved AS (
     -- A send in flight that a status overtook was sent about now (Meta's timestamps are whole seconds): its record
     -- keeps this time. One whose outcome is unknown takes Meta's.
     UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, g.wamid),
-      ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND l.state = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
-    FROM target g JOIN prev l ON l.id = g.oid
+      ${statusMoveSetSql({ status: 'g.status', sentAt: "CASE WHEN o.wamid IS NULL AND g.was = 'sending' THEN now() ELSE g.sent_ts END", deliveredAt: 'g.delivered_ts', readAt: 'g.read_ts', failedAt: 'g.failed_ts', errors: 'g.errors' })}
+    FROM target g
     WHERE o.id = g.oid AND ${batchLocksTakenSql('outbound_locks')}
       AND ${movesForwardSql('o.state', 'g.status')}
-    RETURNING o.id, o.state, l.state AS was, o.contact_id, o.seq, o.provider_id
+    RETURNING o.id, o.state, g.was, o.contact_id, o.seq, o.provider_id
   ), follow AS (
     -- A failed message: the sender follows up (the error may pause the number; the recipient's gate opens).
     SELECT m.id, m.state FROM moved m WHERE m.state = 'failed'
