@@ -271,7 +271,8 @@ const MIN_AGE_SECONDS = 5;
  * Returns a row per message written (`k` null) and one per contact found or created (`contact_id`, its number `k`).
  */
 const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[])
+    -- nid: the id of the contact if this statement creates it (gen_random_uuid makes Postgres compute x once).
+    SELECT *, gen_random_uuid() AS nid FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[])
       WITH ORDINALITY AS x(t, p, w, u, n, ts, pu, k)
   ), found AS (
     -- By wa_id first, else by user_id; two joins so each uses its unique index.
@@ -288,17 +289,16 @@ const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     FROM found f WHERE c.id = f.id AND ${batchLocksTakenSql('contact_locks')}
     RETURNING f.k, c.id, c.wa_id, c.user_id, c.profile_name
   ), created AS (
-    INSERT INTO contacts (tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
-    SELECT x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
+    INSERT INTO contacts (id, tenant_id, provider_id, wa_id, user_id, parent_user_id, profile_name, last_inbound_at, updated_at)
+    SELECT x.nid, x.t, x.p, x.w, x.u, x.pu, x.n, to_timestamp(x.ts), now() FROM x
     WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.k = x.k)
     ON CONFLICT DO NOTHING
-    RETURNING id, provider_id, wa_id, user_id, profile_name
+    RETURNING id, wa_id, user_id, profile_name
   ), cs AS (
     -- This batch's contacts as this statement leaves them (the statement's own snapshot of contacts predates both).
     SELECT k, id, wa_id, user_id, profile_name FROM upd
     UNION ALL
-    SELECT x.k, c.id, c.wa_id, c.user_id, c.profile_name FROM created c
-    JOIN x ON x.p = c.provider_id AND x.w IS NOT DISTINCT FROM c.wa_id AND x.u IS NOT DISTINCT FROM c.user_id
+    SELECT x.k, c.id, c.wa_id, c.user_id, c.profile_name FROM created c JOIN x ON x.nid = c.id
   ), mx AS (
     SELECT mx.t, mx.p, COALESCE(cs.id, mx.c) AS c, mx.w, mx.ty, mx.pl, mx.ts, mx.o, mx.n
     FROM unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::int8[], $12::text[], $13::text[], $14::text[], $15::float8[], $16::text[])
