@@ -173,8 +173,8 @@ const EVENTS_WANTED_SQLSTATE = 'GTCEW';
  * tenants (`tenantsSql`: an expression of type uuid[]) is known to want them: `ev_woke` as in NO_EVENTS_CTES, with a
  * guard. When, in the statement's own snapshot, an enabled endpoint of one of those tenants subscribes to `type` (or
  * `*`), the guard fails the statement (SQLSTATE GTCEW, the tenant as detail: EventSubscriptions.learned), which then
- * changed nothing, for its producer to write it again with RECORD_EVENTS_CTES. The guard is one index probe per
- * tenant; asking before the statement would cost a round trip.
+ * changed nothing, for its producer to write it again with RECORD_EVENTS_CTES. The guard is one lookup of the
+ * tenants' endpoints in the statement; asking before it would cost a round trip.
  */
 export function unwantedEventsCtes(type: EventType, tenantsSql: string): string {
   return `ev_woke AS (
