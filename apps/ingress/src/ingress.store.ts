@@ -295,7 +295,8 @@ const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     ON CONFLICT DO NOTHING
     RETURNING id, wa_id, user_id, profile_name
   ), cs AS (
-    -- This batch's contacts as this statement leaves them (the statement's own snapshot of contacts predates both).
+    -- This batch's contacts as this statement leaves them (the statement's own snapshot of contacts predates both),
+    -- each once (an update returns a row once, whichever of its batch rows matched it).
     SELECT k, id, wa_id, user_id, profile_name FROM upd
     UNION ALL
     SELECT x.k, c.id, c.wa_id, c.user_id, c.profile_name FROM created c JOIN x ON x.nid = c.id
@@ -326,7 +327,7 @@ const recordMessagesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     SELECT i.tenant_id, pr.team_id, 'message.received' AS type, i.contact_id,
       jsonb_build_object('message', ${eventInboundSql('i')},
         'contact', CASE WHEN s.id IS NOT NULL THEN ${eventContactSql('s')} ELSE ${eventContactSql('c')} END) AS data, NULL::uuid AS endpoint_id
-    FROM ins i LEFT JOIN (SELECT DISTINCT ON (id) * FROM cs) s ON s.id = i.contact_id
+    FROM ins i LEFT JOIN cs s ON s.id = i.contact_id
     LEFT JOIN contacts c ON s.id IS NULL AND c.id = i.contact_id JOIN whatsapp_providers pr ON pr.id = i.provider_id
     WHERE s.id IS NOT NULL OR c.id IS NOT NULL
   ), ${eventsWanted ? RECORD_EVENTS_CTES : unwantedEventsCtes('message.received', '$8::uuid[]')}
@@ -375,15 +376,13 @@ export class IngressStore {
    * unless an endpoint is known to want them (EventSubscriptions), and with them when its guard says one does.
    */
   private async withEvents<R extends object>(type: EventType, tenantIds: string[], texts: Record<'events' | 'none', { first: string; again: string }>, values: unknown[]): Promise<R[]> {
-    let wanted = this.subscriptions.wanted(type, tenantIds);
-    for (;;) {
-      try {
-        const { rows } = await insertOnce(texts[wanted ? 'events' : 'none'], (text) => this.prisma.pool.query<R>({ text, values })); // a batch statement: unnamed (libs/db/README.md)
-        return rows;
-      } catch (err) {
-        if (wanted || !this.subscriptions.learned(type, err)) throw err;
-        wanted = true;
-      }
+    const run = async (variant: 'events' | 'none') => (await insertOnce(texts[variant], (text) => this.prisma.pool.query<R>({ text, values }))).rows; // a batch statement: unnamed (libs/db/README.md)
+    if (this.subscriptions.wanted(type, tenantIds)) return run('events');
+    try {
+      return await run('none');
+    } catch (err) {
+      if (!this.subscriptions.learned(type, err)) throw err;
+      return run('events');
     }
   }
 

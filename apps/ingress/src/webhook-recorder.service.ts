@@ -57,10 +57,20 @@ interface ContactIdentity {
   lastInboundAt: number;
 }
 
+/** An inbound message made storable; `key` names its contact (found or created), if it has one. */
+interface PreparedMessage {
+  m: InboundMessageEvent;
+  key: string | null;
+  payload: string;
+}
+
+/** A message of a flush: the webhook (`item`) and number it came with. */
+type FlushMessage = { item: number; target: WebhookTarget } & PreparedMessage;
+
 /** A webhook made storable, item by item, before it joins a batch: what a batch writes for it. */
 interface PreparedWebhook {
   target: WebhookTarget;
-  messages: { m: InboundMessageEvent; key: string | null; payload: string }[];
+  messages: PreparedMessage[];
   statuses: { s: StatusUpdate; errors: string | null; payload: string }[];
   events: PreparedEvent[];
   /** BSUID changes (`system` `user_changed_user_id`): the contact moves to its new id before anything else. */
@@ -116,6 +126,17 @@ function identityKey(providerId: string, waId?: string, userId?: string): string
   if (waId) return `${providerId}|w|${waId}`;
   if (userId) return `${providerId}|u|${userId}`;
   return null;
+}
+
+/** The row of a contact among contacts looked up for a batch: by its number (wa_id), else its BSUID (user_id). */
+function contactOf<R extends { provider_id: string; wa_id: string | null; user_id: string | null }>(
+  rows: R[],
+  c: { providerId: string; waId?: string | null; userId?: string | null },
+): R | undefined {
+  return (
+    rows.find((r) => r.provider_id === c.providerId && (c.waId ?? null) !== null && r.wa_id === c.waId) ??
+    rows.find((r) => r.provider_id === c.providerId && (c.userId ?? null) !== null && r.user_id === c.userId)
+  );
 }
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -321,7 +342,7 @@ export class WebhookRecorderService {
       nonconforming: x.nonconforming,
     }));
     const contacts = new Map<string, ContactIdentity>();
-    const messages: { item: number; target: WebhookTarget; m: InboundMessageEvent; key: string | null; payload: string }[] = [];
+    const messages: FlushMessage[] = [];
     const statuses: { item: number; target: WebhookTarget; s: StatusUpdate; errors: string | null; payload: string }[] = [];
     const events: ({ item: number; target: WebhookTarget } & PreparedEvent)[] = [];
     const moves: IdentityMove[] = [];
@@ -432,10 +453,10 @@ export class WebhookRecorderService {
    * every pending row goes to the flow-runner in one job (batch id: see enqueue). The messages of a contact that
    * another batch created concurrently are written by a second statement, with the contact looked up.
    */
-  private async recordMessages(identities: ContactIdentity[], messages: { target: WebhookTarget; m: InboundMessageEvent; key: string | null; payload: string }[]): Promise<RecordedMessage[]> {
+  private async recordMessages(identities: ContactIdentity[], messages: FlushMessage[]): Promise<RecordedMessage[]> {
     const contacts = [...identities].sort((a, b) => (a.key < b.key ? -1 : 1));
     const number = new Map(contacts.map((c, i) => [c.key, i + 1]));
-    const row = (x: (typeof messages)[number], contactId: string | null, contactNumber: number | null): InboundRow => ({
+    const row = (x: FlushMessage, contactId: string | null, contactNumber: number | null): InboundRow => ({
       tenantId: x.target.tenantId,
       providerId: x.target.providerId,
       contactId,
@@ -453,12 +474,7 @@ export class WebhookRecorderService {
     // Lost a race with another batch creating the same contact: it exists now.
     const again = await this.store.findContactsAgain(missing);
     const ids = new Map<string, string | null>();
-    for (const c of missing) {
-      const found =
-        again.find((r) => r.provider_id === c.providerId && c.waId !== null && r.wa_id === c.waId) ??
-        again.find((r) => r.provider_id === c.providerId && c.userId !== null && r.user_id === c.userId);
-      ids.set(c.key, found?.id ?? null);
-    }
+    for (const c of missing) ids.set(c.key, contactOf(again, c)?.id ?? null);
     const rest = messages.filter((x) => x.key && ids.has(x.key));
     const second = await this.store.recordMessages([], rest.map((x) => row(x, ids.get(x.key!) ?? null, null)), batchId);
     return [...first.messages, ...second.messages];
@@ -469,9 +485,7 @@ export class WebhookRecorderService {
     const rows = await this.store.findContacts(list.map((i) => ({ providerId: i.providerId, waId: i.waId ?? null, userId: i.userId ?? null })));
     const ids = new Map<string, string>();
     for (const i of list) {
-      const row =
-        rows.find((r) => r.provider_id === i.providerId && i.waId !== undefined && r.wa_id === i.waId) ??
-        rows.find((r) => r.provider_id === i.providerId && i.userId !== undefined && r.user_id === i.userId);
+      const row = contactOf(rows, i);
       if (row) ids.set(i.key, row.id);
     }
     return ids;
