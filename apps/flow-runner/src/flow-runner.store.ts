@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, type EarlierMessage, earlierMessagesSql, eventContactSql, eventsCtes, INBOUND_DONE_STATES, orderingWait, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, earlierMessagesSql, eventContactSql, eventsCtes, type GateInput, INBOUND_DONE_STATES, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -90,21 +90,6 @@ const STEP_OUTBOUND_CTES = outboundWriteCtes({
       opted_out_at = CASE WHEN x.opted_out IS NULL THEN c.opted_out_at WHEN x.opted_out THEN now() ELSE NULL END`,
 });
 
-/** What a message's recipient's ordering gate needs, as the store reads it: its number's policy and the earlier messages. */
-interface GateInput {
-  ordering: string | null;
-  ordering_timeout_ms: number | null;
-  earlier: EarlierMessage[];
-}
-
-/**
- * How long a message's recipient's ordering gate holds it now (null: it may go), as the sender's gate would say;
- * `before`: messages ahead of it that the read could not see (written by the same statement).
- */
-export function gateWait(g: GateInput, now: number, before: EarlierMessage[] = []): number | null {
-  return orderingWait({ ordering: g.ordering ?? 'none', orderingTimeoutMs: g.ordering_timeout_ms ?? 0 }, [...before, ...g.earlier], now);
-}
-
 /**
  * An outbound row a round wrote (none: all null), with its gate's input: the earlier messages to its contact that may
  * hold it (its first reply's; a later reply of the same step is held by the first).
@@ -115,10 +100,6 @@ export interface OutboundRowWritten extends GateInput {
   ordinal: number | null;
 }
 
-/** A queued outbound message with its gate's input. */
-export interface GateRow extends GateInput {
-  id: string;
-}
 
 /** Rows one retention statement deletes at most. */
 export const PRUNE_BATCH = 1_000;
@@ -253,21 +234,6 @@ export class FlowRunnerStore {
         ...columns(replies, ['contactId', 'ordinal', 'type', 'body', 'retryOnRateLimit']),
         ...columns(steps, ['eventType', 'eventExtra']),
       ],
-    });
-    return rows;
-  }
-
-  /**
-   * Of these outbound messages, the ones still queued with what their recipients' ordering gates need now: their
-   * numbers' policies and the earlier messages that may hold them.
-   */
-  async gates(ids: string[]): Promise<GateRow[]> {
-    const { rows } = await this.prisma.pool.query<GateRow>({
-      // A batch statement: unnamed (libs/db/README.md).
-      text: `SELECT o.id, p.ordering, p.ordering_timeout_ms, ${earlierMessagesSql('o')} AS earlier
-             FROM outbound_messages o JOIN whatsapp_providers p ON p.id = o.provider_id
-             WHERE o.id = ANY($1::uuid[]) AND o.state = 'queued'`,
-      values: [ids],
     });
     return rows;
   }

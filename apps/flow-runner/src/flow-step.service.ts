@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { EarlierMessage, EventType, PoolClient, PrismaService } from '@gtc/db';
+import { EarlierMessage, EventType, gateWait, PoolClient, PrismaService } from '@gtc/db';
 import type { CompiledFlow, FlowSession, RunContext, RunResult } from '@gtc/flows';
 import { buildMessageBody, InboundMessageEvent, ReplyContent } from '@gtc/whatsapp';
 import type { NumberLimits, OutboundSend } from '@gtc/queue';
 import type { EngineAnswer, EngineTask } from './engine.worker';
 import { FlowCatalogService, TeamFlows } from './flow-catalog.service';
 import { FlowEngineService } from './flow-engine.service';
-import { ContactRow, FlowRunnerStore, gateWait, StepRow } from './flow-runner.store';
+import { ContactRow, FlowRunnerStore, StepRow } from './flow-runner.store';
 import { isKeyword, SILENT_TYPES, toFlowEvent } from './flow-event';
 
 /** Why a message was processed the way it was (metrics label and the inbound row's flow_run.outcome). */

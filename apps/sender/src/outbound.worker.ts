@@ -59,10 +59,23 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.graph.close();
   }
 
-/** Puts the job back until `ms` from now (BullMQ's delayed set); the row stays as it is. */
+  /** Puts the job back until `ms` from now (BullMQ's delayed set); the row stays as it is. */
   private async later(job: Job<OutboundJob>, token: string, ms: number, data?: OutboundJob): Promise<never> {
     if (data) await job.updateData(data);
     await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+    throw new DelayedError();
+  }
+
+  /**
+   * Holds the message at its recipient's ordering gate (the delayed set, `ms` at most), then looks at the gate once
+   * more: a release that came while this job was running found no waiting job to wake, so this wakes it instead.
+   */
+  private async hold(job: Job<OutboundJob>, token: string, ms: number): Promise<never> {
+    await job.updateData(next(job));
+    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+    await this.waker.wakeIfOpen([job.data.outboundId]).catch((err: Error) => {
+      this.log.warn(`could not look again at a held message (${err.message}); it looks again on its own`);
+    });
     throw new DelayedError();
   }
 
@@ -93,7 +106,7 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const blocked = orderingWait(p, m.earlier);
     if (blocked !== null) {
       this.metrics.orderingWaits.inc();
-      return this.later(job, token, blocked, next(job));
+      return this.hold(job, token, blocked);
     }
 
     const refused = preSendRefusal(m);

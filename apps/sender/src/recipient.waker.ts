@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { releasesNext } from '@gtc/db';
+import { openGates, PrismaService, releasesNext } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { OutboundStore } from './outbound.store';
 import { ProviderService } from './provider.service';
@@ -13,8 +13,8 @@ export interface GateHolder {
 /**
  * Wakes a recipient's next message when the one before it lets it go (the ordering gate's release): its job,
  * waiting in BullMQ's delayed set, goes to the head of the queue (QueueService.wakeDelayed). Used by the outbound
- * worker after a send or a failure and by the status worker after a status. A wake-up lost in a crash costs only
- * time: the waiting job looks again on its own (libs/db ordering-gate.ts).
+ * worker after a send or a failure and right after it holds a message, and by the status worker after a status. A
+ * wake-up lost in a crash costs only time: the waiting job looks again on its own (ORDERING_RECHECK_MS).
  */
 @Injectable()
 export class RecipientWaker {
@@ -22,12 +22,19 @@ export class RecipientWaker {
     private readonly store: OutboundStore,
     private readonly queues: QueueService,
     private readonly providers: ProviderService,
+    private readonly prisma: PrismaService,
   ) {}
 
   /** The next message to the same recipient may go now: brings its job to the head of the queue if it is waiting. */
   async wakeNext(m: GateHolder): Promise<void> {
     const next = await this.store.nextQueued(m.contactId, m.seq);
     if (next) await this.queues.wakeDelayed(QueueName.Outbound, [jobIds.outbound(next)]);
+  }
+
+  /** Wakes those of these held messages whose gate is open now (openGates): a release they may have missed. */
+  async wakeIfOpen(outboundIds: string[]): Promise<void> {
+    const free = await openGates(this.prisma.pool, outboundIds);
+    if (free.length) await this.queues.wakeDelayed(QueueName.Outbound, free.map((id) => jobIds.outbound(id)));
   }
 
   /** Wakes the next message when any of the states the message reached releases it under the number's ordering. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type EarlierMessage, orderingWait, releasesNext } from './ordering-gate';
+import { type EarlierMessage, ORDERING_RECHECK_MIN_MS, ORDERING_RECHECK_MS, orderingWait, releasesNext } from './ordering-gate';
 
 const STATES = ['queued', 'sending', 'unknown', 'sent', 'delivered', 'read', 'failed'];
 
@@ -21,7 +21,8 @@ describe('releasesNext: ordering × state', () => {
 
 const NOW = 1_000_000;
 const TIMEOUT = 30_000;
-const RECHECK = 5_000;
+/** Behind an earlier message not sent yet: the timeout (30 s), as long as the longest wait before looking again. */
+const RECHECK = ORDERING_RECHECK_MS;
 const m = (state: string, sentAgoMs: number | null = null, sendingAgoMs: number | null = null): EarlierMessage => ({
   state,
   sentAtMs: sentAgoMs === null ? null : NOW - sentAgoMs,
@@ -34,7 +35,9 @@ const waits: { name: string; ordering: string; earlier: EarlierMessage[]; wait: 
   { name: 'none: whatever is before it', ordering: 'none', earlier: [m('queued'), m('sending', null, 1)], wait: null },
   { name: 'delivered: an earlier one still queued', ordering: 'delivered', earlier: [m('queued')], wait: RECHECK },
   { name: 'delivered: an earlier one being sent', ordering: 'delivered', earlier: [m('sending', null, 1_000)], wait: RECHECK },
-  { name: 'delivered: sent 1 s ago (recheck caps the wait)', ordering: 'delivered', earlier: [m('sent', 1_000)], wait: RECHECK },
+  { name: 'delivered: sent 1 s ago (the rest of its timeout)', ordering: 'delivered', earlier: [m('sent', 1_000)], wait: 29_000 },
+  { name: 'delivered, timeout 10 s: an earlier one still queued (looks again when its timeout could run out at the soonest)', ordering: 'delivered', earlier: [m('queued')], wait: 10_000, timeout: 10_000 },
+  { name: 'delivered, timeout 2 s: an earlier one being sent (not sooner than the shortest recheck)', ordering: 'delivered', earlier: [m('sending', null, 1)], wait: ORDERING_RECHECK_MIN_MS, timeout: 2_000 },
   { name: 'delivered: sent 28 s ago (2 s of the timeout left)', ordering: 'delivered', earlier: [m('sent', 28_000)], wait: 2_000 },
   { name: 'delivered: sent at the timeout', ordering: 'delivered', earlier: [m('sent', TIMEOUT)], wait: null },
   { name: 'delivered: sent long ago', ordering: 'delivered', earlier: [m('sent', 10 * TIMEOUT)], wait: null },
@@ -53,11 +56,12 @@ const waits: { name: string; ordering: string; earlier: EarlierMessage[]; wait: 
   { name: 'delivered: sending for 10 × the timeout (never times out)', ordering: 'delivered', earlier: [m('sending', null, 10 * TIMEOUT)], wait: RECHECK },
   { name: 'delivered: queued with an old sent time (a retry: never times out)', ordering: 'delivered', earlier: [m('queued', 10 * TIMEOUT)], wait: RECHECK },
   { name: 'delivered: sent without a sent time', ordering: 'delivered', earlier: [m('sent')], wait: RECHECK },
-  { name: 'delivered: the shortest wait is not looked for (the first holding message decides)', ordering: 'delivered', earlier: [m('sent', 1_000), m('sent', 29_000)], wait: RECHECK },
+  { name: 'delivered: the shortest wait is not looked for (the first holding message decides)', ordering: 'delivered', earlier: [m('sent', 1_000), m('sent', 29_000)], wait: 29_000 },
   { name: 'delivered: three timed out, the fourth sent 29.9 s ago', ordering: 'delivered', earlier: [m('sent', TIMEOUT), m('unknown', null, TIMEOUT + 5), m('sent', 2 * TIMEOUT), m('sent', 29_900)], wait: 100 },
   { name: 'delivered, timeout 0: sent just now', ordering: 'delivered', earlier: [m('sent', 0)], wait: null, timeout: 0 },
-  { name: 'delivered, timeout 0: still queued', ordering: 'delivered', earlier: [m('queued')], wait: RECHECK, timeout: 0 },
-  { name: 'delivered, timeout 1 day: sent 23 h ago', ordering: 'delivered', earlier: [m('sent', 23 * 3_600_000)], wait: RECHECK, timeout: 86_400_000 },
+  { name: 'delivered, timeout 0: still queued', ordering: 'delivered', earlier: [m('queued')], wait: ORDERING_RECHECK_MIN_MS, timeout: 0 },
+  { name: 'delivered, timeout 1 day: sent 23 h ago (looks again now and then)', ordering: 'delivered', earlier: [m('sent', 23 * 3_600_000)], wait: ORDERING_RECHECK_MS, timeout: 86_400_000 },
+  { name: 'delivered, timeout 1 day: still queued (looks again now and then)', ordering: 'delivered', earlier: [m('queued')], wait: ORDERING_RECHECK_MS, timeout: 86_400_000 },
   { name: 'sent: sent without a sent time (released all the same)', ordering: 'sent', earlier: [m('sent')], wait: null },
   { name: 'sent: unknown past the timeout', ordering: 'sent', earlier: [m('unknown', null, TIMEOUT + 1)], wait: null },
   { name: 'sent: several sent, then one being sent', ordering: 'sent', earlier: [m('sent', 1), m('sent', 2), m('sending', null, 1)], wait: RECHECK },

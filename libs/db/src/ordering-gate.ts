@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { OUTBOUND_RANK, outboundRank, sqlStates, statesFrom } from './message-states';
 
 // The ordering gate: whether a recipient's next outbound message may go, from the earlier messages to the same
@@ -23,10 +24,17 @@ export function releasesNext(ordering: string, state: string): boolean {
 }
 
 /**
- * How long a held message waits before looking again when the previous one has not even been sent: a release
- * normally wakes it at once, so this only covers a wake-up lost in a crash.
+ * How long a held message waits, at most, before looking again on its own. Every release wakes the recipient's next
+ * message (ingress after a status, the sender after a send or a failure), and whoever holds a message looks once more
+ * right after holding it (openGates), so a release that came meanwhile is not missed: looking again only covers a
+ * wake-up lost in a crash or while Redis was away, and the ordering timeout of an earlier message sent meanwhile
+ * (orderingWait). Long, because under a backlog of statuses (seconds late) every held message looking again every few
+ * seconds multiplied the sender's work by the backlog.
  */
-export const ORDERING_RECHECK_MS = 5_000;
+export const ORDERING_RECHECK_MS = 30_000;
+
+/** The shortest wait before looking again behind an earlier message not sent yet (a number with a very short timeout). */
+export const ORDERING_RECHECK_MIN_MS = 5_000;
 
 /** SQL: a timestamp column (UTC without a zone, as ours are) as epoch milliseconds. */
 export const epochMsSql = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
@@ -61,10 +69,46 @@ export function orderingWait(
     if (since !== null && (m.state === 'sent' || m.state === 'unknown')) {
       const left = since + policy.orderingTimeoutMs - now;
       if (left <= 0) continue; // waited long enough for this one
-      // A status normally wakes it at once; looking again now and then covers a wake-up lost in a crash.
+      // A status normally wakes it at once; looking again when the timeout runs out (or, for a long timeout, now and
+      // then) covers a wake-up lost in a crash.
       return Math.min(left, ORDERING_RECHECK_MS);
     }
-    return ORDERING_RECHECK_MS;
+    // Not sent yet: its timeout starts when it is sent, so it cannot run out before the timeout from now. Nothing wakes
+    // this one when the earlier is sent (under `delivered`): looking again by then (ORDERING_RECHECK_MIN_MS at the
+    // soonest) keeps the timeout's promise.
+    return Math.min(ORDERING_RECHECK_MS, Math.max(policy.orderingTimeoutMs, ORDERING_RECHECK_MIN_MS));
   }
   return null;
+}
+
+/** What a message's recipient's ordering gate needs, as Postgres gives it: its number's policy and the earlier messages. */
+export interface GateInput {
+  ordering: string | null;
+  ordering_timeout_ms: number | null;
+  earlier: EarlierMessage[];
+}
+
+/**
+ * How long a message's recipient's ordering gate holds it now (null: it may go); `before`: messages ahead of it that
+ * the read could not see (written by the same statement).
+ */
+export function gateWait(g: GateInput, now: number, before: EarlierMessage[] = []): number | null {
+  return orderingWait({ ordering: g.ordering ?? 'none', orderingTimeoutMs: g.ordering_timeout_ms ?? 0 }, [...before, ...g.earlier], now);
+}
+
+/**
+ * Of these outbound messages, the ones still queued whose recipient's gate lets them go now: what a holder asks right
+ * after putting held messages in the delayed set, to wake those whose release came while it was deciding (the release
+ * found no job waiting to wake). One statement.
+ */
+export async function openGates(pool: Pool, ids: string[], now = Date.now()): Promise<string[]> {
+  if (!ids.length) return [];
+  const { rows } = await pool.query<GateInput & { id: string }>({
+    // A batch statement: unnamed (libs/db/README.md).
+    text: `SELECT o.id, p.ordering, p.ordering_timeout_ms, ${earlierMessagesSql('o')} AS earlier
+           FROM outbound_messages o JOIN whatsapp_providers p ON p.id = o.provider_id
+           WHERE o.id = ANY($1::uuid[]) AND o.state = 'queued'`,
+    values: [ids],
+  });
+  return rows.filter((g) => gateWait(g, now) === null).map((g) => g.id);
 }
