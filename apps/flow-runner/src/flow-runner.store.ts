@@ -100,7 +100,6 @@ export interface OutboundRowWritten extends GateInput {
   ordinal: number | null;
 }
 
-
 /** Rows one retention statement deletes at most. */
 export const PRUNE_BATCH = 1_000;
 
