@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, earlierMessagesSql, eventContactSql, eventsCtes, type GateInput, INBOUND_DONE_STATES, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, earlierMessagesSql, eventContactSql, eventsCtes, type GateInput, INBOUND_DONE_STATES, openGates, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -235,6 +235,11 @@ export class FlowRunnerStore {
       ],
     });
     return rows;
+  }
+
+  /** Of these outbound messages, the queued ones whose recipient's gate lets them go now (libs/db openGates). */
+  withOpenGate(ids: string[]): Promise<string[]> {
+    return openGates(this.prisma.pool, ids);
   }
 
   /** A provider's settings and its team's active flows (by name), or undefined; on the step's connection. */

@@ -1,9 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { openGates, PrismaService } from '@gtc/db';
 import { createWorker, InboundJob, jobIds, OutboundProducer, QueueName, QueueService, RedisService } from '@gtc/queue';
 import type { Job, Worker } from 'bullmq';
 import { FlowRunnerMetrics } from './flow-runner.metrics';
+import { FlowRunnerStore } from './flow-runner.store';
 import { FlowStepService } from './flow-step.service';
 
 /**
@@ -22,7 +22,7 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly steps: FlowStepService,
     private readonly producer: OutboundProducer,
     private readonly queues: QueueService,
-    private readonly prisma: PrismaService,
+    private readonly store: FlowRunnerStore,
     private readonly redis: RedisService,
     private readonly metrics: FlowRunnerMetrics,
     private readonly config: AppConfig,
@@ -70,7 +70,7 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async wakeReleased(ids: string[]): Promise<void> {
     try {
-      const free = await openGates(this.prisma.pool, ids);
+      const free = await this.store.withOpenGate(ids);
       if (free.length) await this.queues.wakeDelayed(QueueName.Outbound, free.map((id) => jobIds.outbound(id)));
     } catch (err) {
       this.log.warn(`could not look again at held replies (${(err as Error).message}); they look again on their own`);

@@ -10,6 +10,7 @@ import {
   GroupCommit,
   IN_FLIGHT_STATES,
   movesForwardSql,
+  openGates,
   OutboundState,
   PrismaService,
   RECORD_EVENTS_CTES,
@@ -315,6 +316,11 @@ export class OutboundStore {
       values: [providerId, sinceMs],
     });
     return rows;
+  }
+
+  /** Of these outbound messages, the queued ones whose recipient's gate lets them go now (libs/db openGates). */
+  withOpenGate(ids: string[]): Promise<string[]> {
+    return openGates(this.prisma.pool, ids);
   }
 
   /** The next queued message to the same recipient, if any. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { openGates, PrismaService, releasesNext } from '@gtc/db';
+import { releasesNext } from '@gtc/db';
 import { jobIds, QueueName, QueueService } from '@gtc/queue';
 import { OutboundStore } from './outbound.store';
 import { ProviderService } from './provider.service';
@@ -22,7 +22,6 @@ export class RecipientWaker {
     private readonly store: OutboundStore,
     private readonly queues: QueueService,
     private readonly providers: ProviderService,
-    private readonly prisma: PrismaService,
   ) {}
 
   /** The next message to the same recipient may go now: brings its job to the head of the queue if it is waiting. */
@@ -31,9 +30,9 @@ export class RecipientWaker {
     if (next) await this.queues.wakeDelayed(QueueName.Outbound, [jobIds.outbound(next)]);
   }
 
-  /** Wakes those of these held messages whose gate is open now (openGates): a release they may have missed. */
+  /** Wakes those of these held messages whose gate is open now (libs/db openGates): a release they may have missed. */
   async wakeIfOpen(outboundIds: string[]): Promise<void> {
-    const free = await openGates(this.prisma.pool, outboundIds);
+    const free = await this.store.withOpenGate(outboundIds);
     if (free.length) await this.queues.wakeDelayed(QueueName.Outbound, free.map((id) => jobIds.outbound(id)));
   }
 
