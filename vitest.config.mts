@@ -6,8 +6,12 @@ import { defineConfig } from 'vitest/config';
 
 // Libraries resolve to their TypeScript sources in tests; services under test run from their build (dist).
 const __dirname = fileURLToPath(new URL('.', import.meta.url));
-const libs = readdirSync(resolve(__dirname, 'libs'));
-const alias = Object.fromEntries(libs.map((l) => [`@gtc/${l}`, resolve(__dirname, `libs/${l}/src/index.ts`)]));
+// `@gtc/<lib>` is its index; a subpath export `@gtc/<lib>/<file>` is that file (see the lib's package.json exports).
+const libs = readdirSync(resolve(__dirname, 'libs')).join('|');
+const alias = [
+  { find: new RegExp(`^@gtc/(${libs})$`), replacement: resolve(__dirname, 'libs/$1/src/index.ts') },
+  { find: new RegExp(`^@gtc/(${libs})/([\\w.-]+)$`), replacement: resolve(__dirname, 'libs/$1/src/$2.ts') },
+];
 
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],

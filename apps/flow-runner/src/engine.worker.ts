@@ -1,7 +1,7 @@
 // Thread that runs the pure flow engine (trigger patterns, CEL expressions, interpolation) for the flow-runner, so
 // that tenant-supplied work never runs on the event loop that serves /health and the database.
 import { parentPort } from 'node:worker_threads';
-import { type CompiledFlow, type FlowSession, matchTrigger, resumeWait, type RunContext, type RunResult, runFlow } from '@gtc/flows';
+import { type CompiledFlow, type FlowSession, matchTrigger, resumeWait, type RunContext, type RunResult, runFlow } from '@gtc/flows/runtime';
 
 /** What the engine is asked to do for one step. */
 export type EngineTask =

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,5 +75,15 @@ describe('flow engine threads', () => {
     await busy!.worker.terminate();
     const outcomes = await Promise.allSettled(runs);
     expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 2000 }, () => 'fulfilled'));
+  });
+
+  it('loads the step engine alone in a thread: no flow loader, YAML parser, flow schemas or HTTP client', () => {
+    // Each engine thread is a V8 heap of its own: what its module loads stays resident there (pnpm bench e2e).
+    const loaded: string[] = JSON.parse(
+      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(resolve(__dirname, '../dist/engine.worker.js'))}); console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' }),
+    );
+    expect(loaded.some((f) => f.endsWith('libs/flows/dist/flow.engine.js'))).toBe(true);
+    expect(loaded.some((f) => f.endsWith('libs/flows/dist/trigger.matcher.js'))).toBe(true);
+    expect(loaded.filter((f) => /\/node_modules\/(yaml|undici)\/|libs\/flows\/dist\/(flow\.loader|flow\.schema|flow\.validator)\.js|graph-api\.client\.js/.test(f))).toEqual([]);
   });
 });

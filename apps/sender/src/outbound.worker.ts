@@ -2,7 +2,8 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '@gtc/config';
 import { DONE_STATES, orderingWait } from '@gtc/db';
 import { createWorker, OutboundJob, QueueName, RedisService, SendLimiter } from '@gtc/queue';
-import { checkTemplateSend, GraphApiClient, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
+import { checkTemplateSend, GraphApiError, GraphMessageBody, TemplateSend } from '@gtc/whatsapp';
+import { GraphApiClient } from '@gtc/whatsapp/graph-api.client';
 import { DelayedError, Job, Worker } from 'bullmq';
 import { OutboundStore, SendableMessage } from './outbound.store';
 import { ProviderService, SendingProvider } from './provider.service';

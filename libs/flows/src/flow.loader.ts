@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { flowFileSchema, fragmentSchema, type FlowFile, type FlowNodeInput, type FlowTriggerInput } from './flow.schema';
 import type { CompiledFlow, CompiledNode, CompiledTrigger, FlowIssue, LoadResult, MediaType } from './flow.types';
 import { type DocPath, type PathIssue, validateFlowData } from './flow.validator';
+import { normalizeText } from './trigger.matcher';
 import { formatPath, type ReplyContent } from './whatsapp.contract';
 
 /** Largest flow file accepted, in characters. */
@@ -144,11 +145,6 @@ function schemaIssues(error: z.ZodError, data: unknown, base: DocPath): PathIssu
 
 function list(v: string | string[] | undefined): string[] | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v : [v];
-}
-
-/** Normalises a keyword: lower case, collapsed whitespace. */
-export function normalizeText(s: string): string {
-  return s.toLocaleLowerCase('en').replace(/\s+/gu, ' ').trim();
 }
 
 function compileNode(n: FlowNodeInput): CompiledNode {

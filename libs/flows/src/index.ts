@@ -1,8 +1,8 @@
 // Public API of @gtc/flows: the .ygtc flow language (loader, validator, triggers, expressions, engine). Pure, no I/O.
 export * from './flow.types';
-export { loadFlow, loadFragment, formatIssue, normalizeText, MAX_FLOW_SOURCE, type FragmentResult } from './flow.loader';
+export { loadFlow, loadFragment, formatIssue, MAX_FLOW_SOURCE, type FragmentResult } from './flow.loader';
 export { flowFileSchema, nodeSchema, triggerSchema, fragmentSchema, flowJsonSchema, type FlowFile } from './flow.schema';
-export { matchTrigger, rankTrigger, keywordInText, MatchRank, type TriggerMatch } from './trigger.matcher';
+export { matchTrigger, rankTrigger, keywordInText, normalizeText, MatchRank, type TriggerMatch } from './trigger.matcher';
 export {
   compileExpression,
   evaluateExpression,

@@ -1,8 +1,12 @@
 // Chooses the flow and node an inbound message starts, across all of a team's flows, deterministically.
-import { normalizeText } from './flow.loader';
 import type { CompiledFlow, CompiledTrigger, FlowEvent } from './flow.types';
 import { MAX_PATTERN_INPUT, compilePattern } from './safe-regex';
 import { isMediaKind } from './whatsapp.contract';
+
+/** Normalises a keyword, and the text it is matched against: lower case, collapsed whitespace. */
+export function normalizeText(s: string): string {
+  return s.toLocaleLowerCase('en').replace(/\s+/gu, ' ').trim();
+}
 
 
 /** How specific a matching trigger is; lower wins. */

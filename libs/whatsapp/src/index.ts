@@ -5,6 +5,5 @@ export * from './outbound.types';
 export * from './outbound.builder';
 export { CONTENT_LIMITS } from './content-limits';
 export * from './graph-errors';
-export * from './graph-api.client';
 export * from './template-check';
 export * from './vocabulary';

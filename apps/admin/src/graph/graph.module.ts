@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '@gtc/config';
-import { GraphApiClient } from '@gtc/whatsapp';
+import { GraphApiClient } from '@gtc/whatsapp/graph-api.client';
 
 /** Provides the Graph API client (libs/whatsapp) against GRAPH_API_BASE_URL (Meta, or graph-sim). */
 @Global()

@@ -9,7 +9,8 @@ import { keysetPage, Page, PageRequest, SortOrder, toPage } from '../common/pagi
 import { TenantScopeService } from '../common/tenant-scope.service';
 import { isUuid } from '../common/validation';
 import { ContactsService } from '../contacts/contacts.service';
-import { buildMessageBody, checkTemplateSend, CUSTOMER_SERVICE_WINDOW_MS, GraphApiClient, GraphApiError, MEDIA_KINDS, ReplyContent } from '@gtc/whatsapp';
+import { buildMessageBody, checkTemplateSend, CUSTOMER_SERVICE_WINDOW_MS, GraphApiError, MEDIA_KINDS, ReplyContent } from '@gtc/whatsapp';
+import { GraphApiClient } from '@gtc/whatsapp/graph-api.client';
 import { ProviderService } from '../providers/provider.service';
 import { TemplatesService } from '../templates/templates.service';
 import { inboundDetailSchema, inboundMessageSchema, messageQuerySchema, outboundDetailSchema, outboundMessageSchema, sendMessageSchema, sendResultSchema } from './messages.schemas';
