@@ -8,7 +8,6 @@ export function normalizeText(s: string): string {
   return s.toLocaleLowerCase('en').replace(/\s+/gu, ' ').trim();
 }
 
-
 /** How specific a matching trigger is; lower wins. */
 export enum MatchRank {
   /** An id, payload or keyword equal to the whole message. */
