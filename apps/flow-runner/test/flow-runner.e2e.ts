@@ -6,6 +6,7 @@ import {
   createTestProvider,
   inboundWebhook,
   installFlows,
+  ownDatabase,
   postWebhook,
   ServiceProcess,
   startService,
@@ -14,10 +15,13 @@ import {
   UserMessage,
 } from '@gtc/testing';
 
-// ingress → flow-runner → outbound rows, against real Postgres and Redis, with the examples bundle.
-const { databaseUrl, redisUrl, redisPrefix } = testEnv();
-const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: `${redisPrefix}-flows` };
-const prisma = createPrismaClient(databaseUrl);
+// ingress → flow-runner → outbound rows, against real Postgres and Redis, with the examples bundle. On a database of
+// its own: ingress's reconciler offers every pending inbound row it finds to its flow-runners, and those of other
+// test files (posted with no flow-runner running) would be runs here too, counted by the tests that count runs.
+const { redisUrl, redisPrefix } = testEnv();
+const env = { DATABASE_URL: '', REDIS_URL: redisUrl, REDIS_PREFIX: `${redisPrefix}-flows` };
+let db: Awaited<ReturnType<typeof ownDatabase>>;
+let prisma: ReturnType<typeof createPrismaClient>;
 let ingress: ServiceProcess;
 let runners: ServiceProcess[] = [];
 
@@ -53,6 +57,9 @@ async function repliesTo(wamid: string, timeout = 15_000) {
 const texts = (bodies: Record<string, any>[]) => bodies.map((b) => b.text?.body ?? b.interactive?.body?.text ?? b.type);
 
 beforeAll(async () => {
+  db = await ownDatabase('flow_runner_e2e');
+  env.DATABASE_URL = db.url;
+  prisma = createPrismaClient(db.url);
   p = await createTestProvider(prisma);
   await installFlows(prisma, p);
   ingress = await startService('ingress', env);
@@ -60,7 +67,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([ingress, ...runners].map((s) => s?.kill()));
-  await prisma.$disconnect();
+  await prisma?.$disconnect();
+  await db?.drop();
 });
 
 describe('flows answer through ingress and flow-runner', () => {
