@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, earlierMessagesSql, eventContactSql, eventsCtes, type GateInput, INBOUND_DONE_STATES, openGates, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
+import { batchStatement, columns, contactLockKeySql, deleteStatusesOfSql, DONE_STATES, earlierMessagesSql, eventContactSql, eventsCtes, type GateInput, INBOUND_DONE_STATES, openGates, outboundWriteCtes, PoolClient, PrismaService, sqlStates } from '@gtc/db';
 import type { CompiledFlow } from '@gtc/flows';
 
 /** The contact of a step, as the step reads it. */
@@ -190,9 +190,9 @@ export class FlowRunnerStore {
    * ordering gate needs (OutboundRowWritten).
    */
   async writeRound(db: PoolClient, steps: StepWriteRow[], replies: ReplyWriteRow[]): Promise<OutboundRowWritten[]> {
-    const { rows } = await db.query<OutboundRowWritten>({
-      // A batch statement: unnamed (libs/db/README.md).
-      text: `WITH step AS (
+    const { rows } = await db.query<OutboundRowWritten>(
+      batchStatement(
+        `WITH step AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::bool[], $7::bool[],
                               $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
            AS x(contact_id, tenant_id, provider_id, message_id, n, opted_out, business_initiated,
@@ -228,12 +228,13 @@ export class FlowRunnerStore {
               CASE WHEN o.ordinal = 0 AND pr.ordering <> 'none' THEN ${earlierMessagesSql('o')} ELSE '[]' END AS earlier
        FROM ev_woke LEFT JOIN outb o ON true LEFT JOIN whatsapp_providers pr ON pr.id = o.provider_id
        ORDER BY o.contact_id, o.ordinal`,
-      values: [
-        ...columns(steps, ['contactId', 'tenantId', 'providerId', 'messageId', 'n', 'optedOut', 'businessInitiated', 'hasSession', 'flowId', 'nodeId', 'status', 'vars', 'error', 'state', 'flowRun']),
-        ...columns(replies, ['contactId', 'ordinal', 'type', 'body', 'retryOnRateLimit']),
-        ...columns(steps, ['eventType', 'eventExtra']),
-      ],
-    });
+        [
+          ...columns(steps, ['contactId', 'tenantId', 'providerId', 'messageId', 'n', 'optedOut', 'businessInitiated', 'hasSession', 'flowId', 'nodeId', 'status', 'vars', 'error', 'state', 'flowRun']),
+          ...columns(replies, ['contactId', 'ordinal', 'type', 'body', 'retryOnRateLimit']),
+          ...columns(steps, ['eventType', 'eventExtra']),
+        ],
+      ),
+    );
     return rows;
   }
 

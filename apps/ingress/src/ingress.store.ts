@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { batchLocksSql, batchLocksTakenSql, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, EventSubscriptions, type EventType, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql, unwantedEventsCtes } from '@gtc/db';
+import { batchLocksSql, batchLocksTakenSql, batchStatement, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, EventSubscriptions, type EventType, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql, unwantedEventsCtes } from '@gtc/db';
 
 /**
  * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
@@ -376,7 +376,7 @@ export class IngressStore {
    * unless an endpoint is known to want them (EventSubscriptions), and with them when its guard says one does.
    */
   private async withEvents<R extends object>(type: EventType, tenantIds: string[], texts: Record<'events' | 'none', { first: string; again: string }>, values: unknown[]): Promise<R[]> {
-    const run = async (variant: 'events' | 'none') => (await insertOnce(texts[variant], (text) => this.prisma.pool.query<R>({ text, values }))).rows; // a batch statement: unnamed (libs/db/README.md)
+    const run = async (variant: 'events' | 'none') => (await insertOnce(texts[variant], (text) => this.prisma.pool.query<R>(batchStatement(text, values)))).rows;
     if (this.subscriptions.wanted(type, tenantIds)) return run('events');
     try {
       return await run('none');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   batchLocksSql,
   batchLocksTakenSql,
+  batchStatement,
   eventContactSql,
   earlierMessagesSql,
   EarlierMessage,
@@ -148,16 +149,17 @@ export class OutboundStore {
   }
 
   private async loadMany(ids: string[]): Promise<(SendableMessage | null)[]> {
-    const { rows } = await this.prisma.pool.query({
-      // Batch statements (load, claim, record-sent): unnamed (libs/db/README.md).
-      text: `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
+    const { rows } = await this.prisma.pool.query(
+      batchStatement(
+        `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
               o.retry_on_rate_limit, o.attempts, ${epochMsSql('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
               ${epochMsSql('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
               ${earlierMessagesSql('o')} AS earlier
        FROM outbound_messages o JOIN contacts c ON c.id = o.contact_id
        WHERE o.id = ANY($1::uuid[])`,
-      values: [ids],
-    });
+        [ids],
+      ),
+    );
     const byId = new Map<string, SendableMessage>();
     for (const r of rows) {
       byId.set(r.id, {
@@ -182,25 +184,28 @@ export class OutboundStore {
   }
 
   private async claimMany(ids: string[]): Promise<boolean[]> {
-    const { rows } = await this.prisma.pool.query<{ id: string }>({
+    const { rows } = await this.prisma.pool.query<{ id: string }>(
       // Rows locked in id order first. Without it (a WAL record per row: issue 14) the end-to-end bench answered a
       // fifth fewer messages per second at capacity, with half again as many Redis commands each; the cause is not
       // known (the plan and the waits look alike).
-      text: `WITH l AS (SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state = 'queued' ORDER BY id FOR UPDATE)
+      batchStatement(
+        `WITH l AS (SELECT id FROM outbound_messages WHERE id = ANY($1::uuid[]) AND state = 'queued' ORDER BY id FOR UPDATE)
        UPDATE outbound_messages o SET state = 'sending', sending_at = now(), attempts = attempts + 1, updated_at = now()
        FROM l WHERE o.id = l.id AND o.state = 'queued' RETURNING o.id`,
-      values: [ids],
-    });
+        [ids],
+      ),
+    );
     // One claim per row: a second call for the same message in the batch lost the race.
     const claimed = new Set(rows.map((r) => r.id));
     return ids.map((id) => claimed.delete(id));
   }
 
   private async recordSentMany(sent: { id: string; wamid: string }[]): Promise<boolean[]> {
-    const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>({
+    const { rows } = await this.prisma.pool.query<{ id: string; pending: boolean }>(
       // The messages' batch locks first, as the statuses' batches take them: batches never deadlock (a failed record
       // leaves a sent message's outcome unknown until a status settles it).
-      text: `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
+      batchStatement(
+        `WITH x AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS x(id, wamid)),
          l AS (${batchLocksSql('outbound_messages', 'x', 'id')})
        UPDATE outbound_messages o SET wamid = COALESCE(o.wamid, x.wamid),
          state = CASE WHEN o.state IN (${UNSENT}) THEN 'sent' ELSE o.state END,
@@ -209,8 +214,9 @@ export class OutboundStore {
        WHERE o.id = x.id AND ${batchLocksTakenSql('l')}
        RETURNING o.id, EXISTS (SELECT 1 FROM status_events s
                                WHERE s.provider_id = o.provider_id AND s.wamid = x.wamid AND s.applied_at IS NULL) AS pending`,
-      values: [sent.map((s) => s.id), sent.map((s) => s.wamid)],
-    });
+        [sent.map((s) => s.id), sent.map((s) => s.wamid)],
+      ),
+    );
     const pending = new Map(rows.map((r) => [r.id, r.pending]));
     return sent.map((s) => pending.get(s.id) ?? false);
   }

@@ -11,7 +11,7 @@ export * from './keyset-walk';
 export * from './pg-text';
 export * from './status-move';
 export * from './group-commit';
-export * from './batch-columns';
+export * from './batch-statement';
 export * from './advisory-locks';
 export * from './event-outbox';
 export type { Pool, PoolClient } from 'pg';

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { batchStatement } from './batch-statement';
 import { OUTBOUND_RANK, outboundRank, sqlStates, statesFrom } from './message-states';
 
 // The ordering gate: whether a recipient's next outbound message may go, from the earlier messages to the same
@@ -103,12 +104,13 @@ export function gateWait(g: GateInput, now: number, before: EarlierMessage[] = [
  */
 export async function openGates(pool: Pool, ids: string[], now = Date.now()): Promise<string[]> {
   if (!ids.length) return [];
-  const { rows } = await pool.query<GateInput & { id: string }>({
-    // A batch statement: unnamed (libs/db/README.md).
-    text: `SELECT o.id, p.ordering, p.ordering_timeout_ms, ${earlierMessagesSql('o')} AS earlier
+  const { rows } = await pool.query<GateInput & { id: string }>(
+    batchStatement(
+      `SELECT o.id, p.ordering, p.ordering_timeout_ms, ${earlierMessagesSql('o')} AS earlier
            FROM outbound_messages o JOIN whatsapp_providers p ON p.id = o.provider_id
            WHERE o.id = ANY($1::uuid[]) AND o.state = 'queued'`,
-    values: [ids],
-  });
+      [ids],
+    ),
+  );
   return rows.filter((g) => gateWait(g, now) === null).map((g) => g.id);
 }
