@@ -23,7 +23,10 @@ export function createPgPool(databaseUrl: string, options: PrismaPoolOptions = {
     // Columns are timestamp without time zone holding UTC (as Prisma writes them): now() must convert to UTC too.
     // No JIT: our statements are short, but a batch's row estimates can pass jit_above_cost, and compiling one
     // then took up to 3 s of CPU (measured: a status batch, 2.9 s of LLVM for 0.3 s of execution).
-    options: '-c TimeZone=UTC -c jit=off',
+    // No sequential scan where an index serves: a named statement keeps the plan it got when first prepared, and on a
+    // table that was small then (a new database; no ANALYZE since, as with autovacuum off) that plan scanned the whole
+    // table on every call once it had grown (auto_explain, BENCH=ingress: contacts and inbound_messages).
+    options: '-c TimeZone=UTC -c jit=off -c enable_seqscan=off',
   });
   // A broken idle connection is dropped by the pool; without a listener the error would crash the process.
   pool.on('error', () => undefined);
