@@ -13,11 +13,14 @@ const releases = (col: string) =>
  * with its wamid sent from the number whose webhook carried it; per message, the batch's new statuses move it
  * forward once (sent < delivered < read; failed over sent, never over delivered or read), keeping each state's
  * first timestamp. A status row is written applied (applied_at set) unless work is left for the sender, in which
- * case it stays unapplied, is enqueued, and the reconciler sweeps it if its job is lost:
+ * case it stays unapplied, and the reconciler sweeps it once its message is known if its job is lost:
  * - its message is not known: no message of the number has its wamid, and none without a wamid is named by its
  *   biz_opaque_callback_data (which the sender sets to our message id: a status that overtakes the send's record,
- *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid);
- * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens).
+ *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid). It is
+ *   enqueued only when that callback data has the shape of our ids: every message the sender sends carries one, so
+ *   a status without (a message sent by another app on the same number) has nothing for a job to do; should the
+ *   sender ever record its wamid, the send's record applies it (applyPending);
+ * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens): enqueued.
  * A status that moved its message to a state that opens the recipient's ordering gate (per the number's ordering
  * policy; a read after delivered opens nothing) while a later message to the same recipient waits names that message
  * (`wake`): ingress brings its job forward after commit, no status job (a wake-up lost costs only time: the waiting
@@ -90,7 +93,8 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
       CASE WHEN k.oid IS NOT NULL AND f.id IS NULL THEN now() END
     FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
     ${skipTaken ? 'ON CONFLICT (provider_id, wamid, status) DO NOTHING' : 'WHERE NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)'}
-    RETURNING id, tenant_id, provider_id, wamid, status, timestamp, errors, outbound_id, applied_at IS NULL AS pending
+    RETURNING id, tenant_id, provider_id, wamid, status, timestamp, errors, outbound_id,
+      applied_at IS NULL AND (outbound_id IS NOT NULL OR callback_id ~* '${UUID_RE}') AS pending
   ), ev AS (
     -- A message.status event for each new status of a known message (the message as this status left it).
     SELECT s.tenant_id, pr.team_id, 'message.status' AS type, o.contact_id,
@@ -136,7 +140,10 @@ function firstOfEach<T>(rows: T[], key: (row: T) => string): T[] {
   return [...first.values()];
 }
 
-/** A status row a batch wrote: `pending` when the sender has work left on it (a status job). */
+/**
+ * A status row a batch wrote: `pending` when it gets a status job: its message moved to `failed`, or is not known and
+ * its callback data may name one of ours (see RECORD_STATUSES_SQL).
+ */
 export interface RecordedStatus {
   id: string;
   provider_id: string;

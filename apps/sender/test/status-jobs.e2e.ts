@@ -115,16 +115,42 @@ describe('ingress applies statuses in its group commit', () => {
     expect(event.appliedAt).not.toBeNull();
     expect(await statusJobsAdded()).toBe(before);
 
-    // A callback that is not one of our ids (or none) leaves the status unknown: kept unapplied, with its job.
+    // A callback with the shape of our ids that names no message of ours leaves the status unknown: kept unapplied,
+    // with its job (the sender looks again: it may be a send whose record is on its way).
     const stray = `wamid.stray.${row.id}`;
-    expect(await postStatuses([{ id: stray, status: 'sent', recipient_id: to, biz_opaque_callback_data: 'not-our-id' }])).toBe(200);
+    const notOurs = '00000000-0000-4000-8000-000000000000';
+    expect(await postStatuses([{ id: stray, status: 'sent', recipient_id: to, biz_opaque_callback_data: notOurs }])).toBe(200);
     const [unknown] = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid: stray } });
-    expect(unknown).toMatchObject({ outboundId: null, appliedAt: null, callbackId: 'not-our-id' });
+    expect(unknown).toMatchObject({ outboundId: null, appliedAt: null, callbackId: notOurs });
     // (enqueued just after the webhook is answered)
     await expect.poll(statusJobsAdded, { timeout: 10_000 }).toBe(before + 1);
     expect(await statusQueue.getJob(`s_${unknown.id}`)).toBeDefined();
     expect(await statusQueue.getJob(`s_${event.id}`)).toBeUndefined();
     expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid });
+  });
+
+  it('a status of an unknown message whose callback data cannot be one of our ids (or that has none) is kept unapplied without a status job, and applied once its message is known', async () => {
+    const { to, rows: [row] } = await conversation(['sent']);
+    const before = await statusJobsAdded();
+    // Statuses of messages another app sent from the same number: 100 in one webhook, none of them a job.
+    const foreign = Array.from({ length: 100 }, (_, i) => `wamid.foreign.${row.id}.${i}`);
+    expect(
+      await postStatuses(foreign.map((id, i) => ({ id, status: 'delivered', recipient_id: to, ...(i % 2 ? { biz_opaque_callback_data: `app-${i}` } : {}) }))),
+    ).toBe(200);
+    const kept = await prisma.statusEvent.findMany({ where: { providerId: p.providerId, wamid: { in: foreign } } });
+    expect(kept).toHaveLength(100);
+    expect(kept.every((e) => e.outboundId === null && e.appliedAt === null)).toBe(true);
+
+    // No job came of them, then or from the reconciler's sweeps (it takes only statuses whose message is known).
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect(await statusJobsAdded()).toBe(before);
+
+    // Once one of those wamids is a message's (as if the sender had recorded it), the reconciler finds its status and
+    // the status job applies it.
+    await prisma.outboundMessage.update({ where: { id: row.id }, data: { wamid: foreign[0] } });
+    await expect.poll(async () => (await message(row.id)).state, { timeout: 20_000, interval: 100 }).toBe('delivered');
+    expect(await statusJobsAdded()).toBe(before + 1);
+    expect(await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid: foreign[0] } })).toMatchObject({ outboundId: row.id });
   });
 
   it('of two wamids whose statuses name one message without a wamid in one webhook, the first is bound; the other stays unmatched', async () => {
