@@ -265,4 +265,27 @@ describe('GroupCommit overlap (fake clock)', () => {
     f.batches.forEach((b) => b.finish());
     expect(await Promise.all(results)).toEqual(['r0', 'r1', 'r2', 'r3']);
   });
+
+  it('with a weight, a batch holds at most its max (a heavier item alone), in order, and a full weight does not wait for the overlap', async () => {
+    vi.useFakeTimers();
+    const f = controlledFlush();
+    // Items weigh their own value: 5 at most per batch, 100 items at most.
+    const commit = new GroupCommit<number, string>(f.flush, 2, 100, () => false, 0, 1_000, { of: (i) => i, max: 5 });
+    const results = [1, 2, 2, 1, 9, 3, 1].map((i) => commit.submit(i));
+    // The first goes alone (idle); the next four weigh 5 together: a full batch goes beside it at once.
+    expect(f.batches.map((b) => b.items)).toEqual([[1], [2, 2, 1]]);
+    f.batches[0]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    // 9 is over the max: it goes alone; 3 + 1 wait for the next turn.
+    expect(f.batches.map((b) => b.items)).toEqual([[1], [2, 2, 1], [9]]);
+    // 3 + 1 are not a full weight: beside a running flush they wait for the overlap, or for it to end.
+    f.batches[1]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(f.batches).toHaveLength(3);
+    f.batches[2]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(f.batches.map((b) => b.items)).toEqual([[1], [2, 2, 1], [9], [3, 1]]);
+    f.batches[3]!.finish();
+    expect(await Promise.all(results)).toEqual(['r1', 'r2', 'r2', 'r1', 'r9', 'r3', 'r1']);
+  });
 });
