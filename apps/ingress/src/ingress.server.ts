@@ -17,7 +17,8 @@ type WebhookRequest = FastifyRequest<WebhookRoute> & { rawBody?: Buffer };
  * whose hooks, router constraint and per-request parser cost a webhook more than Fastify itself did. It serves:
  * - `POST /webhook/whatsapp/:tenant/:team` (WebhookHandler.receive): an `application/json` body, kept raw on
  *   `req.rawBody` for the signature and parsed with Fastify's JSON parser (`__proto__` and `constructor` refused);
- *   any other body 415; over `INGRESS_BODY_LIMIT_BYTES` 413; beyond `INGRESS_BODIES_IN_FLIGHT_BYTES` 503;
+ *   any other body 415; over `INGRESS_BODY_LIMIT_BYTES` 413; beyond `INGRESS_BODIES_IN_FLIGHT_BYTES` it waits in line,
+ *   unread, for `INGRESS_BODY_WAIT_MS` at most, then 503;
  * - `GET` on the same path (WebhookHandler.verify);
  * - `GET /health`, `/health/live`, `/metrics` (answerHealthPath).
  *
@@ -41,7 +42,9 @@ export async function serveIngress(app: INestApplicationContext, config: AppConf
   limitBodiesInFlight(fastify, {
     budgetBytes: config.env.INGRESS_BODIES_IN_FLIGHT_BYTES,
     bodyLimitBytes: bodyLimit,
+    waitMs: config.env.INGRESS_BODY_WAIT_MS,
     refused: metrics.counter('gtc_http_bodies_refused_total', 'Requests answered 503 because too many request body bytes were in flight'),
+    waited: metrics.counter('gtc_http_bodies_waited_total', 'Requests that waited in line, their body unread, for room among the request body bytes in flight'),
   });
 
   fastify.setErrorHandler((err: FastifyError, _req, reply) => {

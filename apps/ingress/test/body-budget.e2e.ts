@@ -4,11 +4,13 @@ import { createPrismaClient } from '@gtc/db';
 import { createTestProvider, ServiceProcess, startService, testEnv, TestProvider } from '@gtc/testing';
 import { signPayload } from '@gtc/whatsapp';
 
-// Real ingress process with a small body budget: bodies being read are bounded in bytes, whoever sends them.
+// Real ingress process with a small body budget: bodies being read are bounded in bytes, whoever sends them; one that
+// does not fit waits in line, its body unread, for WAIT_MS at most.
 const { databaseUrl, redisUrl, redisPrefix } = testEnv();
 const prisma = createPrismaClient(databaseUrl);
 const LIMIT = 100_000;
 const BUDGET = 250_000;
+const WAIT_MS = 1_500;
 
 let ingress: ServiceProcess;
 let p: TestProvider;
@@ -16,15 +18,15 @@ let seq = 0;
 
 const path = () => `/webhook/whatsapp/${p.tenantSlug}/${p.teamSlug}`;
 
-/** A signed one-message webhook to our number. */
-function webhook(): string {
+/** A signed one-message webhook to our number, its text `size` characters long. */
+function webhook(size = 2): string {
   return JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [{ id: 'WABA', changes: [{ field: 'messages', value: {
       messaging_product: 'whatsapp',
       metadata: { display_phone_number: '15550000000', phone_number_id: p.phoneNumberId },
       contacts: [{ profile: { name: 'Budget' }, wa_id: '15557770000' }],
-      messages: [{ from: '15557770000', id: `wamid.budget.${Date.now()}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'hi' } }],
+      messages: [{ from: '15557770000', id: `wamid.budget.${Date.now()}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'h'.repeat(size) } }],
     } }] }],
   });
 }
@@ -48,8 +50,8 @@ function open(headers: Record<string, string | number>, start = ''): { req: Clie
 }
 
 /** A whole signed webhook, with its length declared or sent chunked. */
-async function send(chunked = false) {
-  const body = webhook();
+async function send(chunked = false, size = 2) {
+  const body = webhook(size);
   const headers: Record<string, string | number> = { 'x-hub-signature-256': signPayload(body, p.appSecret) };
   if (!chunked) headers['content-length'] = Buffer.byteLength(body);
   const { req, answered } = open(headers);
@@ -61,10 +63,12 @@ async function send(chunked = false) {
   return answered;
 }
 
-const refusedCount = async () => {
+const counter = async (name: string) => {
   const text = await (await fetch(`${ingress.url}/metrics`)).text();
-  return Number(/^gtc_http_bodies_refused_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
 };
+const refusedCount = () => counter('gtc_http_bodies_refused_total');
+const waitedCount = () => counter('gtc_http_bodies_waited_total');
 
 beforeAll(async () => {
   p = await createTestProvider(prisma);
@@ -74,6 +78,7 @@ beforeAll(async () => {
     REDIS_PREFIX: `${redisPrefix}-budget`,
     INGRESS_BODY_LIMIT_BYTES: String(LIMIT),
     INGRESS_BODIES_IN_FLIGHT_BYTES: String(BUDGET),
+    INGRESS_BODY_WAIT_MS: String(WAIT_MS),
   });
 });
 afterAll(async () => {
@@ -81,39 +86,52 @@ afterAll(async () => {
   await prisma.$disconnect();
 });
 
-describe('bodies in flight (INGRESS_BODIES_IN_FLIGHT_BYTES)', () => {
-  it('answers 503 with Retry-After before reading a body that would go over the budget, and takes webhooks again once bodies are done', async () => {
+describe('bodies in flight (INGRESS_BODIES_IN_FLIGHT_BYTES, INGRESS_BODY_WAIT_MS)', () => {
+  it('answers 503 with Retry-After a request that got no room within the wait, its body never read, and takes webhooks again once bodies are done', async () => {
     // Two slow senders announce the largest body each and write only its start: 200,000 of 250,000 bytes held.
     const slow = [open({ 'content-length': LIMIT }, '{"object":'), open({ 'content-length': LIMIT }, '{"object":')];
     await new Promise((r) => setTimeout(r, 200));
 
-    // A third large body does not fit: refused on its declared length, its body never sent.
+    // A third large body does not fit, nor does a body of unknown length (chunked: it counts as the body limit). They
+    // wait in line, then are refused on their declared length, their bodies never sent. A webhook of ordinary size that
+    // came behind them goes in once they have left the line, and is recorded.
     const large = open({ 'content-length': LIMIT });
+    const chunked = send(true);
+    const ordinary = send();
     const refused = await large.answered;
     expect(refused.status).toBe(503);
     expect(refused.retryAfter).toBe('1');
     expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'busy' } });
     large.req.destroy();
-    // A body of unknown length (chunked) counts as the body limit: it does not fit either.
-    expect((await send(true)).status).toBe(503);
-    // A webhook of ordinary size fits beside them and is recorded.
-    expect((await send()).status).toBe(200);
+    expect((await chunked).status).toBe(503);
+    expect((await ordinary).status).toBe(200);
     expect(await prisma.inboundMessage.count({ where: { providerId: p.providerId } })).toBe(1);
     expect(await refusedCount()).toBe(2);
+    expect(await waitedCount()).toBe(3);
 
-    // The slow senders give up: their bytes go back to the budget, and both kinds are taken again.
-    // (Until ingress has seen them go, the chunked webhook is refused again: each refusal counted.)
+    // The slow senders give up: their bytes go back to the budget, and both kinds are taken at once.
     for (const s of slow) s.req.destroy();
-    let refusedMeanwhile = 0;
-    await expect
-      .poll(async () => {
-        const { status } = await send(true);
-        if (status === 503) refusedMeanwhile++;
-        return status;
-      }, { timeout: 5_000, interval: 100 })
-      .toBe(200);
+    await expect.poll(async () => (await send(true)).status, { timeout: 5_000, interval: 100 }).toBe(200);
     expect((await send()).status).toBe(200);
     expect(await prisma.inboundMessage.count({ where: { providerId: p.providerId } })).toBe(3);
-    expect(await refusedCount()).toBe(2 + refusedMeanwhile);
+    expect(await refusedCount()).toBe(2);
+  });
+
+  it('lets a request that does not fit wait in line, its body unread, and reads and records it as soon as room is made', async () => {
+    const refusedBefore = await refusedCount();
+    const waitedBefore = await waitedCount();
+    const recordedBefore = await prisma.inboundMessage.count({ where: { providerId: p.providerId } });
+    const slow = [open({ 'content-length': LIMIT }, '{"object":'), open({ 'content-length': LIMIT }, '{"object":')];
+    await new Promise((r) => setTimeout(r, 200));
+
+    // A signed webhook of about 80,000 bytes does not fit beside them: it waits (counted), unanswered.
+    const large = send(false, 80_000);
+    await expect.poll(waitedCount, { timeout: 5_000, interval: 20 }).toBe(waitedBefore + 1);
+    // One slow sender gives up: the waiting webhook is read, recorded and acknowledged, never refused.
+    slow[0].req.destroy();
+    expect((await large).status).toBe(200);
+    expect(await prisma.inboundMessage.count({ where: { providerId: p.providerId } })).toBe(recordedBefore + 1);
+    expect(await refusedCount()).toBe(refusedBefore);
+    slow[1].req.destroy();
   });
 });
