@@ -4,6 +4,9 @@
 // shares a core's event loop with the other and the baseline is not capped by the load tool. The real run also counts
 // what each webhook cost (counters.mjs): CPU by process (ingress, its Postgres backends, Redis, the load tool),
 // Postgres transactions and WAL records, Redis commands, jobs.
+// Then a flood of statuses (status_flood): 256 connections, as graph-sim delivers, each webhook carrying 100 statuses of
+// messages another app sent from the number (no job follows them): statuses written per second, and what each cost,
+// ingress's peak RSS among it, with the default body budget and flush size.
 import { createCounters } from './counters.mjs';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -35,6 +38,13 @@ export async function ingressBench(env) {
   await counters.close();
   const fixed = await run(env, `${ingress.url}${path}`, p, { overallRate: 1000 });
   const recorded = await env.prisma.inboundMessage.count({ where: { providerId: p.providerId } });
+
+  const floodCounters = await createCounters(env);
+  const floodBefore = await floodCounters.snapshot();
+  const flood = await run(env, `${ingress.url}${path}`, p, { connections: 256, statuses: 100 });
+  const floodAfter = await floodCounters.snapshot();
+  await floodCounters.close();
+  const statuses = await env.prisma.statusEvent.count({ where: { providerId: p.providerId } });
   await ingress.stop();
   return {
     bare: bareResult,
@@ -43,6 +53,16 @@ export async function ingressBench(env) {
     cost_per_webhook: counters.cost(before, after, real.total, { webhooks: real.total }),
     at_1000_rps: fixed,
     recorded_rows: recorded,
+    status_flood: {
+      connections: 256,
+      statuses_per_webhook: 100,
+      webhooks_per_s: flood.requests_per_s,
+      statuses_per_s: Math.round(statuses / DURATION_S),
+      p99_ms: flood.p99_ms,
+      non_2xx: flood.non_2xx,
+      errors: flood.errors,
+      cost_per_status: floodCounters.cost(floodBefore, floodAfter, statuses, { webhooks: flood.total }),
+    },
     targets: { ratio_min: 0.3, p99_ms_max_at_1000_rps: 50 },
   };
 }
