@@ -134,4 +134,23 @@ describe('bodies in flight (INGRESS_BODIES_IN_FLIGHT_BYTES, INGRESS_BODY_WAIT_MS
     expect(await refusedCount()).toBe(refusedBefore);
     slow[1].req.destroy();
   });
+
+  it('gives the place of a request whose client gave up waiting to the one behind it', async () => {
+    const refusedBefore = await refusedCount();
+    const waitedBefore = await waitedCount();
+    const slow = [open({ 'content-length': LIMIT }, '{"object":'), open({ 'content-length': LIMIT }, '{"object":')];
+    await new Promise((r) => setTimeout(r, 200));
+
+    // A large body waits first in line; an ordinary webhook waits behind it (the line is first come, first served).
+    const large = open({ 'content-length': LIMIT });
+    await expect.poll(waitedCount, { timeout: 5_000, interval: 20 }).toBe(waitedBefore + 1);
+    const ordinary = send();
+    await expect.poll(waitedCount, { timeout: 5_000, interval: 20 }).toBe(waitedBefore + 2);
+    // The large body's client gives up: the ordinary webhook goes in at once, while the slow senders still hold their
+    // bytes, and is recorded; nobody was refused.
+    large.req.destroy();
+    expect((await ordinary).status).toBe(200);
+    expect(await refusedCount()).toBe(refusedBefore);
+    for (const s of slow) s.req.destroy();
+  });
 });
