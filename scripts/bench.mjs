@@ -47,7 +47,7 @@ if (results.ingress) {
   rows.push(...costRows('ingress: per webhook', i.cost_per_webhook));
   rows.push(['ingress: at 1,000 req/s', `${i.at_1000_rps.requests_per_s} req/s`, `p50 ${i.at_1000_rps.p50_ms} ms`, `p99 ${i.at_1000_rps.p99_ms} ms (target ≤ 50)`]);
   const f = i.status_flood;
-  rows.push(['ingress: status flood (256 conns, 100/webhook)', `${f.statuses_per_s} statuses/s`, `p99 ${f.p99_ms} ms`, `non-2xx ${f.non_2xx}, errors ${f.errors}`]);
+  rows.push([`ingress: status flood (${f.connections} conns, ${f.statuses_per_webhook}/webhook)`, `${f.statuses_per_s} statuses/s`, `p99 ${f.p99_ms} ms`, `non-2xx ${f.non_2xx}, errors ${f.errors}`]);
   rows.push(...costRows('ingress: status flood, per status', f.cost_per_status));
 }
 if (results.sender) {

@@ -10,6 +10,8 @@
 import { createCounters } from './counters.mjs';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+/** The status flood: connections at once (graph-sim's webhook concurrency) and statuses per webhook. */
+const FLOOD = { connections: 256, statuses: 100 };
 
 /** Runs autocannon in its own process against `url`; resolves with its summary figures. */
 async function run(env, url, p, extra = {}) {
@@ -41,7 +43,7 @@ export async function ingressBench(env) {
 
   const floodCounters = await createCounters(env);
   const floodBefore = await floodCounters.snapshot();
-  const flood = await run(env, `${ingress.url}${path}`, p, { connections: 256, statuses: 100 });
+  const flood = await run(env, `${ingress.url}${path}`, p, FLOOD);
   const floodAfter = await floodCounters.snapshot();
   await floodCounters.close();
   const statuses = await env.prisma.statusEvent.count({ where: { providerId: p.providerId } });
@@ -54,8 +56,8 @@ export async function ingressBench(env) {
     at_1000_rps: fixed,
     recorded_rows: recorded,
     status_flood: {
-      connections: 256,
-      statuses_per_webhook: 100,
+      connections: FLOOD.connections,
+      statuses_per_webhook: FLOOD.statuses,
       webhooks_per_s: flood.requests_per_s,
       statuses_per_s: Math.round(statuses / DURATION_S),
       p99_ms: flood.p99_ms,
