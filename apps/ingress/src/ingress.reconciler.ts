@@ -32,8 +32,8 @@ export class IngressReconciler extends PeriodicTask {
   private readonly statusWalk = new KeysetWalk(RECONCILE_BATCH);
 
   /**
-   * One pass: the next batch of pending inbound messages and of unapplied statuses of known messages (a status
-   * recorded before its send, or one ingress applied but whose follow-up, a wake or a pause, is not done yet).
+   * One pass: the next batch of pending inbound messages and of statuses left for a status job whose message is known
+   * (a status recorded before its send, or one ingress applied but whose follow-up, a wake or a pause, is not done yet).
    */
   protected async runOnce(): Promise<void> {
     const inbound = await this.store.pendingInbound(this.inboundAfter);

@@ -13,13 +13,15 @@ const releases = (col: string) =>
  * with its wamid sent from the number whose webhook carried it; per message, the batch's new statuses move it
  * forward once (sent < delivered < read; failed over sent, never over delivered or read), keeping each state's
  * first timestamp. A status row is written applied (applied_at set) unless work is left for the sender, in which
- * case it stays unapplied, and the reconciler sweeps it once its message is known if its job is lost:
+ * case it stays unapplied; one enqueued (`pending`) whose job is lost is offered again by the reconciler's sweep once
+ * its message is known:
  * - its message is not known: no message of the number has its wamid, and none without a wamid is named by its
  *   biz_opaque_callback_data (which the sender sets to our message id: a status that overtakes the send's record,
  *   or comes for a send whose outcome is unknown, is matched through it and gives the message its wamid). It is
  *   enqueued only when that callback data has the shape of our ids: every message the sender sends carries one, so
- *   a status without (a message sent by another app on the same number) has nothing for a job to do; should the
- *   sender ever record its wamid, the send's record applies it (applyPending);
+ *   a status without (a message sent by another app on the same number) has nothing for a job to do, nor for the
+ *   sweep (which never reads such rows, however many another app's traffic leaves); should the sender ever record
+ *   its wamid, the send's record applies it (applyPending);
  * - it moved its message to `failed` (the error may pause the number; the recipient's gate opens): enqueued.
  * A status that moved its message to a state that opens the recipient's ordering gate (per the number's ordering
  * policy; a read after delivered opens nothing) while a later message to the same recipient waits names that message
@@ -29,6 +31,13 @@ const releases = (col: string) =>
  * rows written, `pending` when enqueued, and one row per message to wake (id null).
  */
 const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+/**
+ * A status row left for the sender (a status job): unapplied, and either bound to its message (a follow-up) or with
+ * callback data of our ids' shape. `s`: the table's alias with its dot, or ''. The reconciler's sweep reads only these,
+ * through the partial index that holds them (status_events_pending_idx, migration 20261208000000_pending_statuses_index,
+ * whose predicate is this one).
+ */
+const pendingStatusSql = (s: string) => `${s}applied_at IS NULL AND (${s}outbound_id IS NOT NULL OR ${s}callback_id ~* '${UUID_RE}')`;
 const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
       AS x(t, p, w, st, cb, ts, r, e, pl)
@@ -94,7 +103,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     FROM known k LEFT JOIN follow f ON f.id = k.oid AND f.state = k.st
     ${skipTaken ? 'ON CONFLICT (provider_id, wamid, status) DO NOTHING' : 'WHERE NOT EXISTS (SELECT 1 FROM status_events s WHERE s.provider_id = k.p AND s.wamid = k.w AND s.status = k.st)'}
     RETURNING id, tenant_id, provider_id, wamid, status, timestamp, errors, outbound_id,
-      applied_at IS NULL AND (outbound_id IS NOT NULL OR callback_id ~* '${UUID_RE}') AS pending
+      ${pendingStatusSql('')} AS pending
   ), ev AS (
     -- A message.status event for each new status of a known message (the message as this status left it).
     SELECT s.tenant_id, pr.team_id, 'message.status' AS type, o.contact_id,
@@ -511,15 +520,16 @@ export class IngressStore {
   }
 
   /**
-   * The reconciler's next RECONCILE_BATCH unapplied statuses of known messages, older than MIN_AGE_SECONDS, after
-   * `from` (its KeysetWalk), in (received_at, id) order, with `at` the walked received_at.
+   * The reconciler's next RECONCILE_BATCH statuses left for a status job (pendingStatusSql) whose message is known,
+   * older than MIN_AGE_SECONDS, after `from` (its KeysetWalk), in (received_at, id) order, with `at` the walked
+   * received_at. It reads only those rows (status_events_pending_idx), never another app's statuses kept unapplied.
    */
   async unappliedStatuses([at, id]: KeysetWalk['from']): Promise<{ id: string; at: Date }[]> {
     const { rows } = await this.prisma.pool.query<{ id: string; at: Date }>({
       // A sweep: unnamed, planned with its real cutoff (libs/db/README.md).
       // received_at holds UTC: read and bound as UTC, so the walk's Date is the row's instant in any process zone.
       text: `SELECT s.id, s.received_at AT TIME ZONE 'UTC' AS at FROM status_events s JOIN outbound_messages o ON o.provider_id = s.provider_id AND o.wamid = s.wamid
-       WHERE s.applied_at IS NULL AND s.received_at < now() - make_interval(secs => $1) AND (s.received_at, s.id) > ($2::timestamp, $3::uuid)
+       WHERE ${pendingStatusSql('s.')} AND s.received_at < now() - make_interval(secs => $1) AND (s.received_at, s.id) > ($2::timestamp, $3::uuid)
        ORDER BY s.received_at, s.id LIMIT ${RECONCILE_BATCH}`,
       values: [MIN_AGE_SECONDS, at.toISOString(), id],
     });

@@ -129,7 +129,7 @@ describe('ingress applies statuses in its group commit', () => {
     expect(await message(row.id)).toMatchObject({ state: 'delivered', wamid });
   });
 
-  it('a status of an unknown message whose callback data cannot be one of our ids (or that has none) is kept unapplied without a status job, and applied once its message is known', async () => {
+  it('a status of an unknown message whose callback data cannot be one of our ids (or that has none) is kept unapplied without a status job, and the reconciler never sweeps it', async () => {
     const { to, rows: [row] } = await conversation(['sent']);
     const before = await statusJobsAdded();
     // Statuses of messages another app sent from the same number: 100 in one webhook, none of them a job.
@@ -145,12 +145,33 @@ describe('ingress applies statuses in its group commit', () => {
     await new Promise((r) => setTimeout(r, 7_000));
     expect(await statusJobsAdded()).toBe(before);
 
-    // Once one of those wamids is a message's (as if the sender had recorded it), the reconciler finds its status and
-    // the status job applies it.
+    // The sweep reads only statuses that got a job (status_events_pending_idx), so another app's traffic costs it
+    // nothing: even once one of those wamids is a message's (here by hand; a send's record would apply its waiting
+    // statuses itself, applyPending), the reconciler's passes (every second here) leave it alone.
     await prisma.outboundMessage.update({ where: { id: row.id }, data: { wamid: foreign[0] } });
-    await expect.poll(async () => (await message(row.id)).state, { timeout: 20_000, interval: 100 }).toBe('delivered');
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(await statusJobsAdded()).toBe(before);
+    expect(await message(row.id)).toMatchObject({ state: 'sent' });
+    expect(await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid: foreign[0] } })).toMatchObject({ outboundId: null, appliedAt: null });
+  });
+
+  it('a status left for a job whose message becomes known after its job ran is offered again by the reconciler and applied', async () => {
+    const { to, rows: [row] } = await conversation(['sent']);
+    const before = await statusJobsAdded();
+    // Callback data of our ids' shape naming no message: kept unapplied with a job, which finds nothing to do.
+    const wamid = `wamid.later.${row.id}`;
+    expect(await postStatuses([{ id: wamid, status: 'delivered', recipient_id: to, biz_opaque_callback_data: '00000000-0000-4000-8000-000000000001' }])).toBe(200);
+    const event = await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid } });
+    expect(event).toMatchObject({ outboundId: null, appliedAt: null });
+    await expect.poll(async () => (await statusQueue.getJob(`s_${event.id}`))?.finishedOn ?? null, { timeout: 10_000 }).not.toBeNull();
+    await statusQueue.remove(`s_${event.id}`);
     expect(await statusJobsAdded()).toBe(before + 1);
-    expect(await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid: foreign[0] } })).toMatchObject({ outboundId: row.id });
+
+    // Its message is known now (here by hand): the sweep (status_events_pending_idx) offers it again.
+    await prisma.outboundMessage.update({ where: { id: row.id }, data: { wamid } });
+    await expect.poll(async () => (await message(row.id)).state, { timeout: 20_000, interval: 100 }).toBe('delivered');
+    expect(await statusJobsAdded()).toBe(before + 2);
+    expect(await prisma.statusEvent.findUniqueOrThrow({ where: { id: event.id } })).toMatchObject({ outboundId: row.id });
   });
 
   it('of two wamids whose statuses name one message without a wamid in one webhook, the first is bound; the other stays unmatched', async () => {
