@@ -32,6 +32,8 @@ export interface SendableMessage {
   contactId: string;
   seq: number;
   state: OutboundState;
+  /** Meta's id for it, once a send or a status recorded one. */
+  wamid: string | null;
   type: string;
   body: Record<string, unknown>;
   businessInitiated: boolean;
@@ -151,7 +153,7 @@ export class OutboundStore {
   private async loadMany(ids: string[]): Promise<(SendableMessage | null)[]> {
     const { rows } = await this.prisma.pool.query(
       batchStatement(
-        `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.type, o.body, o.business_initiated,
+        `SELECT o.id, o.tenant_id, o.provider_id, o.contact_id, o.seq, o.state, o.wamid, o.type, o.body, o.business_initiated,
               o.retry_on_rate_limit, o.attempts, ${epochMsSql('COALESCE(o.sending_at, o.updated_at)')} AS sending_at_ms,
               ${epochMsSql('c.last_inbound_at')} AS last_inbound_at_ms, c.opted_out,
               ${earlierMessagesSql('o')} AS earlier
@@ -169,6 +171,7 @@ export class OutboundStore {
         contactId: r.contact_id,
         seq: r.seq,
         state: r.state,
+        wamid: r.wamid,
         type: r.type,
         body: r.body,
         businessInitiated: r.business_initiated,

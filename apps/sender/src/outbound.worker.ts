@@ -82,7 +82,8 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async handle(job: Job<OutboundJob>, token: string): Promise<void> {
     const m = await this.store.load(job.data.outboundId);
-    if (!m || FINAL.has(m.state)) return; // gone, or already sent: never twice
+    if (!m) return; // gone
+    if (FINAL.has(m.state)) return this.afterSent(m); // already sent: never twice
     let p = await this.providers.get(m.providerId);
     if (!p) return;
     // A cached pause is read again before holding the message: a resume (which wakes its jobs) applies at once.
@@ -170,9 +171,28 @@ export class OutboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const pending = await this.store.recordSent(m.id, wamid);
     this.metrics.outcomes.inc({ tenant: m.tenantId, state: 'sent' });
     if (causeAt !== undefined) this.metrics.replySeconds.observe(Math.max(0, Date.now() - causeAt) / 1000);
-    const applied = pending ? await this.statuses.applyPending(wamid) : [];
+    await this.followSend(m, p.ordering, pending ? wamid : null);
+  }
+
+  /**
+   * Applies the statuses of `wamid` that came before the send's record (none when null: there are none), then wakes the
+   * next message if this released it.
+   */
+  private async followSend(m: SendableMessage, ordering: string, wamid: string | null): Promise<void> {
+    const applied = wamid ? await this.statuses.applyPending(wamid) : [];
     for (const a of applied) await this.providers.pauseOnFailedStatus(a);
-    await this.waker.wakeIfReleased(m, p.ordering, ['sent', ...applied.map((a) => a.state)]);
+    await this.waker.wakeIfReleased(m, ordering, ['sent', ...applied.map((a) => a.state)]);
+  }
+
+  /**
+   * A job whose message is sent already (its job ran again: the process that recorded the send died before the rest):
+   * what recordSent does after the record, once more. A status that came before the send's record, without callback
+   * data of our ids' shape, has no job of its own and no sweep: only this applies it then.
+   */
+  private async afterSent(m: SendableMessage): Promise<void> {
+    if (m.state !== 'sent' || !m.wamid) return;
+    const p = await this.providers.get(m.providerId);
+    if (p) await this.followSend(m, p.ordering, m.wamid);
   }
 
   /** Carries out the policy's decision about a failed request (decideSendFailure). */

@@ -174,6 +174,24 @@ describe('ingress applies statuses in its group commit', () => {
     expect(await prisma.statusEvent.findUniqueOrThrow({ where: { id: event.id } })).toMatchObject({ outboundId: row.id });
   });
 
+  it('a job that finds its message sent applies the statuses without callback data that came before the send was recorded', async () => {
+    // The sender claimed the message; Meta's status, without callback data, comes before the send's record.
+    const { to, rows: [row] } = await conversation(['queued']);
+    await prisma.outboundMessage.update({ where: { id: row.id }, data: { state: 'sending', attempts: 1, sendingAt: new Date() } });
+    const before = await statusJobsAdded();
+    const wamid = `wamid.first.${row.id}`;
+    expect(await postStatuses([{ id: wamid, status: 'delivered', recipient_id: to }])).toBe(200);
+    // The send is recorded, and its process dies before applying what came first: its job runs again.
+    await prisma.outboundMessage.update({ where: { id: row.id }, data: { state: 'sent', wamid, sentAt: new Date() } });
+    await outboundQueue.add('outbound', { outboundId: row.id }, { jobId: `o_${row.id}`, removeOnComplete: true });
+    await expect.poll(async () => (await message(row.id)).state, { timeout: 20_000, interval: 100 }).toBe('delivered');
+    expect(await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid } })).toMatchObject({ outboundId: row.id });
+    expect((await prisma.statusEvent.findFirstOrThrow({ where: { providerId: p.providerId, wamid } })).appliedAt).not.toBeNull();
+    // Nothing was sent again, and no status job was needed.
+    expect(await stack.sim<unknown[]>('GET', `/sim/messages?to=${to}&phone_number_id=${p.phoneNumberId}`)).toEqual([]);
+    expect(await statusJobsAdded()).toBe(before);
+  });
+
   it('of two wamids whose statuses name one message without a wamid in one webhook, the first is bound; the other stays unmatched', async () => {
     const { to, rows: [row] } = await conversation(['queued']);
     await prisma.outboundMessage.update({ where: { id: row.id }, data: { state: 'sending', attempts: 1, sendingAt: new Date() } });
