@@ -49,6 +49,8 @@ if (results.ingress) {
   const f = i.status_flood;
   rows.push([`ingress: status flood (${f.connections} conns, ${f.statuses_per_webhook}/webhook)`, `${f.statuses_per_s} statuses/s`, `p99 ${f.p99_ms} ms`, `non-2xx ${f.non_2xx}, errors ${f.errors}`]);
   rows.push(...costRows('ingress: status flood, per status', f.cost_per_status));
+  const rest = f.at_rest_per_second;
+  rows.push(['ingress: at rest after the flood, a second', `CPU ${rest.cpu_ms.total} ms`, `${rest.pg_xacts} pg xacts`, Object.entries(rest.cpu_ms.by_process).map(([k, v]) => `${k} ${v}`).join(', ')]);
 }
 if (results.sender) {
   const s = results.sender;
