@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, MetricsService } from '@gtc/observability';
 
-/** Runs by outcome, failed job attempts, replies held at their gate, step latency, and how long inbound messages waited for their contact's turn. */
+/** Runs by tenant and outcome, failed job attempts, replies held at their gate, step latency, and how long inbound messages waited for their contact's turn. */
 @Injectable()
 export class FlowRunnerMetrics {
-  readonly runs: Counter<'outcome'>;
+  readonly runs: Counter<'tenant' | 'outcome'>;
   readonly stepSeconds: Histogram;
   readonly waitSeconds: Histogram;
   readonly stepsPerJob: Histogram;
@@ -12,7 +12,7 @@ export class FlowRunnerMetrics {
   readonly repliesHeld: Counter;
 
   constructor(metrics: MetricsService) {
-    this.runs = metrics.counter('gtc_flow_runs_total', 'Inbound messages processed, by outcome', ['outcome']);
+    this.runs = metrics.counter('gtc_flow_runs_total', 'Inbound messages processed, by tenant (id) and outcome', ['tenant', 'outcome']);
     this.stepSeconds = metrics.histogram('gtc_flow_step_seconds', 'Per step: duration of the job that ran it (its contacts\' steps, batched in transactions)', [], [
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
     ]);

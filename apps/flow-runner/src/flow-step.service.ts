@@ -26,6 +26,8 @@ export type StepOutcome =
 /** What one step did. */
 export interface StepResult {
   contactId: string;
+  /** The contact's tenant (id). */
+  tenantId: string;
   inboundId: string;
   outcome: StepOutcome;
   /** Outbound rows written, to enqueue after commit; a reply to a user's message carries its arrival (causeAt). */
@@ -216,6 +218,7 @@ export class FlowStepService {
     const outbound = await this.write(db, steps);
     return steps.map((w) => ({
       contactId: w.row.id,
+      tenantId: w.row.tenant_id,
       inboundId: w.row.message_id,
       outcome: w.plan.outcome,
       // causeAt: webhook → reply latency, counted for replies to a user's message (not a flow the admin API started).

@@ -47,7 +47,7 @@ export class InboundWorker implements OnApplicationBootstrap, OnModuleDestroy {
     for (const step of steps) {
       this.metrics.stepSeconds.observe(seconds);
       this.metrics.waitSeconds.observe((now - step.receivedAt.getTime()) / 1000);
-      this.metrics.runs.inc({ outcome: step.outcome });
+      this.metrics.runs.inc({ tenant: step.tenantId, outcome: step.outcome });
       if (step.outcome === 'error') this.log.warn({ jobId: job.id, inboundId: step.inboundId }, 'flow run failed (recorded on the message)');
     }
     this.metrics.stepsPerJob.observe(steps.length);

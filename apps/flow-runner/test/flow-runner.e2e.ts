@@ -25,12 +25,12 @@ let prisma: ReturnType<typeof createPrismaClient>;
 let ingress: ServiceProcess;
 let runners: ServiceProcess[] = [];
 
-/** A counter summed over every running flow-runner and all its labels. */
-async function counted(metric: string): Promise<number> {
+/** A counter summed over every running flow-runner and all its labels (those of its series with `label`, if given). */
+async function counted(metric: string, label?: string): Promise<number> {
   let n = 0;
   for (const r of runners) {
     const text = await (await fetch(`${r.url}/metrics`)).text();
-    for (const m of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))) n += Number(m[1]);
+    for (const m of text.matchAll(new RegExp(`^${metric}(\\{[^}]*\\})? (\\d+)`, 'gm'))) if (!label || m[1]?.includes(label)) n += Number(m[2]);
   }
   return n;
 }
@@ -229,6 +229,7 @@ describe('ordering and crashes', () => {
   it('processes one contact\'s burst strictly in order with 2 flow-runner processes', async () => {
     runners.push(await startService('flow-runner', env));
     const before = await runsCounted();
+    const tenantBefore = await counted('gtc_flow_runs_total', `tenant="${p.tenantId}"`);
     const from = String(phone++);
     const words = Array.from({ length: 20 }, (_, i) => (i % 2 ? 'help me' : 'ping'));
     const sent: string[] = [];
@@ -248,6 +249,8 @@ describe('ordering and crashes', () => {
     expect(causeOrder).toEqual([...causeOrder].sort((a, b) => a - b));
     // Each message ran exactly once over both processes (a step never picks up one its twin just finished).
     await expect.poll(async () => (await runsCounted()) - before, { timeout: 5_000 }).toBe(words.length);
+    // Counted under the tenant's id.
+    expect((await counted('gtc_flow_runs_total', `tenant="${p.tenantId}"`)) - tenantBefore).toBe(words.length);
   });
 
   it("runs each of one contact's messages once when they arrive all at once at 2 flow-runner processes", async () => {
