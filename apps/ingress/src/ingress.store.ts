@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { batchLocksSql, batchLocksTakenSql, batchStatement, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, EventSubscriptions, type EventType, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql, unwantedEventsCtes } from '@gtc/db';
+import { batchLocksSql, batchLocksTakenSql, batchStatement, columns, contactLockKeySql, eventContactSql, eventInboundSql, eventOutboundSql, EventSubscriptions, type EventType, type KeysetWalk, movesForwardSql, OUTBOUND_RANK, outboundRankSql, PrismaService, RECORD_EVENTS_CTES, sqlStates, statesFrom, STATUS_MOVES, statusMoveSetSql, unwantedEventsCtes, UUID_PATTERN } from '@gtc/db';
 
 /**
  * Whether a message in this state lets the next one to its recipient go, under the number's (`pr`) ordering policy
@@ -30,14 +30,13 @@ const releases = (col: string) =>
  * message is a `message.status` event for the endpoints that want it (written by the same statement). Returns the
  * rows written, `pending` when enqueued, and one row per message to wake (id null).
  */
-const UUID_RE = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 /**
  * A status row left for the sender (a status job): unapplied, and either bound to its message (a follow-up) or with
  * callback data of our ids' shape. `s`: the table's alias with its dot, or ''. The reconciler's sweep reads only these,
  * through the partial index that holds them (status_events_pending_idx, migration 20261208000000_pending_statuses_index,
  * whose predicate is this one).
  */
-const pendingStatusSql = (s: string) => `${s}applied_at IS NULL AND (${s}outbound_id IS NOT NULL OR ${s}callback_id ~* '${UUID_RE}')`;
+const pendingStatusSql = (s: string) => `${s}applied_at IS NULL AND (${s}outbound_id IS NOT NULL OR ${s}callback_id ~* '${UUID_PATTERN}')`;
 const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[])
       AS x(t, p, w, st, cb, ts, r, e, pl)
@@ -51,7 +50,7 @@ const recordStatusesSql = (eventsWanted: boolean, skipTaken: boolean) => `WITH x
     -- Looked up by id alone (OFFSET 0 keeps it a primary-key probe; the number's rows without a wamid are many).
     LEFT JOIN LATERAL (
       SELECT a.id, a.provider_id, a.wamid FROM outbound_messages a
-      WHERE o.id IS NULL AND a.id = CASE WHEN x.cb ~* '${UUID_RE}' THEN x.cb::uuid END OFFSET 0
+      WHERE o.id IS NULL AND a.id = CASE WHEN x.cb ~* '${UUID_PATTERN}' THEN x.cb::uuid END OFFSET 0
     ) a ON a.provider_id = x.p AND a.wamid IS NULL
   ), target AS (
     -- was: the state before this batch, as the statement's snapshot saw it: a concurrent batch may have moved the

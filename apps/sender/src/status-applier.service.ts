@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { OutboundState, outboundRank } from '@gtc/db';
+import { isUuid, OutboundState, outboundRank } from '@gtc/db';
 import { OutboundStore } from './outbound.store';
 import { SenderMetrics } from './sender.metrics';
 
@@ -16,8 +16,6 @@ export interface AppliedStatus {
   /** The message's error text (`title: message` of a `failed` status), if any. */
   lastError: string | null;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Applies status webhooks to outbound messages of the phone number whose webhook carried them, forward only
@@ -41,7 +39,7 @@ export class StatusApplierService {
     const first = await this.applyOne(statusEventId);
     if (first.kind !== 'no_message') return first.applied;
     const ev = await this.store.statusEvent(statusEventId);
-    if (!ev?.callback_id || !UUID.test(ev.callback_id)) return null;
+    if (!ev?.callback_id || !isUuid(ev.callback_id)) return null;
     // The send's answer was lost (timeout, crash): Meta's status tells us it went out, and under which wamid.
     // Only a message of the number whose webhook carried the status, and never a wamid that number already holds.
     await this.store.adoptWamid(ev.callback_id, ev.wamid, ev.timestamp, ev.provider_id);

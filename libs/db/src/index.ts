@@ -9,6 +9,7 @@ export * from './message-states';
 export * from './ttl-cache';
 export * from './keyset-walk';
 export * from './pg-text';
+export * from './uuid';
 export * from './status-move';
 export * from './group-commit';
 export * from './batch-statement';

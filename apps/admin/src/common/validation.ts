@@ -31,10 +31,8 @@ export const slugSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters: lower-case letters, digits, - or _, starting with a letter or digit');
 
-/** A uuid path parameter; anything else cannot exist, so it answers 404 rather than 400. */
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
+/** A uuid path parameter (libs/db isUuid); anything else cannot exist, so it answers 404 rather than 400. */
+export { isUuid } from '@gtc/db';
 
 /**
  * A JSON Schema (OpenAPI 3.0 flavour) of a zod schema: of what a request may send (`input`, the default) or of what
